@@ -1,0 +1,1 @@
+"""Ingestion: readers and profiles, validation and normalisation, dead letters."""
