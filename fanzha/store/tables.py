@@ -1,0 +1,166 @@
+"""SQLAlchemy models of the operational store.
+
+The Alembic migrations in ``migrations/versions`` are written by hand and must agree with
+these models (a test compares them on SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+DEAD_LETTER_STATUSES = ("open", "retried", "discarded")
+RUN_STATUSES = ("running", "done", "failed", "rolled_back")
+ORG_LEVELS = ("city", "district", "station", "community")
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware timestamp, stored in UTC and always read back aware (also on SQLite).
+
+    Naive values are taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(dt.UTC)
+        # SQLite has no zone type: keep the UTC wall time.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def json_type() -> JSON:
+    """JSON everywhere, JSONB on PostgreSQL (it has equality, so upserts can compare)."""
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> dt.datetime:
+    """Now, aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention shared by every backend."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class DeadLetterRow(Base):
+    """A rejected record with its original bytes (see :mod:`fanzha.ingest.deadletter`)."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        CheckConstraint(_in("status", DEAD_LETTER_STATUSES), name="status"),
+        Index("ix_dead_letters_created_at", "created_at"),
+        Index("ix_dead_letters_source", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(String(1024))
+    location: Mapped[str] = mapped_column(String(256))
+    event_type: Mapped[str | None] = mapped_column(String(256))
+    field: Mapped[str | None] = mapped_column(String(256))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class IngestRunRow(Base):
+    """One ingestion run: which files, how many records went where, and how it ended."""
+
+    __tablename__ = "ingest_runs"
+    __table_args__ = (
+        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        Index("ix_ingest_runs_started_at", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    files: Mapped[list[str]] = mapped_column(json_type())
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    strict: Mapped[bool] = mapped_column(Boolean, default=False)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class PersonRecord(Base):
+    """A resident from the registry (reference data): who lives where, with which numbers."""
+
+    __tablename__ = "persons"
+
+    id_number: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    phones: Mapped[list[str]] = mapped_column(json_type())
+    accounts: Mapped[list[str]] = mapped_column(json_type())
+    community: Mapped[str | None] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class OrgUnitRecord(Base):
+    """A unit of the police hierarchy: city → district → station → community."""
+
+    __tablename__ = "org_units"
+    __table_args__ = (CheckConstraint(_in("level", ORG_LEVELS), name="level"),)
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str | None] = mapped_column(String(256))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("org_units.code"), index=True
+    )
