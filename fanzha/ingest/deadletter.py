@@ -68,3 +68,42 @@ class DeadLetterStore(Protocol):
     def mark(self, letter_ids: Iterable[int], status: str) -> None:
         """Set the status of letters and count one more attempt on each."""
         ...
+
+
+class MemoryDeadLetters:
+    """An in-memory DeadLetterStore for tests and dry runs."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, StoredDeadLetter] = {}
+
+    def add_many(self, letters: Sequence[DeadLetter]) -> int:
+        """Store letters not already stored; return how many were new."""
+        new = 0
+        for letter in letters:
+            if letter.key not in self._rows:
+                self._rows[letter.key] = StoredDeadLetter(len(self._rows) + 1, letter, "open", 0)
+                new += 1
+        return new
+
+    def list(
+        self, *, status: str | None = "open", source: str | None = None, limit: int = 100
+    ) -> list[StoredDeadLetter]:
+        """Letters, newest first."""
+        rows = [
+            r
+            for r in reversed(self._rows.values())
+            if (status is None or r.status == status)
+            and (source is None or r.letter.source == source)
+        ]
+        return rows[:limit]
+
+    def get(self, letter_id: int) -> StoredDeadLetter | None:
+        """One letter by id."""
+        return next((r for r in self._rows.values() if r.id == letter_id), None)
+
+    def mark(self, letter_ids: Iterable[int], status: str) -> None:
+        """Set status and count an attempt."""
+        wanted = set(letter_ids)
+        for key, row in self._rows.items():
+            if row.id in wanted:
+                self._rows[key] = StoredDeadLetter(row.id, row.letter, status, row.attempts + 1)

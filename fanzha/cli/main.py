@@ -1,0 +1,336 @@
+"""The ``fanzha`` command: ingest, dead letters, SQL over the lake, docs, demo and serve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from fanzha.i18n import t
+from fanzha.ingest.pipeline import IngestError, IngestReport, Request, expand_paths
+from fanzha.ingest.profiles import BUILTIN
+from fanzha.ingest.readers import FORMATS
+from fanzha.lake.query import QueryError, run_sql
+from fanzha.model.events import EVENT_TYPES, REFERENCE_TYPES
+from fanzha.service import App
+from fanzha.settings import Settings
+
+app = typer.Typer(
+    help="Fanzha (反诈): warn, dissuade, stop payments, trace the money.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+deadletters_app = typer.Typer(help="Rejected records: list, show, retry.", no_args_is_help=True)
+docs_app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
+app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(docs_app, name="docs")
+
+console = Console()
+err = Console(stderr=True)
+
+TYPES_HELP = ", ".join([*EVENT_TYPES, *REFERENCE_TYPES])
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _parse_map(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise typer.BadParameter(f"--map expects field=column, got {pair!r}")
+        mapping[field.strip()] = column.strip()
+    return mapping
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    type_: Annotated[
+        str | None, typer.Option("--type", "-t", help=f"Record type: {TYPES_HELP}.")
+    ] = None,
+    format_: Annotated[
+        str | None, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(help=f"Column layout: {', '.join([*BUILTIN, 'transfers'])}."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="field=column for the transfers profile (repeatable)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Land the whole batch or nothing.")] = False,
+    source: Annotated[str | None, typer.Option(help="Source name when records lack one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Validate, normalise and store events; rejected records become dead letters."""
+    settings = _settings()
+    request = Request(
+        paths=paths,
+        event_type=type_,
+        format=format_,
+        profile=profile,
+        mapping=_parse_map(map_ or []) or None,
+        strict=strict,
+        source=source,
+    )
+    try:
+        files = expand_paths(paths)
+        with App(settings) as fz:
+            report = _ingest_with_progress(fz, request, len(files), quiet=as_json)
+    except IngestError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        _print_report(report, settings.lang)
+    if not report.committed:
+        raise typer.Exit(2)
+
+
+def _ingest_with_progress(fz: App, request: Request, n_files: int, quiet: bool) -> IngestReport:
+    if quiet:
+        return fz.ingest(request)
+    lang = fz.settings.lang
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]:,} " + t("rows", lang)),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(t("ingesting", lang), total=None, rows=0)
+
+        def advance(rows: int) -> None:
+            done = int(bar.tasks[0].fields["rows"]) + rows
+            bar.update(task, rows=done)
+
+        report = fz.ingest(request, progress=advance)
+        bar.update(task, total=n_files, completed=n_files)
+    return report
+
+
+def _print_report(report: IngestReport, lang: str) -> None:
+    table = Table(title=t("ingest_summary", lang))
+    for key in ("file", "format", "accepted", "rejected", "duplicates", "error"):
+        table.add_column(t(key, lang), justify="right" if key in {"accepted"} else "left")
+    for f in report.files:
+        table.add_row(
+            f.path, f.format, f"{f.accepted:,}", f"{f.rejected:,}", f"{f.duplicates:,}",
+            f.error or "",
+        )
+    console.print(table)
+    totals = (
+        f"{t('accepted', lang)} {report.accepted:,} · {t('rejected', lang)} {report.rejected:,}"
+        f" · {t('duplicates', lang)} {report.duplicates:,} · {t('seconds', lang)} "
+        f"{report.seconds:.2f}"
+    )
+    console.print(totals)
+    if not report.committed:
+        console.print(f"[red]{t('rolled_back', lang)}[/red]")
+    elif report.rejected:
+        console.print(f"[yellow]{t('some_rejected', lang)}[/yellow]")
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    status: Annotated[str, typer.Option(help="open, retried, discarded or all.")] = "open",
+    source: Annotated[str | None, typer.Option(help="Only this source file.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List dead letters, newest first."""
+    settings = _settings()
+    with App(settings) as fz:
+        rows = fz.store.dead_letters.list(
+            status=None if status == "all" else status, source=source, limit=limit
+        )
+    if as_json:
+        out = [
+            {
+                "id": r.id,
+                "status": r.status,
+                "attempts": r.attempts,
+                "source": r.letter.source,
+                "location": r.letter.location,
+                "event_type": r.letter.event_type,
+                "field": r.letter.field,
+                "reason": r.letter.reason,
+            }
+            for r in rows
+        ]
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    lang = settings.lang
+    if not rows:
+        console.print(t("no_dead_letters", lang))
+        return
+    table = Table(title=t("dead_letters", lang))
+    for key in ("id", "status", "source", "location", "type", "reason"):
+        table.add_column(t(key, lang), overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r.id), r.status, r.letter.source, r.letter.location,
+            r.letter.event_type or "", r.letter.reason,
+        )
+    console.print(table)
+
+
+@deadletters_app.command("show")
+def deadletters_show(
+    letter_id: Annotated[int, typer.Argument(help="Dead-letter id.")],
+    raw: Annotated[bool, typer.Option("--raw", help="Write only the original bytes.")] = False,
+) -> None:
+    """Show one dead letter with its original bytes."""
+    with App(_settings()) as fz:
+        stored = fz.store.dead_letters.get(letter_id)
+    if stored is None:
+        err.print(f"[red]error:[/red] no dead letter {letter_id}")
+        raise typer.Exit(1)
+    letter = stored.letter
+    if raw:
+        typer.echo(letter.raw, nl=False)  # bytes pass through untouched
+        return
+    console.print(f"[bold]#{stored.id}[/bold] {stored.status} (attempts {stored.attempts})")
+    console.print(f"source:   {letter.source}")
+    console.print(f"location: {letter.location}")
+    console.print(f"type:     {letter.event_type or '-'}   field: {letter.field or '-'}")
+    console.print(f"reason:   {letter.reason}")
+    shown = letter.raw[:2000].decode("utf-8", errors="backslashreplace")
+    cut = " (truncated)" if letter.truncated or len(letter.raw) > 2000 else ""
+    console.print(f"raw{cut}:", markup=False)
+    console.print(shown, markup=False, highlight=False)
+
+
+@deadletters_app.command("retry")
+def deadletters_retry(
+    letter_ids: Annotated[list[int] | None, typer.Argument(help="Ids to retry.")] = None,
+    all_open: Annotated[bool, typer.Option("--all", help="Retry every open letter.")] = False,
+) -> None:
+    """Feed dead letters through ingestion again (after fixing settings or code)."""
+    settings = _settings()
+    with App(settings) as fz:
+        ids = list(letter_ids or [])
+        if all_open:
+            ids += [r.id for r in fz.store.dead_letters.list(status="open", limit=1_000_000)]
+        if not ids:
+            err.print("[red]error:[/red] name dead-letter ids or pass --all")
+            raise typer.Exit(1)
+        result = fz.retry(ids)
+    console.print(
+        t("retry_done", settings.lang, n=result.retried, ok=result.accepted,
+          bad=result.still_failing)
+    )
+    for line in result.skipped:
+        console.print(f"[yellow]skipped[/yellow] {line}")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over the views call, sms, transfer, …")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Most rows shown.")] = 1000,
+) -> None:
+    """Query the event lake with DuckDB (one view per event type)."""
+    settings = _settings()
+    from fanzha.lake import Lake
+
+    lake = Lake(settings.lake_dir, settings.timezone)
+    try:
+        result = run_sql(lake, query, limit=limit)
+    except QueryError as exc:
+        err.print(f"[red]SQL error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(orjson.dumps(result.to_pylist(), default=str).decode())
+        return
+    console.print(_rich_table(result))
+
+
+def _rich_table(result: pa.Table) -> Table:
+    table = Table(show_lines=False)
+    for name in result.column_names:
+        table.add_column(name, overflow="fold")
+    for row in result.to_pylist():
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    table.caption = f"{result.num_rows} rows"
+    return table
+
+
+@app.command()
+def runs(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """Recent ingestion runs."""
+    settings = _settings()
+    lang = settings.lang
+    with App(settings) as fz:
+        rows = fz.store.runs.list(limit)
+    table = Table(title=t("runs", lang))
+    for key in ("id", "status", "accepted", "rejected", "duplicates", "created", "files"):
+        table.add_column(t(key, lang), overflow="fold")
+    for r in rows:
+        table.add_row(
+            r.id[:8], r.status, str(r.accepted), str(r.rejected), str(r.duplicates),
+            r.started_at.isoformat(timespec="seconds"), ", ".join(r.files)[:120],
+        )
+    console.print(table)
+
+
+@docs_app.command("events")
+def docs_events(
+    output: Annotated[Path, typer.Option(help="Where to write.")] = Path("docs/events.md"),
+    check: Annotated[bool, typer.Option(help="Fail if the file is stale.")] = False,
+) -> None:
+    """Write docs/events.md from the event model (``--check``: fail when stale)."""
+    from fanzha.model.docs import events_markdown
+
+    text = events_markdown()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != text:
+            err.print(f"[red]{output} is stale:[/red] run `fanzha docs events`")
+            raise typer.Exit(1)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path | None, typer.Option(help="Where to write demo inputs.")] = None,
+    rows: Annotated[int, typer.Option(min=10, help="Calls to generate.")] = 20_000,
+) -> None:
+    """Generate sample provider files (with some bad records), ingest them, and show results."""
+    from fanzha.cli.demo import run_demo
+
+    run_demo(_settings(), folder, rows, console)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Run the HTTP API (embedded profile)."""
+    import uvicorn
+
+    from fanzha.api.app import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,189 @@
+"""Application services: wire the store, the lake and the ingestor for the CLI and the API.
+
+Routers and commands call these; these call the pure code and the adapters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+
+from fanzha.ingest.pipeline import IngestError, IngestReport, Ingestor, Progress, Request
+from fanzha.lake import Lake
+from fanzha.settings import Settings
+from fanzha.store import IngestRun, OrgUnitRow, PersonRow, Store
+
+
+def _persons(table: pa.Table) -> list[PersonRow]:
+    rows = []
+    for rec in table.to_pylist():
+        birth = rec.get("birth_date") or _birth_from_id(rec["id_number"])
+        rows.append(
+            PersonRow(
+                id_number=rec["id_number"],
+                name=rec["name"],
+                birth_date=birth,
+                phones=tuple(rec.get("phones") or ()),
+                accounts=tuple(rec.get("accounts") or ()),
+                community=rec.get("community"),
+            )
+        )
+    return rows
+
+
+def _birth_from_id(id_number: str) -> dt.date:
+    return dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def _org_units(table: pa.Table) -> list[OrgUnitRow]:
+    return [
+        OrgUnitRow(
+            code=rec["code"],
+            name=rec["name"],
+            level=rec["level"],
+            parent_code=rec.get("parent_code"),
+            name_en=rec.get("name_en"),
+        )
+        for rec in table.to_pylist()
+    ]
+
+
+@dataclass
+class RetryResult:
+    """What a dead-letter retry did."""
+
+    retried: int
+    accepted: int
+    still_failing: int
+    skipped: list[str]
+
+
+class App:
+    """One open Fanzha instance: settings, store, lake and ingestor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(settings)
+        self.lake = Lake(settings.lake_dir, settings.timezone)
+        self.ingestor = Ingestor(settings, self.lake, self.store.dead_letters, self._reference)
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _reference(self, type_name: str, table: pa.Table) -> int:
+        if type_name == "person":
+            return self.store.reference.upsert_persons(_persons(table))
+        return self.store.reference.upsert_org_units(_org_units(table))
+
+    def ingest(self, request: Request, progress: Progress | None = None) -> IngestReport:
+        """Run an ingestion and record it as a run in the store."""
+        run = IngestRun.new(
+            [str(p) for p in request.paths], event_type=request.event_type, strict=request.strict
+        )
+        self.store.runs.start(run)
+        try:
+            report = self.ingestor.run(request, progress, run_id=run.id)
+        except (IngestError, OSError) as exc:
+            self.store.runs.finish(run.id, 0, 0, 0, status="failed", error=str(exc))
+            raise
+        status = "done" if report.committed else "rolled_back"
+        self.store.runs.finish(
+            run.id, report.accepted, report.rejected, report.duplicates, status=status
+        )
+        return report
+
+    def ingest_bytes(
+        self, data: bytes, *, name: str, event_type: str, fmt: str, strict: bool = False
+    ) -> IngestReport:
+        """Ingest an uploaded payload (HTTP API)."""
+        run = IngestRun.new([name], event_type=event_type, strict=strict)
+        self.store.runs.start(run)
+        report = self.ingestor.run_bytes(
+            data, name=name, event_type=event_type, fmt=fmt, strict=strict, run_id=run.id
+        )
+        status = "done" if report.committed else "rolled_back"
+        self.store.runs.finish(
+            run.id, report.accepted, report.rejected, report.duplicates, status=status
+        )
+        return report
+
+    def retry(self, letter_ids: list[int]) -> RetryResult:
+        """Feed dead letters through ingestion again (after a fix to settings or code)."""
+        result = RetryResult(0, 0, 0, [])
+        for letter_id in letter_ids:
+            stored = self.store.dead_letters.get(letter_id)
+            if stored is None:
+                result.skipped.append(f"{letter_id}: no such dead letter")
+                continue
+            payload = retry_payload(stored.letter.source, stored.letter.location, stored.letter.raw)
+            if isinstance(payload, str):
+                result.skipped.append(f"{letter_id}: {payload}")
+                continue
+            data, fmt = payload
+            event_type = stored.letter.event_type
+            if event_type is None:
+                result.skipped.append(f"{letter_id}: the record type is unknown")
+                continue
+            report = self.ingestor.run_bytes(
+                data, name=stored.letter.source, event_type=event_type, fmt=fmt
+            )
+            result.retried += 1
+            landed = report.accepted + report.duplicates
+            if landed and not report.rejected:
+                result.accepted += 1
+                self.store.dead_letters.mark([letter_id], "retried")
+            else:
+                result.still_failing += 1
+                self.store.dead_letters.mark([letter_id], "open")
+        return result
+
+
+def retry_payload(source: str, location: str, raw: bytes) -> tuple[bytes, str] | str:
+    """The bytes and format to re-ingest a dead letter, or why it cannot be retried."""
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if location == "file":
+        if not path.exists():
+            return f"source file {source} no longer exists"
+        return path.read_bytes(), _format_of(path)
+    if location.startswith("row"):  # Parquet rows are kept as JSON
+        return raw, "ndjson"
+    if location.startswith("transaction"):
+        return raw, "iso20022"
+    if suffix in (".csv", ".tsv", ".txt"):
+        header = _first_line(path)
+        if header is None:
+            return f"source file {source} is gone; its CSV header cannot be recovered"
+        return header + b"\n" + raw, "csv"
+    return raw, "ndjson"
+
+
+def _format_of(path: Path) -> str:
+    from fanzha.ingest.readers import guess_format
+
+    return guess_format(path)
+
+
+def _first_line(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as fh:
+            return fh.readline().rstrip(b"\r\n")
+    except OSError:
+        return None
