@@ -109,21 +109,6 @@ class App:
         )
         return report
 
-    def ingest_bytes(
-        self, data: bytes, *, name: str, event_type: str, fmt: str, strict: bool = False
-    ) -> IngestReport:
-        """Ingest an uploaded payload (HTTP API)."""
-        run = IngestRun.new([name], event_type=event_type, strict=strict)
-        self.store.runs.start(run)
-        report = self.ingestor.run_bytes(
-            data, name=name, event_type=event_type, fmt=fmt, strict=strict, run_id=run.id
-        )
-        status = "done" if report.committed else "rolled_back"
-        self.store.runs.finish(
-            run.id, report.accepted, report.rejected, report.duplicates, status=status
-        )
-        return report
-
     def retry(self, letter_ids: list[int]) -> RetryResult:
         """Feed dead letters through ingestion again (after a fix to settings or code)."""
         result = RetryResult(0, 0, 0, [])

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
         ge=256,
         description="At most this many original bytes are kept per dead letter (the rest is cut).",
     )
+    max_upload_bytes: int = Field(
+        default=1_073_741_824,
+        ge=1024,
+        description="Largest accepted HTTP ingest body in bytes (streamed to disk, not memory).",
+    )
+    ingest_token: str | None = Field(
+        default=None,
+        description="When set, POST /api/v1/ingest needs 'Authorization: Bearer <token>'.",
+    )
     lang: str = Field(default="zh-CN", description="Language of labels and messages: zh-CN or en.")
 
     @property

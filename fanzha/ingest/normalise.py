@@ -455,7 +455,7 @@ def _derive(model: type[BaseModel], columns: dict[str, pa.Array]) -> None:
         def domain_of(url: str) -> str:
             return values.parse_url(url).registered_domain
 
-        todo = (columns["domain"].is_null() & urls.is_valid()).to_numpy(zero_copy_only=False)
+        todo = pc.and_(columns["domain"].is_null(), urls.is_valid()).to_numpy(zero_copy_only=False)
         derived = _via_uniques(urls, domain_of, pa.string(), todo)
         columns["domain"] = pc.coalesce(columns["domain"], derived.array)
 

@@ -1,0 +1,132 @@
+"""The FastAPI application: ``POST /api/v1/ingest/{type}`` and friends.
+
+Routers are thin: they check the request, stream the body to a temporary file (memory stays
+bounded whatever the upload size) and call the services.
+"""
+
+from __future__ import annotations
+
+import hmac
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from fanzha import __version__
+from fanzha.ingest.pipeline import ALL_TYPES, IngestError
+from fanzha.ingest.pipeline import Request as IngestRequest
+from fanzha.service import App
+from fanzha.settings import Settings
+
+CONTENT_FORMATS = {
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/json": "ndjson",
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/xml": "iso20022",
+    "text/xml": "iso20022",
+    "application/vnd.apache.parquet": "parquet",
+    "application/octet-stream": "parquet",
+}
+
+
+def _format_of(content_type: str | None, fmt: str | None) -> str:
+    if fmt:
+        if fmt not in {"ndjson", "csv", "iso20022", "parquet"}:
+            raise HTTPException(422, f"unknown format {fmt!r}; use ndjson, csv, iso20022, parquet")
+        return fmt
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in CONTENT_FORMATS:
+        known = ", ".join(CONTENT_FORMATS)
+        raise HTTPException(415, f"unsupported Content-Type {media!r}; use one of {known}")
+    return CONTENT_FORMATS[media]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for one set of settings (tests pass their own)."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        api.state.fz = App(settings)
+        try:
+            yield
+        finally:
+            api.state.fz.close()
+
+    api = FastAPI(title="Fanzha 反诈", version=__version__, lifespan=lifespan)
+
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = settings.ingest_token
+        if not expected:
+            return
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(401, "missing or wrong bearer token")
+
+    @api.get("/api/v1/health")
+    def health() -> dict[str, str]:
+        """Liveness check."""
+        return {"status": "ok", "version": __version__}
+
+    @api.post("/api/v1/ingest/{event_type}", dependencies=[Depends(require_token)])
+    async def ingest(
+        event_type: str,
+        request: Request,
+        format: str | None = None,  # noqa: A002 - the query parameter's public name
+        strict: bool = False,
+        source: str | None = None,
+    ) -> dict[str, Any]:
+        """Ingest an NDJSON, CSV, ISO 20022 or Parquet body as records of ``event_type``."""
+        if event_type not in ALL_TYPES:
+            raise HTTPException(404, f"unknown type {event_type!r}; known: {', '.join(ALL_TYPES)}")
+        fmt = _format_of(request.headers.get("content-type"), format)
+        fz: App = request.app.state.fz
+        tmp_dir = settings.data_dir / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=tmp_dir, suffix=f".{fmt}") as tmp:
+            size = 0
+            async for piece in request.stream():
+                size += len(piece)
+                if size > settings.max_upload_bytes:
+                    raise HTTPException(
+                        413, f"body is larger than {settings.max_upload_bytes} bytes"
+                    )
+                tmp.write(piece)
+            tmp.flush()
+            label = f"api:{event_type}:{source or 'upload'}"
+            ingest_request = IngestRequest(
+                [Path(tmp.name)], event_type, fmt, strict=strict, source=source, label=label
+            )
+            try:
+                report = await run_in_threadpool(fz.ingest, ingest_request)
+            except IngestError as exc:
+                raise HTTPException(422, str(exc)) from None
+        return report.as_dict()
+
+    @api.get("/api/v1/deadletters", dependencies=[Depends(require_token)])
+    def deadletters(
+        request: Request, status: str = "open", limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Dead letters, newest first (raw bytes are shown by the CLI, not here)."""
+        fz: App = request.app.state.fz
+        rows = fz.store.dead_letters.list(status=status, limit=min(limit, 1000))
+        return [
+            {
+                "id": r.id,
+                "status": r.status,
+                "source": r.letter.source,
+                "location": r.letter.location,
+                "event_type": r.letter.event_type,
+                "field": r.letter.field,
+                "reason": r.letter.reason,
+            }
+            for r in rows
+        ]
+
+    return api
