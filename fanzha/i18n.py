@@ -35,7 +35,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dead_letters": ("死信队列", "Dead letters"),
     "ingest_summary": ("导入结果", "Ingestion summary"),
     "by_type": ("按类型", "by type"),
-    "retry_done": ("已重试 {n} 条:成功 {ok} 条,仍失败 {bad} 条", "retried {n}: {ok} landed, {bad} still failing"),
+    "retry_done": (
+        "已重试 {n} 条:成功 {ok} 条,仍失败 {bad} 条",
+        "retried {n}: {ok} landed, {bad} still failing",
+    ),
     "demo_title": ("反诈平台演示", "Fanzha demo"),
     "demo_written": ("演示数据已生成:{path}", "demo data written to {path}"),
     "events_in_lake": ("事件库中的事件", "Events in the lake"),

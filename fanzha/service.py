@@ -12,7 +12,7 @@ from types import TracebackType
 
 import pyarrow as pa
 
-from fanzha.ingest.pipeline import IngestError, IngestReport, Ingestor, Progress, Request
+from fanzha.ingest.pipeline import IngestError, Ingestor, IngestReport, Progress, Request
 from fanzha.lake import Lake
 from fanzha.settings import Settings
 from fanzha.store import IngestRun, OrgUnitRow, PersonRow, Store

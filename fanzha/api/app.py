@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def ingest(
         event_type: str,
         request: Request,
-        format: str | None = None,  # noqa: A002 - the query parameter's public name
+        format: str | None = None,
         strict: bool = False,
         source: str | None = None,
     ) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def write_inputs(folder: Path, rows: int, seed: int = 7) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     residents = [_msisdn(rng) for _ in range(max(50, rows // 40))]
     fraudsters = [_msisdn(rng) for _ in range(8)]
-    paths = [
+    return [
         _org_units(folder),
         _persons(folder, rng, residents),
         _calls_csv(folder, rng, residents, fraudsters, rows),
@@ -64,7 +64,6 @@ def write_inputs(folder: Path, rows: int, seed: int = 7) -> list[Path]:
         _visits_parquet(folder, rng, residents, rows // 4),
         _transfers_xml(folder, rng),
     ]
-    return paths
 
 
 def _org_units(folder: Path) -> Path:
@@ -87,7 +86,7 @@ def _persons(folder: Path, rng: random.Random, phones: list[str]) -> Path:
                 "community": ORG_UNITS[5 + i % 2][0],
             }
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        fh.write('{"id_number": "500108199001011234", "name": "校验位错误"}\n')  # bad checksum
+        fh.write('{"id_number": "500108199001011235", "name": "校验位错误"}\n')  # bad checksum
     return path
 
 
@@ -119,7 +118,9 @@ def _sichuan_voc(folder: Path, rng: random.Random, residents: list[str], rows: i
     def pseudo(phone: str) -> str:
         return hashlib.sha256(phone.encode()).hexdigest()
 
-    lines = ["phone_no_m,opposite_no_m,calltype_id,start_datetime,call_dur,city_name,county_name,imei_m"]
+    lines = [
+        "phone_no_m,opposite_no_m,calltype_id,start_datetime,call_dur,city_name,county_name,imei_m"
+    ]
     for _ in range(rows):
         ts = START + dt.timedelta(seconds=rng.randrange(7 * 86_400))
         lines.append(
@@ -154,7 +155,11 @@ def _sms_ndjson(
 
 def _visits_parquet(folder: Path, rng: random.Random, residents: list[str], rows: int) -> Path:
     path = folder / "web_visits.parquet"
-    hosts = ["https://www.taobao.com/item", "http://qihuo-touzi.example.cn/app", "https://百度.com/s"]
+    hosts = [
+        "https://www.taobao.com/item",
+        "http://qihuo-touzi.example.cn/app",
+        "https://百度.com/s",
+    ]
     ts = [START + dt.timedelta(seconds=rng.randrange(7 * 86_400)) for _ in range(rows)]
     table = pa.table(
         {
@@ -188,7 +193,7 @@ def _transfers_xml(folder: Path, rng: random.Random) -> Path:
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"><FIToFICstmrCdtTrf>
 <GrpHdr><MsgId>DEMO-MSG-1</MsgId><CreDtTm>2024-05-03T10:15:00+08:00</CreDtTm>
 <NbOfTxs>{len(txs)}</NbOfTxs><SttlmInf><SttlmMtd>CLRG</SttlmMtd></SttlmInf></GrpHdr>
-{''.join(txs)}
+{"".join(txs)}
 </FIToFICstmrCdtTrf></Document>
 """
     path.write_text(xml, encoding="utf-8")
@@ -230,4 +235,6 @@ def run_demo(settings: Settings, folder: Path | None, rows: int, console: Consol
     for r in letters:
         dl.add_row(str(r.id), Path(r.letter.source).name, r.letter.location, r.letter.reason)
     console.print(dl)
-    console.print("fanzha sql \"SELECT caller, count(*) FROM call GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"")
+    console.print(
+        'fanzha sql "SELECT caller, count(*) FROM call GROUP BY 1 ORDER BY 2 DESC LIMIT 5"'
+    )

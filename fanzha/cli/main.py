@@ -129,7 +129,11 @@ def _print_report(report: IngestReport, lang: str) -> None:
         table.add_column(t(key, lang), justify="right" if key in {"accepted"} else "left")
     for f in report.files:
         table.add_row(
-            f.path, f.format, f"{f.accepted:,}", f"{f.rejected:,}", f"{f.duplicates:,}",
+            f.path,
+            f.format,
+            f"{f.accepted:,}",
+            f"{f.rejected:,}",
+            f"{f.duplicates:,}",
             f.error or "",
         )
     console.print(table)
@@ -183,8 +187,12 @@ def deadletters_list(
         table.add_column(t(key, lang), overflow="fold")
     for r in rows:
         table.add_row(
-            str(r.id), r.status, r.letter.source, r.letter.location,
-            r.letter.event_type or "", r.letter.reason,
+            str(r.id),
+            r.status,
+            r.letter.source,
+            r.letter.location,
+            r.letter.event_type or "",
+            r.letter.reason,
         )
     console.print(table)
 
@@ -231,8 +239,13 @@ def deadletters_retry(
             raise typer.Exit(1)
         result = fz.retry(ids)
     console.print(
-        t("retry_done", settings.lang, n=result.retried, ok=result.accepted,
-          bad=result.still_failing)
+        t(
+            "retry_done",
+            settings.lang,
+            n=result.retried,
+            ok=result.accepted,
+            bad=result.still_failing,
+        )
     )
     for line in result.skipped:
         console.print(f"[yellow]skipped[/yellow] {line}")
@@ -282,8 +295,13 @@ def runs(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
         table.add_column(t(key, lang), overflow="fold")
     for r in rows:
         table.add_row(
-            r.id[:8], r.status, str(r.accepted), str(r.rejected), str(r.duplicates),
-            r.started_at.isoformat(timespec="seconds"), ", ".join(r.files)[:120],
+            r.id[:8],
+            r.status,
+            str(r.accepted),
+            str(r.rejected),
+            str(r.duplicates),
+            r.started_at.isoformat(timespec="seconds"),
+            ", ".join(r.files)[:120],
         )
     console.print(table)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -25,7 +26,7 @@ class DeadLetter:
     raw: bytes  # the original bytes (possibly cut to a bound; see ``truncated``)
     truncated: bool = False
     run_id: str | None = None
-    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    created_at: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def key(self) -> str:

@@ -25,9 +25,7 @@ def read_iso20022(path: Path, source: str, settings: Settings) -> Iterator[RawBa
         raise FileRejected(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
     data = path.read_bytes()
     try:
-        transfers = parse_iso20022(
-            data, xsd_dir=settings.iso20022_xsd_dir, tz=settings.timezone
-        )
+        transfers = parse_iso20022(data, xsd_dir=settings.iso20022_xsd_dir, tz=settings.timezone)
     except Iso20022Error as exc:
         where = f" at {exc.element}" if exc.element else ""
         line = f" (line {exc.line})" if exc.line else ""

@@ -263,8 +263,16 @@ class Ingestor:
         except FileRejected as exc:
             report.error = exc.reason
             raw = _head(path, self.read_opts.keep_bytes)
-            letter = DeadLetter(source, "file", request.event_type, None, exc.reason, raw,
-                                truncated=readers.file_size(path) > len(raw), run_id=run_id)
+            letter = DeadLetter(
+                source,
+                "file",
+                request.event_type,
+                None,
+                exc.reason,
+                raw,
+                truncated=readers.file_size(path) > len(raw),
+                run_id=run_id,
+            )
             report.rejected += 1
             self.dead_letters.add_many([letter])
         except OSError as exc:
@@ -351,8 +359,11 @@ class Ingestor:
                 file_report.accepted += good.num_rows
                 report.by_type[type_name] = report.by_type.get(type_name, 0) + good.num_rows
                 if request.strict:
-                    pending.append(good.append_column("__type__", pa.array(
-                        [type_name] * good.num_rows, pa.string())))
+                    pending.append(
+                        good.append_column(
+                            "__type__", pa.array([type_name] * good.num_rows, pa.string())
+                        )
+                    )
                 elif self.reference is not None and good.num_rows:
                     self.reference(type_name, good)
         return letters
@@ -402,11 +413,15 @@ class Ingestor:
                 )
             yield named, batch
             return
-        types = pc.utf8_lower(pc.utf8_trim_whitespace(batch.table[column].combine_chunks()
-                                                      .cast(pa.string())))
+        types = pc.utf8_lower(
+            pc.utf8_trim_whitespace(batch.table[column].combine_chunks().cast(pa.string()))
+        )
         for value in pc.unique(types).to_pylist():
-            mask = pc.fill_null(pc.equal(types, value), False) if value is not None else (
-                types.is_null())
+            mask = (
+                pc.fill_null(pc.equal(types, value), False)
+                if value is not None
+                else (types.is_null())
+            )
             rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
             if value not in ALL_TYPES:
                 why = f"{column} {value!r} is not a known type ({', '.join(ALL_TYPES)})"

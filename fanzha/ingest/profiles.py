@@ -63,7 +63,9 @@ def _sichuan_voc(table: pa.Table) -> tuple[pa.Table, list[Problem]]:
     code = _col(table, "calltype_id")
     problems = _code_problems(code, ("1", "2", "3"), "calltype_id")
     originated = pc.equal(code, "1")
-    imei = _col(table, "imei_m") if "imei_m" in table.column_names else pa.nulls(len(me), pa.string())
+    imei = (
+        _col(table, "imei_m") if "imei_m" in table.column_names else pa.nulls(len(me), pa.string())
+    )
     direction = pc.case_when(
         pc.make_struct(pc.equal(code, "1"), pc.equal(code, "2"), pc.equal(code, "3")),
         "originated",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,8 +251,10 @@ def _skip_line(stream: BinaryIO, carry: bytes, chunk_bytes: int) -> tuple[bytes,
 def _make_chunk(raw: bytes, first_line: int, encoding: str, max_line: int) -> TextChunk:
     arr = np.frombuffer(raw, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10) + 1
-    starts = np.concatenate([[0], nl]) if nl.size and nl[-1] == len(raw) else (
-        np.concatenate([[0], nl, [len(raw)]])
+    starts = (
+        np.concatenate([[0], nl])
+        if nl.size and nl[-1] == len(raw)
+        else (np.concatenate([[0], nl, [len(raw)]]))
     )
     bad: dict[int, str] = {}
     try:
@@ -270,9 +271,9 @@ def _make_chunk(raw: bytes, first_line: int, encoding: str, max_line: int) -> Te
                 bad[i] = "line is not valid UTF-8 or GB18030 text"
                 decoded = ""
             lines.append(decoded)
-    for i in np.flatnonzero(np.diff(starts) > max_line + 2):
-        bad[int(i)] = f"line is longer than {max_line} bytes (FANZHA_MAX_RECORD_BYTES)"
-        lines[int(i)] = ""
+    for long_line in np.flatnonzero(np.diff(starts) > max_line + 2).tolist():
+        bad[long_line] = f"line is longer than {max_line} bytes (FANZHA_MAX_RECORD_BYTES)"
+        lines[long_line] = ""
     return TextChunk(raw, first_line, starts.astype(np.int64), lines, bad)
 
 
@@ -287,8 +288,10 @@ def _json_scalar(value: object) -> object:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, list):
-        return [_json_scalar(v) if not isinstance(v, dict | list) else orjson.dumps(v).decode()
-                for v in value]
+        return [
+            _json_scalar(v) if not isinstance(v, dict | list) else orjson.dumps(v).decode()
+            for v in value
+        ]
     raise TypeError("an object")
 
 
@@ -473,8 +476,11 @@ def _csv_batch(
         except csv.Error as exc:
             consumed = skip + reader.line_num
             raw = chunk.line_bytes(start, consumed - 1)
-            letters.append(_letter(source, f"line {chunk.first_line + start}",
-                                   f"malformed CSV: {exc}", raw, opts))
+            letters.append(
+                _letter(
+                    source, f"line {chunk.first_line + start}", f"malformed CSV: {exc}", raw, opts
+                )
+            )
             continue
         consumed = skip + reader.line_num
         bad = next((i for i in range(start, consumed) if i in chunk.bad_lines), None)
@@ -575,6 +581,6 @@ def guess_format(path: Path) -> str:
 def file_size(path: Path) -> int:
     """Size of a file in bytes (0 for special files)."""
     try:
-        return os.stat(path).st_size
+        return path.stat().st_size
     except OSError:
         return 0

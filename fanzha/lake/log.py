@@ -76,7 +76,8 @@ class Partition:
         if self._merged is None:
             self._merged = pa.concat_arrays(self.chunks)
             self.chunks = [self._merged]
-        return pc.is_in(ids, value_set=self._merged).to_numpy(zero_copy_only=False)
+        found: np.ndarray = pc.is_in(ids, value_set=self._merged).to_numpy(zero_copy_only=False)
+        return found
 
 
 class IdIndex:

@@ -22,7 +22,7 @@ def _empty_view(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) ->
 
 def connect(lake: Lake, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with a view for every event type over the lake."""
-    config: dict[str, str | int | bool] = {}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if threads:
         config["threads"] = threads
     con = duckdb.connect(config=config)

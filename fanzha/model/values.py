@@ -43,7 +43,7 @@ def _cached(fn: Callable[_P, _T]) -> Callable[_P, _T]:
     return cast("Callable[_P, _T]", functools.lru_cache(maxsize=_CACHE)(fn))
 
 
-class InvalidValue(ValueError):  # noqa: N818 (public name, kept)
+class InvalidValue(ValueError):
     """A value that cannot be accepted, with a reason a person can act on."""
 
     def __init__(self, reason: str) -> None:

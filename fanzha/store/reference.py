@@ -75,7 +75,7 @@ class SqlReference:
                 raise ValueError(f"unit code must have 1 to 32 characters: {row.code!r}")
         with self._sessions.begin() as session:
             tree = select(OrgUnitRecord.code, OrgUnitRecord.parent_code)
-            existing = dict(session.execute(tree).tuples().all())
+            existing = dict(session.execute(tree).all())
             parents = existing | {code: row.parent_code for code, row in latest.items()}
             order = _parents_first(latest, parents)
             params = [_org_params(latest[code]) for code in order]
