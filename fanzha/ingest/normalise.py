@@ -137,8 +137,32 @@ def _regex_fast(
     replacement: str | None,
     check: Callable[[str], object],
 ) -> Column:
-    """Values matching ``pattern`` are canonical (optionally rewritten); the rest go scalar."""
+    """Values matching ``pattern`` are canonical (optionally rewritten); the rest go scalar.
+
+    Low-cardinality columns (source, city …) are worked on their distinct values only.
+    """
     col = _as_text(col)
+    encoded = pc.dictionary_encode(col)
+    if len(encoded.dictionary) * 4 < len(col):
+        inner = _regex_fast_plain(encoded.dictionary, pattern, replacement, check)
+        indices = encoded.indices
+        positions = pc.fill_null(indices, 0)
+        bad = inner.bad[positions.to_numpy(zero_copy_only=False)] & indices.is_valid().to_numpy(
+            zero_copy_only=False
+        )
+        reasons = [inner.reasons[int(i)] if b else None for i, b in zip(
+            positions.to_numpy(zero_copy_only=False), bad, strict=True)] if bad.any() else (
+            [None] * len(col))
+        return Column(pc.take(inner.array, indices), bad, reasons)
+    return _regex_fast_plain(col, pattern, replacement, check)
+
+
+def _regex_fast_plain(
+    col: pa.Array,
+    pattern: str,
+    replacement: str | None,
+    check: Callable[[str], object],
+) -> Column:
     fast_mask = pc.fill_null(pc.match_substring_regex(col, pattern), False).to_numpy(
         zero_copy_only=False
     )
@@ -192,10 +216,39 @@ def k_text(col: pa.Array, opts: Options) -> Column:
     return _via_uniques(col, check, pa.string(), col.is_valid().to_numpy(zero_copy_only=False))
 
 
-_TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+# Canonical ISO text with a year the scalar parser accepts (1970–2100) and a valid offset.
+_TS_FAST_RE = (
+    r"^(?:19[7-9][0-9]|20[0-9][0-9]|2100)-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?$"
+)
+_WALL = "%Y-%m-%d %H:%M:%S"
 _TS_MIN = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _TS_MAX = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 _UTC_US = pa.timestamp("us", tz="UTC")
+
+
+def _fast_iso(text: pa.Array, tz: str) -> tuple[pa.Array, BoolMask]:
+    """Canonical ISO timestamps in Arrow; the mask says which rows were read exactly.
+
+    Arrow's strptime rolls impossible times over (02-30 → 03-01, :60 → next minute) and
+    picks its own instant for local times in a DST gap, so a row takes this path only when
+    its wall time prints back to the same text and maps to exactly one instant; every other
+    row goes to the scalar parser, which stays the one definition of what is valid.
+    """
+    shape = pc.fill_null(pc.match_substring_regex(text, _TS_FAST_RE), False)
+    wall_text = pc.replace_substring(pc.utf8_slice_codeunits(text, 0, 19), "T", " ")
+    wall = pc.strptime(wall_text, format=_WALL, unit="s", error_is_null=True)
+    exact = pc.fill_null(pc.equal(pc.strftime(wall, format=_WALL), wall_text), False)
+    has_offset = pc.not_equal(pc.utf8_slice_codeunits(text, 19), "")
+    early = pc.assume_timezone(wall, tz, ambiguous="earliest", nonexistent="earliest")
+    late = pc.assume_timezone(wall, tz, ambiguous="latest", nonexistent="latest")
+    one_instant = pc.fill_null(pc.equal(early, late), False)
+    iso = pc.replace_substring(text, " ", "T", max_replacements=1)
+    aware = pc.strptime(iso, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=True)
+    fast = pc.if_else(has_offset, aware.cast(_UTC_US), early.cast(_UTC_US))
+    ok = pc.and_(pc.and_(shape, exact), pc.if_else(has_offset, aware.is_valid(), one_instant))
+    mask = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+    return fast, mask
 
 
 def k_timestamp(col: pa.Array, opts: Options) -> Column:
@@ -206,23 +259,15 @@ def k_timestamp(col: pa.Array, opts: Options) -> Column:
         out = col.cast(_UTC_US)
         return _range_checked(out, np.zeros(len(out), dtype=bool), [None] * len(out))
     text = _as_text(col)
-    fast: pa.Array = pa.nulls(len(text), _UTC_US)
-    for fmt in _TS_FORMATS:
-        naive = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
-        local = pc.assume_timezone(naive, opts.tz, ambiguous="earliest", nonexistent="earliest")
-        fast = pc.coalesce(fast, local.cast(_UTC_US))
-    aware = pc.strptime(text, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=True)
-    fast = pc.coalesce(fast, aware.cast(_UTC_US))
-    fast_mask = fast.is_valid().to_numpy(zero_copy_only=False)
+    fast, fast_mask = _fast_iso(text, opts.tz)
     todo = ~fast_mask & text.is_valid().to_numpy(zero_copy_only=False)
     tz = opts.tz
 
     def check(value: str) -> dt.datetime:
+        # parse_timestamp rejects years outside 1970–2100 (of the time as written).
         return values.parse_timestamp(value, tz=tz).astimezone(dt.UTC)
 
-    slow = _via_uniques(text, check, _UTC_US, todo)
-    merged = _merge(fast, fast_mask, slow)
-    return _range_checked(merged.array, merged.bad, merged.reasons)
+    return _merge(fast, fast_mask, _via_uniques(text, check, _UTC_US, todo))
 
 
 def _range_checked(array: pa.Array, bad: BoolMask, reasons: list[str | None]) -> Column:
@@ -237,13 +282,16 @@ def _range_checked(array: pa.Array, bad: BoolMask, reasons: list[str | None]) ->
     return Column(array, bad, reasons)
 
 
+_FAST_INT_LIMIT = 10**15
+
+
 def _whole_numbers(col: pa.Array, check: Callable[[object], object]) -> Column:
     """Integers fast (with a range check), digit strings fast, anything else via ``check``."""
     if pa.types.is_integer(col.type):
-        as64 = col.cast(pa.int64())
-        neg = pc.fill_null(pc.less(as64, 0), False).to_numpy(zero_copy_only=False)
-        if not neg.any():
-            return _ok(as64)
+        # Below 10^15 every check agrees (fen < 10^15, counts < 2^53); others go to the check.
+        low, high = pc.min_max(col).values()
+        if low.as_py() is None or (low.as_py() >= 0 and high.as_py() < _FAST_INT_LIMIT):
+            return _ok(col.cast(pa.int64()))
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         col = _as_text(col)
         digits = pc.fill_null(pc.match_substring_regex(col, r"^[0-9]{1,15}$"), False)
@@ -315,12 +363,13 @@ def _list_kernel(element: Kind) -> Callable[[pa.Array, Options], Column]:
             col = pc.split_pattern_regex(text, r"[;,|、，；]")
         flat = _as_text(pc.list_flatten(col))
         flat = pc.utf8_trim_whitespace(flat)
-        res = _via_uniques(flat, check, pa.string(), flat.is_valid().to_numpy(False))
+        # Blank and null items are skipped, as split_list does ("a;;b", "a;", [null]).
+        empty = pc.fill_null(pc.equal(flat, ""), True).to_numpy(zero_copy_only=False)
+        res = _via_uniques(flat, check, pa.string(), ~empty)
         parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
         n = len(col)
         bad = np.zeros(n, dtype=bool)
         reasons: list[str | None] = [None] * n
-        empty = pc.equal(flat, "").to_numpy(zero_copy_only=False)
         for i in np.flatnonzero(res.bad):
             bad[parents[i]] = True
             reasons[parents[i]] = reasons[parents[i]] or res.reasons[i]

@@ -54,7 +54,11 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
 def day_partitions(ts: pa.Array, tz: str) -> pa.Array:
     """Local calendar day (``YYYY-MM-DD``) of each timestamp in the centre's time zone."""
     local = pc.local_timestamp(ts.cast(pa.timestamp("us", tz=tz)))
-    return pc.strftime(local, format="%Y-%m-%d")
+    days = local.cast(pa.timestamp("us")).cast(pa.date32())
+    # Format only the few distinct days, then spread them back (strftime per row is slow).
+    distinct = pc.unique(days)
+    labels = pa.array([d.isoformat() for d in distinct.to_pylist()], pa.string())
+    return pc.take(labels, pc.index_in(days, value_set=distinct))
 
 
 @dataclass

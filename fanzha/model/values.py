@@ -20,8 +20,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Literal, ParamSpec, TypeVar, cast
 
 import phonenumbers
-from phonenumbers import carrier as pn_carrier
-from phonenumbers import geocoder as pn_geocoder
 
 from fanzha.model.banks import bank_for_card
 
@@ -97,7 +95,7 @@ _MIN_DIGIT_PSEUDONYM: Final = 20
 
 def parse_msisdn(raw: str, *, default_region: str = "CN") -> Msisdn:
     """Parse a phone number or operator pseudonym into a normalised :class:`Msisdn`."""
-    return _parse_msisdn(raw, default_region)
+    return _with_lookups(_parse_msisdn(raw, default_region))
 
 
 def normalise_msisdn(raw: str) -> str:
@@ -137,9 +135,8 @@ def _is_pseudonym(text: str) -> bool:
 
 
 def _cn_mobile(national: str) -> Msisdn:
-    number = phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
     kind = PhoneKind.CN_VIRTUAL if national.startswith(_VIRTUAL_PREFIXES) else PhoneKind.CN_MOBILE
-    return Msisdn("+86" + national, kind, _carrier(number), _region(number))
+    return Msisdn("+86" + national, kind)
 
 
 def _cn_service(digits: str) -> Msisdn:
@@ -185,7 +182,7 @@ def _cn_number(number: phonenumbers.PhoneNumber, raw: str) -> Msisdn:
             " (1[3-9] + 9 digits) or a fixed line with a known area code (e.g. 010-12345678)"
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Msisdn(e164, PhoneKind.CN_FIXED, _carrier(number), _region(number))
+    return Msisdn(e164, PhoneKind.CN_FIXED)
 
 
 _POSSIBLE_REASONS: Final = {
@@ -204,15 +201,33 @@ def _international(number: phonenumbers.PhoneNumber, raw: str) -> Msisdn:
             f" +{number.country_code}; check the digits and the country code"
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    region_name = pn_geocoder.description_for_number(number, "zh") or None
-    return Msisdn(e164, PhoneKind.INTERNATIONAL, _carrier(number), region_name)
+    return Msisdn(e164, PhoneKind.INTERNATIONAL)
+
+
+@_cached
+def _with_lookups(number: Msisdn) -> Msisdn:
+    """Add carrier and home region (kept out of normalisation, which only needs the value)."""
+    if number.kind in (PhoneKind.PSEUDONYM, PhoneKind.CN_SERVICE):
+        return number
+    parsed = phonenumbers.parse(number.value, None)
+    if number.kind is PhoneKind.INTERNATIONAL:
+        from phonenumbers import geocoder as pn_geocoder
+
+        region = pn_geocoder.description_for_number(parsed, "zh") or None
+        return Msisdn(number.value, number.kind, _carrier(parsed), region)
+    return Msisdn(number.value, number.kind, _carrier(parsed), _region(parsed))
 
 
 def _carrier(number: phonenumbers.PhoneNumber) -> str | None:
+    # Imported on first use: the carrier and geocoder tables take seconds to load.
+    from phonenumbers import carrier as pn_carrier
+
     return str(pn_carrier.name_for_number(number, "zh")) or None
 
 
 def _region(number: phonenumbers.PhoneNumber) -> str | None:
+    from phonenumbers import geocoder as pn_geocoder
+
     region = str(pn_geocoder.description_for_number(number, "zh"))
     # The geocoder falls back to the country name ("中国"), which says nothing for China.
     if not region or region == pn_geocoder.country_name_for_number(number, "zh"):

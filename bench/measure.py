@@ -1,0 +1,96 @@
+"""One measurement in its own process: ``python -m bench.measure KIND PATH WORKDIR``."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ours(path: Path, workdir: Path) -> int:
+    """Full pipeline into a fresh lake with a real SQLite store."""
+    from fanzha.ingest.pipeline import Request
+    from fanzha.service import App
+    from fanzha.settings import Settings
+
+    settings = Settings(data_dir=workdir)
+    with App(settings) as fz:
+        report = fz.ingest(Request([path], event_type="call"))
+    if report.rejected:
+        raise SystemExit(f"benchmark input had {report.rejected} rejected records")
+    return report.accepted
+
+
+def peer_pyarrow_parquet(path: Path, workdir: Path) -> int:
+    """Read and rewrite Parquet with pyarrow, no validation."""
+    import pyarrow.parquet as pq
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    table = pq.read_table(path)
+    pq.write_table(table, workdir / "out.parquet", compression="zstd")
+    return int(table.num_rows)
+
+
+def peer_pyarrow_ndjson(path: Path, workdir: Path) -> int:
+    """Read NDJSON with pyarrow.json (one thread) and write Parquet, no validation."""
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    table = pj.read_json(path, read_options=pj.ReadOptions(use_threads=False))
+    pq.write_table(table, workdir / "out.parquet", compression="zstd")
+    return int(table.num_rows)
+
+
+def peer_duckdb_ndjson(path: Path, workdir: Path) -> int:
+    """DuckDB read_json → Parquet on one thread, no validation."""
+    import duckdb
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"threads": 1})
+    out = (workdir / "out.parquet").as_posix()
+    con.execute(f"COPY (SELECT * FROM read_json('{path.as_posix()}')) TO '{out}' (FORMAT PARQUET)")
+    row = con.execute(f"SELECT count(*) FROM '{out}'").fetchone()
+    return int(row[0]) if row else 0
+
+
+KINDS = {
+    "ours-parquet": ours,
+    "ours-ndjson": ours,
+    "peer-pyarrow-parquet": peer_pyarrow_parquet,
+    "peer-pyarrow-ndjson": peer_pyarrow_ndjson,
+    "peer-duckdb-ndjson": peer_duckdb_ndjson,
+}
+
+
+def _warm_imports() -> None:
+    """Import everything first: module loading is start-up cost, not throughput."""
+    import duckdb  # noqa: F401
+    import pyarrow.json  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    import fanzha.service  # noqa: F401
+
+
+def main() -> None:
+    """Run one kind and print rows, seconds and peak RSS as JSON."""
+    kind, path, workdir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    _warm_imports()
+    start = time.perf_counter()
+    rows = KINDS[kind](path, workdir)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mib": _peak_rss_mib()}))
+
+
+if __name__ == "__main__":
+    main()
