@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         default=65_536,
         ge=1,
-        description="Records per ingestion micro-batch; memory is bounded by this, not file size.",
+        description=(
+            "Records per ingestion micro-batch (text files are read in chunks of about 128"
+            " bytes per record); memory is bounded by this, not by file size."
+        ),
     )
     max_field_bytes: int = Field(
         default=65_536,

@@ -245,6 +245,7 @@ class Ingestor:
         source = request.label or str(path)
         opts = ReadOptions(
             batch_rows=self.read_opts.batch_rows,
+            chunk_bytes=max(1 << 16, min(1 << 26, self.read_opts.batch_rows * 128)),
             max_record_bytes=self.read_opts.max_record_bytes,
             keep_bytes=self.read_opts.keep_bytes,
             columns=self._columns(request),
