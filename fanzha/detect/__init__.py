@@ -1,0 +1,1 @@
+"""Detection engine: event-time state, windows, rules, scoring, warnings (pure)."""

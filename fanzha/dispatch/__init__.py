@@ -1,0 +1,1 @@
+"""Dispatch: org tree, routing, instructions, SLA clock, outcomes (pure)."""

@@ -1,0 +1,1 @@
+"""Funds: cases, stop-payment and freeze orders, ledger, tracing (pure)."""

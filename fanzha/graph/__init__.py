@@ -1,0 +1,1 @@
+"""Graph analysis: components, communities, two-cards dealers (pure)."""

@@ -1,0 +1,1 @@
+"""Threat intelligence: indicators, matchers, feeds (pure)."""

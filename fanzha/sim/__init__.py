@@ -1,0 +1,1 @@
+"""Simulator: synthetic city and fraud ecosystem with ground truth."""

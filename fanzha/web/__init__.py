@@ -1,0 +1,1 @@
+"""Web command centre (Jinja2 + HTMX + ECharts)."""
