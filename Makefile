@@ -1,0 +1,79 @@
+# Fanzha — developer and CI entry points. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.fanzha-setup-stamp
+PYTEST_ARGS ?= -q
+
+export DEBIAN_FRONTEND := noninteractive
+
+# Debian packages the tests need. Each one has a check command that succeeds when it is
+# already there; `make sysdeps` installs (as root) only the packages whose check fails.
+# To add one:  SYS_PACKAGES += nats-server
+#              SYS_CHECK_nats-server := command -v nats-server
+SYS_PACKAGES := postgresql
+SYS_CHECK_postgresql := command -v initdb || ls /usr/lib/postgresql/*/bin/initdb
+
+.PHONY: help setup sysdeps test check lint types imports demo bench clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+setup: $(STAMP) ## create .venv from uv.lock (fast when nothing changed)
+
+# Re-sync when the venv is missing or the lock (or pyproject) is newer than the stamp.
+$(STAMP): uv.lock pyproject.toml
+	@if command -v uv >/dev/null 2>&1; then uv=uv; else \
+	  echo "setup: installing uv with pip"; \
+	  $(PYTHON) -m pip install --quiet uv \
+	    || $(PYTHON) -m pip install --quiet --user --break-system-packages uv; \
+	  uv="$(PYTHON) -m uv"; \
+	fi; \
+	$$uv sync --frozen
+	@touch $@
+
+sysdeps: ## install missing Debian packages the tests need (as root)
+	@missing=""; \
+	$(foreach p,$(SYS_PACKAGES),if ! ( $(SYS_CHECK_$(p)) ) >/dev/null 2>&1; then missing="$$missing $(p)"; fi;) \
+	if [ -z "$$missing" ]; then \
+	  echo "sysdeps: present: $(SYS_PACKAGES)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "sysdeps: installing$$missing"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "sysdeps: missing Debian packages:$$missing"; \
+	  echo "sysdeps: run 'sudo make sysdeps' (or 'sudo apt-get install$$missing');"; \
+	  echo "sysdeps: until then the tests that need them are skipped (and fail under CI=true)."; \
+	fi
+
+test: setup sysdeps ## run the test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: setup ## mypy --strict (files and options in pyproject.toml)
+	$(BIN)/mypy --strict
+
+imports: setup ## import-linter contracts (pure packages import no adapters)
+	$(BIN)/lint-imports
+
+check: lint types imports test ## lint + types + import contracts + tests
+
+demo: setup ## run the end-to-end demo
+	$(BIN)/fanzha demo
+
+bench: setup ## run the benchmarks
+	$(BIN)/python -m bench
+
+clean: ## remove caches and build outputs (keeps .venv and data)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage htmlcov dist build
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean ## also remove .venv
+	rm -rf $(VENV)
