@@ -22,7 +22,9 @@ class SqlDeadLetters:
     """Dead letters kept in the operational store; adding the same letter twice keeps one.
 
     Free-text fields are made storable (NUL and lone surrogates escaped, over-long source,
-    location, type and field names cut); the raw bytes are kept exactly.
+    location, type and field names cut); the raw bytes are kept exactly. Identity is the
+    ``key`` of the letter as given, so a letter whose text had to be escaped is still stored
+    once, although the ``key`` of the copy read back differs.
     """
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
