@@ -143,16 +143,19 @@ def _regex_fast(
     """
     col = _as_text(col)
     encoded = pc.dictionary_encode(col)
-    if len(encoded.dictionary) * 4 < len(col):
+    if len(encoded.dictionary) > 0 and len(encoded.dictionary) * 4 < len(col):  # not all null
         inner = _regex_fast_plain(encoded.dictionary, pattern, replacement, check)
         indices = encoded.indices
         positions = pc.fill_null(indices, 0)
         bad = inner.bad[positions.to_numpy(zero_copy_only=False)] & indices.is_valid().to_numpy(
             zero_copy_only=False
         )
-        reasons = [inner.reasons[int(i)] if b else None for i, b in zip(
-            positions.to_numpy(zero_copy_only=False), bad, strict=True)] if bad.any() else (
-            [None] * len(col))
+        reasons: list[str | None] = [None] * len(col)
+        if bad.any():
+            reasons = [
+                inner.reasons[int(i)] if b else None
+                for i, b in zip(positions.to_numpy(zero_copy_only=False), bad, strict=True)
+            ]
         return Column(pc.take(inner.array, indices), bad, reasons)
     return _regex_fast_plain(col, pattern, replacement, check)
 
