@@ -98,9 +98,9 @@ def line_of(data: bytes, needle: bytes, nth: int = 1) -> int:
     return data.count(b"\n", 0, pos) + 1
 
 
-def reject(data: bytes, **kwargs: object) -> Iso20022Error:
+def reject(data: bytes, *, xsd_dir: Path | None = None) -> Iso20022Error:
     with pytest.raises(Iso20022Error) as caught:
-        parse_iso20022(data, **kwargs)  # type: ignore[arg-type]
+        parse_iso20022(data, xsd_dir=xsd_dir)
     return caught.value
 
 
@@ -406,6 +406,21 @@ def test_prefixed_namespace_comments_and_processing_instructions() -> None:
         .replace(b"<Nm>", b"<Nm><!-- name -->")
     )
     assert parse_iso20022(noisy) == expected_pacs("10")
+
+
+def test_other_encodings() -> None:
+    data = pacs_sample("11")
+    assert parse_iso20022(b"\xef\xbb\xbf" + data) == expected_pacs("11")
+    text = data.decode().replace("encoding='UTF-8'", "encoding='UTF-16'")
+    assert parse_iso20022(text.encode("utf-16")) == expected_pacs("11")
+
+
+def test_statement_without_booked_entries_has_no_transfers() -> None:
+    pending = CamtEntry("CRDT", "5.00", status="PDNG", txs=(CamtTx(ZHANG_WEI, amount="5.00"),))
+    info = CamtEntry("DBIT", "7.00", status="INFO", txs=(CamtTx(CHEN_JIE, amount="7.00"),))
+    for version in CAMT_VERSIONS:
+        assert parse_iso20022(camt05x("053", version, XINDA, [])) == []
+        assert parse_iso20022(camt05x("054", version, XINDA, [pending, info])) == []
 
 
 def test_later_version_of_a_supported_message_is_read() -> None:
