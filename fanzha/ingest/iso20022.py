@@ -109,7 +109,7 @@ _FRACTION_DIGITS: dict[str, int] = {
 class Iso20022Error(ValueError):
     """The whole message is refused: ``reason``, the ``element`` path and its source ``line``."""
 
-    def __init__(self, reason: str, *, element: str | None = None, line: int | None = None):
+    def __init__(self, reason: str, *, element: str | None = None, line: int | None = None) -> None:
         self.reason = reason
         self.element = element
         self.line = line
