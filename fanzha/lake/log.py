@@ -18,9 +18,11 @@ import os
 import shutil
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,34 +63,60 @@ def day_partitions(ts: pa.Array, tz: str) -> pa.Array:
     return pc.take(labels, pc.index_in(days, value_set=distinct))
 
 
+_HASHER = duckdb.connect(config={"threads": 1})
+
+
+def hash_ids(ids: pa.Array) -> np.ndarray:
+    """64-bit hashes of event ids, for a compact in-memory index (verified on every hit)."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    cursor = _HASHER.cursor()
+    cursor.register("ids", pa.table({"id": ids.cast(pa.string())}))
+    hashes = cursor.sql("SELECT hash(id) AS h FROM ids").to_arrow_table()["h"]
+    out: np.ndarray = hashes.to_numpy().astype(np.uint64, copy=False)
+    return out
+
+
 @dataclass
 class Partition:
-    """Event ids already stored in one (type, day) partition."""
+    """Event ids stored in one (type, day) partition, as sorted runs of 64-bit hashes.
 
-    chunks: list[pa.Array]
-    _merged: pa.Array | None = None
+    Eight bytes per stored event instead of the id strings. A hash hit is confirmed against
+    the real ids in the partition's files, so a collision can never drop a new event.
+    """
 
-    def add(self, ids: pa.Array) -> None:
-        """Remember more stored ids."""
-        self.chunks.append(ids)
-        self._merged = None
+    files: Callable[[], list[Path]]
+    runs: list[np.ndarray] = field(default_factory=list)
 
-    def contains(self, ids: pa.Array) -> np.ndarray:
-        """True where an id is already stored (one hash pass in Arrow, no per-row Python)."""
-        if not self.chunks:
-            return np.zeros(len(ids), dtype=bool)
-        if self._merged is None:
-            self._merged = pa.concat_arrays(self.chunks)
-            self.chunks = [self._merged]
-        found: np.ndarray = pc.is_in(ids, value_set=self._merged).to_numpy(zero_copy_only=False)
-        return found
+    def add(self, hashes: np.ndarray) -> None:
+        """Remember the hashes of more stored ids."""
+        if hashes.size:
+            self.runs.append(np.sort(hashes))
+        if len(self.runs) > 8:  # merge runs so that lookups stay a few binary searches
+            self.runs = [np.sort(np.concatenate(self.runs))]
+
+    def contains(self, ids: pa.Array, hashes: np.ndarray) -> np.ndarray:
+        """True where an id is already stored here."""
+        hit = np.zeros(len(hashes), dtype=bool)
+        for run in self.runs:
+            pos = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            hit |= run[pos] == hashes
+        if not hit.any():
+            return hit
+        candidates = ids.filter(pa.array(hit))
+        confirmed = np.zeros(len(candidates), dtype=bool)
+        for path in self.files():
+            stored = pq.read_table(path, columns=["event_id"])["event_id"].combine_chunks()
+            confirmed |= pc.is_in(candidates, value_set=stored).to_numpy(zero_copy_only=False)
+        hit[hit] = confirmed
+        return hit
 
 
 class IdIndex:
     """Which event ids each partition holds, loaded lazily and kept for recent partitions.
 
-    Memory is bounded by ``max_partitions`` (least recently used are dropped and re-read from
-    Parquet when needed), not by the size of the lake.
+    Memory is eight bytes per stored event of the ``max_partitions`` most recently used
+    partitions (others are dropped and re-read from Parquet when needed).
     """
 
     def __init__(self, lake: Lake, max_partitions: int = 16) -> None:
@@ -97,29 +125,29 @@ class IdIndex:
         self._cache: OrderedDict[tuple[str, str], Partition] = OrderedDict()
 
     def partition(self, event_type: str, day: str) -> Partition:
-        """The id set of one partition (read from disk on first use)."""
+        """The index of one partition (read from disk on first use)."""
         key = (event_type, day)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        part = Partition([])
+        part = Partition(lambda: self.lake.files(event_type, day))
         for path in self.lake.files(event_type, day):
             col = pq.read_table(path, columns=["event_id"])["event_id"]
-            part.add(col.combine_chunks().cast(pa.string()))
+            part.add(hash_ids(col.combine_chunks()))
         self._cache[key] = part
         while len(self._cache) > self.max_partitions:
             self._cache.popitem(last=False)
         return part
 
-    def remember(self, added: dict[tuple[str, str], list[pa.Array]]) -> None:
+    def remember(self, added: dict[tuple[str, str], Partition]) -> None:
         """Add committed ids to the partitions that are cached (others re-read later)."""
-        for key, arrays in added.items():
+        for key, staged in added.items():
             if key in self._cache:
-                for ids in arrays:
-                    self._cache[key].add(ids)
+                for run in staged.runs:
+                    self._cache[key].add(run)
 
     def forget(self) -> None:
-        """Drop every cached partition (after a rollback)."""
+        """Drop every cached partition."""
         self._cache.clear()
 
 
@@ -131,7 +159,7 @@ class LakeTxn:
         self.txn_id = txn_id
         self.dir = lake.root / STAGING / txn_id
         self.staged: list[tuple[Path, Path]] = []  # (staging path, final path)
-        self.added: dict[tuple[str, str], list[pa.Array]] = {}
+        self.added: dict[tuple[str, str], Partition] = {}
         self.rows = 0
 
     def append(self, event_type: str, table: pa.Table) -> None:
@@ -146,9 +174,15 @@ class LakeTxn:
             staged = self.dir / rel
             _write_atomic(part.cast(arrow_schema(EVENT_TYPES[event_type])), staged)
             self.staged.append((staged, self.lake.root / rel))
-            ids = part["event_id"].combine_chunks()
-            self.added.setdefault((event_type, day), []).append(ids)
+            key = (event_type, day)
+            if key not in self.added:
+                self.added[key] = Partition(self._staged_files(event_type, day))
+            self.added[key].add(hash_ids(part["event_id"].combine_chunks()))
             self.rows += part.num_rows
+
+    def _staged_files(self, event_type: str, day: str) -> Callable[[], list[Path]]:
+        folder = self.dir / event_type / f"day={day}"
+        return lambda: sorted(folder.glob("*.parquet"))
 
     def commit(self) -> None:
         """Make every staged file visible (marker first, so a crash rolls forward)."""
@@ -226,13 +260,17 @@ class Lake:
         ids = table["event_id"].combine_chunks()
         days = day_partitions(table["ts"].combine_chunks(), self.tz)
         keep = _first_occurrence(ids)
+        hashes = hash_ids(ids)
         for day in pc.unique(days).to_pylist():
-            known = Partition(list(txn.added.get((event_type, day), []))) if txn else None
-            for part in (self.index.partition(event_type, day), known):
-                if part is None or not part.chunks:
+            staged = txn.added.get((event_type, day)) if txn else None
+            in_day = pc.equal(days, day).to_numpy(zero_copy_only=False)
+            rows = np.flatnonzero(in_day & keep)
+            day_ids = ids.take(pa.array(rows))
+            for part in (self.index.partition(event_type, day), staged):
+                if part is None or not part.runs or rows.size == 0:
                     continue
-                in_day = pc.equal(days, day).to_numpy(zero_copy_only=False)
-                keep &= ~(in_day & part.contains(ids))
+                known = part.contains(day_ids, hashes[rows])
+                keep[rows[known]] = False
         kept = table.filter(pa.array(keep))
         return kept, table.num_rows - kept.num_rows
 
