@@ -33,7 +33,7 @@ $(STAMP): uv.lock pyproject.toml
 	    || $(PYTHON) -m pip install --quiet --user --break-system-packages uv; \
 	  uv="$(PYTHON) -m uv"; \
 	fi; \
-	$$uv sync --frozen
+	$$uv sync --frozen --compile-bytecode
 	@touch $@
 
 sysdeps: ## install missing Debian packages the tests need (as root)
