@@ -104,9 +104,8 @@ class App:
             self.store.runs.finish(run.id, 0, 0, 0, status="failed", error=str(exc))
             raise
         status = "done" if report.committed else "rolled_back"
-        self.store.runs.finish(
-            run.id, report.accepted, report.rejected, report.duplicates, status=status
-        )
+        accepted = report.accepted if report.committed else 0  # nothing landed
+        self.store.runs.finish(run.id, accepted, report.rejected, report.duplicates, status=status)
         return report
 
     def retry(self, letter_ids: list[int]) -> RetryResult:

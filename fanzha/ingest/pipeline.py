@@ -173,7 +173,10 @@ class Ingestor:
             file_report = FileReport(str(path), fmt)
             report.files.append(file_report)
             batches = self._read(path, fmt, request, file_report, report.run_id)
-            self._consume(batches, request, file_report, report, txn, pending, progress)
+            try:
+                self._consume(batches, request, file_report, report, txn, pending, progress)
+            except FileRejected as exc:  # the profile's columns are not in the header
+                self._reject_file(path, request, file_report, report.run_id, exc.reason)
         report.committed = self._finish(request, report, txn, pending)
         report.seconds = time.perf_counter() - started
         return report
@@ -262,23 +265,29 @@ class Ingestor:
             else:
                 yield from readers.read_parquet(path, opts, source)
         except FileRejected as exc:
-            report.error = exc.reason
-            raw = _head(path, self.read_opts.keep_bytes)
-            letter = DeadLetter(
-                source,
-                "file",
-                request.event_type,
-                None,
-                exc.reason,
-                raw,
-                truncated=readers.file_size(path) > len(raw),
-                run_id=run_id,
-            )
-            report.rejected += 1
-            self.dead_letters.add_many([letter])
+            self._reject_file(path, request, report, run_id, exc.reason)
         except OSError as exc:
             report.error = f"cannot read file: {exc.strerror or exc}"
             raise IngestError(f"{path}: {report.error}") from None
+
+    def _reject_file(
+        self, path: Path, request: Request, report: FileReport, run_id: str, reason: str
+    ) -> None:
+        """Dead-letter a whole file (its head) with the reason it cannot be read."""
+        report.error = reason
+        raw = _head(path, self.read_opts.keep_bytes)
+        letter = DeadLetter(
+            request.label or str(path),
+            "file",
+            request.event_type,
+            None,
+            reason,
+            raw,
+            truncated=readers.file_size(path) > len(raw),
+            run_id=run_id,
+        )
+        report.rejected += 1
+        self.dead_letters.add_many([letter])
 
     def _read_iso(self, path: Path, source: str) -> Iterator[RawBatch]:
         from fanzha.ingest.iso_reader import read_iso20022
@@ -323,7 +332,7 @@ class Ingestor:
 
     def _check_profile_header(self, profile: Profile, table: pa.Table) -> None:
         try:
-            check_header(profile, table.column_names)
+            check_header(profile, [n for n in table.column_names if n != "__empty__"])
         except ProfileError as exc:
             raise FileRejected(str(exc)) from None
 

@@ -226,5 +226,5 @@ def check_header(profile: Profile, names: list[str]) -> None:
     if missing:
         raise ProfileError(
             f"profile {profile.name!r} needs columns {', '.join(missing)}; "
-            f"the input has {', '.join(names[:30])}"
+            f"the input has {', '.join(names[:30]) or 'none of them'}"
         )

@@ -1,0 +1,507 @@
+"""The ingestion pipeline: partial landing, dead letters, idempotency, strict runs, profiles,
+reference data and ISO 20022 messages, on real files, a real lake and a real store."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from factories import (
+    call_row,
+    calls,
+    count,
+    csv_text,
+    ingestor,
+    letters_of,
+    phone,
+    rows,
+    sms_row,
+    transfer_row,
+    write_csv,
+    write_ndjson,
+)
+
+from fanzha.ingest.pipeline import IngestError, Request, type_from_name
+from fanzha.service import App
+from fanzha.settings import Settings
+
+from .iso20022_samples import PACS_TXS, Party, pacs008
+
+HEX_A, HEX_B = "a1" * 64, "b2" * 64  # 128-hex pseudonymous numbers (Sichuan 2020 export)
+IMEI = "c3" * 32
+
+
+# --------------------------------------------------------------------------- partial landing
+
+
+def test_good_records_land_and_bad_ones_are_dead_lettered(tmp_path: Path) -> None:
+    ing, lake, dead = ingestor(tmp_path)
+    path = write_ndjson(
+        tmp_path / "calls.ndjson",
+        [
+            call_row(caller=phone(1)),
+            call_row(caller="not-a-phone"),
+            call_row(caller=phone(3), duration_s="thirty"),
+            call_row(caller=phone(4), ts="2024-02-30 10:00:00"),
+            call_row(caller=phone(5)),
+        ],
+    )
+    report = ing.run(Request([path]))
+    assert (report.accepted, report.rejected, report.duplicates) == (2, 3, 0)
+    assert report.committed and report.by_type == {"call": 2}
+    landed = rows(lake, "SELECT caller FROM call ORDER BY caller")
+    assert [r["caller"] for r in landed] == ["+8613800000001", "+8613800000005"]
+    got = {x.location: x for x in letters_of(dead)}
+    assert sorted(got) == ["line 2", "line 3", "line 4"]
+    assert {x.field for x in got.values()} == {"caller", "duration_s", "ts"}
+    for letter in got.values():
+        assert letter.source == str(path)
+        assert letter.event_type == "call"
+        assert letter.run_id == report.run_id
+        assert letter.reason.startswith(f"{letter.field}: ")
+    assert "phone number 'not-a-phone'" in got["line 2"].reason
+    # The original bytes, exactly as in the file.
+    assert got["line 3"].raw == path.read_bytes().split(b"\n")[2]
+
+
+def test_dead_letters_keep_gb18030_bytes_exactly(tmp_path: Path) -> None:
+    ing, _, dead = ingestor(tmp_path)
+    path = write_csv(
+        tmp_path / "sms.csv",
+        [sms_row(text="您好，这是第一条"), sms_row(sender="伪造号码", text="点击领取补贴")],
+        encoding="gb18030",
+    )
+    report = ing.run(Request([path]))
+    assert (report.accepted, report.rejected) == (1, 1)
+    [letter] = letters_of(dead)
+    assert (letter.location, letter.field) == ("line 3", "sender")
+    assert letter.raw == path.read_bytes().split(b"\n")[2]
+    assert letter.raw.decode("gb18030").startswith("伪造号码,")
+
+
+def test_reingesting_the_same_file_adds_nothing(tmp_path: Path) -> None:
+    ing, lake, _ = ingestor(tmp_path)
+    path = write_csv(
+        tmp_path / "calls.csv",
+        [dict(c, event_id=f"op-{i}") for i, c in enumerate(calls(5))],
+    )
+    first = ing.run(Request([path]))
+    second = ing.run(Request([path]))
+    assert (first.accepted, first.duplicates) == (5, 0)
+    assert (second.accepted, second.duplicates) == (0, 5)
+    assert count(lake, "call") == 5
+
+
+def test_reingesting_a_file_without_event_ids_adds_nothing(tmp_path: Path) -> None:
+    ing, lake, _ = ingestor(tmp_path)
+    path = write_ndjson(tmp_path / "calls.ndjson", calls(4))
+    ing.run(Request([path]))
+    # The same facts written differently (another layout, E.164, an offset) are the same events.
+    other = write_csv(
+        tmp_path / "calls-again.csv",
+        [
+            dict(c, caller="+86" + c["caller"], ts="2024-05-01T02:00:00Z", source="elsewhere")
+            for c in calls(4)
+        ],
+    )
+    again = ing.run(Request([path, other]))
+    assert (again.accepted, again.duplicates) == (0, 8)
+    ids = rows(lake, "SELECT event_id FROM call")
+    assert len({r["event_id"] for r in ids}) == 4
+    assert all(r["event_id"].startswith("call:") for r in ids)
+
+
+def test_duplicates_within_one_file_are_counted(tmp_path: Path) -> None:
+    ing, lake, _ = ingestor(tmp_path)
+    path = write_ndjson(tmp_path / "calls.ndjson", [call_row(), call_row(), call_row()])
+    report = ing.run(Request([path]))
+    assert (report.accepted, report.duplicates) == (1, 2)
+    assert count(lake, "call") == 1
+
+
+# --------------------------------------------------------------------------- strict
+
+
+def test_strict_lands_nothing_when_one_record_is_bad(tmp_path: Path) -> None:
+    ing, lake, dead = ingestor(tmp_path)
+    good = write_csv(tmp_path / "calls-1.csv", calls(3))
+    bad = write_csv(tmp_path / "calls-2.csv", [*calls(3, start=10), call_row(callee="??")])
+    report = ing.run(Request([good, bad], strict=True))
+    assert not report.committed
+    assert report.as_dict()["accepted"] == 0
+    assert report.rejected == 1
+    assert count(lake, "call") == 0
+    assert not list(lake.root.rglob("*.parquet"))  # nothing staged is left behind
+    assert [x.location for x in letters_of(dead)] == ["line 5"]
+
+
+def test_strict_with_a_clean_batch_lands_everything(tmp_path: Path) -> None:
+    ing, lake, _ = ingestor(tmp_path)
+    paths = [
+        write_csv(tmp_path / "calls-1.csv", calls(3)),
+        write_ndjson(tmp_path / "calls-2.ndjson", [*calls(3, start=10), *calls(1)]),
+    ]
+    report = ing.run(Request(paths, strict=True))
+    assert report.committed
+    assert (report.accepted, report.duplicates) == (6, 1)  # a duplicate is not an error
+    assert count(lake, "call") == 6
+
+
+def test_strict_rolls_back_a_file_rejected_whole(tmp_path: Path) -> None:
+    ing, lake, _ = ingestor(tmp_path)
+    good = write_csv(tmp_path / "calls.csv", calls(2))
+    png = tmp_path / "calls.png.csv"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    report = ing.run(Request([good, png], strict=True))
+    assert not report.committed
+    assert count(lake, "call") == 0
+
+
+# --------------------------------------------------------------------------- types
+
+
+def test_mixed_types_in_one_ndjson_file(tmp_path: Path) -> None:
+    ing, lake, dead = ingestor(tmp_path)
+    path = write_ndjson(
+        tmp_path / "feed.ndjson",
+        [
+            dict(call_row(), event_type="call"),
+            dict(sms_row(), event_type=" SMS "),
+            dict(transfer_row(), type="transfer"),
+            dict(call_row(caller=phone(7)), event_type="fax"),
+            call_row(caller=phone(8)),
+        ],
+    )
+    report = ing.run(Request([path]))
+    assert report.by_type == {"call": 1, "sms": 1}
+    # "type" is only looked at when there is no event_type column: that row lacks a type.
+    assert (report.accepted, report.rejected) == (2, 3)
+    reasons = {x.location: x.reason for x in letters_of(dead)}
+    assert "'fax' is not a known type" in reasons["line 4"]
+    assert count(lake, "sms") == 1 and count(lake, "transfer") == 0
+
+
+def test_type_column_without_event_type(tmp_path: Path) -> None:
+    ing, lake, _ = ingestor(tmp_path)
+    path = write_csv(
+        tmp_path / "feed.csv",
+        [dict(call_row(), type="call"), dict(call_row(caller=phone(2)), type="call")],
+    )
+    assert ing.run(Request([path])).accepted == 2
+    assert count(lake, "call") == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("calls.csv", "call"),
+        ("call.ndjson", "call"),
+        ("calls-2024-05.csv", "call"),
+        ("SMS_export.csv", "sms"),
+        ("web_visits.parquet", "web_visit"),
+        ("persons.ndjson", "person"),
+        ("org_units.csv", "org_unit"),
+        ("transfers-pacs008.xml", "transfer"),
+        ("police_reports.csv", "police_report"),
+        ("export.csv", None),
+    ],
+)
+def test_type_from_file_name(name: str, expected: str | None) -> None:
+    assert type_from_name(Path(name)) == expected
+
+
+def test_type_inferred_from_the_file_name(tmp_path: Path) -> None:
+    ing, _, _ = ingestor(tmp_path)
+    path = write_csv(tmp_path / "calls.csv", calls(2))
+    assert ing.run(Request([path])).by_type == {"call": 2}
+    unnamed = write_csv(tmp_path / "export.csv", calls(2))
+    with pytest.raises(IngestError, match="cannot tell the record type; pass --type"):
+        ing.run(Request([unnamed]))
+    assert ing.run(Request([unnamed], event_type="call")).duplicates == 2
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (Request([], event_type="fax"), "unknown type 'fax'; known types: call, sms"),
+        (Request([], format="xlsx"), "unknown format 'xlsx'; known formats: ndjson, csv"),
+        (Request([], profile="nope"), "unknown profile 'nope'; known profiles: sichuan-voc"),
+        (Request([], profile="sichuan-voc", event_type="sms"), "reads call records, not sms"),
+        (Request([], mapping={"payer": "from"}), "--map names unknown transfer fields: payer"),
+        (
+            Request([], profile="sichuan-sms", mapping={"ts": "x"}),
+            "has a fixed layout; --map is not accepted",
+        ),
+        (Request([Path("/nonexistent/calls.csv")]), "no such file or folder"),
+    ],
+)
+def test_request_errors_are_clear(tmp_path: Path, request_: Request, message: str) -> None:
+    ing, _, _ = ingestor(tmp_path)
+    with pytest.raises(IngestError, match="^.*" + message.replace("(", r"\(")):
+        ing.run(request_)
+
+
+def test_folders_are_expanded_and_hidden_files_skipped(tmp_path: Path) -> None:
+    ing, _, _ = ingestor(tmp_path)
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    write_csv(folder / "calls-1.csv", calls(2))
+    write_ndjson(folder / "sub" / "sms.ndjson", [sms_row()])
+    (folder / ".calls-partial.csv").write_text("garbage")
+    report = ing.run(Request([folder]))
+    assert [Path(f.path).name for f in report.files] == ["calls-1.csv", "sms.ndjson"]
+    assert report.by_type == {"call": 2, "sms": 1}
+
+
+# --------------------------------------------------------------------------- profiles
+
+VOC_HEADER = (
+    "phone_no_m,opposite_no_m,calltype_id,start_datetime,call_dur,city_name,county_name,imei_m"
+)
+
+
+def test_sichuan_voc_profile(tmp_path: Path) -> None:
+    ing, lake, dead = ingestor(tmp_path)
+    path = tmp_path / "voc.csv"
+    lines = [
+        f"{HEX_A},{HEX_B},1,2020-01-01 10:00:00,30,成都,武侯区,{IMEI}",
+        f"{HEX_A},{HEX_B.upper()},2,2020-01-01 11:00:00,0,成都,武侯区,{IMEI}",
+        f"{HEX_A},{HEX_B},3,2020-01-01 12:00:00,5,成都,锦江区,{IMEI}",
+        f"{HEX_A},{HEX_B},4,2020-01-01 13:00:00,5,成都,锦江区,{IMEI}",
+        f"{HEX_A},{HEX_B},,2020-01-01 14:00:00,5,成都,锦江区,{IMEI}",
+    ]
+    path.write_text(VOC_HEADER + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    report = ing.run(Request([path], profile="sichuan-voc"))
+    assert (report.accepted, report.rejected) == (3, 2)
+    got = rows(lake, "SELECT * FROM call ORDER BY ts")
+    a, b = HEX_A, HEX_B
+    assert [(r["caller"], r["callee"], r["direction"]) for r in got] == [
+        (a, b, "originated"),
+        (b, a, "received"),  # calltype 2: the subscriber was called
+        (b, a, "forwarded"),
+    ]
+    assert [(r["caller_imei"], r["callee_imei"]) for r in got] == [
+        (IMEI, None),
+        (None, IMEI),
+        (None, IMEI),
+    ]
+    assert {r["source"] for r in got} == {"sichuan-voc"}
+    assert [r["county"] for r in got] == ["武侯区", "武侯区", "锦江区"]
+    assert got[0]["ts"] == dt.datetime(2020, 1, 1, 2, tzinfo=dt.UTC)
+    letters = {x.location: x for x in letters_of(dead)}
+    assert letters["line 5"].reason == "calltype_id must be one of 1, 2, 3, got '4'"
+    assert letters["line 5"].field == "calltype_id"
+    assert letters["line 6"].reason == "calltype_id must be one of 1, 2, 3, got ''"
+    assert letters["line 5"].raw == lines[3].encode()
+
+
+def test_sichuan_voc_needs_its_columns(tmp_path: Path) -> None:
+    ing, _, dead = ingestor(tmp_path)
+    path = write_csv(tmp_path / "calls.csv", calls(2))
+    report = ing.run(Request([path], profile="sichuan-voc"))
+    assert report.accepted == 0 and report.rejected == 1
+    error = report.files[0].error or ""
+    assert "needs columns phone_no_m, opposite_no_m, calltype_id" in error
+    assert [x.location for x in letters_of(dead)] == ["file"]
+
+
+def test_sichuan_sms_profile(tmp_path: Path) -> None:
+    ing, lake, dead = ingestor(tmp_path)
+    path = tmp_path / "sms.csv"
+    path.write_text(
+        "phone_no_m,opposite_no_m,calltype_id,request_datetime\n"
+        f"{HEX_A},{HEX_B},1,2020-01-01 10:00:00\n"
+        f"{HEX_A},10086,2,2020-01-01 10:05:00\n"
+        f"{HEX_A},{HEX_B},3,2020-01-01 10:06:00\n",
+        encoding="utf-8",
+    )
+    report = ing.run(Request([path], profile="sichuan-sms"))
+    assert (report.accepted, report.rejected) == (2, 1)
+    got = rows(lake, "SELECT sender, recipient, source FROM sms ORDER BY ts")
+    assert got == [
+        {"sender": HEX_A, "recipient": HEX_B, "source": "sichuan-sms"},
+        {"sender": "10086", "recipient": HEX_A, "source": "sichuan-sms"},
+    ]
+    [letter] = letters_of(dead)
+    assert letter.reason == "calltype_id must be one of 1, 2, got '3'"
+
+
+def test_transfers_profile_with_a_column_mapping(tmp_path: Path) -> None:
+    ing, lake, dead = ingestor(tmp_path)
+    path = tmp_path / "bank-export.csv"
+    path.write_text(
+        "from,to,yuan,when,note\n"
+        "6222021001123456789,6217000010012345678,0.10,2024-05-01 10:00:00,first\n"
+        '6222021001123456789,6217000010012345678,"1,234.56",2024-05-01 11:00:00,second\n'
+        "6222021001123456789,6217000010012345678,0.001,2024-05-01 12:00:00,third\n",
+        encoding="utf-8",
+    )
+    mapping = {"payer_account": "from", "payee_account": "to", "amount": "yuan", "ts": "when"}
+    report = ing.run(Request([path], mapping=mapping, source="bank-x"))
+    assert (report.accepted, report.rejected) == (2, 1)
+    got = rows(lake, "SELECT amount_fen, currency, source FROM transfer ORDER BY ts")
+    assert got == [
+        {"amount_fen": 10, "currency": "CNY", "source": "bank-x"},
+        {"amount_fen": 123456, "currency": "CNY", "source": "bank-x"},
+    ]
+    [letter] = letters_of(dead)
+    assert letter.field == "amount_fen" and "decimal digit" in letter.reason
+    # The same mapping through the named profile.
+    again = ing.run(Request([path], profile="transfers", mapping=mapping))
+    assert again.duplicates == 2
+
+
+def test_transfers_profile_with_chinese_headers(tmp_path: Path) -> None:
+    ing, lake, _ = ingestor(tmp_path)
+    path = tmp_path / "流水.csv"
+    path.write_text(
+        "交易流水号,付款账号,收款账号,交易金额,交易时间,付款户名,摘要\n"
+        "T0001,6222021001123456789,6217000010012345678,5000.00,2024-05-01 10:00:00,张伟,货款\n"
+        "T0002,6222 0210 0112 3456 789,DE89370400440532013000,¥12.5,2024/05/01 11:00,张伟,\n",
+        encoding="gb18030",
+    )
+    report = ing.run(Request([path], profile="transfers"))
+    assert (report.accepted, report.rejected) == (2, 0)
+    got = rows(lake, "SELECT * FROM transfer ORDER BY event_id")
+    assert [r["event_id"] for r in got] == ["T0001", "T0002"]
+    assert [r["amount_fen"] for r in got] == [500000, 1250]
+    assert got[1]["payer_account"] == "6222021001123456789"
+    assert got[1]["payee_account"] == "DE89370400440532013000"
+    assert [r["payer_name"] for r in got] == ["张伟", "张伟"]
+    assert got[0]["remittance"] == "货款"
+
+
+# --------------------------------------------------------------------------- reference data
+
+
+def test_persons_and_org_units_go_to_the_store(tmp_path: Path) -> None:
+    with App(Settings(data_dir=tmp_path / "data")) as fz:
+        units = tmp_path / "org_units.csv"
+        units.write_text(
+            "code,name,level,parent_code,name_en\n"
+            "500000,重庆市反诈中心,city,,Chongqing centre\n"
+            "500108,南岸区反诈中心,district,500000,\n"
+            "500109,火星分局,planet,500000,\n",
+            encoding="utf-8",
+        )
+        report = fz.ingest(Request([units]))
+        assert (report.accepted, report.rejected) == (2, 1)
+        assert [u.code for u in fz.store.reference.org_units()] == ["500000", "500108"]
+        assert fz.store.reference.get_org_unit("500108") is not None
+
+        persons = write_ndjson(
+            tmp_path / "persons.ndjson",
+            [
+                {
+                    "id_number": "11010519491231002X",
+                    "name": "張三",
+                    "phones": ["13800138000", "+86 139 0013 9000"],
+                    "accounts": "6222021001123456789;6217000010012345678",
+                    "community": "500108",
+                },
+                {"id_number": "110105194912310021", "name": "李四"},
+            ],
+        )
+        report = fz.ingest(Request([persons]))
+        assert (report.accepted, report.rejected) == (1, 1)
+        person = fz.store.reference.get_person("11010519491231002X")
+        assert person is not None
+        assert person.name == "张三"  # Traditional → Simplified
+        assert person.birth_date == dt.date(1949, 12, 31)  # from the ID number
+        assert person.phones == ("+8613800138000", "+8613900139000")
+        assert person.accounts == ("6222021001123456789", "6217000010012345678")
+        letter = fz.store.dead_letters.list()[0].letter
+        assert letter.field == "id_number" and "checksum" in letter.reason
+        assert count(fz.lake, "call") == 0  # reference data is not an event
+
+
+def test_strict_reference_rows_are_written_only_on_commit(tmp_path: Path) -> None:
+    with App(Settings(data_dir=tmp_path / "data")) as fz:
+        units = write_csv(
+            tmp_path / "org_units.csv",
+            [{"code": "500000", "name": "重庆市反诈中心", "level": "city"}],
+        )
+        bad_calls = write_csv(tmp_path / "calls.csv", [call_row(caller="x")])
+        report = fz.ingest(Request([units, bad_calls], strict=True))
+        assert not report.committed
+        assert fz.store.reference.org_units() == []
+        [run] = fz.store.runs.list(1)
+        assert (run.status, run.accepted, run.rejected) == ("rolled_back", 0, 1)
+        assert fz.ingest(Request([units], strict=True)).committed
+        assert [u.code for u in fz.store.reference.org_units()] == ["500000"]
+
+
+# --------------------------------------------------------------------------- ISO 20022
+
+
+def test_pacs008_message_lands_every_transaction(tmp_path: Path) -> None:
+    ing, lake, dead = ingestor(tmp_path)
+    path = tmp_path / "incoming.xml"
+    path.write_bytes(pacs008("08", PACS_TXS))
+    report = ing.run(Request([path]))  # no --type needed: a bank message holds transfers
+    assert (report.accepted, report.rejected) == (4, 0)
+    got = rows(lake, "SELECT * FROM transfer ORDER BY amount_fen")
+    assert [(r["amount_fen"], r["currency"]) for r in got] == [
+        (9999, "USD"),
+        (123456, "EUR"),
+        (5000000, "CNY"),
+        (15000000, "JPY"),
+    ]
+    first = next(r for r in got if r["currency"] == "CNY")
+    assert first["payer_account"] == "6222021001123456789"
+    assert first["payee_name"] == "深圳市鑫达贸易有限公司"
+    assert first["uetr"] == "e8b1a5d2-3c4f-4a6b-9d8e-7f6a5b4c3d21"
+    assert first["ts"] == dt.datetime(2024, 5, 6, 1, 12, 45, tzinfo=dt.UTC)  # AccptncDtTm
+    assert {r["source"] for r in got} == {"iso20022:pacs.008.001.08"}
+    assert ing.run(Request([path])).duplicates == 4
+    assert letters_of(dead) == []
+
+
+def test_an_invalid_message_is_rejected_whole(tmp_path: Path) -> None:
+    ing, lake, dead = ingestor(tmp_path)
+    path = tmp_path / "bad.xml"
+    path.write_bytes(
+        pacs008("08", PACS_TXS).replace(
+            b'<IntrBkSttlmAmt Ccy="USD">99.99<', b'<IntrBkSttlmAmt Ccy="USD">-99.99<'
+        )
+    )
+    report = ing.run(Request([path], event_type="transfer"))
+    assert (report.accepted, report.rejected) == (0, 1)
+    assert count(lake, "transfer") == 0
+    [letter] = letters_of(dead)
+    assert letter.location == "file"
+    assert "IntrBkSttlmAmt" in letter.reason and "-99.99" in letter.reason
+    assert letter.raw == path.read_bytes()
+
+
+def test_a_message_with_one_unusable_transaction_never_half_imports(tmp_path: Path) -> None:
+    """The XML is fine, but our account rules refuse the third creditor: nothing lands."""
+    ing, lake, dead = ingestor(tmp_path)
+    txs = list(PACS_TXS)
+    txs[2] = dataclasses.replace(txs[2], creditor=Party(name="X", other_id="AC#1", bic="ABOCCNBJ"))
+    path = tmp_path / "pacs.xml"
+    path.write_bytes(pacs008("08", txs))
+    report = ing.run(Request([path]))
+    assert (report.accepted, report.rejected) == (0, 1)
+    assert count(lake, "transfer") == 0
+    [letter] = letters_of(dead)
+    assert letter.field == "payee_account"
+    assert "message rejected whole: transaction 3" in letter.reason
+    assert letter.raw == path.read_bytes()
+
+
+def test_broken_xml_is_rejected_with_its_line(tmp_path: Path) -> None:
+    ing, _, dead = ingestor(tmp_path)
+    path = tmp_path / "cut.xml"
+    path.write_bytes(pacs008("08", PACS_TXS)[:700])
+    report = ing.run(Request([path]))
+    assert report.rejected == 1 and report.accepted == 0
+    assert (report.files[0].error or "").startswith("ISO 20022 message rejected")
+    assert letters_of(dead)[0].location == "file"
+
+
+def test_csv_text_helper_quotes_like_the_reader_expects() -> None:
+    text = csv_text([{"a": "x,y", "b": 'say "hi"'}])
+    assert text == 'a,b\n"x,y","say ""hi"""\n'
