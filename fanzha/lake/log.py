@@ -189,8 +189,13 @@ class LakeTxn:
         if not self.staged:
             self.abort()
             return
-        marker = self.dir / MARKER
-        marker.write_text("\n".join(str(f.relative_to(self.lake.root)) for _, f in self.staged))
+        # The marker appears whole or not at all: a half-written list would commit half.
+        marker = self.dir / f".{MARKER}.tmp"
+        with marker.open("w") as fh:
+            fh.write("\n".join(str(f.relative_to(self.lake.root)) for _, f in self.staged))
+            fh.flush()
+            os.fsync(fh.fileno())
+        marker.replace(self.dir / MARKER)
         _fsync_dir(self.dir)
         for staged, final in self.staged:
             final.parent.mkdir(parents=True, exist_ok=True)
