@@ -5,14 +5,25 @@ Supported messages, any ``.001.NN`` version (the tests check .08 - .13 of pacs.0
 
 * ``pacs.008`` FI-to-FI customer credit transfer: one transfer per ``CdtTrfTxInf``;
 * ``camt.053`` bank-to-customer statement and ``camt.054`` debit/credit notification: one
-  transfer per ``TxDtls`` of each booked entry (``Sts`` ``BOOK``; pending and information-only
-  entries are skipped), seen from the reported account (``Stmt/Acct`` or ``Ntfctn/Acct``): a
-  credit is paid by ``RltdPties/DbtrAcct`` into that account, a debit paid from it to
-  ``RltdPties/CdtrAcct`` (a reversal, ``RvslInd``, flows back to the original party).
+  transfer per ``TxDtls`` of each booked entry (``Sts`` ``BOOK``), seen from the reported
+  account (``Stmt/Acct`` or ``Ntfctn/Acct``): a credit is paid by ``RltdPties/DbtrAcct`` into
+  that account, a debit paid from it to ``RltdPties/CdtrAcct`` (a reversal, ``RvslInd``, flows
+  back to the original party).
 
-A message is accepted or rejected whole: any problem raises :class:`Iso20022Error` with the
-element path (``/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]/IntrBkSttlmAmt``), the source line
-and a reason a person can act on. A partial list is never returned.
+Not every camt entry is an account-to-account transfer. These are skipped, and listed as
+:class:`SkippedEntry` by :func:`parse_iso20022_detailed`:
+
+* ``not_booked``: pending and information-only entries (``Sts`` other than ``BOOK``);
+* ``no_counterparty``: booked entries without ``NtryDtls/TxDtls``, and ``TxDtls`` without the
+  counterparty account (``DbtrAcct`` of a credit, ``CdtrAcct`` of a debit): bank fees,
+  interest, card payments, cash deposits and withdrawals.
+
+Apart from that a message is accepted or rejected whole: any problem (a bad amount, currency or
+date, no statement account, an XSD failure, a ``TxDtls`` whose amount cannot be told, and in a
+pacs.008, which is by definition an account-to-account credit transfer, a missing
+``DbtrAcct``/``CdtrAcct``) raises :class:`Iso20022Error` with the element path
+(``/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]/IntrBkSttlmAmt``), the source line and a reason a
+person can act on. A partial list is never returned.
 
 The XML is parsed once with a hardened lxml parser (no entity expansion, no network, libxml2's
 default size limits) and any DOCTYPE is refused, which rules out XXE and entity-expansion
@@ -30,6 +41,7 @@ currency's minor units, 3-letter currencies, ISO date-times, UETRs, NbOfTxs/Ctrl
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -44,17 +56,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lxml import etree
 
 __all__ = [
+    "SKIP_KINDS",
     "SUPPORTED_KINDS",
     "Iso20022Error",
+    "Iso20022Result",
     "Iso20022Transfer",
+    "SkippedEntry",
     "detect_message_type",
     "parse_iso20022",
+    "parse_iso20022_detailed",
 ]
 
 _Element = etree._Element
 
 ISO_NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
 SUPPORTED_KINDS = ("pacs.008", "camt.053", "camt.054")
+SKIP_KINDS = ("no_counterparty", "not_booked")  # SkippedEntry.kind
 _TYPE_RE = re.compile(r"([a-z]{4})\.([0-9]{3})\.([0-9]{3})\.([0-9]{2})")
 
 # Elements that may legitimately repeat: their paths always carry a 1-based index.
@@ -152,6 +169,34 @@ class Iso20022Transfer:
     direction: str | None  # camt: "CRDT"/"DBIT" seen from the reported account; pacs: None
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    """A camt entry (``Ntry``) or transaction (``TxDtls``) that is not a transfer.
+
+    ``kind``: ``"no_counterparty"`` (booked, but without the counterparty account: a fee,
+    interest, a card payment, cash) or ``"not_booked"`` (pending or information only).
+    ``amount``, ``currency`` and ``direction`` (``"CRDT"``/``"DBIT"``) are ``None`` when a
+    not-booked entry does not carry them readably (such entries are not checked).
+    """
+
+    element: str  # path of the Ntry or TxDtls, as in Iso20022Error.element
+    line: int | None
+    reason: str
+    amount: Decimal | None
+    currency: str | None
+    direction: str | None
+    kind: str  # one of SKIP_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Iso20022Result:
+    """The transfers of one message, and the camt entries that were skipped as no transfer."""
+
+    transfers: list[Iso20022Transfer]
+    message_type: str  # "pacs.008.001.08", "camt.053.001.08", ...
+    skipped: list[SkippedEntry]
+
+
 # --------------------------------------------------------------------------------------------
 # public functions
 
@@ -170,6 +215,17 @@ def parse_iso20022(
 ) -> list[Iso20022Transfer]:
     """Parse one ISO 20022 message into transfers, or raise :class:`Iso20022Error`.
 
+    The transfers of :func:`parse_iso20022_detailed` (skipped camt entries are left out).
+    """
+    return parse_iso20022_detailed(data, xsd_dir=xsd_dir, tz=tz).transfers
+
+
+def parse_iso20022_detailed(
+    data: bytes, *, xsd_dir: Path | None = None, tz: str = "Asia/Shanghai"
+) -> Iso20022Result:
+    """Parse one ISO 20022 message, or raise :class:`Iso20022Error`.
+
+    Returns its transfers and the camt entries skipped as no transfer (see the module notes).
     ``xsd_dir``: validate the ``Document`` against ``<xsd_dir>/<message_type>.xsd`` first.
     ``tz``: the zone of date-times written without an offset and of booking dates.
     """
@@ -180,9 +236,8 @@ def parse_iso20022(
     if xsd_dir is not None:
         _validate(doc, message_type, Path(xsd_dir))
     reader = _Reader(doc, message_type, zone)
-    if message_type.startswith("pacs.008"):
-        return reader.pacs008()
-    return reader.camt()
+    transfers = reader.pacs008() if message_type.startswith("pacs.008") else reader.camt()
+    return Iso20022Result(transfers, message_type, reader.skipped)
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,6 +578,7 @@ class _Reader:
         self.zone = zone
         self.prefix = "{" + (etree.QName(doc).namespace or "") + "}"
         self.q = _QNames(self.prefix)
+        self.skipped: list[SkippedEntry] = []
 
     # ---- lookups and errors
 
@@ -835,11 +891,14 @@ class _Reader:
             )
             for entry in self.children(report, "Ntry"):
                 entry_kids = self.kids(entry)
-                if self._booked(entry_kids, entry):
+                status = self._status(entry_kids, entry)
+                if status == "BOOK":
                     self._entry(entry_kids, entry, message_id, created, own, out)
+                else:
+                    self._not_booked(entry_kids, entry, status)
         return out
 
-    def _booked(self, kids: _Kids, entry: _Element) -> bool:
+    def _status(self, kids: _Kids, entry: _Element) -> str:
         status = self.need(kids, entry, "Sts")
         if len(status):  # .08+: <Sts><Cd>BOOK</Cd></Sts> (or <Prtry>)
             codes = self.kids(status)
@@ -848,7 +907,59 @@ class _Reader:
             code = self.text(status)
         if code is None:
             raise self.error(status, "Sts: the entry status is empty")
-        return code == "BOOK"
+        return code
+
+    def _not_booked(self, kids: _Kids, entry: _Element, status: str) -> None:
+        """List a pending or information-only entry; its contents are not checked."""
+        amount: Decimal | None = None
+        currency: str | None = None
+        amount_el = kids.get(self.q["Amt"])
+        if amount_el is not None:
+            with contextlib.suppress(Iso20022Error):
+                amount, currency = self.money(amount_el)
+        direction = self.text(kids.get(self.q["CdtDbtInd"]))
+        self.skipped.append(
+            SkippedEntry(
+                element=_path(self.doc, entry),
+                line=_line(entry),
+                reason=f"entry status {status}: not booked (pending or information only) — "
+                "not a transfer yet",
+                amount=amount,
+                currency=currency,
+                direction=direction if direction in ("CRDT", "DBIT") else None,
+                kind="not_booked",
+            )
+        )
+
+    def _no_counterparty(
+        self,
+        el: _Element,
+        amount: tuple[Decimal, str],
+        direction: str,
+        reversal: bool,
+        missing: str,
+    ) -> None:
+        """List a booked entry or transaction that has no counterparty account."""
+        credit = (direction == "CRDT") != reversal
+        role = "debtor" if credit else "creditor"
+        guess = (
+            "interest, cash deposit or card refund?"
+            if direction == "CRDT"
+            else "fee, card payment or cash withdrawal?"
+        )
+        what = f"{'reversed ' if reversal else ''}{'credit' if direction == 'CRDT' else 'debit'}"
+        self.skipped.append(
+            SkippedEntry(
+                element=_path(self.doc, el),
+                line=_line(el),
+                reason=f"{what} {missing} without a {role} account ({guess}) — not an "
+                "account-to-account transfer",
+                amount=amount[0],
+                currency=amount[1],
+                direction=direction,
+                kind="no_counterparty",
+            )
+        )
 
     def _direction(self, el: _Element) -> str:
         value = self.text(el) or ""
@@ -889,13 +1000,14 @@ class _Reader:
             for td in self.children(block, "TxDtls")
         ]
         if not details:
-            role = "payer" if entry_direction == "CRDT" else "payee"
-            raise self.missing(
+            self._no_counterparty(
                 entry,
-                "NtryDtls",
-                f"entry has no NtryDtls/TxDtls: cannot tell the {role} account of "
-                f"transaction {len(out) + 1}",
+                entry_amount,
+                entry_direction,
+                reversal,
+                "entry without transaction details (NtryDtls/TxDtls), so",
             )
+            return
         for td in details:
             i = len(out)
             n = i + 1
@@ -921,11 +1033,11 @@ class _Reader:
             role = "payer" if direction == "CRDT" else "payee"
             what = f"the {role} account of transaction {n}"
             parties_el = tx.get(self.q["RltdPties"])
-            if parties_el is None:
-                raise self.missing(
-                    td, f"RltdPties/{other}Acct", f"{other}Acct missing: cannot tell {what}"
-                )
             parties = self.kids(parties_el)
+            if parties_el is None or self.q[f"{other}Acct"] not in parties:
+                kind = "entry" if len(details) == 1 else "transaction"
+                self._no_counterparty(td, (amount, currency), direction, reversal, kind)
+                continue
             agents = self.kids(tx.get(self.q["RltdAgts"]))
             counterparty = (
                 self.account(parties, parties_el, f"{other}Acct", what),

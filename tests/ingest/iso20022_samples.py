@@ -10,7 +10,9 @@ amount, add a transaction) and still get an otherwise realistic message:
 * :func:`envelope` wraps a ``Document`` with a ``head.001`` Business Application Header.
 
 :data:`PACS_TXS` and :data:`CAMT_ACCOUNT` / :data:`CAMT_ENTRIES` are the realistic sample data
-the tests use (Chinese names, IBANs and domestic account numbers, with and without UETR ...).
+the tests use (Chinese names, IBANs and domestic account numbers, with and without UETR ...);
+:func:`camt_mixed_entries` and :func:`camt_fee_entries` add the entries of a real statement that
+are not account-to-account transfers (a bank fee, a card payment, interest).
 """
 
 from __future__ import annotations
@@ -92,6 +94,15 @@ class CamtEntry:
     value_date: str | None = None  # ValDt/Dt
     acct_svcr_ref: str | None = None
     reversal: bool = False
+    # BkTxCd/Domn: domain, family, sub-family; None: PMNT/RCDT|ICDT/DMCT (a transfer)
+    bank_tx_code: tuple[str, str, str] | None = None
+
+
+# Bank transaction codes (ISO 20022 External Code Sets) of entries that are no transfer.
+FEE_CODE = ("ACMT", "MDOP", "CHRG")  # account management / misc. debit / charges
+INTEREST_CODE = ("ACMT", "MCOP", "INTR")  # account management / misc. credit / interest
+CARD_POS_CODE = ("PMNT", "CCRD", "POSD")  # customer card / point-of-sale debit
+ATM_CODE = ("PMNT", "CCRD", "CWDL")  # customer card / cash withdrawal
 
 
 def _default_ns(namespace: str) -> Any:
@@ -291,11 +302,16 @@ def camt05x(
             b.path(el, "ValDt/Dt", entry.value_date)
         if entry.acct_svcr_ref is not None:
             b.add(el, "AcctSvcrRef", entry.acct_svcr_ref)
+        domain, family_code, sub_family = entry.bank_tx_code or (
+            "PMNT",
+            "RCDT" if entry.direction == "CRDT" else "ICDT",
+            "DMCT",
+        )
         code = b.add(b.add(el, "BkTxCd"), "Domn")
-        b.add(code, "Cd", "PMNT")
+        b.add(code, "Cd", domain)
         family = b.add(code, "Fmly")
-        b.add(family, "Cd", "RCDT" if entry.direction == "CRDT" else "ICDT")
-        b.add(family, "SubFmlyCd", "DMCT")
+        b.add(family, "Cd", family_code)
+        b.add(family, "SubFmlyCd", sub_family)
         if entry.txs:
             details = b.add(el, "NtryDtls")
             for tx in entry.txs:
@@ -548,6 +564,94 @@ def camt_entries(version: str) -> tuple[CamtEntry, ...]:
                 value_date=entry.value_date,
                 acct_svcr_ref=entry.acct_svcr_ref,
                 reversal=entry.reversal,
+                bank_tx_code=entry.bank_tx_code,
             )
         )
     return tuple(out)
+
+
+# A merchant as a card statement shows it: a name, no account.
+MEITUAN = Party(name="美团外卖 北京三快在线科技有限公司")
+
+
+def camt_mixed_entries(version: str) -> tuple[CamtEntry, ...]:
+    """A statement day as banks write it: a bank fee (no ``NtryDtls`` at all), a card payment
+    (``TxDtls`` naming the merchant but no ``CdtrAcct``), a transfer in, a pending entry.
+    """
+    card_tx = CamtTx(
+        counterparty=MEITUAN,
+        amount="68.50",
+        acct_svcr_ref="CMB-20240506-000202-1",
+        remittance=("POS 消费 卡号 6225********1234",),
+    )
+    credit_tx = CamtTx(
+        counterparty=ZHANG_WEI,
+        amount="50000.00",
+        end_to_end_id="E2E-20240506-0001",
+        tx_id="TX-0001",
+        uetr=UETR_1 if version >= "08" else None,
+        remittance=("货款",),
+    )
+    return (
+        CamtEntry(
+            direction="DBIT",
+            amount="15.00",
+            booked_on="2024-05-06",
+            acct_svcr_ref="CMB-20240506-000201",
+            bank_tx_code=FEE_CODE,
+            txs=(),
+        ),
+        CamtEntry(
+            direction="DBIT",
+            amount="68.50",
+            booked_at="2024-05-06T12:31:07+08:00",
+            acct_svcr_ref="CMB-20240506-000202",
+            bank_tx_code=CARD_POS_CODE,
+            txs=(card_tx,),
+        ),
+        CamtEntry(
+            direction="CRDT",
+            amount="50000.00",
+            booked_at="2024-05-06T09:13:02+08:00",
+            value_date="2024-05-06",
+            acct_svcr_ref="CMB-20240506-000101",
+            txs=(credit_tx,),
+        ),
+        CamtEntry(
+            direction="CRDT",
+            amount="888.00",
+            status="PDNG",
+            acct_svcr_ref="CMB-20240506-000104",
+            txs=(CamtTx(counterparty=ZHANG_WEI, amount="888.00"),),
+        ),
+    )
+
+
+def camt_fee_entries() -> tuple[CamtEntry, ...]:
+    """A statement with no transfer at all: an account fee, an SMS fee and interest."""
+    return (
+        CamtEntry(
+            direction="DBIT",
+            amount="10.00",
+            booked_on="2024-05-06",
+            acct_svcr_ref="CMB-20240506-000301",
+            bank_tx_code=FEE_CODE,
+            txs=(),
+        ),
+        CamtEntry(
+            direction="DBIT",
+            amount="2.00",
+            booked_on="2024-05-06",
+            acct_svcr_ref="CMB-20240506-000302",
+            bank_tx_code=FEE_CODE,
+            txs=(),
+        ),
+        CamtEntry(
+            direction="CRDT",
+            amount="3.17",
+            booked_on="2024-05-06",
+            acct_svcr_ref="CMB-20240506-000303",
+            bank_tx_code=INTEREST_CODE,
+            txs=(),
+        ),
+    )

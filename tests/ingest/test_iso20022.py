@@ -24,11 +24,18 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from fanzha.ingest.iso20022 import (
+    SKIP_KINDS,
     Iso20022Error,
+    Iso20022Result,
     Iso20022Transfer,
+    SkippedEntry,
     detect_message_type,
     parse_iso20022,
+    parse_iso20022_detailed,
 )
+from fanzha.ingest.iso_reader import read_iso20022
+from fanzha.ingest.readers import FileRejected
+from fanzha.settings import Settings
 
 from .iso20022_samples import (
     ALICE,
@@ -50,6 +57,8 @@ from .iso20022_samples import (
     Party,
     camt05x,
     camt_entries,
+    camt_fee_entries,
+    camt_mixed_entries,
     envelope,
     pacs008,
 )
@@ -420,7 +429,24 @@ def test_statement_without_booked_entries_has_no_transfers() -> None:
     info = CamtEntry("DBIT", "7.00", status="INFO", txs=(CamtTx(CHEN_JIE, amount="7.00"),))
     for version in CAMT_VERSIONS:
         assert parse_iso20022(camt05x("053", version, XINDA, [])) == []
-        assert parse_iso20022(camt05x("054", version, XINDA, [pending, info])) == []
+        assert parse_iso20022_detailed(camt05x("053", version, XINDA, [])).skipped == []
+        data = camt05x("054", version, XINDA, [pending, info])
+        assert parse_iso20022(data) == []
+        result = parse_iso20022_detailed(data)
+        assert [(s.kind, s.amount, s.currency, s.direction) for s in result.skipped] == [
+            ("not_booked", Decimal("5.00"), "CNY", "CRDT"),
+            ("not_booked", Decimal("7.00"), "CNY", "DBIT"),
+        ]
+        assert result.skipped[0].reason.startswith("entry status PDNG: not booked")
+        assert result.skipped[1].reason.startswith("entry status INFO: not booked")
+        assert result.skipped[1].element.endswith("/Ntfctn[1]/Ntry[2]")
+
+
+def test_not_booked_entries_are_not_checked() -> None:
+    # as before: a pending entry is no transfer yet, so its amount is not checked either
+    pending = CamtEntry("CRDT", "12,50", status="PDNG", txs=(CamtTx(Party(), amount="1"),))
+    [skipped] = parse_iso20022_detailed(camt05x("054", "08", XINDA, [pending])).skipped
+    assert (skipped.kind, skipped.amount, skipped.currency) == ("not_booked", None, None)
 
 
 def test_later_version_of_a_supported_message_is_read() -> None:
@@ -457,6 +483,143 @@ def test_account_whitespace_is_removed() -> None:
     tx = PacsTx(debtor=Party(other_id=" 6222 0210 0112 3456 789 "), creditor=ALICE)
     [transfer] = parse_iso20022(pacs008("08", [tx]))
     assert transfer.payer_account == "6222021001123456789"
+
+
+# --------------------------------------------------------------------------------------------
+# entries that are no account-to-account transfer: fees, interest, card payments, cash
+
+
+@pytest.mark.parametrize("kind", ["053", "054"])
+@pytest.mark.parametrize("version", CAMT_VERSIONS)
+def test_statement_with_fee_and_card_payment_keeps_the_transfer(kind: str, version: str) -> None:
+    message_type = f"camt.{kind}.001.{version}"
+    data = camt05x(kind, version, CAMT_ACCOUNT, camt_mixed_entries(version))
+    result = parse_iso20022_detailed(data)
+    report = "Stmt" if kind == "053" else "Ntfctn"
+    body = "BkToCstmrStmt" if kind == "053" else "BkToCstmrDbtCdtNtfctn"
+    entry_path = f"/Document/{body}/{report}[1]/Ntry"
+    assert isinstance(result, Iso20022Result)
+    assert result.message_type == message_type
+    assert result.transfers == expected_camt(kind, version)[:1]  # the credit from 张伟
+    assert result.skipped == [
+        SkippedEntry(
+            element=f"{entry_path}[1]",
+            line=line_of(data, b"<Ntry>", 1),
+            reason="debit entry without transaction details (NtryDtls/TxDtls), so without a "
+            "creditor account (fee, card payment or cash withdrawal?) — not an "
+            "account-to-account transfer",
+            amount=Decimal("15.00"),
+            currency="CNY",
+            direction="DBIT",
+            kind="no_counterparty",
+        ),
+        SkippedEntry(
+            element=f"{entry_path}[2]/NtryDtls[1]/TxDtls[1]",
+            line=line_of(data, b"<TxDtls>", 1),
+            reason="debit entry without a creditor account (fee, card payment or cash "
+            "withdrawal?) — not an account-to-account transfer",
+            amount=Decimal("68.50"),
+            currency="CNY",
+            direction="DBIT",
+            kind="no_counterparty",
+        ),
+        SkippedEntry(
+            element=f"{entry_path}[4]",
+            line=line_of(data, b"<Ntry>", 4),
+            reason="entry status PDNG: not booked (pending or information only) — not a "
+            "transfer yet",
+            amount=Decimal("888.00"),
+            currency="CNY",
+            direction="CRDT",
+            kind="not_booked",
+        ),
+    ]
+    assert parse_iso20022(data) == result.transfers
+    # the sample is a valid message of that version
+    validated = parse_iso20022_detailed(data, xsd_dir=xsd_dir_for(message_type))
+    assert validated == result
+
+
+@pytest.mark.parametrize("kind", ["053", "054"])
+@pytest.mark.parametrize("version", CAMT_VERSIONS)
+def test_statement_of_only_fees_is_valid_and_has_no_transfers(kind: str, version: str) -> None:
+    message_type = f"camt.{kind}.001.{version}"
+    data = camt05x(kind, version, CAMT_ACCOUNT, camt_fee_entries())
+    result = parse_iso20022_detailed(data)
+    assert result.transfers == []
+    assert [(s.kind, s.amount, s.direction) for s in result.skipped] == [
+        ("no_counterparty", Decimal("10.00"), "DBIT"),
+        ("no_counterparty", Decimal("2.00"), "DBIT"),
+        ("no_counterparty", Decimal("3.17"), "CRDT"),
+    ]
+    assert "interest" in result.skipped[2].reason
+    assert parse_iso20022(data) == []
+    assert parse_iso20022_detailed(data, xsd_dir=xsd_dir_for(message_type)) == result
+
+
+def test_reversed_card_payment_is_skipped() -> None:
+    # a card refund booked as a reversed debit: the counterparty would be the debtor
+    refund = CamtEntry(
+        "DBIT", "68.50", reversal=True, txs=(CamtTx(Party(name="美团外卖"), amount="68.50"),)
+    )
+    [skipped] = parse_iso20022_detailed(camt05x("053", "11", XINDA, [refund])).skipped
+    assert skipped.reason.startswith("reversed debit entry without a debtor account")
+    assert (skipped.direction, skipped.kind) == ("DBIT", "no_counterparty")
+
+
+def test_skipped_entries_are_still_checked() -> None:
+    # a fee line is skipped, not ignored: a malformed one still rejects the whole statement
+    bad_fee = CamtEntry("DBIT", "15.001", booked_on="2024-05-06", txs=())
+    error = reject(camt05x("053", "08", XINDA, [*camt_mixed_entries("08"), bad_fee]))
+    assert error.element == "/Document/BkToCstmrStmt/Stmt[1]/Ntry[5]/Amt"
+    assert "has 3 fraction digits" in error.reason
+    bad_date = CamtEntry("DBIT", "15.00", booked_on="2024-05-32", txs=())
+    error = reject(camt05x("053", "08", XINDA, [bad_date]))
+    assert error.element == "/Document/BkToCstmrStmt/Stmt[1]/Ntry[1]/BookgDt/Dt"
+    bad_uetr = CamtEntry("DBIT", "9.00", txs=(CamtTx(Party(name="x"), uetr="nope"),))
+    error = reject(camt05x("053", "08", XINDA, [bad_uetr]))
+    assert error.reason == "UETR: 'nope' is not a UUID v4"
+    fees = camt05x("053", "08", XINDA, camt_fee_entries())
+    assert fees.count(b"<Id>755912345610801</Id>") == 1  # the statement account only
+    error = reject(fees.replace(b"<Id>755912345610801</Id>", b"<Id> </Id>"))
+    assert error.element == "/Document/BkToCstmrStmt/Stmt[1]/Acct/Id/Othr/Id"
+    assert "cannot tell which account this Stmt is for" in error.reason
+
+
+def test_skip_kinds() -> None:
+    assert SKIP_KINDS == ("no_counterparty", "not_booked")
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+def test_reader_keeps_transfers_of_a_statement_with_fees(tmp_path: Path) -> None:
+    path = tmp_path / "stmt.xml"
+    path.write_bytes(camt05x("053", "08", CAMT_ACCOUNT, camt_mixed_entries("08")))
+    [batch] = list(read_iso20022(path, "stmt.xml", _settings(tmp_path)))
+    assert batch.table.num_rows == 1
+    row = batch.table.to_pylist()[0]
+    assert (row["payer_account"], row["amount"]) == ("6222021001123456789", "50000.00")
+
+
+def test_reader_accepts_a_statement_of_only_fees(tmp_path: Path) -> None:
+    path = tmp_path / "fees.xml"
+    path.write_bytes(camt05x("053", "08", CAMT_ACCOUNT, camt_fee_entries()))
+    assert list(read_iso20022(path, "fees.xml", _settings(tmp_path))) == []
+    pending = CamtEntry("CRDT", "5.00", status="PDNG", txs=(CamtTx(ZHANG_WEI, amount="5.00"),))
+    path.write_bytes(camt05x("054", "08", CAMT_ACCOUNT, [pending]))
+    assert list(read_iso20022(path, "pending.xml", _settings(tmp_path))) == []
+
+
+def test_reader_rejects_a_message_without_any_entry(tmp_path: Path) -> None:
+    path = tmp_path / "empty.xml"
+    path.write_bytes(camt05x("053", "08", CAMT_ACCOUNT, []))
+    with pytest.raises(FileRejected, match="message has no transactions"):
+        list(read_iso20022(path, "empty.xml", _settings(tmp_path)))
+    path.write_bytes(pacs008("08", [PacsTx(ZHANG_WEI, Party(name="x"))]))
+    with pytest.raises(FileRejected, match=r"CdtTrfTxInf\[1\]/CdtrAcct"):
+        list(read_iso20022(path, "pacs.xml", _settings(tmp_path)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -507,7 +670,20 @@ def test_missing_creditor_account() -> None:
     assert f"line {error.line}" in str(error)
 
 
-def test_camt_credit_without_debtor_account() -> None:
+def test_pacs008_without_an_account_is_still_rejected_whole() -> None:
+    # a pacs.008 is an account-to-account credit transfer by definition: nothing is skipped
+    for debtor, creditor, name in (
+        (ZHANG_WEI, Party(name="深圳市鑫达贸易有限公司", bic="CMBCCNBSXXX"), "CdtrAcct"),
+        (Party(name="张伟", bic="ICBKCNBJXXX"), XINDA, "DbtrAcct"),
+    ):
+        data = pacs008("08", [PACS_TXS[1], PacsTx(debtor, creditor)])
+        with pytest.raises(Iso20022Error) as caught:
+            parse_iso20022_detailed(data)
+        assert caught.value.element == f"/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]/{name}"
+    assert parse_iso20022_detailed(pacs_sample()).skipped == []
+
+
+def test_camt_credit_without_debtor_account_is_skipped() -> None:
     entries = list(camt_entries("08"))
     entries[1] = CamtEntry(
         "CRDT",
@@ -519,27 +695,65 @@ def test_camt_credit_without_debtor_account() -> None:
         ),
     )
     data = camt05x("053", "08", XINDA, entries)
-    error = reject(data)
-    assert error.element == (
-        "/Document/BkToCstmrStmt/Stmt[1]/Ntry[2]/NtryDtls[1]/TxDtls[2]/RltdPties/DbtrAcct"
-    )
-    assert error.reason == "DbtrAcct missing: cannot tell the payer account of transaction 3"
-    assert error.line == line_of(data, b"<RltdPties>", 3)
+    result = parse_iso20022_detailed(data, xsd_dir=xsd_dir_for("camt.053.001.08"))
+    assert [t.amount for t in result.transfers] == [
+        Decimal("50000.00"),
+        Decimal("18000.00"),
+        Decimal("47500.00"),
+        Decimal("2000.00"),
+    ]
+    assert [t.index for t in result.transfers] == [0, 1, 2, 3]
+    skipped = [s for s in result.skipped if s.kind == "no_counterparty"]
+    assert skipped == [
+        SkippedEntry(
+            element="/Document/BkToCstmrStmt/Stmt[1]/Ntry[2]/NtryDtls[1]/TxDtls[2]",
+            line=line_of(data, b"<TxDtls>", 3),
+            reason="credit transaction without a debtor account (interest, cash deposit or "
+            "card refund?) — not an account-to-account transfer",
+            amount=Decimal("12000.00"),
+            currency="CNY",
+            direction="CRDT",
+            kind="no_counterparty",
+        )
+    ]
 
 
-def test_camt_debit_without_creditor_account() -> None:
+@pytest.mark.parametrize("version", CAMT_VERSIONS)
+def test_camt_debit_without_creditor_account_is_skipped(version: str) -> None:
     entry = CamtEntry("DBIT", "10.00", txs=(CamtTx(Party(name="陈杰"), amount="10.00"),))
-    error = reject(camt05x("054", "04", XINDA, [entry]))
-    assert error.element is not None
-    assert error.element.endswith("/Ntfctn[1]/Ntry[1]/NtryDtls[1]/TxDtls[1]/RltdPties/CdtrAcct")
-    assert "cannot tell the payee account of transaction 1" in error.reason
+    data = camt05x("054", version, XINDA, [entry])
+    result = parse_iso20022_detailed(data)
+    assert result.transfers == []
+    [skipped] = result.skipped
+    assert skipped.element.endswith("/Ntfctn[1]/Ntry[1]/NtryDtls[1]/TxDtls[1]")
+    assert skipped.reason == (
+        "debit entry without a creditor account (fee, card payment or cash withdrawal?) — "
+        "not an account-to-account transfer"
+    )
+    assert (skipped.amount, skipped.currency, skipped.direction, skipped.kind) == (
+        Decimal("10.00"),
+        "CNY",
+        "DBIT",
+        "no_counterparty",
+    )
+    assert parse_iso20022(data) == []
 
 
-def test_camt_entry_without_details_or_amounts() -> None:
+def test_camt_entry_without_details_is_skipped_but_without_amounts_rejected() -> None:
     bare = CamtEntry("CRDT", "10.00", txs=())
-    error = reject(camt05x("054", "08", XINDA, [bare]))
-    assert error.element == "/Document/BkToCstmrDbtCdtNtfctn/Ntfctn[1]/Ntry[1]/NtryDtls"
-    assert "cannot tell the payer account of transaction 1" in error.reason
+    data = camt05x("054", "08", XINDA, [bare])
+    [skipped] = parse_iso20022_detailed(data).skipped
+    assert skipped.element == "/Document/BkToCstmrDbtCdtNtfctn/Ntfctn[1]/Ntry[1]"
+    assert skipped.line == line_of(data, b"<Ntry>")
+    assert skipped.reason == (
+        "credit entry without transaction details (NtryDtls/TxDtls), so without a debtor "
+        "account (interest, cash deposit or card refund?) — not an account-to-account transfer"
+    )
+    assert (skipped.amount, skipped.direction) == (Decimal("10.00"), "CRDT")
+    # the counterparty is missing, but first the amount of each transaction cannot be told
+    anonymous = CamtEntry("DBIT", "20.00", txs=(CamtTx(Party(name="a")), CamtTx(Party())))
+    error = reject(camt05x("054", "08", XINDA, [anonymous]))
+    assert error.element is not None and error.element.endswith("/TxDtls[1]/Amt")
     batch = CamtEntry("CRDT", "20.00", txs=(CamtTx(ZHANG_WEI), CamtTx(CHEN_JIE)))
     error = reject(camt05x("054", "08", XINDA, [batch]))
     assert (
@@ -881,20 +1095,28 @@ FUZZ_SEEDS = (
     camt05x("054", "08", CAMT_ACCOUNT, camt_entries("08")[:3]),
     camt05x("053", "02", CAMT_ACCOUNT, camt_entries("02")[1:4]),
     envelope(pacs008("10", PACS_TXS[:1]), "pacs.008.001.10"),
+    camt05x("053", "04", CAMT_ACCOUNT, camt_mixed_entries("04")),
+    camt05x("054", "11", CAMT_ACCOUNT, camt_fee_entries()),
 )
 FUZZ_XSD = XSD_DIR if XSD_DIR.is_dir() else None
 
 
 def parse_or_reject(data: bytes, *, validate: bool = False) -> None:
     try:
-        transfers = parse_iso20022(data, xsd_dir=FUZZ_XSD if validate else None)
+        result = parse_iso20022_detailed(data, xsd_dir=FUZZ_XSD if validate else None)
     except Iso20022Error as error:
         assert error.reason
         return
-    for transfer in transfers:
+    for transfer in result.transfers:
         assert transfer.amount > 0
         assert transfer.ts.tzinfo is not None
         assert transfer.payer_account and transfer.payee_account
+    for skipped in result.skipped:
+        assert result.message_type.startswith("camt.")
+        assert skipped.kind in SKIP_KINDS and skipped.reason and skipped.element
+        if skipped.kind == "no_counterparty":
+            assert skipped.amount is not None and skipped.amount > 0
+            assert skipped.direction in ("CRDT", "DBIT")
 
 
 @settings(max_examples=150, deadline=None)
