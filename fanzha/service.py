@@ -12,6 +12,7 @@ from types import TracebackType
 
 import pyarrow as pa
 
+from fanzha.ingest.deadletter import MemoryDeadLetters
 from fanzha.ingest.pipeline import IngestError, Ingestor, IngestReport, Progress, Request
 from fanzha.lake import Lake
 from fanzha.settings import Settings
@@ -111,6 +112,9 @@ class App:
     def retry(self, letter_ids: list[int]) -> RetryResult:
         """Feed dead letters through ingestion again (after a fix to settings or code)."""
         result = RetryResult(0, 0, 0, [])
+        # A record that fails again stays the one open letter (attempts + 1): its new
+        # rejection, at the record's place in the retry payload, is not a new letter.
+        retrier = Ingestor(self.settings, self.lake, MemoryDeadLetters(), self._reference)
         for letter_id in letter_ids:
             stored = self.store.dead_letters.get(letter_id)
             if stored is None:
@@ -125,7 +129,7 @@ class App:
             if event_type is None:
                 result.skipped.append(f"{letter_id}: the record type is unknown")
                 continue
-            report = self.ingestor.run_bytes(
+            report = retrier.run_bytes(
                 data, name=stored.letter.source, event_type=event_type, fmt=fmt
             )
             result.retried += 1

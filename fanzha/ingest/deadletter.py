@@ -6,10 +6,10 @@ implements it with SQL and tests may use :class:`MemoryDeadLetters`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
-import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 

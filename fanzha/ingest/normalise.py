@@ -302,6 +302,10 @@ def _whole_numbers(col: pa.Array, check: Callable[[object], object]) -> Column:
         fast = pc.if_else(digits, col, pa.scalar(None, pa.string())).cast(pa.int64())
         todo = ~fast_mask & col.is_valid().to_numpy(zero_copy_only=False)
         return _merge(fast, fast_mask, _via_uniques(col, check, pa.int64(), todo))
+    if pa.types.is_decimal(col.type):
+        # A whole decimal (30.0 from a NUMERIC column) is a whole number: drop the zeros.
+        text = pc.replace_substring_regex(col.cast(pa.string()), r"^(-?[0-9]+)\.0+$", r"\1")
+        return _whole_numbers(text, check)
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
         # Floats must be whole (12.0 is 12); decimals and negatives go to the precise check.
         col = col.cast(pa.string())
@@ -442,14 +446,62 @@ def _column_for(spec: FieldSpec, table: pa.Table, opts: Options) -> Column:
     """Find the raw column for a field (or its yuan alias) and run its kernel."""
     n = table.num_rows
     if spec.name in table.column_names:
-        raw = _blank_to_null(_chunk(table[spec.name]))
-        if spec.kind is Kind.ENUM:
-            return _enum_column(spec, raw)
-        return KERNELS[spec.kind](raw, opts)
+        return _checked(spec, _chunk(table[spec.name]), opts, _kernel_of(spec))
     alias = spec.name.removesuffix("_fen")
     if spec.kind is Kind.MONEY_FEN and alias != spec.name and alias in table.column_names:
-        return k_yuan(_blank_to_null(_chunk(table[alias])), opts)
+        return _checked(spec, _chunk(table[alias]), opts, k_yuan)
     return _ok(pa.nulls(n, spec.arrow_type))
+
+
+def _kernel_of(spec: FieldSpec) -> Callable[[pa.Array, Options], Column]:
+    if spec.kind is Kind.ENUM:
+        return lambda col, opts: _enum_column(spec, col)
+    return KERNELS[spec.kind]
+
+
+def _checked(
+    spec: FieldSpec,
+    raw: pa.Array,
+    opts: Options,
+    kernel: Callable[[pa.Array, Options], Column],
+) -> Column:
+    """Run a kernel; a column of an odd Arrow type (a list where one value belongs, a struct,
+    bytes …) is first rebuilt as text row by row, its unusable rows rejected."""
+    try:
+        return kernel(_blank_to_null(raw), opts)
+    except pa.ArrowException:
+        text, bad, reasons = _plain_column(spec, raw)
+    result = kernel(_blank_to_null(text), opts)
+    for row in np.flatnonzero(bad):
+        result.reasons[row] = reasons[row]
+    return Column(result.array, result.bad | bad, result.reasons)
+
+
+def _plain_column(spec: FieldSpec, raw: pa.Array) -> tuple[pa.Array, BoolMask, list[str | None]]:
+    wants_list = pa.types.is_list(spec.arrow_type)
+    n = len(raw)
+    bad = np.zeros(n, dtype=bool)
+    reasons: list[str | None] = [None] * n
+    out: list[object] = []
+    for row, value in enumerate(raw.to_pylist()):
+        if not wants_list and isinstance(value, list) and len(value) == 1:
+            value = value[0]  # readers wrap values when a column mixes them with lists
+        items = value if wants_list and isinstance(value, list) else [value]
+        nested = any(isinstance(v, list | dict) for v in items)
+        if value is None or nested:
+            if nested:
+                bad[row] = True
+                what = "a list of values" if wants_list else "one value"
+                reasons[row] = f"expected {what}, got {type(value).__name__} {str(value)[:40]}"
+            out.append(None)
+            continue
+        texts = [
+            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+            for v in items
+            if v is not None
+        ]
+        out.append(texts if wants_list else texts[0])
+    return pa.array(out, spec.arrow_type if wants_list else pa.string()), bad, reasons
 
 
 def _fill_default(spec: FieldSpec, array: pa.Array) -> pa.Array:

@@ -358,6 +358,8 @@ def _ndjson_fast(chunk: TextChunk, keep: Callable[[str], bool]) -> tuple[pa.Tabl
     """Arrow's JSON reader over the whole chunk; raises if anything is unusual."""
     if chunk.bad_lines:
         raise ValueError("undecodable lines")
+    if not _all_objects(chunk):
+        raise ValueError("a line is not a JSON object")
     data = "\n".join(chunk.lines).encode("utf-8")
     opts = pajson.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 16))
     table = pajson.read_json(io.BytesIO(data), read_options=opts)
@@ -374,6 +376,20 @@ def _ndjson_fast(chunk: TextChunk, keep: Callable[[str], bool]) -> tuple[pa.Tabl
     if not wanted:
         table = pa.table({"__empty__": pa.nulls(len(rows))})
     return table, rows
+
+
+def _all_objects(chunk: TextChunk) -> bool:
+    """Whether every non-empty line starts with ``{``.
+
+    pyarrow's JSON reader crashes the process (SIGSEGV, pyarrow 26) when the first record is
+    ``null`` and reads later ``null`` lines as empty records, so only chunks of objects take
+    the fast path; the line-by-line path gives every other line its precise reason.
+    """
+    arr = np.frombuffer(chunk.raw, dtype=np.uint8)
+    starts, ends = chunk.starts[:-1], chunk.starts[1:]
+    first = arr[np.minimum(starts, max(len(arr) - 1, 0))] if len(arr) else np.zeros(0, np.uint8)
+    empty = (ends - starts <= 1) | ((ends - starts == 2) & (first == 13))  # "\n" or "\r\n"
+    return bool(np.all(empty | (first == ord("{"))))
 
 
 def _plain_list(t: pa.DataType) -> bool:
@@ -432,7 +448,10 @@ def _csv_header(chunk: TextChunk) -> tuple[list[str], int]:
     """The header row (names trimmed, BOM removed) and the number of lines it used."""
     for i, line in enumerate(chunk.lines):
         if line.strip():
-            names = next(csv.reader([line]))
+            try:
+                names = next(csv.reader([line]))
+            except csv.Error as exc:  # e.g. a lone carriage return inside the line
+                raise FileRejected(f"header line is not valid CSV: {exc}") from None
             names = [n.strip().lstrip("\ufeff") for n in names]
             if not any(names):
                 break

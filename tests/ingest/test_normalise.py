@@ -477,3 +477,38 @@ def test_text_is_cleaned_and_bounded() -> None:
     out = normalise(raw, SmsRecord, Options(max_field_bytes=100))
     assert out.table["text"].to_pylist() == ["您的帐户异常"]
     assert out.problems.rows[1] == ("text", "text is 200 bytes in UTF-8; the limit is 100 bytes")
+
+
+def test_odd_arrow_types_are_read_or_rejected_never_crash() -> None:
+    """Parquet can hold any type: lists, structs, bytes and decimals where text belongs."""
+    from decimal import Decimal
+
+    raw = pa.table(
+        {
+            "caller": pa.array([["13800138000"], ["13800138001", "x"], ["13800138002"]]),
+            "callee": pa.array([{"n": "13900139000"}, None, {"n": "1"}]),
+            "ts": pa.array([b"2024-05-01 10:00:00"] * 3, pa.binary()),
+            "duration_s": pa.array([Decimal("30"), Decimal("1.5"), Decimal("2.00")]),
+        }
+    )
+    out = normalise(raw, CallRecord, Options())
+    assert out.table.num_rows == 0
+    assert out.problems.rows[0][0] == "callee"
+    assert "expected one value, got dict" in out.problems.rows[0][1]
+    assert out.problems.rows[1][0] == "caller"
+    assert out.problems.rows[2][0] == "callee"
+    fixed = raw.set_column(1, "callee", pa.array(["13900139000"] * 3))
+    out = normalise(fixed, CallRecord, Options())
+    assert out.rows.tolist() == [0, 2]
+    assert out.table["duration_s"].to_pylist() == [30, 2]
+    assert out.problems.rows[1][0] == "caller"
+
+
+def test_decimal_columns_for_whole_numbers_and_money() -> None:
+    from decimal import Decimal
+
+    decimals = pa.array([Decimal("30.00"), Decimal("1.50"), Decimal("0.00")])
+    ints = KERNELS[Kind.INT](decimals, Options())
+    assert ints.array.to_pylist() == [30, None, 0]
+    assert ints.bad.tolist() == [False, True, False]
+    assert k_yuan(decimals, Options()).array.to_pylist() == [3000, 150, 0]

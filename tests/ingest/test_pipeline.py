@@ -505,3 +505,23 @@ def test_broken_xml_is_rejected_with_its_line(tmp_path: Path) -> None:
 def test_csv_text_helper_quotes_like_the_reader_expects() -> None:
     text = csv_text([{"a": "x,y", "b": 'say "hi"'}])
     assert text == 'a,b\n"x,y","say ""hi"""\n'
+
+
+def test_a_list_where_one_value_belongs(tmp_path: Path) -> None:
+    """A wrong-type column never crashes: one-element lists give their value, others fail."""
+    ing, lake, dead = ingestor(tmp_path)
+    path = write_ndjson(
+        tmp_path / "calls.ndjson",
+        [
+            call_row(caller=[phone(1)]),
+            call_row(caller=[phone(2), phone(3)]),
+            call_row(caller=phone(4), duration_s={"seconds": 3}),
+            call_row(caller=phone(5)),
+        ],
+    )
+    report = ing.run(Request([path]))
+    assert (report.accepted, report.rejected) == (2, 2)
+    assert count(lake, "call") == 2
+    reasons = {x.location: x.reason for x in letters_of(dead)}
+    assert reasons["line 2"].startswith("caller: expected one value, got list")
+    assert reasons["line 3"] == "field 'duration_s' is a JSON object, expected a value"

@@ -549,3 +549,22 @@ def test_csv_written_with_our_factory_round_trips(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "calls.csv", calls(3), encoding="gb18030")
     got = read_all(read_csv, path)
     assert [r["caller"] for r in got.records] == [c["caller"] for c in calls(3)]
+
+
+def test_a_first_record_of_null_does_not_crash_the_process(tmp_path: Path) -> None:
+    """pyarrow's JSON reader dies with SIGSEGV on this input; the reader must not call it."""
+    path = tmp_path / "calls.ndjson"
+    path.write_bytes(b"null\n" + ndjson_bytes(calls(1)) + b" null\n\r\n")
+    got = read_all(read_ndjson, path)
+    assert got.locations == ["line 2"]
+    assert [(x.location, x.reason) for x in got.letters] == [
+        ("line 1", "line is JSON NoneType, expected an object {...}"),
+        ("line 3", "line is JSON NoneType, expected an object {...}"),
+    ]
+
+
+def test_a_carriage_return_inside_the_header_is_a_file_rejection(tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_bytes(b"caller,\rcallee\n1,2\n")
+    with pytest.raises(FileRejected, match="header line is not valid CSV"):
+        read_all(read_csv, path)
