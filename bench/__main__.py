@@ -38,7 +38,9 @@ def _one(kind: str, path: Path, workdir: Path) -> dict[str, float]:
     return result
 
 
-def _row(figure: str, unit: str, ours: float, peer: float | None, peer_name: str) -> dict[str, object]:
+def _row(
+    figure: str, unit: str, ours: float, peer: float | None, peer_name: str
+) -> dict[str, object]:
     ratio = (ours / peer) if peer else None
     return {
         "figure": figure,
@@ -73,26 +75,60 @@ def main() -> None:
             print(f"measuring {kind} …", file=sys.stderr)
             measured[kind] = _one(kind, path, base / f"out-{kind}")
         print(f"generating {args.big_rows:,} calls for the memory check …", file=sys.stderr)
-        big_parquet, big_ndjson = generate.calls(base / "big", args.big_rows)
+        _, big_ndjson = generate.calls(base / "big", args.big_rows)
         big_nd = _one("ours-ndjson", big_ndjson, base / "out-big-nd")
     eps = {k: v["rows"] / v["seconds"] for k, v in measured.items()}
-    rows.append(_row("ingest Parquet → lake (validated, normalised, de-duplicated)",
-                     "events/s/core", eps["ours-parquet"], eps["peer-pyarrow-parquet"],
-                     "pyarrow read+write, no validation"))
-    rows.append(_row("ingest NDJSON → lake (validated, normalised, de-duplicated)",
-                     "events/s/core", eps["ours-ndjson"], eps["peer-duckdb-ndjson"],
-                     "DuckDB read_json → Parquet, no validation"))
-    rows.append(_row("ingest NDJSON → lake", "events/s/core", eps["ours-ndjson"],
-                     eps["peer-pyarrow-ndjson"], "pyarrow.json read+write, no validation"))
-    rows.append(_row(f"peak RSS, NDJSON {args.rows:,} rows", "MiB",
-                     measured["ours-ndjson"]["peak_rss_mib"],
-                     measured["peer-duckdb-ndjson"]["peak_rss_mib"], "DuckDB"))
-    rows.append(_row(f"peak RSS, NDJSON {args.big_rows:,} rows (memory bounded by batch)",
-                     "MiB", big_nd["peak_rss_mib"], measured["ours-ndjson"]["peak_rss_mib"],
-                     f"ours at {args.rows:,} rows"))
+    rows.append(
+        _row(
+            "ingest Parquet → lake (validated, normalised, de-duplicated)",
+            "events/s/core",
+            eps["ours-parquet"],
+            eps["peer-pyarrow-parquet"],
+            "pyarrow read+write, no validation",
+        )
+    )
+    rows.append(
+        _row(
+            "ingest NDJSON → lake (validated, normalised, de-duplicated)",
+            "events/s/core",
+            eps["ours-ndjson"],
+            eps["peer-duckdb-ndjson"],
+            "DuckDB read_json → Parquet, no validation",
+        )
+    )
+    rows.append(
+        _row(
+            "ingest NDJSON → lake",
+            "events/s/core",
+            eps["ours-ndjson"],
+            eps["peer-pyarrow-ndjson"],
+            "pyarrow.json read+write, no validation",
+        )
+    )
+    rows.append(
+        _row(
+            f"peak RSS, NDJSON {args.rows:,} rows",
+            "MiB",
+            measured["ours-ndjson"]["peak_rss_mib"],
+            measured["peer-duckdb-ndjson"]["peak_rss_mib"],
+            "DuckDB",
+        )
+    )
+    rows.append(
+        _row(
+            f"peak RSS, NDJSON {args.big_rows:,} rows (memory bounded by batch)",
+            "MiB",
+            big_nd["peak_rss_mib"],
+            measured["ours-ndjson"]["peak_rss_mib"],
+            f"ours at {args.rows:,} rows",
+        )
+    )
     payload = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "rows": rows,
         "raw": measured | {"big-ours-ndjson": big_nd},
     }

@@ -25,9 +25,7 @@ def calls(folder: Path, rows: int, seed: int = 1) -> tuple[Path, Path]:
     rng = np.random.default_rng(seed)
     start = np.datetime64("2024-05-01T00:00:00", "us")
     offsets = np.sort(rng.integers(0, 14 * 86_400 * 1_000_000, rows))
-    ts = pa.array(start + offsets.astype("timedelta64[us]")).cast(
-        pa.timestamp("us")
-    )
+    ts = pa.array(start + offsets.astype("timedelta64[us]")).cast(pa.timestamp("us"))
     table = pa.table(
         {
             "event_id": pa.array(np.arange(rows)).cast(pa.string()),

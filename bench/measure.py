@@ -78,7 +78,7 @@ KINDS = {
 def _warm_imports() -> None:
     """Import everything first: module loading is start-up cost, not throughput."""
     import duckdb  # noqa: F401
-    import pyarrow.json  # noqa: F401
+    import pyarrow.json
     import pyarrow.parquet  # noqa: F401
 
     import fanzha.service  # noqa: F401
