@@ -95,9 +95,8 @@ class App:
 
     def ingest(self, request: Request, progress: Progress | None = None) -> IngestReport:
         """Run an ingestion and record it as a run in the store."""
-        run = IngestRun.new(
-            [str(p) for p in request.paths], event_type=request.event_type, strict=request.strict
-        )
+        files = [request.label] if request.label else [str(p) for p in request.paths]
+        run = IngestRun.new(files, event_type=request.event_type, strict=request.strict)
         self.store.runs.start(run)
         try:
             report = self.ingestor.run(request, progress, run_id=run.id)

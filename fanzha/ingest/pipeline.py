@@ -170,7 +170,7 @@ class Ingestor:
         pending: list[pa.Table] = []  # reference rows of a strict run, written on commit
         for path in expand_paths(request.paths):
             fmt = request.format or readers.guess_format(path)
-            file_report = FileReport(str(path), fmt)
+            file_report = FileReport(request.label or str(path), fmt)  # uploads: no temp names
             report.files.append(file_report)
             batches = self._read(path, fmt, request, file_report, report.run_id)
             try:
