@@ -588,6 +588,29 @@ def _with_event_ids(model: type[Event], table: pa.Table) -> pa.Table:
     ids = _chunk(table["event_id"])
     if table.num_rows == 0 or ids.null_count == 0:
         return table
-    derived = derive_event_ids(model, table)
+    derived = number_repeats(derive_event_ids(model, table), ids.is_null())
     idx = table.schema.get_field_index("event_id")
     return table.set_column(idx, table.schema.field(idx), pc.coalesce(ids, derived))
+
+
+def number_repeats(derived: pa.Array, applies: pa.Array) -> pa.Array:
+    """Suffix ``#n`` to the n-th repeat of a derived id within the batch.
+
+    Records without a source id that are identical in every identity field (two equal
+    transfers on the same day in coarse data) stay separate events, while re-ingesting the
+    same input still derives the same ids, so it adds nothing.
+    """
+    encoded = pc.dictionary_encode(derived).indices.to_numpy(zero_copy_only=False)
+    mask = applies.to_numpy(zero_copy_only=False)
+    order = np.argsort(np.where(mask, encoded, -1), kind="stable")
+    sorted_keys = np.where(mask, encoded, -1)[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_keys)) + 1]
+    rank_sorted = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    repeat = mask & (rank > 0)
+    if not repeat.any():
+        return derived
+    suffix = pa.array(np.char.add("#", rank.astype(str)))
+    numbered = pc.binary_join_element_wise(derived, suffix, "")
+    return pc.if_else(pa.array(repeat), numbered, derived)

@@ -260,7 +260,8 @@ class BankAccount:
 
 _ACCOUNT_JUNK_RE: Final = re.compile(r"[\s\-]")
 _IBAN_RE: Final = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
-_OTHER_ID_RE: Final = re.compile(r"[A-Z0-9]{4,34}")
+# ISO 20022 ``Othr/Id`` is Max34Text: third-party and synthetic data use short identifiers.
+_OTHER_ID_RE: Final = re.compile(r"[A-Z0-9]{1,34}")
 _CARD_LENGTHS: Final = range(16, 20)
 
 
@@ -270,7 +271,7 @@ def parse_account(raw: str) -> BankAccount:
     text = _ACCOUNT_JUNK_RE.sub("", unicodedata.normalize("NFKC", raw)).upper()
     if not text:
         raise InvalidValue("account number is empty; expected 6–34 digits or an IBAN")
-    if re.fullmatch(r"[0-9]+", text):
+    if re.fullmatch(r"[0-9]{6,}", text):
         return _domestic_account(text)
     if _IBAN_RE.fullmatch(text):
         return _iban(text)
@@ -278,12 +279,12 @@ def parse_account(raw: str) -> BankAccount:
         return BankAccount(text, None, None, AccountKind.OTHER)
     raise InvalidValue(
         f"account {_preview(raw)} is not an account number: expected 6–34 digits, an IBAN,"
-        " or 4–34 letters and digits"
+        " or an identifier of 1–34 letters and digits"
     )
 
 
 def _domestic_account(digits: str) -> BankAccount:
-    if not 6 <= len(digits) <= 34:
+    if len(digits) > 34:
         raise InvalidValue(
             f"account number has {len(digits)} digits; a domestic account has 6–34 digits"
         )
