@@ -13,7 +13,8 @@ Generated from `fanzha/model/events.py` by `fanzha docs events`; do not edit by 
 (a test fails when this file is stale).
 
 Every event has `event_id` (stable; derived from the identity fields when the source has
-none, so re-ingesting adds nothing), `source` and `ts` (timezone-aware; a time without an
+none, so re-ingesting adds nothing; the n-th identical record of one input gets `#n`),
+`source` and `ts` (timezone-aware; a time without an
 offset is read in `FANZHA_TIMEZONE`, default Asia/Shanghai). Money is integer **fen**
 (0.01 yuan); inputs may give `amount` / `loss` in yuan instead. Phone numbers are E.164
 (`+8613800138000`), service numbers as digits, or lower-case hex pseudonyms.
