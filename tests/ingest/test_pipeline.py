@@ -115,10 +115,13 @@ def test_reingesting_a_file_without_event_ids_adds_nothing(tmp_path: Path) -> No
 
 def test_duplicates_within_one_file_are_counted(tmp_path: Path) -> None:
     ing, lake, _ = ingestor(tmp_path)
-    path = write_ndjson(tmp_path / "calls.ndjson", [call_row(), call_row(), call_row()])
+    path = write_ndjson(
+        tmp_path / "calls.ndjson",
+        [call_row(event_id="op-1"), call_row(event_id="op-1"), call_row(event_id="op-2")],
+    )
     report = ing.run(Request([path]))
-    assert (report.accepted, report.duplicates) == (1, 2)
-    assert count(lake, "call") == 1
+    assert (report.accepted, report.duplicates) == (2, 1)
+    assert count(lake, "call") == 2
 
 
 # --------------------------------------------------------------------------- strict
