@@ -33,6 +33,39 @@ def ours(path: Path, workdir: Path) -> int:
     return report.accepted
 
 
+AMLSIM_MAP = {
+    "payer_account": "sourceNodeId",
+    "payee_account": "targetNodeId",
+    "amount": "value",
+    "ts": "time",
+}
+
+
+def ours_amlsim(path: Path, workdir: Path) -> int:
+    """Third-party transfers CSV (IBM AMLSim layout) through the mapped transfers profile."""
+    from fanzha.ingest.pipeline import Request
+    from fanzha.service import App
+    from fanzha.settings import Settings
+
+    with App(Settings(data_dir=workdir)) as fz:
+        report = fz.ingest(Request([path], profile="transfers", mapping=AMLSIM_MAP))
+    if report.rejected:
+        raise SystemExit(f"AMLSim input had {report.rejected} rejected records")
+    return report.accepted
+
+
+def peer_duckdb_csv(path: Path, workdir: Path) -> int:
+    """DuckDB read_csv → Parquet on one thread, no validation."""
+    import duckdb
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"threads": 1})
+    out = (workdir / "out.parquet").as_posix()
+    con.execute(f"COPY (SELECT * FROM read_csv('{path.as_posix()}')) TO '{out}' (FORMAT PARQUET)")
+    row = con.execute(f"SELECT count(*) FROM '{out}'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def peer_pyarrow_parquet(path: Path, workdir: Path) -> int:
     """Read and rewrite Parquet with pyarrow, no validation."""
     import pyarrow.parquet as pq
@@ -72,6 +105,8 @@ KINDS = {
     "peer-pyarrow-parquet": peer_pyarrow_parquet,
     "peer-pyarrow-ndjson": peer_pyarrow_ndjson,
     "peer-duckdb-ndjson": peer_duckdb_ndjson,
+    "ours-amlsim": ours_amlsim,
+    "peer-duckdb-csv": peer_duckdb_csv,
 }
 
 
