@@ -13,7 +13,14 @@ from types import TracebackType
 import pyarrow as pa
 
 from fanzha.ingest.deadletter import MemoryDeadLetters
-from fanzha.ingest.pipeline import IngestError, Ingestor, IngestReport, Progress, Request
+from fanzha.ingest.pipeline import (
+    IngestError,
+    Ingestor,
+    IngestReport,
+    Progress,
+    Request,
+    type_from_name,
+)
 from fanzha.lake import Lake
 from fanzha.settings import Settings
 from fanzha.store import IngestRun, OrgUnitRow, PersonRow, Store
@@ -112,7 +119,8 @@ class App:
         """Feed dead letters through ingestion again (after a fix to settings or code)."""
         result = RetryResult(0, 0, 0, [])
         # A record that fails again stays the one open letter (attempts + 1): its new
-        # rejection, at the record's place in the retry payload, is not a new letter.
+        # rejection, at the record's place in the retry payload, is not a new letter. A whole
+        # file read again records its own bad records, at their real places.
         retrier = Ingestor(self.settings, self.lake, MemoryDeadLetters(), self._reference)
         for letter_id in letter_ids:
             stored = self.store.dead_letters.get(letter_id)
@@ -124,11 +132,12 @@ class App:
                 result.skipped.append(f"{letter_id}: {payload}")
                 continue
             data, fmt = payload
-            event_type = stored.letter.event_type
+            event_type = stored.letter.event_type or type_from_name(Path(stored.letter.source))
             if event_type is None:
                 result.skipped.append(f"{letter_id}: the record type is unknown")
                 continue
-            report = retrier.run_bytes(
+            whole_file = stored.letter.location == "file"
+            report = (self.ingestor if whole_file else retrier).run_bytes(
                 data, name=stored.letter.source, event_type=event_type, fmt=fmt
             )
             result.retried += 1

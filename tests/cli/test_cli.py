@@ -174,6 +174,25 @@ def test_deadletters_retry_after_raising_a_limit(
     assert as_json(fanzha("sql", "SELECT count(*) AS n FROM sms", "--json")) == [{"n": 3}]
 
 
+def test_deadletters_retry_of_a_whole_file(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_bytes(b"")
+    fanzha("ingest", str(path), "--json")
+    [letter] = as_json(fanzha("deadletters", "list", "--json"))
+    assert (letter["location"], letter["reason"], letter["event_type"]) == (
+        "file",
+        "file is empty",
+        None,
+    )
+    # The provider re-sends the file, with one bad record; the type comes from the name.
+    write_csv(path, [*calls(2), call_row(caller="x")])
+    done = fanzha("deadletters", "retry", str(letter["id"]))
+    assert "1 still failing" in done.stdout
+    assert as_json(fanzha("sql", "SELECT count(*) AS n FROM call", "--json")) == [{"n": 2}]
+    letters = as_json(fanzha("deadletters", "list", "--json"))
+    assert sorted((x["location"], x["attempts"]) for x in letters) == [("file", 1), ("line 4", 0)]
+
+
 def test_deadletters_retry_needs_ids(data_dir: Path) -> None:
     result = fanzha("deadletters", "retry", ok=False)
     assert result.exit_code == 1 and "name dead-letter ids or pass --all" in result.stderr
