@@ -444,12 +444,23 @@ def _only_letters(source: str, unit: str, letters: list[DeadLetter]) -> RawBatch
 # --------------------------------------------------------------------------- CSV
 
 
-def _csv_header(chunk: TextChunk) -> tuple[list[str], int]:
-    """The header row (names trimmed, BOM removed) and the number of lines it used."""
+DELIMITERS = (",", "\t", ";", "|")
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter of a header line: the most frequent of , TAB ; | (comma on a tie)."""
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def _csv_header(chunk: TextChunk) -> tuple[list[str], int, str]:
+    """The header row (names trimmed, BOM removed), the lines it used, and its delimiter."""
     for i, line in enumerate(chunk.lines):
         if line.strip():
+            delimiter = sniff_delimiter(line)
             try:
-                names = next(csv.reader([line]))
+                names = next(csv.reader([line], delimiter=delimiter))
             except csv.Error as exc:  # e.g. a lone carriage return inside the line
                 raise FileRejected(f"header line is not valid CSV: {exc}") from None
             names = [n.strip().lstrip("\ufeff") for n in names]
@@ -461,13 +472,14 @@ def _csv_header(chunk: TextChunk) -> tuple[list[str], int]:
             if "" in names:
                 pos = names.index("") + 1
                 raise FileRejected(f"header column {pos} has no name")
-            return names, i + 1
+            return names, i + 1, delimiter
     raise FileRejected("file has no header line (expected column names on the first line)")
 
 
 def read_csv(path: Path, opts: ReadOptions, source: str) -> Iterator[RawBatch]:
     """Stream a CSV file with a header line; quoted fields may span lines."""
     header: list[str] | None = None
+    delimiter = ","
     for item in iter_text_chunks(path, opts, quote_aware=True, source=source):
         if isinstance(item, DeadLetter):
             yield _only_letters(source, "line", [item])
@@ -476,14 +488,19 @@ def read_csv(path: Path, opts: ReadOptions, source: str) -> Iterator[RawBatch]:
         if header is None:
             if item.bad_lines and 0 in item.bad_lines:
                 raise FileRejected("header line is not valid UTF-8 or GB18030 text")
-            header, skip = _csv_header(item)
-        yield _csv_batch(item, header, skip, source, opts)
+            header, skip, delimiter = _csv_header(item)
+        yield _csv_batch(item, header, skip, source, opts, delimiter)
     if header is None:  # no text at all (a BOM only)
         raise FileRejected("file has no header line (expected column names on the first line)")
 
 
 def _csv_batch(
-    chunk: TextChunk, header: list[str], skip: int, source: str, opts: ReadOptions
+    chunk: TextChunk,
+    header: list[str],
+    skip: int,
+    source: str,
+    opts: ReadOptions,
+    delimiter: str = ",",
 ) -> RawBatch:
     keep_idx = [j for j, name in enumerate(header) if _keeper(opts)(name)]
     columns: list[list[str | None]] = [[] for _ in keep_idx]
@@ -491,7 +508,7 @@ def _csv_batch(
     spans: list[tuple[int, int]] = []
     letters: list[DeadLetter] = []
     text = "\n".join(chunk.lines[skip:])
-    reader = csv.reader(io.StringIO(text), strict=True)
+    reader = csv.reader(io.StringIO(text), strict=True, delimiter=delimiter)
     consumed = skip
     while True:
         start = consumed

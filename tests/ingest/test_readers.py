@@ -40,6 +40,7 @@ from fanzha.ingest.readers import (
     read_ndjson,
     read_parquet,
     sniff_binary,
+    sniff_delimiter,
 )
 
 Reader = Callable[[Path, ReadOptions, str], Iterator[RawBatch]]
@@ -568,3 +569,30 @@ def test_a_carriage_return_inside_the_header_is_a_file_rejection(tmp_path: Path)
     path.write_bytes(b"caller,\rcallee\n1,2\n")
     with pytest.raises(FileRejected, match="header line is not valid CSV"):
         read_all(read_csv, path)
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";", "|"])
+def test_csv_delimiter_is_taken_from_the_header(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "calls.tsv"
+    lines = [
+        delimiter.join(["caller", "callee", "ts", "duration_s"]),
+        delimiter.join(["13800138000", "13900139000", "2024-05-01 10:00:00", "30"]),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batches = list(read_csv(path, ReadOptions(), str(path)))
+    table = batches[0].table
+    assert table.column_names == ["caller", "callee", "ts", "duration_s"]
+    assert table.to_pylist() == [
+        {
+            "caller": "13800138000",
+            "callee": "13900139000",
+            "ts": "2024-05-01 10:00:00",
+            "duration_s": "30",
+        }
+    ]
+
+
+def test_sniff_delimiter_prefers_comma_and_defaults_to_it() -> None:
+    assert sniff_delimiter("a,b;c") == ","
+    assert sniff_delimiter("a\tb\tc,d") == "\t"
+    assert sniff_delimiter("single") == ","
