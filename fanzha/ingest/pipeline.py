@@ -156,6 +156,7 @@ class Ingestor:
             max_record_bytes=settings.max_record_bytes,
             keep_bytes=settings.dead_letter_keep_bytes,
         )
+        self.keep = settings.dead_letter_keep_bytes
 
     # ------------------------------------------------------------------ entry points
 
@@ -316,7 +317,7 @@ class Ingestor:
                         header_checked = True
                     table, problems = profile.apply(table)
                     letters += [
-                        _letter(batch, row, profile.event_type, fld, why, report.run_id)
+                        _letter(batch, row, profile.event_type, fld, why, report.run_id, self.keep)
                         for row, fld, why in problems
                     ]
                     skip = {row for row, _, _ in problems}
@@ -358,7 +359,7 @@ class Ingestor:
             )
             result = normalise(part.table, model, opts)
             bad_rows = _group_failures(part, result)
-            letters += _letters_for(part, bad_rows, type_name, report.run_id)
+            letters += _letters_for(part, bad_rows, type_name, report.run_id, self.keep)
             good = result.table
             if part.groups is not None and bad_rows:
                 ok = ~np.isin(part.groups[result.rows], part.groups[list(bad_rows)])
@@ -435,7 +436,9 @@ class Ingestor:
             rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
             if value not in ALL_TYPES:
                 why = f"{column} {value!r} is not a known type ({', '.join(ALL_TYPES)})"
-                letters += [_letter(batch, int(r), None, column, why, run_id) for r in rows]
+                letters += [
+                    _letter(batch, int(r), None, column, why, run_id, self.keep) for r in rows
+                ]
                 continue
             yield value, _subset(batch, rows)
 
@@ -481,8 +484,15 @@ def _stamp(letter: DeadLetter, event_type: str | None, run_id: str) -> DeadLette
 
 
 def _letter(
-    batch: RawBatch, row: int, event_type: str | None, fld: str | None, why: str, run_id: str
+    batch: RawBatch,
+    row: int,
+    event_type: str | None,
+    fld: str | None,
+    why: str,
+    run_id: str,
+    keep: int,
 ) -> DeadLetter:
+    """A dead letter for one row, keeping at most ``keep`` original bytes."""
     raw = batch.raw_of(row)
     reason = f"{fld}: {why}" if fld and not why.startswith(fld) else why
     return DeadLetter(
@@ -491,14 +501,18 @@ def _letter(
         event_type=event_type,
         field=fld,
         reason=reason,
-        raw=raw[:1_048_576],
-        truncated=len(raw) > 1_048_576,
+        raw=raw[:keep],
+        truncated=len(raw) > keep,
         run_id=run_id,
     )
 
 
 def _letters_for(
-    batch: RawBatch, bad: dict[int, tuple[str | None, str]], event_type: str, run_id: str
+    batch: RawBatch,
+    bad: dict[int, tuple[str | None, str]],
+    event_type: str,
+    run_id: str,
+    keep: int,
 ) -> list[DeadLetter]:
     """Dead letters for bad rows; rows of one all-or-nothing group give one letter."""
     letters: list[DeadLetter] = []
@@ -509,7 +523,7 @@ def _letters_for(
             if group in seen:
                 continue
             seen.add(group)
-        letters.append(_letter(batch, row, event_type, fld, why, run_id))
+        letters.append(_letter(batch, row, event_type, fld, why, run_id, keep))
     return letters
 
 

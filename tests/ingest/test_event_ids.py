@@ -39,3 +39,20 @@ def test_identical_transfers_without_ids_land_once_each_and_reingest_adds_nothin
     ids = run_sql(lake, "SELECT event_id FROM transfer ORDER BY event_id")["event_id"].to_pylist()
     assert len(set(ids)) == 3
     assert sum(1 for i in ids if i.endswith("#1")) == 1
+
+
+def test_dead_letters_keep_at_most_the_configured_bytes(tmp_path: Path) -> None:
+    # A bad record longer than FANZHA_DEAD_LETTER_KEEP_BYTES is kept cut and marked so.
+    settings = Settings(data_dir=tmp_path / "data", dead_letter_keep_bytes=256)
+    letters = MemoryDeadLetters()
+    ingestor = Ingestor(settings, Lake(settings.lake_dir), letters)
+    bad = transfer_row(payer_name="x" * 2000)  # labels are at most 512 characters
+    path = write_csv(tmp_path / "transfers.csv", [bad])
+
+    report = ingestor.run(Request([path], event_type="transfer"))
+
+    assert report.rejected == 1
+    (stored,) = letters.list()
+    assert len(stored.letter.raw) == 256
+    assert stored.letter.truncated
+    assert stored.letter.field == "payer_name"
