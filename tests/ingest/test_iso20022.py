@@ -1,6 +1,6 @@
 """ISO 20022 (pacs.008, camt.053, camt.054) -> transfer records.
 
-The official XSDs are read from ``/work/shared/data/iso20022/xsd`` (or
+The official XSDs are read from ``../shared/data/iso20022/xsd`` beside the repository (or
 ``$FANZHA_ISO20022_XSD_DIR``). Without them the tests that need them are skipped, except under
 ``CI=true`` where that is a failure: CI must check the samples against the real schemas.
 """
@@ -63,7 +63,9 @@ from .iso20022_samples import (
     pacs008,
 )
 
-XSD_DIR = Path(os.environ.get("FANZHA_ISO20022_XSD_DIR", "/work/shared/data/iso20022/xsd"))
+# ``../shared`` beside the repository root (where CI and developers have it).
+_SHARED_XSD = Path(__file__).resolve().parents[3] / "shared" / "data" / "iso20022" / "xsd"
+XSD_DIR = Path(os.environ.get("FANZHA_ISO20022_XSD_DIR", str(_SHARED_XSD)))
 ISO = "urn:iso:std:iso:20022:tech:xsd:"
 CST = timezone(timedelta(hours=8))
 SHANGHAI = ZoneInfo("Asia/Shanghai")
