@@ -54,18 +54,6 @@ def ours_amlsim(path: Path, workdir: Path) -> int:
     return report.accepted
 
 
-def peer_duckdb_csv(path: Path, workdir: Path) -> int:
-    """DuckDB read_csv → Parquet on one thread, no validation."""
-    import duckdb
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"threads": 1})
-    out = (workdir / "out.parquet").as_posix()
-    con.execute(f"COPY (SELECT * FROM read_csv('{path.as_posix()}')) TO '{out}' (FORMAT PARQUET)")
-    row = con.execute(f"SELECT count(*) FROM '{out}'").fetchone()
-    return int(row[0]) if row else 0
-
-
 def peer_pyarrow_parquet(path: Path, workdir: Path) -> int:
     """Read and rewrite Parquet with pyarrow, no validation."""
     import pyarrow.parquet as pq
@@ -87,16 +75,26 @@ def peer_pyarrow_ndjson(path: Path, workdir: Path) -> int:
     return int(table.num_rows)
 
 
-def peer_duckdb_ndjson(path: Path, workdir: Path) -> int:
-    """DuckDB read_json → Parquet on one thread, no validation."""
+def _duckdb_copy(reader: str, path: Path, workdir: Path) -> int:
+    """DuckDB ``reader`` (read_json / read_csv) → Parquet on one thread, no validation."""
     import duckdb
 
     workdir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config={"threads": 1})
     out = (workdir / "out.parquet").as_posix()
-    con.execute(f"COPY (SELECT * FROM read_json('{path.as_posix()}')) TO '{out}' (FORMAT PARQUET)")
+    con.execute(f"COPY (SELECT * FROM {reader}('{path.as_posix()}')) TO '{out}' (FORMAT PARQUET)")
     row = con.execute(f"SELECT count(*) FROM '{out}'").fetchone()
     return int(row[0]) if row else 0
+
+
+def peer_duckdb_ndjson(path: Path, workdir: Path) -> int:
+    """DuckDB read_json → Parquet on one thread, no validation."""
+    return _duckdb_copy("read_json", path, workdir)
+
+
+def peer_duckdb_csv(path: Path, workdir: Path) -> int:
+    """DuckDB read_csv → Parquet on one thread, no validation."""
+    return _duckdb_copy("read_csv", path, workdir)
 
 
 KINDS = {
