@@ -326,6 +326,27 @@ def docs_events(
     console.print(f"wrote {output}")
 
 
+@docs_app.command("simulation")
+def docs_simulation(
+    output: Annotated[Path, typer.Option(help="Where to write.")] = Path("docs/simulation.md"),
+    check: Annotated[bool, typer.Option(help="Fail if the file is stale.")] = False,
+) -> None:
+    """Regenerate the parameter reference in docs/simulation.md (``--check``: fail when stale).
+
+    Only the part after the generated-parameters marker is rewritten; the hand-written
+    description of the model above it is kept.
+    """
+    from fanzha.sim.docs import check_simulation_doc, write_simulation_doc
+
+    if check:
+        if not check_simulation_doc(output):
+            err.print(f"[red]{output} is stale:[/red] run `fanzha docs simulation`")
+            raise typer.Exit(1)
+        return
+    changed = write_simulation_doc(output)
+    console.print(f"wrote {output}" if changed else f"{output} is up to date")
+
+
 @app.command()
 def demo(
     folder: Annotated[Path | None, typer.Option(help="Where to write demo inputs.")] = None,
