@@ -6,6 +6,7 @@ Routers and commands call these; these call the pure code and the adapters.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -104,9 +105,20 @@ class App:
         """Run an ingestion and record it as a run in the store."""
         files = [request.label] if request.label else [str(p) for p in request.paths]
         run = IngestRun.new(files, event_type=request.event_type, strict=request.strict)
+        return self._recorded(run, lambda: self.ingestor.run(request, progress, run_id=run.id))
+
+    def ingest_table(self, table: pa.Table, event_type: str, *, source: str) -> IngestReport:
+        """Ingest an in-memory table of one type (replay) and record it as a run."""
+        run = IngestRun.new([source], event_type=event_type, strict=False)
+        return self._recorded(
+            run, lambda: self.ingestor.run_table(table, event_type, source=source, run_id=run.id)
+        )
+
+    def _recorded(self, run: IngestRun, work: Callable[[], IngestReport]) -> IngestReport:
+        """Do ``work`` between the run's start and finish records in the store."""
         self.store.runs.start(run)
         try:
-            report = self.ingestor.run(request, progress, run_id=run.id)
+            report = work()
         except (IngestError, OSError) as exc:
             self.store.runs.finish(run.id, 0, 0, 0, status="failed", error=str(exc))
             raise
