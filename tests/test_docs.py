@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from fanzha.model.docs import events_markdown
 from fanzha.model.events import EVENT_TYPES, REFERENCE_TYPES
@@ -34,3 +37,70 @@ def test_every_setting_is_in_settings_md() -> None:
         if f"FANZHA_{name.upper()}" not in text
     ]
     assert not missing, f"docs/settings.md lacks {', '.join(missing)}"
+
+
+def test_simulation_md_reference_is_generated_from_the_parameters() -> None:
+    from fanzha.sim.docs import MARKER, check_simulation_doc
+
+    path = DOCS / "simulation.md"
+    assert MARKER in path.read_text(encoding="utf-8"), "docs/simulation.md lacks its marker"
+    assert check_simulation_doc(path), "docs/simulation.md is stale: run `fanzha docs simulation`"
+
+
+def _undocumented(model: BaseModel, path: str) -> Iterator[str]:
+    """Dotted paths of leaf parameters without a description (nested models are walked)."""
+    from fanzha.sim.params import LogNormal
+
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        dotted = f"{path}.{name}" if path else name
+        if isinstance(value, BaseModel) and not isinstance(value, LogNormal):
+            yield from _undocumented(value, dotted)
+            continue
+        if (
+            isinstance(value, dict)
+            and value
+            and all(
+                isinstance(v, BaseModel) and not isinstance(v, LogNormal) for v in value.values()
+            )
+        ):
+            if not (info.description or "").strip():
+                yield dotted
+            for key, sub in value.items():
+                yield from _undocumented(sub, f"{dotted}.{getattr(key, 'value', key)}")
+            continue
+        if not (info.description or "").strip():
+            yield dotted
+
+
+def test_every_simulation_parameter_has_a_description() -> None:
+    from fanzha.model.enums import FraudType
+    from fanzha.sim.docs import iter_parameters, parameters_markdown
+    from fanzha.sim.params import PRESETS, SimParams, preset
+
+    for params in [SimParams(), *(preset(name) for name in PRESETS)]:
+        missing = list(_undocumented(params, ""))
+        assert not missing, f"parameters without a description: {', '.join(missing)}"
+    leaves = [p.path for p in iter_parameters()]
+    assert len(leaves) == len(set(leaves)) > 100
+    text = parameters_markdown()
+    for ft in SimParams().fraud.typologies:
+        assert f"{FraudType(ft).label_zh} (`fraud.typologies.{ft.value}`)" in text
+    for leaf in leaves:
+        assert f"| `{leaf}` |" in text
+
+
+def test_simulation_doc_keeps_the_hand_written_part(tmp_path: Path) -> None:
+    from fanzha.sim.docs import MARKER, check_simulation_doc, write_simulation_doc
+
+    path = tmp_path / "simulation.md"
+    assert not check_simulation_doc(path)
+    path.write_text(f"# Hand\n\nwritten 江州市\n\n{MARKER}\n\nold reference\n", encoding="utf-8")
+    assert not check_simulation_doc(path)
+    assert write_simulation_doc(path)
+    assert check_simulation_doc(path)
+    assert not write_simulation_doc(path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(f"# Hand\n\nwritten 江州市\n\n{MARKER}\n\n## Parameter reference")
+    assert "old reference" not in text
+    assert "| `laundering.hop_delay_s` | median 300, σ 0.35 |" in text

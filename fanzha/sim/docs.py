@@ -28,10 +28,11 @@ GENERATED_INTRO = """## Parameter reference
 
 Generated from `fanzha/sim/params.py` by `fanzha docs simulation`; do not edit below the
 marker above (a test fails when this part is stale). Defaults are those of `SimParams()`;
-the presets change only the fields listed in [Presets](#presets). Money parameters in
-yuan are converted to integer fen by the simulator; durations carry their unit in the name
-(`_s` seconds, `_minutes`, `_hours`, `_days`). A log-normal is given by its median and the σ
-of its logarithm (about two thirds of draws lie within ×/÷ e^σ of the median).
+the presets change only the fields listed in [Preset differences](#preset-differences).
+Money parameters in yuan are converted to integer fen by the simulator; durations carry
+their unit in the name (`_s` seconds, `_minutes`, `_hours`, `_days`). A log-normal is given
+by its median and the σ of its logarithm (about two thirds of draws lie within ×/÷ e^σ of
+the median).
 """
 
 #: Numbers that are names, not quantities (no thousands separators).
@@ -295,10 +296,10 @@ def _preset_section() -> list[str]:
     columns = " | ".join(PRESETS)
     rule = "|---|" + "---|" * len(PRESETS)
     lines = [
-        "### Presets",
+        "### Preset differences",
         "",
-        "`preset(name)` starts from the defaults above and changes only these fields"
-        " (computed from the presets, not written by hand):",
+        "`preset(name)` starts from the defaults above and changes only these fields",
+        "(computed from the presets, not written by hand):",
         "",
         f"| parameter | {columns} |",
         rule,
@@ -308,8 +309,8 @@ def _preset_section() -> list[str]:
         lines.append(f"| `{path}` | {cells} |")
     lines += [
         "",
-        "What follows from them (arithmetic on the parameters, expected values, not the counts"
-        " of a run):",
+        "What follows from them (arithmetic on the parameters: expected values, not the",
+        "counts of a run):",
         "",
         f"| quantity | {columns} |",
         rule,
