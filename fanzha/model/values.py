@@ -65,7 +65,7 @@ class PhoneKind(enum.StrEnum):
     CN_MOBILE = "cn_mobile"
     CN_VIRTUAL = "cn_virtual"  # virtual-operator ranges 170, 171, 162, 165, 167
     CN_FIXED = "cn_fixed"
-    CN_SERVICE = "cn_service"  # short service numbers such as 96110, 12381, 95588
+    CN_SERVICE = "cn_service"  # 96110, 12381, 95588; 106… bulk-SMS sender numbers
     INTERNATIONAL = "international"
     PSEUDONYM = "pseudonym"  # a hashed / keyed-HMAC identifier (hex), matched as-is
 
@@ -86,6 +86,7 @@ _FAST_RE: Final = re.compile(MSISDN_FAST_PATTERN)
 _PHONE_JUNK_RE: Final = re.compile(r"[\s\-.()]")
 _HEX_RE: Final = re.compile(r"[0-9a-fA-F]{16,128}")
 _VIRTUAL_PREFIXES: Final = ("170", "171", "162", "165", "167")
+_SP_RE: Final = re.compile(r"106[0-9]{5,14}")
 _CN_MOBILE_RE: Final = re.compile(r"1[3-9][0-9]{9}")
 # E.164 allows 15 digits; "00" + 15 digits is the longest dialable form (17).
 _MAX_DIAL_DIGITS: Final = 17
@@ -125,6 +126,8 @@ def _parse_msisdn(raw: str, default_region: str) -> Msisdn:
         return _cn_mobile(fast.group(1))
     if default_region == "CN" and text[0] in "19" and len(text) <= 8:
         return _cn_service(text)
+    if default_region == "CN" and _SP_RE.fullmatch(text):
+        return Msisdn(text, PhoneKind.CN_SERVICE)  # 106 bulk-SMS (SP) numbers, no area code
     return _parse_with_library(text, raw, default_region)
 
 

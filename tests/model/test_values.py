@@ -100,7 +100,9 @@ def test_cn_fixed(raw: str, value: str, region: str) -> None:
     assert parse_msisdn(raw) == Msisdn(value, PhoneKind.CN_FIXED, None, region)
 
 
-@pytest.mark.parametrize("raw", ["110", "96110", "12381", "95588", "10086", "12345678"])
+@pytest.mark.parametrize(
+    "raw", ["110", "96110", "12381", "95588", "10086", "12345678", "10690001234", "1065502100"]
+)
 def test_cn_service(raw: str) -> None:
     assert parse_msisdn(raw) == Msisdn(raw, PhoneKind.CN_SERVICE)
 
