@@ -359,6 +359,38 @@ def demo(
 
 
 @app.command()
+def replay(
+    folder: Annotated[Path, typer.Argument(help="Simulation folder (the one holding events/).")],
+    speed: Annotated[
+        float | None,
+        typer.Option(help="Simulated seconds per wall second, up to 100000; omit: no waiting."),
+    ] = None,
+    window: Annotated[float, typer.Option(help="Simulated seconds sent per batch.")] = 60.0,
+    since: Annotated[
+        str | None, typer.Option(help="Start here (ISO 8601; local if no offset).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Stop before this time (ISO 8601).")] = None,
+    type_: Annotated[
+        list[str] | None, typer.Option("--type", "-t", help="Only this event type (repeatable).")
+    ] = None,
+) -> None:
+    """Stream a simulation's events into the platform in event-time order at a chosen speed."""
+    from fanzha.cli.replay import run_replay
+
+    run_replay(
+        _settings(),
+        folder,
+        speed=speed,
+        window_s=window,
+        since=since,
+        until=until,
+        types=type_,
+        console=console,
+        err=err,
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
