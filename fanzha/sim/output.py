@@ -100,9 +100,11 @@ class DayEvents:
         parts = list(self.tables.get(type_name, []))
         rows = self.rows.get(type_name, [])
         if rows:
+            present = set().union(*rows)  # absent columns become nulls (source: its default)
             cols: dict[str, Any] = {
                 name: [r.get(name) for r in rows]
                 for name in arrow_schema(EVENT_TYPES[type_name]).names
+                if name in present
             }
             cols["ts"] = np.array([r["ts"] for r in rows], dtype=np.int64)
             parts.append(_table(type_name, cols, len(rows)))

@@ -710,7 +710,7 @@ def preset(name: str, **overrides: Any) -> SimParams:
                 "bank_branches_per_district": 5,
                 "phone_stores_per_district": 3,
             },
-            fraud={"incidence_scale": 1_500.0},
+            fraud={"incidence_scale": 500.0},
             gangs={
                 "gangs": 3,
                 "caller_numbers": 8,
