@@ -200,7 +200,7 @@ class Typologies:
         hooked: bool,
         tp: TypologyParams,
     ) -> None:
-        """Long call from a spoofed or foreign number, fake case site, screen sharing, safe account."""
+        """Long call from a spoofed or foreign number, case site, screen sharing, safe account."""
         caller = self._caller(rng, gang, t0, ("spoofed", "international", "virtual"))
         if not hooked:
             self._call(s, t0, caller, self._minutes(rng, 0.8, 0.6))
