@@ -96,7 +96,13 @@ class Launderer:
                 if layer >= layers:
                     self._cash_out(rng, gang, root, account, holder, leave, part, layer)
                     continue
-                for share in split_amount(rng, part, self._fan_out(rng, part)):
+                shares = split_amount(rng, part, self._fan_out(rng, part))
+                # a few seconds between the splits of one deposit
+                gaps = np.cumsum([0] + [int(g) for g in rng.integers(5, 60, len(shares) - 1)])
+                if leave + int(gaps[-1]) >= self.end:  # the last split would fall after the window
+                    continue
+                for share, gap in zip(shares, gaps, strict=True):
+                    leave = arrived + delay + int(gap)
                     nxt = self._next_mule(rng, gang, layer + 1, leave)
                     event_id = self.transfer(
                         leave, account, holder, nxt.account, nxt.card.holder, share
@@ -108,7 +114,6 @@ class Launderer:
                     heapq.heappush(
                         queue, (leave, seq, nxt.account, nxt.card.holder, layer + 1, share)
                     )
-                    leave += int(rng.integers(5, 60))  # a few seconds between the splits
 
     def _delay(self, rng: np.random.Generator) -> int:
         d = self.p.hop_delay_s
