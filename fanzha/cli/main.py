@@ -359,6 +359,47 @@ def demo(
 
 
 @app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write (must be empty or new).")],
+    preset_name: Annotated[
+        str,
+        typer.Option(
+            "--preset", help="Size: tiny (2k residents, 2 days), demo (50k, 14), city (1M, 30)."
+        ),
+    ] = "demo",
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same bytes).")] = None,
+    residents: Annotated[
+        int | None, typer.Option(min=100, help="Override the preset's number of residents.")
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, max=366, help="Override the preset's number of days.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or ndjson.")] = "parquet",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Simulate a synthetic city and its fraud ecosystem, with ground truth, into a folder."""
+    from fanzha.cli.simulate import build_params, print_summary, run_with_progress
+
+    if preset_name not in ("tiny", "demo", "city"):
+        err.print(f"[red]unknown preset {preset_name!r}[/red]: expected tiny, demo or city")
+        raise typer.Exit(2)
+    if fmt not in ("parquet", "ndjson"):
+        err.print(f"[red]unknown format {fmt!r}[/red]: expected parquet or ndjson")
+        raise typer.Exit(2)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        err.print(f"[red]{out} is not an empty folder[/red]: choose a new one")
+        raise typer.Exit(2)
+    lang = _settings().lang
+    params = build_params(preset_name, seed, residents, days)
+    quiet = Console(stderr=True) if as_json else console
+    result = run_with_progress(params, out, fmt, quiet, lang)
+    if as_json:
+        print(json.dumps(result.manifest, ensure_ascii=False, indent=2, sort_keys=True))
+        return
+    print_summary(result, console, lang)
+
+
+@app.command()
 def replay(
     folder: Annotated[Path, typer.Argument(help="Simulation folder (the one holding events/).")],
     speed: Annotated[

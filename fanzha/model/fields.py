@@ -120,12 +120,12 @@ def check_bool(value: object) -> bool:
 
 
 def check_date(value: object) -> dt.date:
-    """A calendar date (YYYY-MM-DD or anything parse_timestamp reads, in local time)."""
+    """A calendar date as written (YYYY-MM-DD and common variants), 1900–2100."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return values.parse_timestamp(_as_str(value)).date()
+    return values.parse_date(_as_str(value))
 
 
 def _text(value: object, info: ValidationInfo) -> str:

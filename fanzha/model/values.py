@@ -921,3 +921,27 @@ def parse_currency(raw: str) -> str:
             f"currency {_preview(raw)} is not an ISO 4217 code; expected 3 letters such as CNY"
         )
     return text
+
+
+_DATE_RE: Final = re.compile(
+    r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[T ].*)?|(\d{4})(\d{2})(\d{2})"
+)
+
+
+def parse_date(raw: str) -> dt.date:
+    """A calendar date as written (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, 2024年5月1日, or the date
+    part of a date-time), 1900–2100; no time-zone conversion, so birth dates never shift."""
+    text = unicodedata.normalize("NFKC", raw).strip()
+    match = _DATE_RE.fullmatch(text)
+    if match is None:
+        raise InvalidValue(f"date {_preview(raw)} is not a date; expected YYYY-MM-DD")
+    year, month, day = (
+        int(g) for g in (match.groups()[:3] if match.group(1) else match.groups()[3:])
+    )
+    try:
+        value = dt.date(year, month, day)
+    except ValueError as exc:
+        raise InvalidValue(f"date {_preview(raw)} is not a real date ({exc})") from None
+    if not _ID_MIN_BIRTH <= value <= _ID_MAX_BIRTH:
+        raise InvalidValue(f"date {value.isoformat()} is outside 1900-01-01 to 2100-01-01")
+    return value

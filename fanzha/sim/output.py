@@ -198,7 +198,11 @@ def write_ndjson(table: pa.Table, path: Path) -> None:
     with path.open("wb") as fh:
         for batch in table.to_batches(max_chunksize=65_536):
             lines = [
-                orjson.dumps({k: v for k, v in row.items() if v is not None}, default=_json_default)
+                orjson.dumps(
+                    {k: v for k, v in row.items() if v is not None},
+                    default=_json_default,
+                    option=orjson.OPT_PASSTHROUGH_DATETIME,  # so times are written in local time
+                )
                 for row in batch.to_pylist()
             ]
             fh.write(b"\n".join(lines) + b"\n")

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import json
+from pathlib import Path
+
 import pyarrow as pa
+import pyarrow.json as pj
+import pyarrow.parquet as pq
 
 from fanzha.sim.output import Writer, rows_table
 
@@ -193,3 +198,15 @@ class Truth:
             writer.write_table(writer.out / "truth" / name, table)
             counts[name] = table.num_rows
         return counts
+
+
+def read_truth(out_dir: Path, name: str) -> pa.Table:
+    """Read one truth table of a simulation folder, whichever format it was written in."""
+    fmt = json.loads((out_dir / "manifest.json").read_text("utf-8"))["format"]
+    path = out_dir / "truth" / f"{name}.{fmt}"
+    if fmt == "parquet":
+        return pq.read_table(path)
+    if path.stat().st_size <= 1:  # an empty table is written as a lone newline
+        return SCHEMAS[name].empty_table()
+    options = pj.ParseOptions(explicit_schema=SCHEMAS[name], unexpected_field_behavior="error")
+    return pj.read_json(path, parse_options=options).select(SCHEMAS[name].names)

@@ -33,6 +33,7 @@ from fanzha.model.values import (
     normalise_msisdn,
     parse_account,
     parse_currency,
+    parse_date,
     parse_domain,
     parse_id_number,
     parse_money_fen,
@@ -862,3 +863,27 @@ def test_only_invalid_value_on_arbitrary_text(parser: Callable[[str], object], r
         parser(raw)
     except InvalidValue as exc:
         assert exc.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1941-12-17", dt.date(1941, 12, 17)),
+        ("1941/2/3", dt.date(1941, 2, 3)),
+        ("19411217", dt.date(1941, 12, 17)),
+        ("2024年5月1日", dt.date(2024, 5, 1)),
+        ("1943-08-01T00:00:00+09:00", dt.date(1943, 8, 1)),  # the date as written, no shift
+        (" 2000-01-01 ", dt.date(2000, 1, 1)),
+    ],
+)
+def test_parse_date(raw: str, expected: dt.date) -> None:
+    assert parse_date(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [("1899-12-31", "outside"), ("2024-02-30", "not a real date"), ("May 1st", "not a date")],
+)
+def test_parse_date_rejects(raw: str, why: str) -> None:
+    with pytest.raises(InvalidValue, match=why):
+        parse_date(raw)
