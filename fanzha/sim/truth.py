@@ -6,11 +6,10 @@ to ``DIR/truth/<name>.parquet|ndjson``.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any
-
 import json
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.json as pj
