@@ -386,6 +386,7 @@ class FraudPlanner:
         self.launderer = Launderer(world, ids, truth, emit, end_ts)
         self.savings = world.residents.savings_fen.copy()
         self.rebate_balance: dict[str, int] = {}
+        self.rebate_funded: dict[str, int] = {}  # when each rebate account got its money
         self._count = 0
         self._fund_rebates()
 
@@ -406,6 +407,7 @@ class FraudPlanner:
                     "transfer_roles", event_id=event_id, role="gang_funding", gang_id=gang.gang_id
                 )
                 self.rebate_balance[mule.account] = fen
+                self.rebate_funded[mule.account] = ts
 
     def day(self, day: int) -> None:
         """Start today's fraud contacts and everything that follows from them."""
@@ -585,7 +587,12 @@ class FraudPlanner:
         """The first small tasks pay back more than was deposited, to build trust."""
         back = int(fen * rng.uniform(1.1, 1.3))
         when = ts + int(rng.integers(2, 10)) * MIN
-        candidates = [m for m in v.gang.rebate if self.rebate_balance.get(m.account, 0) >= back]
+        candidates = [
+            m
+            for m in v.gang.rebate
+            if self.rebate_balance.get(m.account, 0) >= back
+            and self.rebate_funded.get(m.account, self.end) < when
+        ]
         if not candidates or when >= self.end:
             return
         mule = candidates[int(rng.integers(len(candidates)))]
