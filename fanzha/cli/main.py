@@ -406,7 +406,12 @@ def replay(
         float | None,
         typer.Option(help="Simulated seconds per wall second, up to 100000; omit: no waiting."),
     ] = None,
-    window: Annotated[float, typer.Option(help="Simulated seconds sent per batch.")] = 60.0,
+    window: Annotated[
+        float,
+        typer.Option(
+            help="Simulated seconds per batch; larger batches keep up with higher speeds."
+        ),
+    ] = 60.0,
     since: Annotated[
         str | None, typer.Option(help="Start here (ISO 8601; local if no offset).")
     ] = None,
