@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,9 +59,17 @@ class _Buckets:
 
 
 def simulate(
-    params: SimParams, out_dir: Path, fmt: str = "parquet", progress: Progress | None = None
+    params: SimParams,
+    out_dir: Path,
+    fmt: str = "parquet",
+    progress: Progress | None = None,
+    dissuasions: Mapping[str, int] | None = None,
 ) -> SimResult:
-    """Simulate ``params`` into ``out_dir`` (which must be empty or absent)."""
+    """Simulate ``params`` into ``out_dir`` (which must be empty or absent).
+
+    ``dissuasions`` maps resident ID numbers to the epoch second from which an officer has
+    talked them out of it: scripted payments from then on are not made (outcome ``dissuaded``).
+    """
     started = time.perf_counter()
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir} is not empty; choose a new folder")
@@ -72,7 +80,7 @@ def simulate(
     end = world.day_start(params.days)
     market = CardMarket(world, ids, truth, buckets.emit)
     gangs = build_gangs(world, market, truth)
-    fraud = FraudPlanner(world, gangs, ids, truth, buckets.emit, end)
+    fraud = FraudPlanner(world, gangs, ids, truth, buckets.emit, end, dissuasions)
     life = DailyLife(world, ids)
     first = min([*buckets.days, local_day(world.day_start(0))])
     last = local_day(world.day_start(params.days - 1))

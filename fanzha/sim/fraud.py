@@ -9,7 +9,7 @@ gang's layer-1 mules and are laundered; victims who lost money report after a de
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -373,9 +373,18 @@ class FraudPlanner:
     """Plans each day's fraud contacts and emits their events, laundering and reports."""
 
     def __init__(
-        self, world: World, gangs: list[Gang], ids: EventIds, truth: Truth, emit: Emit, end_ts: int
+        self,
+        world: World,
+        gangs: list[Gang],
+        ids: EventIds,
+        truth: Truth,
+        emit: Emit,
+        end_ts: int,
+        dissuasions: Mapping[str, int] | None = None,
     ) -> None:
         self.world = world
+        # resident ID number -> epoch second from which they refuse to pay (dissuaded)
+        self.dissuasions = dict(dissuasions or {})
         self.gangs = gangs
         self.ids = ids
         self.truth = truth
@@ -455,11 +464,14 @@ class FraudPlanner:
         hooked = bool(rng.random() < min(0.95, tp.hook * affinity))
         self._count += 1
         v = Victim(f"V{self.world.params.seed}-{self._count:07d}", person, kind, gang, t0, hooked)
-        script = self.typologies.build(kind, rng, gang, t0, hooked, tp)
-        self._emit_steps(v, script, rng)
+        # Each victim draws from their own stream, so changing one victim's story (a dissuasion)
+        # leaves every other victim's story byte-for-byte the same: a fair counterfactual.
+        own = stream(self.world.params.seed, "fraud", "victim", self._count)
+        script = self.typologies.build(kind, own, gang, t0, hooked, tp)
+        self._emit_steps(v, script, own)
         if hooked:
-            self._pay(v, script, rng, tp)
-        self._record(v, script, rng)
+            self._pay(v, script, own, tp)
+        self._record(v, script, own)
 
     def _emit_steps(self, v: Victim, script: Script, rng: np.random.Generator) -> None:
         res = self.world.residents
@@ -514,7 +526,11 @@ class FraudPlanner:
         amount = float(
             lognormal(rng, tp.first_payment_yuan.median, tp.first_payment_yuan.sigma, 1)[0]
         )
+        stop = self.dissuasions.get(str(self.world.residents.id_number[v.person]))
         for k, slot in enumerate(script.pay_slots):
+            if stop is not None and slot >= stop:
+                v.outcome = "dissuaded"
+                return
             if slot >= self.end:
                 v.outcome = "ongoing_at_end"
                 return

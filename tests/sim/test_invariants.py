@@ -333,3 +333,31 @@ def test_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         simulate(preset("tiny"), tmp_path)
     assert (tmp_path / "x").read_text("utf-8") == "keep me"
+
+
+def test_a_dissuaded_victim_stops_paying_and_nobody_else_changes(
+    run: SimResult, tmp_path: Path
+) -> None:
+    victims = truth(run, "victims")
+    target = next(v for v in victims if v["payments"] >= 2)
+    payments = [p for p in truth(run, "payments") if p["victim_id"] == target["victim_id"]]
+    second = sorted(payments, key=lambda p: p["ts"])[1]["ts"]
+    when = int(second.timestamp())  # talked out of it just before the second payment
+    again = simulate(
+        preset("tiny", seed=SEED),
+        tmp_path / "counterfactual",
+        dissuasions={target["id_number"]: when},
+    )
+    after = {v["victim_id"]: v for v in read_truth(again.out_dir, "victims").to_pylist()}
+    changed = after[target["victim_id"]]
+    assert changed["outcome"] == "dissuaded"
+    assert changed["payments"] == 1 and changed["loss_fen"] == payments[0]["amount_fen"]
+
+    def story(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted(
+            (p["victim_id"], p["ts"], p["payer_account"], p["payee_account"], p["amount_fen"])
+            for p in rows
+            if p["victim_id"] != target["victim_id"]
+        )
+
+    assert story(truth(run, "payments")) == story(read_truth(again.out_dir, "payments").to_pylist())
