@@ -10,7 +10,13 @@ import orjson
 import pyarrow as pa
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from fanzha.i18n import t
@@ -86,9 +92,9 @@ def ingest(
         source=source,
     )
     try:
-        files = expand_paths(paths)
+        expand_paths(paths)  # a missing path fails before the store is opened
         with App(settings) as fz:
-            report = _ingest_with_progress(fz, request, len(files), quiet=as_json)
+            report = ingest_with_progress(fz, request, quiet=as_json)
     except IngestError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -100,27 +106,33 @@ def ingest(
         raise typer.Exit(2)
 
 
-def _ingest_with_progress(fz: App, request: Request, n_files: int, quiet: bool) -> IngestReport:
+def ingest_with_progress(
+    fz: App, request: Request, *, quiet: bool = False, rows: int | None = None
+) -> IngestReport:
+    """Ingest with a Rich bar of rows on stderr; ``rows``, when known, is the bar's total.
+
+    Without a total (``fanzha ingest`` cannot know it before reading) the bar pulses and the
+    row count still moves; the demo knows its total from the simulation's manifest.
+    """
     if quiet:
         return fz.ingest(request)
     lang = fz.settings.lang
+    of = f" / {rows:,}" if rows else ""
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rows]:,} " + t("rows", lang)),
+        TextColumn("{task.fields[rows]:,}" + of + " " + t("rows", lang)),
+        TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(t("ingesting", lang), total=None, rows=0)
+        task = bar.add_task(t("ingesting", lang), total=rows or None, rows=0)
 
-        def advance(rows: int) -> None:
-            done = int(bar.tasks[0].fields["rows"]) + rows
-            bar.update(task, rows=done)
+        def advance(n: int) -> None:
+            done = int(bar.tasks[0].fields["rows"]) + n
+            bar.update(task, completed=done, rows=done)
 
-        report = fz.ingest(request, progress=advance)
-        bar.update(task, total=n_files, completed=n_files)
-    return report
+        return fz.ingest(request, progress=advance)
 
 
 def _print_report(report: IngestReport, lang: str) -> None:
@@ -349,13 +361,30 @@ def docs_simulation(
 
 @app.command()
 def demo(
-    folder: Annotated[Path | None, typer.Option(help="Where to write demo inputs.")] = None,
-    rows: Annotated[int, typer.Option(min=10, help="Calls to generate.")] = 20_000,
+    preset_name: Annotated[
+        str,
+        typer.Option(
+            "--preset", help="Size: tiny (2k residents, 2 days), demo (50k, 14), city (1M, 30)."
+        ),
+    ] = "demo",
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Random seed (default: the preset's).")
+    ] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            help="Simulation folder (default: <data_dir>/sim/<preset>-<seed>); "
+            "reused when its manifest has the same parameters."
+        ),
+    ] = None,
 ) -> None:
-    """Generate sample provider files (with some bad records), ingest them, and show results."""
+    """Simulate a city with fraud in it, ingest it, and take a first look at the lake."""
     from fanzha.cli.demo import run_demo
 
-    run_demo(_settings(), folder, rows, console)
+    if preset_name not in ("tiny", "demo", "city"):
+        err.print(f"[red]unknown preset {preset_name!r}[/red]: expected tiny, demo or city")
+        raise typer.Exit(2)
+    run_demo(_settings(), preset_name, seed, folder, console)
 
 
 @app.command()
