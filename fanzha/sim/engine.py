@@ -6,6 +6,7 @@ scripted rows already due that day (fraud, laundering, openings), written, and d
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -76,7 +77,7 @@ def simulate(
     out_dir.mkdir(parents=True, exist_ok=True)
     world = build_world(params)
     writer = Writer(out_dir, fmt)
-    ids, truth, buckets = EventIds(params.seed), Truth(), _Buckets()
+    ids, truth, buckets = EventIds(run_tag(params)), Truth(), _Buckets()
     end = world.day_start(params.days)
     market = CardMarket(world, ids, truth, buckets.emit)
     gangs = build_gangs(world, market, truth)
@@ -104,6 +105,12 @@ def simulate(
     manifest = _manifest(params, fmt, writer, truth_counts, world)
     write_manifest(out_dir, manifest)
     return SimResult(out_dir, manifest, time.perf_counter() - started)
+
+
+def run_tag(params: SimParams) -> str:
+    """Seed plus a short digest of the parameters and generator version (for event ids)."""
+    digest = hashlib.sha256(f"{MANIFEST_VERSION}:{params.model_dump_json()}".encode()).hexdigest()
+    return f"{params.seed}.{digest[:6]}"
 
 
 def _into(buckets: _Buckets, epoch_day: int) -> DayEvents:

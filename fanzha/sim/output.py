@@ -60,10 +60,15 @@ def local_day(ts: int) -> int:
 
 
 class EventIds:
-    """Allocates unique, deterministic event ids per type (a counter per type)."""
+    """Allocates unique, deterministic event ids per type (a counter per type).
 
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
+    Ids read ``<letter><tag>-<counter>``; the tag names the run (seed and a digest of the
+    parameters and generator version), so two different simulations never share an id and a
+    re-simulated world cannot be mistaken for duplicates of an older one in the lake.
+    """
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
         self._next: dict[str, int] = defaultdict(int)
 
     def many(self, type_name: str, count: int) -> np.ndarray:
@@ -71,7 +76,7 @@ class EventIds:
         start = self._next[type_name]
         self._next[type_name] = start + count
         numbers = ascii_strings(digits_matrix(np.arange(start, start + count), 10))
-        return np.char.add(f"{ID_LETTERS[type_name]}{self.seed}-", numbers)
+        return np.char.add(f"{ID_LETTERS[type_name]}{self.tag}-", numbers)
 
     def one(self, type_name: str) -> str:
         """One fresh id for ``type_name``."""
