@@ -438,9 +438,10 @@ def replay(
     window: Annotated[
         float,
         typer.Option(
-            help="Simulated seconds per batch; larger batches keep up with higher speeds."
+            help="Simulated seconds per batch; larger batches keep up with higher speeds"
+            " (each batch costs tens of milliseconds to land)."
         ),
-    ] = 60.0,
+    ] = 600.0,
     since: Annotated[
         str | None, typer.Option(help="Start here (ISO 8601; local if no offset).")
     ] = None,
