@@ -1,12 +1,18 @@
-"""One measurement in its own process: ``python -m bench.measure KIND PATH WORKDIR``."""
+"""One measurement in its own process: ``python -m bench.measure KIND ARG WORKDIR``.
+
+ARG is the input file for the ingestion kinds, a spec for the simulator kinds
+(``bench/simulate.py``), which are also pinned to one core.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -117,14 +123,44 @@ def _warm_imports() -> None:
     import fanzha.service  # noqa: F401
 
 
+def _pin_to_one_core() -> int:
+    """Pin this process to one core (the same one for every run) and return it."""
+    core = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def _simulator(kind: str, spec: str, workdir: Path) -> dict[str, Any]:
+    """A simulator run or its peer: the kind's own figures plus time, CPU time and memory."""
+    from bench import simulate
+
+    core = _pin_to_one_core()
+    simulate.warm_imports()
+    baseline = _peak_rss_mib()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    result = simulate.KINDS[kind](spec, workdir)
+    seconds = time.perf_counter() - start
+    return result | {
+        "seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_rss_mib": _peak_rss_mib(),
+        "rss_after_imports_mib": baseline,
+        "core": core,
+    }
+
+
 def main() -> None:
-    """Run one kind and print rows, seconds and peak RSS as JSON."""
-    kind, path, workdir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    """Run one kind and print rows, seconds and peak RSS (and the kind's own figures) as JSON."""
+    kind, arg, workdir = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
+    if kind not in KINDS:  # a simulator kind (bench/simulate.py)
+        print(json.dumps(_simulator(kind, arg, workdir)))
+        return
     _warm_imports()
     start = time.perf_counter()
-    rows = KINDS[kind](path, workdir)
+    rows = KINDS[kind](Path(arg), workdir)
     seconds = time.perf_counter() - start
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mib": _peak_rss_mib()}))
 
