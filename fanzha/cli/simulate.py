@@ -140,5 +140,6 @@ def print_summary(result: SimResult, console: Console, lang: str) -> None:
             f"{row['reports']:,}",
         )
     console.print(table)
-    console.print(label("written_to", lang).format(path=result.out_dir, seconds=result.seconds))
+    if result.seconds > 0:  # a reused folder (fanzha demo) has no run time to report
+        console.print(label("written_to", lang).format(path=result.out_dir, seconds=result.seconds))
     console.print(f"{label('hash', lang)}: {m['content_sha256']}")
