@@ -102,6 +102,18 @@ class Script:
     apps: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Who contacts whom, when, and whether the person engages."""
+
+    kind: FraudType
+    rng: np.random.Generator
+    gang: Gang
+    t0: int
+    hooked: bool
+    tp: TypologyParams
+
+
 class Typologies:
     """Builds the script of each typology for one victim (times relative to first contact)."""
 
@@ -128,7 +140,7 @@ class Typologies:
             FraudType.FAKE_CUSTOMER_SERVICE: self._customer_service,
             FraudType.IMPERSONATING_ACQUAINTANCE: self._acquaintance,
         }[kind]
-        builder(s, kind, rng, gang, t0, hooked, tp)
+        builder(s, Contact(kind, rng, gang, t0, hooked, tp))
         return s
 
     # ---------------------------------------------------------------- building blocks
@@ -169,6 +181,13 @@ class Typologies:
         s.steps.append(Step(ts, "install", {"app_id": app[0], "app_name": app[1]}))
         s.apps.append(app[1])
 
+    def _lure(self, s: Script, c: Contact, prefer: tuple[str, ...]) -> str:
+        """The opening SMS with a link (recruitment, ad, 'teacher'); returns the URL."""
+        sender = self._caller(c.rng, c.gang, c.t0, prefer)
+        url = self._url(c.rng, c.gang, c.kind)
+        self._sms(s, c.t0, sender, self._text(c.rng, c.kind, url), url)
+        return url
+
     def _text(self, rng: np.random.Generator, kind: FraudType, url: str) -> str:
         options = _SMS[kind]
         return options[int(rng.integers(len(options)))].format(
@@ -190,17 +209,9 @@ class Typologies:
 
     # ---------------------------------------------------------------- typologies
 
-    def _authorities(
-        self,
-        s: Script,
-        kind: FraudType,
-        rng: np.random.Generator,
-        gang: Gang,
-        t0: int,
-        hooked: bool,
-        tp: TypologyParams,
-    ) -> None:
+    def _authorities(self, s: Script, c: Contact) -> None:
         """Long call from a spoofed or foreign number, case site, screen sharing, safe account."""
+        kind, rng, gang, t0, hooked, tp = c.kind, c.rng, c.gang, c.t0, c.hooked, c.tp
         caller = self._caller(rng, gang, t0, ("spoofed", "international", "virtual"))
         if not hooked:
             self._call(s, t0, caller, self._minutes(rng, 0.8, 0.6))
@@ -219,20 +230,10 @@ class Typologies:
             rng, t0 + int(rng.integers(25, 50)) * MIN, 10 * MIN, 30 * MIN, tp.max_payments
         )
 
-    def _brushing(
-        self,
-        s: Script,
-        kind: FraudType,
-        rng: np.random.Generator,
-        gang: Gang,
-        t0: int,
-        hooked: bool,
-        tp: TypologyParams,
-    ) -> None:
+    def _brushing(self, s: Script, c: Contact) -> None:
         """Recruitment SMS, task site and app, small rewarded tasks, then escalating deposits."""
-        sender = self._caller(rng, gang, t0, ("virtual", "mobile"))
-        url = self._url(rng, gang, kind)
-        self._sms(s, t0, sender, self._text(rng, kind, url), url)
+        kind, rng, gang, t0, hooked, tp = c.kind, c.rng, c.gang, c.t0, c.hooked, c.tp
+        url = self._lure(s, c, ("virtual", "mobile"))
         if not hooked:
             return
         t = t0 + int(rng.integers(5, 180)) * MIN
@@ -241,20 +242,10 @@ class Typologies:
         span = int(tp.duration_days * DAY / max(1, tp.max_payments))
         s.pay_slots = self._slots(rng, t + 20 * MIN, 10 * MIN, max(11 * MIN, span), tp.max_payments)
 
-    def _long_con(
-        self,
-        s: Script,
-        kind: FraudType,
-        rng: np.random.Generator,
-        gang: Gang,
-        t0: int,
-        hooked: bool,
-        tp: TypologyParams,
-    ) -> None:
+    def _long_con(self, s: Script, c: Contact) -> None:
         """Weeks of contact, a fake app, escalating deposits (investment, romance)."""
-        sender = self._caller(rng, gang, t0, ("mobile", "virtual", "international"))
-        url = self._url(rng, gang, kind)
-        self._sms(s, t0, sender, self._text(rng, kind, url), url)
+        kind, rng, gang, t0, hooked, tp = c.kind, c.rng, c.gang, c.t0, c.hooked, c.tp
+        url = self._lure(s, c, ("mobile", "virtual", "international"))
         if not hooked:
             return
         span = tp.duration_days * DAY
@@ -275,20 +266,10 @@ class Typologies:
             rng, t0 + groom + 2 * HOUR, max(HOUR, gap // 2), max(2 * HOUR, gap), tp.max_payments
         )
 
-    def _loan(
-        self,
-        s: Script,
-        kind: FraudType,
-        rng: np.random.Generator,
-        gang: Gang,
-        t0: int,
-        hooked: bool,
-        tp: TypologyParams,
-    ) -> None:
+    def _loan(self, s: Script, c: Contact) -> None:
         """Loan ad, fake loan app, a 'customer service' call, fees to unlock the loan."""
-        sender = self._caller(rng, gang, t0, ("virtual", "mobile"))
-        url = self._url(rng, gang, kind)
-        self._sms(s, t0, sender, self._text(rng, kind, url), url)
+        kind, rng, gang, t0, hooked, tp = c.kind, c.rng, c.gang, c.t0, c.hooked, c.tp
+        url = self._lure(s, c, ("virtual", "mobile"))
         if not hooked:
             return
         t = t0 + int(rng.integers(1, 60)) * MIN
@@ -302,17 +283,9 @@ class Typologies:
         )
         s.pay_slots = self._slots(rng, t + 45 * MIN, 20 * MIN, 60 * MIN, tp.max_payments)
 
-    def _customer_service(
-        self,
-        s: Script,
-        kind: FraudType,
-        rng: np.random.Generator,
-        gang: Gang,
-        t0: int,
-        hooked: bool,
-        tp: TypologyParams,
-    ) -> None:
+    def _customer_service(self, s: Script, c: Contact) -> None:
         """Refund call, link, sometimes screen sharing, transfers within the hour."""
+        kind, rng, gang, t0, hooked, tp = c.kind, c.rng, c.gang, c.t0, c.hooked, c.tp
         caller = self._caller(rng, gang, t0, ("virtual", "mobile", "international"))
         if not hooked:
             self._call(s, t0, caller, self._minutes(rng, 1, 0.6))
@@ -329,17 +302,9 @@ class Typologies:
             rng, t0 + int(rng.integers(15, 40)) * MIN, 10 * MIN, 20 * MIN, tp.max_payments
         )
 
-    def _acquaintance(
-        self,
-        s: Script,
-        kind: FraudType,
-        rng: np.random.Generator,
-        gang: Gang,
-        t0: int,
-        hooked: bool,
-        tp: TypologyParams,
-    ) -> None:
+    def _acquaintance(self, s: Script, c: Contact) -> None:
         """A 'new number' of the boss or a friend, then an urgent transfer request."""
+        kind, rng, gang, t0, hooked, tp = c.kind, c.rng, c.gang, c.t0, c.hooked, c.tp
         sender = self._caller(rng, gang, t0, ("mobile", "virtual"))
         self._sms(s, t0, sender, self._text(rng, kind, ""))
         if not hooked:
