@@ -49,6 +49,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 def t(key: str, lang: str = "zh-CN", **kwargs: object) -> str:
     """The label for ``key`` in ``lang`` (zh-CN unless the language starts with 'en')."""
-    zh, en = MESSAGES[key]
+    return pick(MESSAGES, key, lang, **kwargs)
+
+
+def pick(
+    labels: dict[str, tuple[str, str]], key: str, lang: str = "zh-CN", **kwargs: object
+) -> str:
+    """The label for ``key`` from a command's own (zh-CN, en) table, formatted with kwargs."""
+    zh, en = labels[key]
     text = en if lang.lower().startswith("en") else zh
     return text.format(**kwargs) if kwargs else text

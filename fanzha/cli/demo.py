@@ -18,7 +18,7 @@ from rich.table import Table
 
 from fanzha.cli.main import ingest_with_progress
 from fanzha.cli.simulate import build_params, print_summary, run_with_progress
-from fanzha.i18n import t
+from fanzha.i18n import pick, t
 from fanzha.ingest.pipeline import IngestReport, Request, type_from_name
 from fanzha.lake import Lake
 from fanzha.lake.query import run_sql
@@ -96,9 +96,7 @@ LABELS: dict[str, tuple[str, str]] = {
 
 def label(key: str, lang: str, **kwargs: object) -> str:
     """A demo label in the chosen language."""
-    zh, en = LABELS[key]
-    text = en if lang.lower().startswith("en") else zh
-    return text.format(**kwargs) if kwargs else text
+    return pick(LABELS, key, lang, **kwargs)
 
 
 def default_folder(settings: Settings, params: SimParams) -> Path:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fanzha.i18n import t
+from fanzha.i18n import pick, t
 from fanzha.ingest.pipeline import IngestReport
 from fanzha.model.events import EVENT_TYPES
 from fanzha.service import App
@@ -38,8 +38,7 @@ LABELS: dict[str, tuple[str, str]] = {
 
 
 def _label(key: str, lang: str) -> str:
-    zh, en = LABELS[key]
-    return en if lang.lower().startswith("en") else zh
+    return pick(LABELS, key, lang)
 
 
 @dataclass

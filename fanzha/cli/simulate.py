@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fanzha.i18n import t
+from fanzha.i18n import pick, t
 from fanzha.model.enums import FraudType
 from fanzha.sim.engine import SimResult, simulate
 from fanzha.sim.params import SimParams, preset
@@ -41,8 +41,7 @@ LABELS: dict[str, tuple[str, str]] = {
 
 def label(key: str, lang: str) -> str:
     """A simulator label in the chosen language."""
-    zh, en = LABELS[key]
-    return en if lang.lower().startswith("en") else zh
+    return pick(LABELS, key, lang)
 
 
 def build_params(name: str, seed: int | None, residents: int | None, days: int | None) -> SimParams:

@@ -6,6 +6,7 @@ scripted rows already due that day (fraud, laundering, openings), written, and d
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -133,16 +134,10 @@ def _manifest(
         "seed": params.seed,
         "format": fmt,
         "start": world.start.isoformat(),
-        "end": world.day_start(params.days) and _iso(world, params.days),
+        "end": (world.start + dt.timedelta(days=params.days)).isoformat(),
         "counts": {t: writer.counts.get(t, 0) for t in EVENT_TYPES},
         "registry": {"person": world.residents.n, "org_unit": int(world.geo.org_units().num_rows)},
         "truth": truth_counts,
         "parameters": json.loads(params.model_dump_json()),
         "content_sha256": writer.content_hash(),
     }
-
-
-def _iso(world: World, day: int) -> str:
-    import datetime as dt
-
-    return (world.start + dt.timedelta(days=day)).isoformat()
