@@ -467,6 +467,23 @@ def replay(
 
 
 @app.command()
+def evaluate(
+    truth: Annotated[
+        Path, typer.Option("--truth", help="The simulation's truth folder (DIR/truth).")
+    ],
+    warnings: Annotated[
+        Path | None,
+        typer.Option(help="Warnings Parquet file (default: the platform's own warnings)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scorecard as JSON.")] = False,
+) -> None:
+    """Score warnings against a simulation's truth: recall before loss, precision, false alarms."""
+    from fanzha.cli.evaluate import run_evaluate
+
+    run_evaluate(_settings(), truth, warnings, as_json=as_json, console=console, err=err)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
