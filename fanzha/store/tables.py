@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -39,6 +41,18 @@ NAMING_CONVENTION = {
 DEAD_LETTER_STATUSES = ("open", "retried", "discarded")
 RUN_STATUSES = ("running", "done", "failed", "rolled_back")
 ORG_LEVELS = ("city", "district", "station", "community")
+INDICATOR_KINDS = ("phone", "domain", "url", "account", "app", "device")
+VERDICTS = ("fraud", "suspicious", "allow")
+CHANGE_ACTIONS = (
+    "added",
+    "upgraded",
+    "downgraded",
+    "allow",
+    "confidence",
+    "note",
+    "seen",
+    "expired",
+)
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -164,3 +178,44 @@ class OrgUnitRecord(Base):
     parent_code: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("org_units.code"), index=True
     )
+
+
+class IndicatorRecord(Base):
+    """An indicator (see :mod:`fanzha.intel.model`): one normalised value of a kind."""
+
+    __tablename__ = "indicators"
+    __table_args__ = (
+        UniqueConstraint("kind", "value"),
+        CheckConstraint(_in("kind", INDICATOR_KINDS), name="kind"),
+        CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(2048))
+    verdict: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(256))
+    first_seen: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_seen: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    expires: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class IndicatorChangeRecord(Base):
+    """The audit trail of indicators, append-only: who changed what, when, from what to what."""
+
+    __tablename__ = "indicator_changes"
+    __table_args__ = (CheckConstraint(_in("action", CHANGE_ACTIONS), name="action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    indicator_id: Mapped[int] = mapped_column(Integer, ForeignKey("indicators.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(16))
+    old: Mapped[dict[str, object] | None] = mapped_column(json_type())
+    new: Mapped[dict[str, object] | None] = mapped_column(json_type())
+    reason: Mapped[str] = mapped_column(Text)

@@ -27,7 +27,15 @@ from fanzha.store.db import (
 )
 from fanzha.store.tables import Base
 
-TABLES = {"dead_letters", "ingest_runs", "persons", "org_units", "alembic_version"}
+TABLES = {
+    "dead_letters",
+    "ingest_runs",
+    "persons",
+    "org_units",
+    "indicators",
+    "indicator_changes",
+    "alembic_version",
+}
 
 
 @pytest.fixture
