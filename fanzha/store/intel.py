@@ -1,0 +1,455 @@
+"""Indicators in SQL: the store behind :class:`fanzha.intel.repo.IndicatorRepo`.
+
+``upsert_many`` is one transaction that works in chunks of distinct values: one SELECT per
+kind and chunk loads what is stored, the merging rules run in memory
+(:class:`fanzha.intel.repo.Fold`, shared with the in-memory repository), then new indicators,
+changed indicators and audit rows are each written by one batched statement (executemany).
+Intel writers are serialised (an advisory lock on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite),
+so audit row ids are committed in order and ``changed_since`` never skips one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Row,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session, sessionmaker
+
+from fanzha.intel.model import Indicator, IndicatorKind, Verdict
+from fanzha.intel.repo import (
+    MUTABLE_FIELDS,
+    Action,
+    Change,
+    Fold,
+    Pending,
+    UpsertReport,
+    check_storable,
+    expired,
+    is_manual,
+)
+from fanzha.model.clock import Clock, SystemClock
+from fanzha.store._sql import chunks, safe_text
+from fanzha.store.db import SQLITE_BEGIN_OPTION
+from fanzha.store.tables import IndicatorChangeRecord, IndicatorRecord
+
+_INDICATORS: Table = IndicatorRecord.__table__  # type: ignore[assignment]
+_CHANGES: Table = IndicatorChangeRecord.__table__  # type: ignore[assignment]
+# Any constant: the same for every process writing indicators to one database.
+_PG_INTEL_LOCK = 0x696E746C  # "intl"
+# Distinct values loaded and merged per round (one IN list of this many parameters).
+CHUNK_VALUES = 5000
+_ROW_COLUMNS = (
+    _INDICATORS.c.id,
+    _INDICATORS.c.kind,
+    _INDICATORS.c.value,
+    *(_INDICATORS.c[name] for name in MUTABLE_FIELDS),
+)
+
+Key = tuple[str, str]
+
+
+class SqlIndicatorRepo:
+    """Indicators and their audit trail in the operational store."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock | None = None) -> None:
+        self._sessions = sessions
+        self._clock = clock or SystemClock()
+
+    # ----------------------------------------------------------------- writing
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A connection in a write transaction that holds the intel writers' lock."""
+        with self._sessions() as session:
+            dialect = session.get_bind().dialect.name
+            options = {SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"} if dialect == "sqlite" else {}
+            conn = session.connection(execution_options=options)
+            if dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INTEL_LOCK})
+            yield conn
+            session.commit()
+
+    def upsert_many(
+        self, indicators: Sequence[Indicator], *, actor: str, reason: str
+    ) -> UpsertReport:
+        """Add or merge indicators (rules in :mod:`fanzha.intel.repo`), audited."""
+        for indicator in indicators:
+            check_storable(indicator)
+        by_key: dict[Key, list[Indicator]] = {}
+        for indicator in indicators:
+            by_key.setdefault(indicator.key, []).append(indicator)
+        report = UpsertReport()
+        if not by_key:
+            return report
+        manual = is_manual(actor)
+        now = self._clock.now()
+        with self._writing() as conn:
+            for keys in chunks(list(by_key), CHUNK_VALUES):
+                stored = _load(conn, keys)
+                ids = {key: row_id for key, (row_id, _) in stored.items()}
+                sticky = _sticky(conn, [ids[k] for k, (_, ind) in stored.items() if _allows(ind)])
+                fold = Fold(
+                    {k: ind for k, (_, ind) in stored.items()},
+                    {k for k in stored if ids[k] in sticky},
+                )
+                fold.apply((ind for key in keys for ind in by_key[key]), manual=manual)
+                report.add(fold.report)
+                self._write(conn, fold, ids, now, actor, reason)
+        return report
+
+    def _write(
+        self,
+        conn: Connection,
+        fold: Fold,
+        ids: dict[Key, int],
+        now: dt.datetime,
+        actor: str,
+        reason: str,
+    ) -> None:
+        new = [key for key in fold.touched if key not in ids]
+        changed = [key for key in fold.touched if key in ids]
+        pg = conn.dialect.name == "postgresql"
+        if new:
+            rows = [_insert_params(fold.state[key], now) for key in new]
+            if pg:
+                ids.update(_pg_insert(conn, rows))
+            else:  # SQLite: the driver's executemany is fast; RETURNING would go row by row
+                conn.execute(insert(_INDICATORS), rows)
+                ids.update(_ids(conn, new))
+        if changed:
+            rows = [_update_params(fold.state[key], ids[key], now) for key in changed]
+            if pg:
+                _pg_update(conn, rows)
+            else:
+                stmt = (
+                    update(_INDICATORS)
+                    .where(_INDICATORS.c.id == bindparam("row_id"))
+                    .values({name: bindparam(name) for name in (*MUTABLE_FIELDS, "updated_at")})
+                )
+                conn.execute(stmt, rows)
+        _audit(conn, fold.changes, ids, now, actor, reason)
+
+    def expire(
+        self, kind: IndicatorKind, value: str, *, at: dt.datetime, actor: str, reason: str
+    ) -> bool:
+        """Make an indicator expire at ``at``; whether it changed (False when unknown)."""
+        now = self._clock.now()
+        with self._writing() as conn:
+            stored = _load(conn, [(kind.value, value)])
+            if not stored:
+                return False
+            row_id, old = stored[(kind.value, value)]
+            result = expired(old, at)
+            if result.action is None:
+                return False
+            conn.execute(
+                update(_INDICATORS)
+                .where(_INDICATORS.c.id == row_id)
+                .values(expires=at, updated_at=now)
+            )
+            pending = Pending(kind, value, Action.EXPIRED, result.old, result.new)
+            _audit(conn, [pending], {old.key: row_id}, now, actor, reason)
+        return True
+
+    # ----------------------------------------------------------------- reading
+
+    def all(
+        self, kind: IndicatorKind | None = None, *, active_at: dt.datetime | None = None
+    ) -> builtins.list[Indicator]:
+        """Every indicator (of one kind), by kind and value; those in force at ``active_at``."""
+        query = select(*_ROW_COLUMNS).order_by(_INDICATORS.c.kind, _INDICATORS.c.value)
+        if kind is not None:
+            query = query.where(_INDICATORS.c.kind == kind.value)
+        if active_at is not None:
+            query = query.where(
+                _INDICATORS.c.expires.is_(None) | (_INDICATORS.c.expires > active_at)
+            )
+        with self._sessions() as session:
+            return [_indicator(row) for row in session.execute(query)]
+
+    def get(self, kind: IndicatorKind, value: str) -> Indicator | None:
+        """One indicator by its normalised value."""
+        with self._sessions() as session:
+            found = _load(session.connection(), [(kind.value, value)])
+        hit = found.get((kind.value, value))
+        return None if hit is None else hit[1]
+
+    def history(self, kind: IndicatorKind, value: str) -> builtins.list[Change]:
+        """Its audit rows, oldest first."""
+        query = (
+            select(_CHANGES)
+            .join(_INDICATORS, _INDICATORS.c.id == _CHANGES.c.indicator_id)
+            .where(_INDICATORS.c.kind == kind.value, _INDICATORS.c.value == value)
+            .order_by(_CHANGES.c.id)
+        )
+        with self._sessions() as session:
+            return [
+                Change(
+                    seq=row.id,
+                    kind=kind,
+                    value=value,
+                    at=row.at,
+                    actor=row.actor,
+                    action=Action(row.action),
+                    old=row.old,
+                    new=row.new,
+                    reason=row.reason,
+                )
+                for row in session.execute(query)
+            ]
+
+    def changed_since(self, seq: int) -> tuple[builtins.list[Indicator], int]:
+        """Indicators with audit rows after ``seq``, and the latest audit row's id."""
+        with self._sessions() as session:
+            latest = session.execute(select(func.max(_CHANGES.c.id))).scalar()
+            if latest is None or latest <= seq:
+                return [], seq
+            touched = (
+                select(_CHANGES.c.indicator_id)
+                .where(_CHANGES.c.id > seq, _CHANGES.c.id <= latest)
+                .distinct()
+            )
+            query = (
+                select(*_ROW_COLUMNS)
+                .where(_INDICATORS.c.id.in_(touched))
+                .order_by(_INDICATORS.c.kind, _INDICATORS.c.value)
+            )
+            return [_indicator(row) for row in session.execute(query)], int(latest)
+
+    def count(self) -> int:
+        """How many indicators are stored."""
+        with self._sessions() as session:
+            return int(session.execute(select(func.count()).select_from(_INDICATORS)).scalar_one())
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _allows(indicator: Indicator) -> bool:
+    return indicator.verdict is Verdict.ALLOW
+
+
+def _one_of(
+    conn: Connection, column: ColumnElement[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``= ANY(array)``: one parameter, not thousands."""
+    if conn.dialect.name == "postgresql":
+        item_type = Integer() if values and isinstance(values[0], int) else String()
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(item_type)))
+    return column.in_(values)
+
+
+def _load(conn: Connection, keys: Sequence[Key]) -> dict[Key, tuple[int, Indicator]]:
+    """The stored rows for these keys: one query per kind."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, []).append(value)
+    found: dict[Key, tuple[int, Indicator]] = {}
+    for kind, values in by_kind.items():
+        query = select(*_ROW_COLUMNS).where(
+            _INDICATORS.c.kind == kind, _one_of(conn, _INDICATORS.c.value, values)
+        )
+        for row in conn.execute(query):
+            indicator = _indicator(row)
+            found[indicator.key] = (row.id, indicator)
+    return found
+
+
+def _ids(conn: Connection, keys: Sequence[Key]) -> dict[Key, int]:
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, []).append(value)
+    found: dict[Key, int] = {}
+    for kind, values in by_kind.items():
+        query = select(_INDICATORS.c.id, _INDICATORS.c.value).where(
+            _INDICATORS.c.kind == kind, _one_of(conn, _INDICATORS.c.value, values)
+        )
+        for row in conn.execute(query):
+            found[(kind, row.value)] = row.id
+    return found
+
+
+def _sticky(conn: Connection, allow_ids: Sequence[int]) -> set[int]:
+    """Of these allowed indicators, those whose allow was set by a person.
+
+    The row that made an indicator ``allow`` is its latest ``added`` or ``allow`` row (a feed
+    can never lower a verdict, so no other row does).
+    """
+    if not allow_ids:
+        return set()
+    query = (
+        select(_CHANGES.c.indicator_id, _CHANGES.c.actor)
+        .where(
+            _one_of(conn, _CHANGES.c.indicator_id, allow_ids),
+            _CHANGES.c.action.in_(("added", "allow")),
+        )
+        .order_by(_CHANGES.c.id)
+    )
+    last: dict[int, str] = {}
+    for row in conn.execute(query):
+        last[row.indicator_id] = row.actor
+    return {row_id for row_id, actor in last.items() if is_manual(actor)}
+
+
+def _audit(
+    conn: Connection,
+    pending: Sequence[Pending],
+    ids: dict[Key, int],
+    now: dt.datetime,
+    actor: str,
+    reason: str,
+) -> None:
+    if not pending:
+        return
+    rows = [
+        {
+            "indicator_id": ids[(p.kind.value, p.value)],
+            "at": now,
+            "actor": safe_text(actor, 256),
+            "action": p.action.value,
+            "old": p.old,
+            "new": p.new,
+            "reason": safe_text(reason),
+        }
+        for p in pending
+    ]
+    if conn.dialect.name == "postgresql":
+        _pg_audit(conn, rows)
+        return
+    for group in chunks(rows, 5000):
+        conn.execute(insert(_CHANGES), list(group))
+
+
+# PostgreSQL: one statement per chunk over arrays (unnest), instead of a statement per row
+# (psycopg's executemany) or thousands of bind parameters per statement (multi-row VALUES).
+
+_PG_COLUMNS = (
+    ("verdict", "varchar[]"),
+    ("confidence", "float8[]"),
+    ("source", "varchar[]"),
+    ("first_seen", "timestamptz[]"),
+    ("last_seen", "timestamptz[]"),
+    ("expires", "timestamptz[]"),
+    ("note", "text[]"),
+    ("updated_at", "timestamptz[]"),
+)
+_PG_INSERT = text(
+    "INSERT INTO indicators (kind, value, created_at, "
+    + ", ".join(name for name, _ in _PG_COLUMNS)
+    + ") SELECT * FROM unnest(CAST(:kind AS varchar[]), CAST(:value AS varchar[]),"
+    " CAST(:created_at AS timestamptz[]), "
+    + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _PG_COLUMNS)
+    + ") RETURNING id, kind, value"
+)
+_PG_UPDATE = text(
+    "UPDATE indicators SET "
+    + ", ".join(f"{name} = u.{name}" for name, _ in _PG_COLUMNS)
+    + " FROM unnest(CAST(:row_id AS int[]), "
+    + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _PG_COLUMNS)
+    + ") AS u(row_id, "
+    + ", ".join(name for name, _ in _PG_COLUMNS)
+    + ") WHERE indicators.id = u.row_id"
+)
+_PG_AUDIT = text(
+    "INSERT INTO indicator_changes (indicator_id, at, actor, action, old, new, reason)"
+    " SELECT i, a, ac, act, CAST(o AS jsonb), CAST(n AS jsonb), r FROM unnest("
+    "CAST(:indicator_id AS int[]), CAST(:at AS timestamptz[]), CAST(:actor AS varchar[]),"
+    " CAST(:action AS varchar[]), CAST(:old AS text[]), CAST(:new AS text[]),"
+    " CAST(:reason AS text[])) AS u(i, a, ac, act, o, n, r)"
+)
+
+
+def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    return {name: [_pg_value(row[name]) for row in rows] for name in names}
+
+
+def _pg_value(item: Any) -> Any:
+    if isinstance(item, dt.datetime):
+        return (item if item.tzinfo else item.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    return item
+
+
+def _pg_insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[Key, int]:
+    names = ["kind", "value", "created_at", *(name for name, _ in _PG_COLUMNS)]
+    found: dict[Key, int] = {}
+    for group in chunks(rows, 10_000):
+        for row in conn.execute(_PG_INSERT, _columns(group, names)):
+            found[(row.kind, row.value)] = row.id
+    return found
+
+
+def _pg_update(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    names = ["row_id", *(name for name, _ in _PG_COLUMNS)]
+    for group in chunks(rows, 10_000):
+        conn.execute(_PG_UPDATE, _columns(group, names))
+
+
+def _pg_audit(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    names = ["indicator_id", "at", "actor", "action", "reason"]
+    for group in chunks(rows, 10_000):
+        params = _columns(group, names)
+        for name in ("old", "new"):
+            params[name] = [None if row[name] is None else json.dumps(row[name]) for row in group]
+        conn.execute(_PG_AUDIT, params)
+
+
+def _insert_params(ind: Indicator, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "kind": ind.kind.value,
+        "value": ind.value,
+        **_mutable(ind),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _update_params(ind: Indicator, row_id: int, now: dt.datetime) -> dict[str, Any]:
+    return {"row_id": row_id, **_mutable(ind), "updated_at": now}
+
+
+def _mutable(ind: Indicator) -> dict[str, Any]:
+    return {
+        "verdict": ind.verdict.value,
+        "confidence": ind.confidence,
+        "source": safe_text(ind.source, 256),
+        "first_seen": ind.first_seen,
+        "last_seen": ind.last_seen,
+        "expires": ind.expires,
+        "note": None if ind.note is None else safe_text(ind.note),
+    }
+
+
+def _indicator(row: Row[Any]) -> Indicator:
+    # Rows were validated on the way in: skip validation on the way out (hundreds of
+    # thousands are read at once to build the lookup index).
+    return Indicator.model_construct(
+        kind=IndicatorKind(row.kind),
+        value=row.value,
+        verdict=Verdict(row.verdict),
+        confidence=row.confidence,
+        source=row.source,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        expires=row.expires,
+        note=row.note,
+    )
