@@ -1,0 +1,567 @@
+"""The event-time detection engine: micro-batches in, warning changes out.
+
+Per batch: build the frame (subjects, counterparties, intel), hold back rows not yet known at
+the watermark (a call record is known when the call ends), sort by ``at``, update counterparty
+features, update subject features per partition, run the contact rules, mark fraud contacts
+(``exposed_at``), run the after-contact rules, turn hits into signals, learn indicators (from
+reports and from indicator rules) and look back through the contact index for everyone who was
+in touch with them (retro-correlation), score the signals, and index the batch's contacts.
+
+Batch replay over the lake and live streaming call the same :meth:`Engine.process`; the result
+does not depend on the batch size (tested), only on the events.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
+
+from fanzha.detect.features import CounterpartyState, SubjectState
+from fanzha.detect.frame import Frame, FrameBuilder, K, concat, empty_frame
+from fanzha.detect.intel_view import IntelView
+from fanzha.detect.kernels import I64
+from fanzha.detect.registry import Registry
+from fanzha.detect.retro import ContactIndex
+from fanzha.detect.rules import RULES, Rule, Target
+from fanzha.detect.rules.base import NoConfig, RuleConfig
+from fanzha.detect.scoring import Change, Scorer, ScoringConfig, Signal
+from fanzha.detect.text import SmsText
+from fanzha.intel.model import Indicator, IndicatorKind, Verdict, normalise_value
+from fanzha.model import values
+
+#: The order of event types inside one batch when two rows have the same ``at``.
+TYPE_ORDER = (
+    "account_opened",
+    "sim_activated",
+    "call",
+    "sms",
+    "web_visit",
+    "app_install",
+    "transfer",
+    "police_report",
+)
+
+
+class EngineConfig(BaseModel):
+    """Settings of the engine (configuration, not code)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    call_probe_s: int = Field(default=900, ge=60, description="Live-call probe after (s).")
+    lookback_days: int = Field(default=30, ge=1, description="Retro-correlation look-back.")
+    grace_s: int = Field(default=3600, ge=0, description="Late rows within this are handled.")
+    partitions: int = Field(default=1, ge=1, le=256, description="Subject-state partitions.")
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-rule config overrides by rule id."
+    )
+    disabled: tuple[str, ...] = Field(default=(), description="Rule ids switched off.")
+    retro_weight_report: float = Field(default=60.0, description="Weight of a retro hit (report).")
+    retro_weight_model: float = Field(default=30.0, description="Weight of a retro hit (model).")
+
+
+RETRO_REPORT = "retro_reported_indicator"
+RETRO_MODEL = "retro_model_indicator"
+RETRO_TITLES = {
+    RETRO_REPORT: ("曾与报案涉及的号码/网址/账户接触", "In contact with something a report names"),
+    RETRO_MODEL: (
+        "曾与模型识别的涉诈号码/账户接触",
+        "In contact with a number or account a rule flagged",
+    ),
+}
+
+
+@dataclass
+class BatchResult:
+    """What one call to :meth:`Engine.process` produced."""
+
+    rows: int = 0
+    signals: int = 0
+    changes: list[Change] = field(default_factory=list)
+    shadow_changes: list[Change] = field(default_factory=list)
+    learnt: list[Indicator] = field(default_factory=list)
+    late: int = 0
+
+
+@dataclass
+class _Part:
+    subjects: SubjectState = field(default_factory=SubjectState)
+
+
+class Engine:
+    """Keyed, event-time detection over micro-batches."""
+
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        intel: IntelView | None = None,
+        config: EngineConfig | None = None,
+        *,
+        rules: Iterable[Rule] = RULES,
+        shadow: Iterable[Rule] = (),
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.registry = registry or Registry()
+        self.intel = intel or IntelView()
+        self.builder = FrameBuilder(
+            self.registry, self.intel, call_probe_s=self.config.call_probe_s
+        )
+        self.rules = _configured(rules, self.config)
+        self.shadow_rules = tuple(shadow)
+        self.counterparties = CounterpartyState()
+        self.parts = [_Part() for _ in range(self.config.partitions)]
+        self.scorer = Scorer(self.config.scoring)
+        self.shadow_scorer = Scorer(self.config.scoring, shadow=True) if self.shadow_rules else None
+        self.contacts = ContactIndex(self.config.lookback_days * 86_400)
+        self.pending = empty_frame()
+        self.watermark: int | None = None
+        self.seq = 0
+        self.late = 0
+
+    # ------------------------------------------------------------------ driving
+
+    def process(self, tables: Mapping[str, pa.Table], watermark: int | None = None) -> BatchResult:
+        """Add events (per type) and run every row known before ``watermark`` (epoch s).
+
+        Without a watermark everything pending runs (end of a replay).
+        """
+        frames = [self.builder.build(t, tables[t]) for t in TYPE_ORDER if t in tables]
+        reports = tables.get("police_report")
+        fresh = concat(frames)
+        fresh.features["seq"] = np.arange(self.seq, self.seq + len(fresh), dtype=np.int64)
+        self.seq += len(fresh)
+        result = BatchResult()
+        if self.watermark is not None and len(fresh):
+            late = fresh.at < self.watermark - self.config.grace_s
+            result.late = int(late.sum())
+            self.late += result.late
+        pool = _concat_with_seq([self.pending, fresh])
+        if watermark is None:
+            ready, self.pending = pool, empty_frame()
+        else:
+            due = pool.at < watermark
+            ready = pool.take(np.flatnonzero(due))
+            self.pending = pool.take(np.flatnonzero(~due))
+            self.watermark = watermark if self.watermark is None else max(self.watermark, watermark)
+        if len(ready):
+            order = np.lexsort((ready.features["seq"], ready.at))
+            self._run(ready.take(order), reports, result)
+        self.intel.refresh()
+        return result
+
+    def flush(self) -> BatchResult:
+        """Run every pending row (end of input)."""
+        return self.process({}, None)
+
+    # ------------------------------------------------------------------ one batch
+
+    def _run(self, f: Frame, reports: pa.Table | None, result: BatchResult) -> None:
+        result.rows += len(f)
+        self.counterparties.update(f)
+        self._subject_stage(f)
+        hits = self._evaluate(f, self.rules, stage=1)
+        exposure = np.zeros(len(f), np.bool_)
+        for r, mask in hits:
+            if r.exposure and r.target is Target.SUBJECT:
+                exposure |= mask
+        self._exposure(f, exposure)
+        hits += self._evaluate(f, self.rules, stage=2)
+        signals = self._signals(f, hits)
+        learnt = self._learn_from_hits(f, hits) + self._learn_from_reports(f, reports)
+        self._index_contacts(f)
+        signals += self._retro(f, learnt)
+        result.learnt = learnt
+        result.signals = len(signals)
+        vulnerable = self._vulnerable(f)
+        result.changes = self.scorer.add(signals, vulnerable)
+        if self.shadow_scorer is not None:
+            shadow_hits = self._shadow_hits(f, hits)
+            shadow_signals = self._signals(f, shadow_hits) + [
+                s for s in signals if s.rule in (RETRO_REPORT, RETRO_MODEL)
+            ]
+            result.shadow_changes = self.shadow_scorer.add(shadow_signals, vulnerable)
+        self.contacts.prune(int(f.at.max()))
+
+    def _subject_stage(self, f: Frame) -> None:
+        parts = len(self.parts)
+        if parts == 1:
+            self.parts[0].subjects.update(f)
+            return
+        which = np.maximum(f.subject, 0) % parts
+        pieces: dict[str, np.ndarray] = {}
+        for p in range(parts):
+            idx = np.flatnonzero(which == p)
+            sub = f.take(idx)
+            self.parts[p].subjects.update(sub)
+            for name, col in sub.features.items():
+                if name not in f.features or name in pieces:
+                    pieces.setdefault(name, np.zeros(len(f), col.dtype))
+                pieces[name][idx] = col
+        for name, col in pieces.items():
+            f.features[name] = col
+
+    def _exposure(self, f: Frame, hit: np.ndarray) -> None:
+        parts = len(self.parts)
+        if parts == 1:
+            self.parts[0].subjects.exposure(f, hit)
+            return
+        which = np.maximum(f.subject, 0) % parts
+        out = np.zeros(len(f), np.int64)
+        for p in range(parts):
+            idx = np.flatnonzero(which == p)
+            sub = f.take(idx)
+            self.parts[p].subjects.exposure(sub, hit[idx])
+            out[idx] = sub.features["exposed_at"]
+        f.features["exposed_at"] = out
+
+    def _evaluate(
+        self, f: Frame, rules: Iterable[Rule], *, stage: int
+    ) -> list[tuple[Rule, np.ndarray]]:
+        out = []
+        view = RowView(f)
+        kinds = f.kind
+        for r in rules:
+            if r.stage != stage or not r.kinds:
+                continue
+            # Warnings are for the centre's residents; rows about outsiders (a mule paying the
+            # next mule, an unknown number) only feed the counterparty state and intelligence.
+            rows = np.isin(kinds, [int(k) for k in r.kinds]) & (f.person >= 0)
+            if r.target is Target.INDICATOR:
+                rows = np.isin(kinds, [int(k) for k in r.kinds]) & (f.cp >= 0)
+            mask = np.zeros(len(f), np.bool_)
+            idx = np.flatnonzero(rows)
+            if idx.size:
+                mask[idx] = np.asarray(r.evaluate(view.subset(idx)), np.bool_)
+            out.append((r, mask))
+        return out
+
+    def _shadow_hits(
+        self, f: Frame, hits: list[tuple[Rule, np.ndarray]]
+    ) -> list[tuple[Rule, np.ndarray]]:
+        replaced = {r.id for r in self.shadow_rules}
+        kept = [(r, m) for r, m in hits if r.id not in replaced]
+        return (
+            kept
+            + self._evaluate(f, self.shadow_rules, stage=1)
+            + self._evaluate(f, self.shadow_rules, stage=2)
+        )
+
+    def _signals(self, f: Frame, hits: list[tuple[Rule, np.ndarray]]) -> list[Signal]:
+        out: list[Signal] = []
+        keys = self.builder.keys
+        for r, mask in hits:
+            if r.target is not Target.SUBJECT:
+                continue
+            rows = np.flatnonzero(mask)
+            if rows.size == 0:
+                continue
+            ids = f.event_id.take(pa.array(rows, pa.int64())).to_pylist()
+            for i, eid in zip(rows.tolist(), ids, strict=True):
+                out.append(
+                    Signal(
+                        at=int(f.at[i]),
+                        subject=int(f.subject[i]),
+                        rule=r.id,
+                        version=r.version,
+                        weight=r.weight,
+                        floor=r.floor,
+                        event_id=str(eid),
+                        value=_strip(keys.value(int(f.cp[i]))) if f.cp[i] >= 0 else "",
+                        indicator=self._indicator_note(int(f.intel_idx[i]), int(f.intel2_idx[i])),
+                        fraud_type=_fraud_hint(r, int(f.text[i])),
+                        seq=int(f.features["seq"][i]),
+                        family=r.family,
+                    )
+                )
+        return out
+
+    def _indicator_note(self, idx: int, idx2: int) -> str:
+        use = idx if idx >= 0 else idx2
+        if use < 0:
+            return ""
+        ind = self.intel.indicator(use)
+        return f"{ind.kind.value}:{ind.value} · {ind.verdict.value} · {ind.source}"
+
+    # ------------------------------------------------------------------ learning and retro
+
+    def _learn_from_hits(self, f: Frame, hits: list[tuple[Rule, np.ndarray]]) -> list[Indicator]:
+        found: list[Indicator] = []
+        keys = self.builder.keys
+        for r, mask in hits:
+            if r.target is not Target.INDICATOR:
+                continue
+            for i in np.flatnonzero(mask).tolist():
+                key = keys.value(int(f.cp[i]))
+                kind = IndicatorKind.PHONE if key.startswith("p:") else IndicatorKind.ACCOUNT
+                found.append(
+                    _indicator(
+                        kind, _strip(key), Verdict.SUSPICIOUS, 0.6, f"rule:{r.id}", int(f.at[i])
+                    )
+                )
+        return self.intel.learn(_dedupe(found))
+
+    def _learn_from_reports(self, f: Frame, reports: pa.Table | None) -> list[Indicator]:
+        """Everything a police report names becomes a fraud indicator at once."""
+        if reports is None or reports.num_rows == 0:
+            return []
+        found: list[Indicator] = []
+        ts = reports.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+        ids = reports.column("event_id").to_pylist()
+        columns = {
+            IndicatorKind.PHONE: "suspect_phones",
+            IndicatorKind.ACCOUNT: "suspect_accounts",
+            IndicatorKind.URL: "suspect_urls",
+        }
+        for kind, name in columns.items():
+            if name not in reports.column_names:
+                continue
+            for row, named in enumerate(reports.column(name).to_pylist()):
+                at = int(ts[row]) // 1_000_000
+                for raw in named or []:
+                    src = f"report:{ids[row]}"
+                    try:
+                        value = normalise_value(kind, str(raw))
+                    except values.InvalidValue:
+                        continue
+                    found.append(_indicator(kind, value, Verdict.FRAUD, 0.9, src, at))
+                    if kind is IndicatorKind.URL:
+                        host = values.parse_url(value).host
+                        found.append(
+                            _indicator(IndicatorKind.DOMAIN, host, Verdict.FRAUD, 0.7, src, at)
+                        )
+        return self.intel.learn(_dedupe(found))
+
+    def _retro(self, f: Frame, learnt: list[Indicator]) -> list[Signal]:
+        """Everyone in touch with a new indicator within the look-back gets a signal now."""
+        out: list[Signal] = []
+        keys = self.builder.keys
+        prefix = {
+            IndicatorKind.PHONE: "p:",
+            IndicatorKind.ACCOUNT: "a:",
+            IndicatorKind.DOMAIN: "d:",
+            IndicatorKind.APP: "app:",
+        }
+        for ind in learnt:
+            p = prefix.get(ind.kind)
+            if p is None or ind.first_seen is None:
+                continue
+            cp = keys.find(p + ind.value)
+            if cp < 0:
+                continue
+            at = int(ind.first_seen.timestamp())
+            report = ind.source.startswith("report:")
+            for c in self.contacts.contacts([cp], at - self.config.lookback_days * 86_400):
+                out.append(
+                    Signal(
+                        at=max(at, c.at),
+                        subject=c.subject,
+                        rule=RETRO_REPORT if report else RETRO_MODEL,
+                        version=1,
+                        weight=(
+                            self.config.retro_weight_report
+                            if report
+                            else self.config.retro_weight_model
+                        ),
+                        floor=3 if report else 0,
+                        event_id=c.event_id,
+                        value=ind.value,
+                        indicator=f"{ind.kind.value}:{ind.value} · {ind.verdict.value} · {ind.source}",
+                        seq=-1,
+                        family="retro",
+                    )
+                )
+        return out
+
+    def _index_contacts(self, f: Frame) -> None:
+        from fanzha.detect.frame import F_RESIDENT
+
+        contact = np.isin(
+            f.kind, [int(K.CALL), int(K.SMS), int(K.VISIT), int(K.INSTALL), int(K.PAY)]
+        )
+        outside = (f.flags & F_RESIDENT) == 0
+        idx = np.flatnonzero(contact & outside)
+        if idx.size:
+            self.contacts.add(
+                f.cp[idx], f.subject[idx], f.at[idx], f.event_id.take(pa.array(idx, pa.int64()))
+            )
+        links = np.flatnonzero((f.kind == int(K.SMS)) & (f.cp2 >= 0))
+        if links.size:
+            self.contacts.add(
+                f.cp2[links],
+                f.subject[links],
+                f.at[links],
+                f.event_id.take(pa.array(links, pa.int64())),
+            )
+
+    def _vulnerable(self, f: Frame) -> dict[int, bool]:
+        old = (f.age >= 60) | ((f.age >= 16) & (f.age <= 22))
+        return dict.fromkeys(np.unique(f.subject[old]).tolist(), True)
+
+    # ------------------------------------------------------------------ output helpers
+
+    def subject_key(self, subject: int) -> str:
+        """The subject's key string (ID number, or ``phone:…`` / ``account:…``)."""
+        return self.builder.keys.value(subject)
+
+    def titles(self) -> dict[str, tuple[str, str]]:
+        """Rule id → (Chinese, English) title, for explanations."""
+        out = {r.id: (r.title_zh, r.title_en) for r in (*self.rules, *self.shadow_rules)}
+        out.update(RETRO_TITLES)
+        return out
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> bytes:
+        """The whole engine state as bytes (NumPy arrays and JSON; no pickle)."""
+        arrays: dict[str, np.ndarray] = {}
+        cps = self.counterparties
+        for name in ("first_at", "born_at", "subjects", "payers"):
+            arrays[f"cp.{name}"] = getattr(cps, name).data
+        arrays["cp.pairs"] = _seen(cps.pairs.first)
+        arrays["cp.payer_pairs"] = _seen(cps.payer_pairs.first)
+        for p, part in enumerate(self.parts):
+            s = part.subjects
+            for name in ("out_max", "out_n", "last_amount", "up_run", "recv_at", "exposed"):
+                arrays[f"s{p}.{name}"] = getattr(s, name).data
+            arrays[f"s{p}.payees"] = _seen(s.payees.first)
+            arrays[f"s{p}.links"] = _seen(s.links.first)
+            arrays[f"s{p}.pair_n"] = _seen(s.pair_n)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        meta = {
+            "keys": self.builder.keys.values,
+            "seq": self.seq,
+            "watermark": self.watermark,
+            "late": self.late,
+        }
+        head = json.dumps(meta, ensure_ascii=False).encode()
+        return len(head).to_bytes(8, "big") + head + buf.getvalue()
+
+
+def _seen(d: Mapping[int, int]) -> np.ndarray:
+    if not d:
+        return np.empty((0, 2), np.int64)
+    return np.array(list(d.items()), np.int64)
+
+
+def _concat_with_seq(frames: list[Frame]) -> Frame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        out = empty_frame()
+        out.features["seq"] = np.empty(0, np.int64)
+        return out
+    out = concat(frames)
+    out.features = (
+        {k: np.concatenate([f.features[k] for f in frames]) for k in frames[0].features}
+        if len(frames) > 1
+        else dict(frames[0].features)
+    )
+    return out
+
+
+def _strip(key: str) -> str:
+    return key.split(":", 1)[1] if ":" in key else key
+
+
+def _fraud_hint(r: Rule, text: int) -> str:
+    if text:
+        return SmsText(text).fraud_type.value
+    return r.fraud_type.value if r.fraud_type else ""
+
+
+def _indicator(
+    kind: IndicatorKind, value: str, verdict: Verdict, confidence: float, source: str, at: int
+) -> Indicator:
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(at, dt.UTC)
+    return Indicator(
+        kind=kind,
+        value=value,
+        verdict=verdict,
+        confidence=confidence,
+        source=source,
+        first_seen=when,
+        last_seen=when,
+    )
+
+
+def _dedupe(found: list[Indicator]) -> list[Indicator]:
+    seen: dict[tuple[str, str], Indicator] = {}
+    for ind in found:
+        seen.setdefault(ind.key, ind)
+    return list(seen.values())
+
+
+def _configured(rules: Iterable[Rule], config: EngineConfig) -> tuple[Rule, ...]:
+    out = []
+    for r in rules:
+        if r.id in config.disabled:
+            continue
+        changes = config.rules.get(r.id)
+        out.append(r.with_config(**changes) if changes else r)
+    return tuple(out)
+
+
+class RowView:
+    """Attribute access to a frame's columns and features for a subset of rows."""
+
+    def __init__(self, f: Frame, idx: I64 | None = None) -> None:
+        self._f = f
+        self._idx = idx
+        self._cache: dict[str, np.ndarray] = {}
+
+    def subset(self, idx: I64) -> RowView:
+        """The view restricted to ``idx``."""
+        return RowView(self._f, idx)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        cache = self._cache
+        if name not in cache:
+            f = self._f
+            col = f.features[name] if name in f.features else getattr(f, name)
+            cache[name] = col if self._idx is None else col[self._idx]
+        return cache[name]
+
+
+__all__ = ["BatchResult", "Engine", "EngineConfig", "NoConfig", "RuleConfig"]
+_unused = (pc, Any)
+
+
+def warnings_table(engine: Engine, *, shadow: bool | None = None) -> pa.Table:
+    """Every warning the engine issued (live and, when present, shadow), as WARNINGS_SCHEMA."""
+    from fanzha.detect.schema import WARNINGS_SCHEMA
+
+    scorers = [engine.scorer] + ([engine.shadow_scorer] if engine.shadow_scorer else [])
+    rows: dict[str, list[Any]] = {name: [] for name in WARNINGS_SCHEMA.names}
+    for scorer in scorers:
+        if shadow is not None and scorer.shadow != shadow:
+            continue
+        for w in scorer.warnings.values():
+            key = engine.subject_key(w.subject)
+            is_person = ":" not in key
+            rows["warning_id"].append(w.warning_id)
+            rows["subject"].append(key)
+            rows["id_number"].append(key if is_person else None)
+            rows["phone"].append(key.split(":", 1)[1] if key.startswith("phone:") else None)
+            rows["level"].append(w.level)
+            rows["first_at"].append(w.first_at * 1_000_000)
+            rows["level3_at"].append(w.level_at[3] * 1_000_000 if 3 in w.level_at else None)
+            rows["level4_at"].append(w.level_at[4] * 1_000_000 if 4 in w.level_at else None)
+            rows["shadow"].append(w.shadow)
+            rows["fraud_type"].append(w.fraud_type or None)
+            rows["score"].append(float(w.score))
+    return pa.table(
+        {n: pa.array(rows[n], WARNINGS_SCHEMA.field(n).type) for n in WARNINGS_SCHEMA.names},
+        schema=WARNINGS_SCHEMA,
+    )

@@ -1,0 +1,104 @@
+"""The residents the engine knows: which phone and account belongs to whom, and their age.
+
+Built once from the registry's person table (Arrow); lookups are vectorised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fanzha.detect.kernels import I64
+
+
+class Registry:
+    """Residents by phone and by account, with birth dates (for age) and home community."""
+
+    def __init__(self, persons: pa.Table | None = None) -> None:
+        persons = persons if persons is not None else _empty()
+        self.id_number = persons.column("id_number").combine_chunks()
+        self.n = persons.num_rows
+        self.community = (
+            persons.column("community").combine_chunks()
+            if "community" in persons.column_names
+            else pa.nulls(self.n, pa.string())
+        )
+        self.birth_days = _birth_days(persons)
+        self._phones, self._phone_owner = _flatten(persons, "phones")
+        self._accounts, self._account_owner = _flatten(persons, "accounts")
+
+    def by_phone(self, phones: pa.Array) -> I64:
+        """The resident row of each phone (-1 when not a resident's number)."""
+        return _lookup(self._phones, self._phone_owner, phones)
+
+    def by_account(self, accounts: pa.Array) -> I64:
+        """The resident row of each account (-1 when not a resident's account)."""
+        return _lookup(self._accounts, self._account_owner, accounts)
+
+    def by_id_number(self, ids: pa.Array) -> I64:
+        """The resident row of each ID number (-1 when unknown)."""
+        found = pc.index_in(ids, value_set=self.id_number).to_numpy(zero_copy_only=False)
+        return np.nan_to_num(found.astype(np.float64), nan=-1).astype(np.int64)
+
+    def age_at(self, rows: I64, at_s: I64) -> I64:
+        """Age in whole years at epoch second ``at_s`` (-1 for unknown residents or births)."""
+        out = np.full(rows.size, -1, np.int64)
+        known = rows >= 0
+        if not known.any():
+            return out
+        born = self.birth_days[rows[known]]
+        days = at_s[known] // 86_400 - born
+        ok = born > np.iinfo(np.int32).min
+        out[np.flatnonzero(known)[ok]] = (days[ok] * 400 // 146_097).astype(np.int64)
+        return out
+
+    def id_of(self, row: int) -> str:
+        """The ID number of a resident row."""
+        return str(self.id_number[row].as_py())
+
+
+def _empty() -> pa.Table:
+    return pa.table(
+        {
+            "id_number": pa.array([], pa.string()),
+            "phones": pa.array([], pa.list_(pa.string())),
+            "accounts": pa.array([], pa.list_(pa.string())),
+        }
+    )
+
+
+def _flatten(persons: pa.Table, column: str) -> tuple[pa.Array, I64]:
+    if column not in persons.column_names:
+        return pa.array([], pa.string()), np.empty(0, np.int64)
+    lists = persons.column(column).combine_chunks()
+    values = pc.list_flatten(lists)
+    owner = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    return values, owner
+
+
+def _lookup(values: pa.Array, owner: I64, query: pa.Array) -> I64:
+    if len(values) == 0 or len(query) == 0:
+        return np.full(len(query), -1, np.int64)
+    found = pc.index_in(query, value_set=values).to_numpy(zero_copy_only=False)
+    idx = np.nan_to_num(found.astype(np.float64), nan=-1).astype(np.int64)
+    return np.where(idx >= 0, owner[np.maximum(idx, 0)], -1)
+
+
+def _birth_days(persons: pa.Table) -> I64:
+    missing = np.iinfo(np.int32).min
+    if "birth_date" not in persons.column_names:
+        return np.full(persons.num_rows, missing, np.int64)
+    days = persons.column("birth_date").combine_chunks().cast(pa.date32())
+    arr = days.to_numpy(zero_copy_only=False)
+    out = np.asarray(arr.astype("datetime64[D]").astype(np.int64), np.int64)
+    nulls = np.asarray(days.is_null())
+    out[nulls] = missing
+    return out
+
+
+def epoch_day(day: dt.date) -> int:
+    """Days since 1970-01-01."""
+    return (day - dt.date(1970, 1, 1)).days

@@ -1,0 +1,90 @@
+"""Fraud-script families of a text message, by keyword patterns (vectorised regex).
+
+The patterns are the phrases public anti-fraud campaigns teach people to recognise (安全账户,
+刷单返利, 无抵押秒到账 …). They are a first filter, not a verdict: rules combine a family with
+who sent the message. Messages that *warn* about fraud (反诈提醒) are not counted.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fanzha.detect.kernels import I64
+from fanzha.model.enums import FraudType
+
+
+class SmsText(enum.IntEnum):
+    """Keyword family of a message (0: none)."""
+
+    NONE = 0
+    AUTHORITIES = 1
+    BRUSHING = 2
+    INVESTMENT = 3
+    LOAN = 4
+    CUSTOMER_SERVICE = 5
+    ACQUAINTANCE = 6
+    TRANSFER_REQUEST = 7
+
+    @property
+    def fraud_type(self) -> FraudType:
+        """The fraud type a family points to."""
+        return _TYPE[self]
+
+
+_TYPE = {
+    SmsText.NONE: FraudType.OTHER,
+    SmsText.AUTHORITIES: FraudType.IMPERSONATING_AUTHORITIES,
+    SmsText.BRUSHING: FraudType.ORDER_BRUSHING,
+    SmsText.INVESTMENT: FraudType.FAKE_INVESTMENT,
+    SmsText.LOAN: FraudType.FAKE_LOAN,
+    SmsText.CUSTOMER_SERVICE: FraudType.FAKE_CUSTOMER_SERVICE,
+    SmsText.ACQUAINTANCE: FraudType.IMPERSONATING_ACQUAINTANCE,
+    SmsText.TRANSFER_REQUEST: FraudType.IMPERSONATING_ACQUAINTANCE,
+}
+
+#: Families in priority order (the first that matches wins).
+PATTERNS: tuple[tuple[SmsText, str], ...] = (
+    (
+        SmsText.TRANSFER_REQUEST,
+        r"(转|汇|打)[一下笔点些]{0,2}(钱|款|账)|账户\s*[:：]?\s*[0-9]{12,19}|户名",
+    ),
+    (
+        SmsText.AUTHORITIES,
+        r"涉嫌|洗钱|安全账户|通缉|逮捕|案件编号|资金清查|配合调查|公安局|检察院|法院传票",
+    ),
+    (SmsText.BRUSHING, r"刷单|兼职|日结|佣金|点赞关注|做任务|一单一结|垫付|返利"),
+    (
+        SmsText.INVESTMENT,
+        r"内部群|牛股|涨停|带你.{0,4}(理财|投资|炒股)|收益翻倍|稳赚|荐股|VIP群|导师",
+    ),
+    (SmsText.LOAN, r"无抵押|秒到账|当天放款|身份证即可贷|低息|贷款额度|解冻金|刷流水"),
+    (
+        SmsText.CUSTOMER_SERVICE,
+        r"理赔|质量问题|包裹丢失|快递丢失|注销.{0,4}(会员|账户|百万保障)|退款",
+    ),
+    (SmsText.ACQUAINTANCE, r"新号码|换号了|换了号|存一下这个号|我是你.{0,3}(总|领导|老师|同学)"),
+)
+#: Anti-fraud notices themselves mention 安全账户 and 转账: never a family.
+WARNING_NOTICE = r"反诈|谨防|都是诈骗|提醒您"
+
+
+def classify_texts(texts: pa.Array) -> I64:
+    """The :class:`SmsText` family of each message (0 for none)."""
+    n = len(texts)
+    out = np.zeros(n, np.int64)
+    if n == 0:
+        return out
+    t = texts.fill_null("")
+    notice = _match(t, WARNING_NOTICE)
+    for family, pattern in reversed(PATTERNS):  # reversed: earlier entries overwrite later ones
+        out[_match(t, pattern)] = int(family)
+    out[notice] = 0
+    return out
+
+
+def _match(texts: pa.Array, pattern: str) -> np.ndarray:
+    return np.asarray(pc.match_substring_regex(texts, pattern).to_numpy(False), np.bool_)
