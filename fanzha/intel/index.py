@@ -1,0 +1,712 @@
+"""IntelIndex: an immutable snapshot of all indicators, looked up vectorised.
+
+One :class:`~fanzha.intel.keyset.KeySet` per indicator kind holds the normalised values;
+per key, the index of its block entry and of its allow entry (a value may have both).
+Lookups take Arrow arrays and give :class:`Matches` (NumPy arrays, one row per value):
+
+- **phones**: the exact number (E.164 or pseudonym), else the longest number prefix. A
+  phone indicator whose value ends with ``*`` (``+86170*``) is a prefix; so is every entry of
+  ``phone_prefixes``. Prefixes are written in international form (``+`` and digits).
+- **hosts**: the host, else its nearest parent domain that is listed (``a.b.example.com``
+  matches ``b.example.com`` before ``example.com``); never a public suffix, which the index
+  refuses to hold.
+- **urls**: the exact (normalised) URL, else the walk over its host.
+- **accounts**, **devices**: exact; **apps**: exact, case-insensitive.
+
+Allow entries win over block entries wherever both match (the most specific allow entry
+is reported). To reload, build a new index and swap the reference: an index never changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, Self
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fanzha.intel import hosts as hostlib
+from fanzha.intel.keyset import (
+    I64,
+    U64,
+    Bool,
+    KeySet,
+    Spans,
+    StringInput,
+    Strings,
+    as_string_array,
+    batches,
+    span_hashes,
+)
+from fanzha.intel.model import Indicator, IndicatorKind, Verdict, normalise_value
+from fanzha.model import values as scalar
+
+NO_MATCH: Final = -1
+_KIND_EN: Final = {
+    IndicatorKind.PHONE: "number",
+    IndicatorKind.DOMAIN: "domain",
+    IndicatorKind.URL: "URL",
+    IndicatorKind.ACCOUNT: "account",
+    IndicatorKind.APP: "app",
+    IndicatorKind.DEVICE: "device",
+}
+_PREFIX_RE: Final = re.compile(r"\+[0-9]{1,15}")
+_PHONE_JUNK_RE: Final = re.compile(r"[\s\-.()]")
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Per looked-up value: ``verdict`` (int8: -1 no match, 0 allow, 1 suspicious, 2 fraud,
+    i.e. :attr:`Verdict.rank`), ``indicator`` (int64 index into the index's indicators, -1
+    when none) and ``confidence`` (float32, 0 when none)."""
+
+    verdict: npt.NDArray[np.int8]
+    indicator: I64
+    confidence: npt.NDArray[np.float32]
+
+    def __len__(self) -> int:
+        return len(self.indicator)
+
+    @property
+    def blocked(self) -> Bool:
+        """Rows matched by a block entry (fraud or suspicious) and by no allow entry."""
+        blocked: Bool = self.verdict > 0
+        return blocked
+
+
+@dataclass(frozen=True)
+class Explained:
+    """One checked value, for people: how it was read, the verdict and why."""
+
+    value: str
+    normalised: str | None
+    kind: str
+    verdict: str  # fraud | suspicious | allow | none | invalid
+    matched: str | None
+    reason: str
+    reason_zh: str
+    source: str | None
+    confidence: float | None
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Keys of one kind; per key, the indicator of its allow and of its block entry.
+
+    ``allow`` / ``block``: an array (-1 where the key has no such entry), ``None`` when no
+    key has one, or the string ``"same"`` when key ``i`` is indicator ``i``.
+    """
+
+    keys: KeySet
+    allow: I64 | str | None
+    block: I64 | str | None
+    single_label: bool = True  # domains: whether some key has no dot (walk to the top)
+
+    def ids(self, which: I64 | str | None, found: I64) -> I64:
+        """The indicator per found key (-1 where none)."""
+        if which is None:
+            return np.full(len(found), NO_MATCH, np.int64)
+        if isinstance(which, str):
+            return found
+        return np.where(found >= 0, which[np.maximum(found, 0)], NO_MATCH)
+
+
+@dataclass
+class _Best:
+    """The best allow and block indicator per row so far (the most specific first)."""
+
+    allow: I64
+    block: I64
+
+    @classmethod
+    def empty(cls, n: int) -> _Best:
+        return cls(np.full(n, NO_MATCH, np.int64), np.full(n, NO_MATCH, np.int64))
+
+    def offer(self, table: _Table, found: I64, rows: I64 | None) -> None:
+        """Candidates ``found`` (keys, -1) on ``rows`` (None: one per row), in order of
+        specificity within a row; a row keeps what it has, else takes the first offered."""
+        allow = table.ids(table.allow, found)
+        block = table.ids(table.block, found)
+        n = len(self.allow)
+        if rows is not None:
+            allow = hostlib.first_per_row(rows, allow, n)
+            block = hostlib.first_per_row(rows, block, n)
+        np.copyto(self.allow, allow, where=self.allow < 0)
+        np.copyto(self.block, block, where=self.block < 0)
+
+    def winner(self) -> I64:
+        chosen: I64 = np.where(self.allow >= 0, self.allow, self.block)
+        return chosen
+
+
+@dataclass(frozen=True)
+class _Column:
+    """Indicators of one list given as columns (:meth:`IntelIndex.from_columns`)."""
+
+    kind: IndicatorKind
+    values: pa.Array
+    verdict: Verdict
+    confidence: float
+    source: str
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def normalise_prefix(raw: str) -> str:
+    """The canonical number prefix of ``raw`` (``+86 170*`` → ``+86170``)."""
+    text = _PHONE_JUNK_RE.sub("", raw).removesuffix("*")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not _PREFIX_RE.fullmatch(text):
+        raise scalar.InvalidValue(
+            f"number prefix {raw[:40]!r} is not '+' and 1–15 digits; write prefixes in"
+            " international form, e.g. +86170*"
+        )
+    return text
+
+
+class IntelIndex:
+    """An immutable snapshot of all indicators, for vectorised lookups.
+
+    Rebuild and swap the reference to reload (atomic for readers)."""
+
+    def __init__(
+        self,
+        tables: dict[IndicatorKind, _Table],
+        prefixes: _Table | None,
+        *,
+        indicators: tuple[Indicator, ...] | None = None,
+        column: _Column | None = None,
+        rejected: tuple[tuple[Indicator, str], ...] = (),
+    ) -> None:
+        self._tables = tables
+        self._prefixes = prefixes
+        self._indicators = indicators
+        self._column = column
+        self.rejected = rejected
+        if prefixes is not None:
+            lengths = np.unique(np.diff(Strings.of(prefixes.keys.keys).offsets))
+            self._prefix_lengths = tuple(sorted((int(x) for x in lengths), reverse=True))
+        else:
+            self._prefix_lengths = ()
+        if indicators is not None:
+            self._rank = np.array([i.verdict.rank for i in indicators], np.int8)
+            self._confidence = np.array([i.confidence for i in indicators], np.float32)
+
+    # ------------------------------------------------------------------------ building
+
+    @classmethod
+    def build(
+        cls,
+        indicators: Iterable[Indicator],
+        *,
+        phone_prefixes: Iterable[Indicator] = (),
+        at: dt.datetime | None = None,
+    ) -> Self:
+        """The index of the indicators in force at ``at`` (default: now).
+
+        Values are normalised again (:func:`normalise_value`); invalid ones, public suffixes
+        as domains and malformed number prefixes are left out with a reason in
+        :attr:`rejected`. Expired indicators (``expires <= at``) are left out silently. Of
+        several block entries for one (kind, value) the highest verdict is kept (the first
+        of equals); of several allow entries the first. A value may have both an allow and a
+        block entry: allow wins at lookup. Phone indicators ending with ``*`` and every
+        entry of ``phone_prefixes`` are number prefixes.
+        """
+        moment = _utc(at or dt.datetime.now(dt.UTC))
+        kept: list[Indicator] = []
+        rejected: list[tuple[Indicator, str]] = []
+        slots: dict[tuple[str, str, bool], int] = {}  # (kind, key, allow) → position in kept
+        entries = [(i, False) for i in indicators] + [(i, True) for i in phone_prefixes]
+        for indicator, forced_prefix in entries:
+            if indicator.expires is not None and _utc(indicator.expires) <= moment:
+                continue
+            is_prefix = forced_prefix or (
+                indicator.kind is IndicatorKind.PHONE and indicator.value.strip().endswith("*")
+            )
+            try:
+                if is_prefix:
+                    if indicator.kind is not IndicatorKind.PHONE:
+                        raise scalar.InvalidValue("only phone indicators can be prefixes")
+                    key = normalise_prefix(indicator.value)
+                    value = key + "*"
+                else:
+                    key = value = normalise_value(indicator.kind, indicator.value)
+            except scalar.InvalidValue as exc:
+                rejected.append((indicator, exc.reason))
+                continue
+            if value != indicator.value:
+                indicator = indicator.model_copy(update={"value": value})
+            allow = indicator.verdict is Verdict.ALLOW
+            slot_key = ("prefix" if is_prefix else indicator.kind.value, key, allow)
+            at_slot = slots.get(slot_key)
+            if at_slot is None:
+                slots[slot_key] = len(kept)
+                kept.append(indicator)
+            elif indicator.verdict.rank > kept[at_slot].verdict.rank:
+                kept[at_slot] = indicator
+        kept, refused = _refuse_public_suffixes(kept)
+        rejected += refused
+        tables: dict[IndicatorKind, _Table] = {}
+        for kind in IndicatorKind:
+            table = _table_of(kept, kind.value)
+            if table is not None:
+                tables[kind] = table
+        return cls(
+            tables,
+            _table_of(kept, "prefix"),
+            indicators=tuple(kept),
+            rejected=tuple(rejected),
+        )
+
+    @classmethod
+    def from_columns(
+        cls,
+        kind: IndicatorKind,
+        values: StringInput,
+        verdict: Verdict = Verdict.FRAUD,
+        confidence: float = 0.8,
+        source: str = "manual",
+    ) -> Self:
+        """The index of one large list, without a Python object per row: each value
+        normalised vectorised (domains: :func:`hostlib.normalise_hosts`; the others accept
+        their canonical forms vectorised and parse the rest one distinct value at a time),
+        invalid values and public suffixes rejected, indicators made only when asked for
+        (:meth:`indicator`). Indicator ``i`` is the ``i``-th accepted value."""
+        # the same checks as for one indicator (confidence within 0–1, …)
+        Indicator(kind=kind, value="-", verdict=verdict, confidence=confidence, source=source)
+        array = as_string_array(values)
+        single_label = True
+        if kind is IndicatorKind.DOMAIN:
+            normalised, accepted, reasons, hashes, single_label = _domain_column(array)
+        else:
+            normalised, accepted, reasons = _other_column(kind, array)
+            hashes = None
+        rejected = tuple(
+            (
+                Indicator(
+                    kind=kind,
+                    value=str(raw),
+                    verdict=verdict,
+                    confidence=confidence,
+                    source=source,
+                ),
+                reason,
+            )
+            for raw, reason in reasons
+        )
+        if not accepted.all():
+            keep = np.flatnonzero(accepted)
+            normalised = normalised.take(pa.array(keep))
+            if hashes is not None:
+                hashes = hashes[keep]
+        keys_strings = Strings.of(normalised)
+        if hashes is None:
+            keys = KeySet.build(keys_strings.array)
+        else:
+            keys = KeySet.from_hashes(keys_strings, None, hashes)
+        allow = verdict is Verdict.ALLOW
+        table = _Table(keys, "same" if allow else None, None if allow else "same", single_label)
+        column = _Column(kind, keys.keys, verdict, confidence, source)
+        return cls({kind: table}, None, column=column, rejected=rejected)
+
+    # -------------------------------------------------------------------- indicators
+
+    def __len__(self) -> int:
+        """Number of indicators held."""
+        if self._column is not None:
+            return len(self._column.values)
+        return len(self._indicators or ())
+
+    @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        """Every indicator held (for an index of columns, made on first use: slow for
+        millions; prefer :meth:`indicator`)."""
+        if self._indicators is None:
+            self._indicators = tuple(self.indicator(i) for i in range(len(self)))
+        return self._indicators
+
+    def indicator(self, i: int) -> Indicator:
+        """Indicator ``i`` (as numbered by :attr:`Matches.indicator`)."""
+        if self._column is None:
+            return self.indicators[i]
+        c = self._column
+        return Indicator(
+            kind=c.kind,
+            value=str(c.values[i].as_py()),
+            verdict=c.verdict,
+            confidence=c.confidence,
+            source=c.source,
+        )
+
+    def _matches(self, chosen: I64) -> Matches:
+        hit = chosen >= 0
+        if self._column is not None:
+            rank = np.where(hit, self._column.verdict.rank, NO_MATCH).astype(np.int8)
+            conf = np.where(hit, self._column.confidence, 0).astype(np.float32)
+        else:
+            safe = np.maximum(chosen, 0)
+            rank = np.where(hit, self._rank[safe] if len(self._rank) else 0, NO_MATCH)
+            conf = np.where(hit, self._confidence[safe] if len(self._rank) else 0, 0)
+        return Matches(rank.astype(np.int8), chosen, conf.astype(np.float32))
+
+    # ----------------------------------------------------------------------- lookups
+
+    def _batched(self, values: StringInput, one: Callable[[pa.Array], I64]) -> Matches:
+        array = as_string_array(values)
+        chosen = np.full(len(array), NO_MATCH, np.int64)
+        for start, part in batches(array):
+            chosen[start : start + len(part)] = one(part)
+        return self._matches(chosen)
+
+    def _exact(self, kind: IndicatorKind, part: pa.Array, best: _Best | None = None) -> I64:
+        best = best or _Best.empty(len(part))
+        table = self._tables.get(kind)
+        if table is not None:
+            s = Strings.of(part)
+            spans = Spans.whole(s)
+            best.offer(table, _spread(spans, table.keys.lookup_spans(s, spans), len(s)), None)
+        return best.winner()
+
+    def accounts(self, accounts: StringInput) -> Matches:
+        """Exact matches of (normalised) account numbers."""
+        return self._batched(accounts, lambda p: self._exact(IndicatorKind.ACCOUNT, p))
+
+    def devices(self, imeis: StringInput) -> Matches:
+        """Exact matches of device identifiers (IMEI)."""
+        return self._batched(imeis, lambda p: self._exact(IndicatorKind.DEVICE, p))
+
+    def apps(self, app_ids: StringInput) -> Matches:
+        """Exact matches of app identifiers, case-insensitive."""
+        return self._batched(
+            app_ids,
+            lambda p: self._exact(IndicatorKind.APP, pc.utf8_lower(pc.utf8_trim_whitespace(p))),
+        )
+
+    def phones(self, numbers: StringInput) -> Matches:
+        """The exact number (E.164 or pseudonym, as stored in the lake), else the longest
+        number prefix (``+86170*``)."""
+        return self._batched(numbers, self._phone_batch)
+
+    def _phone_batch(self, part: pa.Array) -> I64:
+        best = _Best.empty(len(part))
+        self._exact(IndicatorKind.PHONE, part, best)
+        table = self._prefixes
+        if table is None:
+            return best.winner()
+        s = Strings.of(part)
+        lengths = np.diff(s.offsets)
+        live = s.live()
+        for length in self._prefix_lengths:  # longest first
+            rows = np.flatnonzero(live & (lengths >= length))
+            if len(rows) == 0:
+                continue
+            starts = s.offsets[rows]
+            spans = Spans(rows, starts, starts + length)
+            best.offer(table, table.keys.lookup_spans(s, spans), rows)
+        return best.winner()
+
+    def hosts(self, hosts: StringInput) -> Matches:
+        """The host, else its nearest listed parent domain; allow entries anywhere in the
+        walk win. Hosts are normalised first (:func:`hostlib.normalise_hosts`)."""
+        return self._batched(hosts, self._host_batch)
+
+    def _host_batch(self, part: pa.Array, best: _Best | None = None) -> I64:
+        best = best or _Best.empty(len(part))
+        table = self._tables.get(IndicatorKind.DOMAIN)
+        if table is None:
+            return best.winner()
+        normalised, dots = hostlib.normalise_host_batch(part)
+        walk = hostlib.walk_spans(normalised, skip_top=not table.single_label, dots=dots)
+        s = walk.strings
+        h_whole, h_parents = span_hashes(s, walk.whole, walk.parents)
+        keys = table.keys
+        best.offer(
+            table, _spread(walk.whole, keys.lookup_spans(s, walk.whole, h_whole), len(s)), None
+        )
+        best.offer(table, keys.lookup_spans(s, walk.parents, h_parents), walk.parents.rows)
+        return best.winner()
+
+    def urls(self, urls: StringInput) -> Matches:
+        """The exact URL (normalised as :func:`fanzha.model.values.parse_url` does, as the
+        lake stores them), else the walk over the URL's host; allow entries win."""
+        return self._batched(urls, self._url_batch)
+
+    def _url_batch(self, part: pa.Array) -> I64:
+        best = _Best.empty(len(part))
+        self._exact(IndicatorKind.URL, part, best)
+        if IndicatorKind.DOMAIN in self._tables:
+            self._host_batch(hostlib.hosts_of_urls(part), best)
+        return best.winner()
+
+    def lookup(self, kind: IndicatorKind, values: StringInput) -> Matches:
+        """The lookup for ``kind`` (domains: :meth:`hosts`)."""
+        method: dict[IndicatorKind, Callable[[StringInput], Matches]] = {
+            IndicatorKind.PHONE: self.phones,
+            IndicatorKind.DOMAIN: self.hosts,
+            IndicatorKind.URL: self.urls,
+            IndicatorKind.ACCOUNT: self.accounts,
+            IndicatorKind.APP: self.apps,
+            IndicatorKind.DEVICE: self.devices,
+        }
+        return method[kind](values)
+
+    # ---------------------------------------------------------------------- explain
+
+    def check(self, kind: IndicatorKind, values: Sequence[str]) -> list[Explained]:
+        """Each value checked and explained: how it reads, the verdict, the matched
+        indicator and why (English and Chinese). Invalid values get verdict ``invalid``."""
+        normalised: list[str | None] = []
+        problems: list[str | None] = []
+        for raw in values:
+            try:
+                normalised.append(normalise_value(kind, raw))
+                problems.append(None)
+            except scalar.InvalidValue as exc:
+                normalised.append(None)
+                problems.append(exc.reason)
+        matches = self.lookup(kind, pa.array(normalised, pa.string()))
+        out = []
+        for i, raw in enumerate(values):
+            problem = problems[i]
+            if problem is not None:
+                out.append(
+                    Explained(
+                        raw,
+                        None,
+                        kind.value,
+                        "invalid",
+                        None,
+                        problem,
+                        f"无法识别的{kind.label_zh}：{problem}",
+                        None,
+                        None,
+                    )
+                )
+                continue
+            found = int(matches.indicator[i])
+            value = normalised[i]
+            assert value is not None
+            if found < 0:
+                out.append(
+                    Explained(
+                        raw,
+                        value,
+                        kind.value,
+                        "none",
+                        None,
+                        "no indicator matches",
+                        "未命中任何情报",
+                        None,
+                        None,
+                    )
+                )
+                continue
+            out.append(_explain(raw, value, kind, self.indicator(found)))
+        return out
+
+
+def _explain(raw: str, value: str, kind: IndicatorKind, hit: Indicator) -> Explained:
+    what, what_zh = _how_matched(value, kind, hit)
+    if hit.verdict is Verdict.ALLOW:
+        reason = f"{what} is on the allow list (source {hit.source})"
+        reason_zh = f"{what_zh}在白名单中（来源 {hit.source}）"
+    else:
+        reason = (
+            f"{what} is blocked ({hit.verdict.value}, source {hit.source},"
+            f" confidence {hit.confidence:g})"
+        )
+        reason_zh = (
+            f"{what_zh}已列入黑名单（{hit.verdict.label_zh}，来源 {hit.source}，"
+            f"置信度 {hit.confidence:g}）"
+        )
+    return Explained(
+        raw,
+        value,
+        kind.value,
+        hit.verdict.value,
+        hit.value,
+        reason,
+        reason_zh,
+        hit.source,
+        hit.confidence,
+    )
+
+
+def _how_matched(value: str, kind: IndicatorKind, hit: Indicator) -> tuple[str, str]:
+    """What matched, as a phrase: "parent domain example.com" / "上级域名 example.com"."""
+    if hit.kind is IndicatorKind.PHONE and hit.value.endswith("*"):
+        return f"number prefix {hit.value}", f"号段 {hit.value} "
+    if kind is IndicatorKind.URL and hit.kind is IndicatorKind.DOMAIN:
+        host = scalar.parse_url(value).host
+        inner, inner_zh = _domain_phrase(host, hit.value)
+        return f"the URL's host {host}: {inner}", f"网址的主机 {host}：{inner_zh}"
+    if hit.kind is IndicatorKind.DOMAIN:
+        return _domain_phrase(value, hit.value)
+    return f"{_KIND_EN[hit.kind]} {hit.value}", f"{hit.kind.label_zh} {hit.value} "
+
+
+def _domain_phrase(host: str, listed: str) -> tuple[str, str]:
+    if host == listed:
+        return f"domain {listed}", f"域名 {listed} "
+    return f"parent domain {listed}", f"上级域名 {listed} "
+
+
+def _spread(spans: Spans, found: I64, n: int) -> I64:
+    return hostlib.whole_per_row(spans, found, n)
+
+
+def _refuse_public_suffixes(
+    kept: list[Indicator],
+) -> tuple[list[Indicator], list[tuple[Indicator, str]]]:
+    """``kept`` without the domain indicators that are public suffixes, and those with
+    the reason."""
+    domains = [i for i, ind in enumerate(kept) if ind.kind is IndicatorKind.DOMAIN]
+    if not domains:
+        return kept, []
+    suffix = hostlib.is_public_suffix([kept[i].value for i in domains])
+    refused = {domains[j] for j in np.flatnonzero(suffix)}
+    out = []
+    for i in sorted(refused):
+        ind = kept[i]
+        effect = "allow" if ind.verdict is Verdict.ALLOW else "block"
+        reason = (
+            f"{ind.value} is a public suffix: listing it would {effect} every domain"
+            " registered under it"
+        )
+        out.append((ind, reason))
+    return [ind for i, ind in enumerate(kept) if i not in refused], out
+
+
+def _table_of(kept: list[Indicator], group: str) -> _Table | None:
+    """The table of one kind ("prefix": the phone prefixes) from the kept indicators."""
+    keys: dict[str, int] = {}
+    allow: list[int] = []
+    block: list[int] = []
+    for i, ind in enumerate(kept):
+        is_prefix = ind.kind is IndicatorKind.PHONE and ind.value.endswith("*")
+        if (group == "prefix") != is_prefix or (group != "prefix" and ind.kind.value != group):
+            continue
+        key = ind.value[:-1] if is_prefix else ind.value
+        k = keys.setdefault(key, len(keys))
+        if k == len(allow):
+            allow.append(NO_MATCH)
+            block.append(NO_MATCH)
+        if ind.verdict is Verdict.ALLOW:
+            allow[k] = i
+        else:
+            block[k] = i
+    if not keys:
+        return None
+    allow_ids = np.array(allow, np.int64)
+    block_ids = np.array(block, np.int64)
+    return _Table(
+        KeySet.build(list(keys)),
+        allow_ids if (allow_ids >= 0).any() else None,
+        block_ids if (block_ids >= 0).any() else None,
+        any("." not in k for k in keys),
+    )
+
+
+# ------------------------------------------------------------------------- columns
+
+
+def _domain_column(
+    array: pa.Array,
+) -> tuple[pa.Array, Bool, list[tuple[str, str]], U64, bool]:
+    """Normalised hosts, accepted rows, (raw, reason) of the rejected, the hashes, and
+    whether some accepted host is a single label."""
+    n = len(array)
+    hashes = np.empty(n, np.uint64)
+    accepted = np.zeros(n, bool)
+    parts: list[pa.Array] = []
+    unchanged = True
+    single_label = False
+    for start, part in batches(array):
+        out, dots = hostlib.normalise_host_batch(part)
+        unchanged &= out is part
+        parts.append(out)
+        s = Strings.of(out)
+        whole = Spans(None, s.offsets[:-1], s.offsets[1:])
+        parent = hostlib.first_dot_spans(s, dots)
+        h_whole, h_parent = span_hashes(s, whole, parent)
+        hashes[start : start + len(part)] = h_whole
+        ok = s.live()
+        ok &= ~hostlib.public_suffix_rows(s, whole, h_whole, parent, h_parent)
+        accepted[start : start + len(part)] = ok
+        if parent.rows is not None and len(parent.rows) < int(ok.sum()):
+            dotted = np.zeros(len(s), bool)
+            dotted[parent.rows] = True
+            single_label |= bool((ok & ~dotted).any())
+    normalised = array if unchanged else pa.concat_arrays(parts)
+    reasons = []
+    if not accepted.all():
+        bad = np.flatnonzero(~accepted)
+        raws = array.take(pa.array(bad)).to_pylist()
+        outs = normalised.take(pa.array(bad)).to_pylist()
+        for raw, out in zip(raws, outs, strict=True):
+            if raw is None:
+                continue
+            if out is None:
+                try:
+                    scalar.parse_domain(raw)
+                    reason = "not a host name"
+                except scalar.InvalidValue as exc:
+                    reason = exc.reason
+            else:
+                reason = (
+                    f"{out} is a public suffix: listing it would block every domain"
+                    " registered under it"
+                )
+            reasons.append((raw, reason))
+    return normalised, accepted, reasons, hashes, single_label
+
+
+_CANONICAL: Final[dict[IndicatorKind, tuple[str, ...]]] = {
+    IndicatorKind.PHONE: (r"^\+861[3-9][0-9]{9}$", r"^[0-9a-f]{20,128}$"),
+    IndicatorKind.ACCOUNT: (r"^[0-9]{6,34}$",),
+    # printable ASCII without upper case, no surrounding space, within the length limit
+    IndicatorKind.APP: (
+        r"^[\x21-\x40\x5b-\x7e](?:[\x20-\x40\x5b-\x7e]{0,198}[\x21-\x40\x5b-\x7e])?$",
+    ),
+    IndicatorKind.DEVICE: (r"^[\x21-\x7e](?:[\x20-\x7e]{0,98}[\x21-\x7e])?$",),
+}
+
+
+def _other_column(
+    kind: IndicatorKind, array: pa.Array
+) -> tuple[pa.Array, Bool, list[tuple[str, str]]]:
+    """Values already in canonical form are taken as they are (vectorised); the rest are
+    normalised one distinct value at a time."""
+    canonical = np.zeros(len(array), bool)
+    for pattern in _CANONICAL.get(kind, ()):
+        hit = pc.match_substring_regex(array, pattern).fill_null(False)
+        canonical |= np.asarray(hit.to_numpy(zero_copy_only=False), bool)
+    valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), bool)
+    todo = np.flatnonzero(valid & ~canonical)
+    accepted = valid.copy()
+    reasons: list[tuple[str, str]] = []
+    out = array
+    if len(todo):
+        cache: dict[str, str | None] = {}
+        replaced: list[str | None] = []
+        for raw in array.take(pa.array(todo)).to_pylist():
+            if raw not in cache:
+                try:
+                    cache[raw] = normalise_value(kind, raw)
+                except scalar.InvalidValue as exc:
+                    cache[raw] = None
+                    reasons.append((raw, exc.reason))
+            replaced.append(cache[raw])
+        mask = np.zeros(len(array), bool)
+        mask[todo] = True
+        out = pc.replace_with_mask(array, pa.array(mask), pa.array(replaced, array.type))
+        accepted[todo] = np.array([r is not None for r in replaced], bool)
+    return out, accepted, reasons
