@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -25,6 +27,10 @@ from fanzha.ingest.pipeline import (
 from fanzha.lake import Lake
 from fanzha.settings import Settings
 from fanzha.store import IngestRun, OrgUnitRow, PersonRow, Store
+from fanzha.store.intel import SqlIndicatorRepo
+
+if TYPE_CHECKING:
+    from fanzha.intel.index import IntelIndex
 
 
 def _persons(table: pa.Table) -> list[PersonRow]:
@@ -95,6 +101,18 @@ class App:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @cached_property
+    def intel(self) -> SqlIndicatorRepo:
+        """Indicators and their audit trail (``fanzha intel``)."""
+        return SqlIndicatorRepo(self.store.sessions)
+
+    def intel_index(self, at: dt.datetime | None = None) -> IntelIndex:
+        """A fresh lookup index of the indicators in force at ``at`` (default: now)."""
+        from fanzha.intel.index import IntelIndex
+
+        moment = at or dt.datetime.now(dt.UTC)
+        return IntelIndex.build(self.intel.all(active_at=moment), at=moment)
 
     def _reference(self, type_name: str, table: pa.Table) -> int:
         if type_name == "person":

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from fanzha.cli.intel import app as intel_app
 from fanzha.i18n import t
 from fanzha.ingest.pipeline import IngestError, IngestReport, Request, expand_paths
 from fanzha.ingest.profiles import BUILTIN
@@ -38,6 +39,7 @@ deadletters_app = typer.Typer(help="Rejected records: list, show, retry.", no_ar
 docs_app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(docs_app, name="docs")
+app.add_typer(intel_app, name="intel")
 
 console = Console()
 err = Console(stderr=True)
