@@ -173,27 +173,21 @@ def _from_numpy(data: Bytes, offsets: I64, like: pa.Array) -> pa.Array:
 
 
 def _settle(checked: _Checked, parse: Callable[[str], str | None]) -> pa.Array:
-    """``checked.out`` with the unsettled non-null rows replaced by ``parse`` (once per
-    distinct value) and the rows that are neither null."""
+    """``checked.out`` with each row the fast check did not settle (and not null) replaced
+    by ``parse`` of the raw value, once per distinct value."""
     todo = ~checked.ok
     if checked.array.null_count:
         todo &= np.asarray(checked.array.is_valid().to_numpy(zero_copy_only=False), bool)
     out = checked.out
     if not todo.any():
-        if checked.ok.all():
-            return out
-        return pc.if_else(pa.array(checked.ok), out, pa.scalar(None, out.type))
+        return out
     cache: dict[str, str | None] = {}
     replaced: list[str | None] = []
     for value in checked.array.filter(pa.array(todo)).to_pylist():
         if value not in cache:
             cache[value] = parse(value)
         replaced.append(cache[value])
-    out = pc.replace_with_mask(out, pa.array(todo), pa.array(replaced, out.type))
-    keep = checked.ok | todo
-    if keep.all():
-        return out
-    return pc.if_else(pa.array(keep), out, pa.scalar(None, out.type))
+    return pc.replace_with_mask(out, pa.array(todo), pa.array(replaced, out.type))
 
 
 def _parse_host(raw: str) -> str | None:

@@ -23,7 +23,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Self
+from typing import Final, Self, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ from fanzha.intel.keyset import (
     span_hashes,
 )
 from fanzha.intel.model import Indicator, IndicatorKind, Verdict, normalise_value
+from fanzha.intel.phones import prefix_spans
 from fanzha.model import values as scalar
 
 NO_MATCH: Final = -1
@@ -153,6 +154,29 @@ class _Column:
     verdict: Verdict
     confidence: float
     source: str
+
+
+class _ColumnIndicators(Sequence[Indicator]):
+    """The indicators of a :class:`_Column`, each made when read."""
+
+    def __init__(self, column: _Column) -> None:
+        self._column = column
+
+    def __len__(self) -> int:
+        return len(self._column.values)
+
+    @overload
+    def __getitem__(self, i: int) -> Indicator: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Indicator]: ...
+    def __getitem__(self, i: int | slice) -> Indicator | Sequence[Indicator]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        c = self._column
+        value = c.values[i].as_py()  # IndexError past the end
+        return Indicator(
+            kind=c.kind, value=value, verdict=c.verdict, confidence=c.confidence, source=c.source
+        )
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -326,25 +350,17 @@ class IntelIndex:
         return len(self._indicators or ())
 
     @property
-    def indicators(self) -> tuple[Indicator, ...]:
-        """Every indicator held (for an index of columns, made on first use: slow for
-        millions; prefer :meth:`indicator`)."""
-        if self._indicators is None:
-            self._indicators = tuple(self.indicator(i) for i in range(len(self)))
-        return self._indicators
+    def indicators(self) -> Sequence[Indicator]:
+        """Every indicator held, numbered as :attr:`Matches.indicator` numbers them: a tuple,
+        or for an index of columns a read-only sequence that makes each one when read."""
+        if self._indicators is not None:
+            return self._indicators
+        assert self._column is not None
+        return _ColumnIndicators(self._column)
 
     def indicator(self, i: int) -> Indicator:
         """Indicator ``i`` (as numbered by :attr:`Matches.indicator`)."""
-        if self._column is None:
-            return self.indicators[i]
-        c = self._column
-        return Indicator(
-            kind=c.kind,
-            value=str(c.values[i].as_py()),
-            verdict=c.verdict,
-            confidence=c.confidence,
-            source=c.source,
-        )
+        return self.indicators[i]
 
     def _matches(self, chosen: I64) -> Matches:
         hit = chosen >= 0
@@ -402,15 +418,10 @@ class IntelIndex:
         if table is None:
             return best.winner()
         s = Strings.of(part)
-        lengths = np.diff(s.offsets)
-        live = s.live()
         for length in self._prefix_lengths:  # longest first
-            rows = np.flatnonzero(live & (lengths >= length))
-            if len(rows) == 0:
-                continue
-            starts = s.offsets[rows]
-            spans = Spans(rows, starts, starts + length)
-            best.offer(table, table.keys.lookup_spans(s, spans), rows)
+            spans = prefix_spans(s, length)
+            if len(spans):
+                best.offer(table, table.keys.lookup_spans(s, spans), spans.rows)
         return best.winner()
 
     def hosts(self, hosts: StringInput) -> Matches:
