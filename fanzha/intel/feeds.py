@@ -450,6 +450,14 @@ class FeedReader:
         tokens = body.split()
         if _is_ip(tokens[0]):
             tokens = tokens[1:]
+        elif len(tokens) > 1:
+            yield Problem(
+                number,
+                None,
+                "a hosts line is an address followed by host names (e.g. 0.0.0.0 a.example)",
+                _preview(body),
+            )
+            return
         for host in tokens:
             if host.lower() in HOSTS_SKIPPED:
                 self.stats.skipped += 1
@@ -491,7 +499,7 @@ class FeedReader:
         # The header is the first non-blank line; the delimiter is sniffed from it.
         for line in source:
             yield from _drain(pending)
-            if line.strip():
+            if line.strip() and not line.lstrip().startswith("#"):
                 delimiter = sniff_delimiter(line)
                 header = [h.strip().lstrip("\ufeff") for h in _split(line, delimiter)]
                 reader = csv.reader(source, delimiter=delimiter)
@@ -667,7 +675,12 @@ class FeedReader:
             # STIX confidence is 0–100 always (1 means 1 %, not certainty).
             "confidence": str(confidence / 100) if isinstance(confidence, int | float) else "",
             "source": str(obj.get("x_fanzha_source") or ""),
-            "first_seen": str(obj.get("valid_from") or ""),
+            # Our own exports say when first seen apart (valid_from is required in STIX).
+            "first_seen": str(
+                (obj.get("x_fanzha_first_seen") if "x_fanzha_source" in obj else None)
+                or (obj.get("valid_from") if "x_fanzha_source" not in obj else None)
+                or ""
+            ),
             "last_seen": str(obj.get("x_fanzha_last_seen") or ""),
             "expires": str(obj.get("valid_until") or ""),
             "note": str(obj.get("description") or ""),
@@ -756,6 +769,13 @@ class FeedReader:
             value = normalise_value(kind, raw_value)
         except values.InvalidValue as exc:
             return Problem(number, "value", f"{kind.value}: {exc.reason}", _preview(raw_value))
+        if kind is IndicatorKind.DOMAIN and "." not in value and ":" not in value:
+            return Problem(
+                number,
+                "value",
+                f"domain: {value!r} has a single label; expected a name such as a.example",
+                _preview(raw_value),
+            )
         opts = self.options
         verdict = verdict or opts.verdict or Verdict.FRAUD
         extra.setdefault("source", opts.source)
@@ -861,10 +881,12 @@ def guess_format(head: bytes, *, has_mapping: bool = False) -> str:
     if lines and lines[0].lstrip().startswith("{"):
         return "json"
     data = [line for line in lines if not line.lstrip().startswith(("#", "!"))]
-    if data:
+    if data and not has_mapping:
         header = {h.strip() for h in _split(data[0], sniff_delimiter(data[0]))}
-        police = set().union(*POLICE_HEADERS.values()) - {"值"}
-        if header & police or {"类型", "值"} <= header:
+        generic = {"值", "指标", "指标值"}
+        named_values = set(POLICE_HEADERS["value"]) - generic
+        others = set().union(*POLICE_HEADERS.values()) - set(POLICE_HEADERS["value"])
+        if header & named_values or (header & generic and header & others):
             return "police"
     if any(line.lstrip().startswith(("[Adblock", "||", "@@")) for line in lines[:200]):
         return "adblock"
@@ -950,7 +972,7 @@ def export_lines(indicators: Iterable[Indicator], fmt: str) -> Iterator[str]:
         raise FeedError(f"unknown export format {fmt!r}; expected {', '.join(EXPORT_FORMATS)}")
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; quotes a lone CR too
         writer.writerow(FIELDS)
         for indicator in indicators:
             row = record(indicator)
@@ -1031,6 +1053,8 @@ def stix_bundle(
         }
         if ind.expires is not None:
             obj["valid_until"] = _stix_time(ind.expires)
+        if ind.first_seen is not None:
+            obj["x_fanzha_first_seen"] = _stix_time(ind.first_seen)
         if ind.last_seen is not None:
             obj["x_fanzha_last_seen"] = _stix_time(ind.last_seen)
         if ind.note:
