@@ -28,6 +28,7 @@ from fanzha.lake import Lake
 from fanzha.settings import Settings
 from fanzha.store import IngestRun, OrgUnitRow, PersonRow, Store
 from fanzha.store.intel import SqlIndicatorRepo
+from fanzha.store.warnings import SqlWarnings
 
 if TYPE_CHECKING:
     from fanzha.intel.index import IntelIndex
@@ -113,6 +114,15 @@ class App:
 
         moment = at or dt.datetime.now(dt.UTC)
         return IntelIndex.build(self.intel.all(active_at=moment), at=moment)
+
+    @cached_property
+    def warnings(self) -> SqlWarnings:
+        """Warnings issued by detection (``fanzha detect``)."""
+        return SqlWarnings(self.store.sessions)
+
+    def warnings_table(self) -> pa.Table:
+        """Every stored warning as the warnings table (``fanzha evaluate``)."""
+        return self.warnings.table()
 
     def _reference(self, type_name: str, table: pa.Table) -> int:
         if type_name == "person":

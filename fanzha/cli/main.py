@@ -19,6 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from fanzha.cli.detect import app as rules_app
+from fanzha.cli.detect import detect
 from fanzha.cli.intel import app as intel_app
 from fanzha.i18n import t
 from fanzha.ingest.pipeline import IngestError, IngestReport, Request, expand_paths
@@ -40,6 +42,8 @@ docs_app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(docs_app, name="docs")
 app.add_typer(intel_app, name="intel")
+app.add_typer(rules_app, name="rules")
+app.command("detect")(detect)
 
 console = Console()
 err = Console(stderr=True)

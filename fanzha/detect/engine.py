@@ -13,6 +13,7 @@ does not depend on the batch size (tested), only on the events.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Iterable, Mapping
@@ -25,14 +26,24 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from fanzha.detect.features import CounterpartyState, SubjectState
-from fanzha.detect.frame import Frame, FrameBuilder, K, concat, empty_frame
+from fanzha.detect.frame import COLUMNS, Frame, FrameBuilder, K, concat, empty_frame
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64
+from fanzha.detect.kernels import I64, KeySeen
 from fanzha.detect.registry import Registry
-from fanzha.detect.retro import ContactIndex
+from fanzha.detect.retro import Chunk, ContactIndex
 from fanzha.detect.rules import RULES, Rule, Target
 from fanzha.detect.rules.base import NoConfig, RuleConfig
-from fanzha.detect.scoring import Change, Scorer, ScoringConfig, Signal
+from fanzha.detect.scoring import (
+    Change,
+    Hit,
+    Scorer,
+    ScoringConfig,
+    Signal,
+    SubjectRisk,
+)
+from fanzha.detect.scoring import (
+    Warning as ScoredWarning,
+)
 from fanzha.detect.text import SmsText
 from fanzha.intel.model import Indicator, IndicatorKind, Verdict, normalise_value
 from fanzha.model import values
@@ -125,6 +136,8 @@ class Engine:
         self.watermark: int | None = None
         self.seq = 0
         self.late = 0
+        self.keep_signals = False  # `fanzha rules test` reads every signal
+        self.signals_seen: list[Signal] = []
 
     # ------------------------------------------------------------------ driving
 
@@ -178,6 +191,8 @@ class Engine:
         learnt = self._learn_from_hits(f, hits) + self._learn_from_reports(f, reports)
         self._index_contacts(f)
         signals += self._retro(f, learnt)
+        if self.keep_signals:
+            self.signals_seen.extend(signals)
         result.learnt = learnt
         result.signals = len(signals)
         vulnerable = self._vulnerable(f)
@@ -358,6 +373,7 @@ class Engine:
                 continue
             at = int(ind.first_seen.timestamp())
             report = ind.source.startswith("report:")
+            note = f"{ind.kind.value}:{ind.value} · {ind.verdict.value} · {ind.source}"
             for c in self.contacts.contacts([cp], at - self.config.lookback_days * 86_400):
                 out.append(
                     Signal(
@@ -373,7 +389,7 @@ class Engine:
                         floor=3 if report else 0,
                         event_id=c.event_id,
                         value=ind.value,
-                        indicator=f"{ind.kind.value}:{ind.value} · {ind.verdict.value} · {ind.source}",
+                        indicator=note,
                         seq=-1,
                         family="retro",
                     )
@@ -420,36 +436,380 @@ class Engine:
     # ------------------------------------------------------------------ snapshot
 
     def snapshot(self) -> bytes:
-        """The whole engine state as bytes (NumPy arrays and JSON; no pickle)."""
+        """The whole engine state as bytes: a JSON head and NumPy arrays (``np.savez``, no
+        pickle), read back by :meth:`restore`.
+
+        Holds the interner keys, counters and watermark, the counterparty state, every
+        partition's subject state, the scorers (subjects' hits and warnings, live or lapsed),
+        the contact index, the pending rows and the indicators learnt so far; the head names the
+        format and its version, the configuration and the partition count.
+        """
         arrays: dict[str, np.ndarray] = {}
         cps = self.counterparties
-        for name in ("first_at", "born_at", "subjects", "payers"):
+        for name in _CP_COLUMNS:
             arrays[f"cp.{name}"] = getattr(cps, name).data
         arrays["cp.pairs"] = _seen(cps.pairs.first)
         arrays["cp.payer_pairs"] = _seen(cps.payer_pairs.first)
         for p, part in enumerate(self.parts):
-            s = part.subjects
-            for name in ("out_max", "out_n", "last_amount", "up_run", "recv_at", "exposed"):
-                arrays[f"s{p}.{name}"] = getattr(s, name).data
-            arrays[f"s{p}.payees"] = _seen(s.payees.first)
-            arrays[f"s{p}.links"] = _seen(s.links.first)
-            arrays[f"s{p}.pair_n"] = _seen(s.pair_n)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        meta = {
+            arrays.update(_subject_arrays(part.subjects, f"s{p}."))
+        chunks = []
+        for i, c in enumerate(self.contacts.chunks):
+            arrays[f"contacts.{i}.cp"] = c.cp
+            arrays[f"contacts.{i}.subject"] = c.subject
+            arrays[f"contacts.{i}.at"] = c.at
+            arrays.update(_strings_out(c.event_id, f"contacts.{i}.event_id"))
+            chunks.append(c.max_at)
+        pending = self.pending
+        for name in COLUMNS:
+            arrays[f"pending.{name}"] = getattr(pending, name)
+        for name, col in pending.features.items():
+            arrays[f"pending.feature.{name}"] = col
+        arrays.update(_strings_out(pending.event_id, "pending.event_id"))
+        meta: dict[str, Any] = {
+            **_head("engine", len(self.parts)),
+            "config": self.config.model_dump(mode="json"),
             "keys": self.builder.keys.values,
             "seq": self.seq,
             "watermark": self.watermark,
             "late": self.late,
+            "contacts": chunks,
+            "pending_features": list(pending.features),
+            "learnt": [i.model_dump(mode="json") for i in self.intel.learnt.values()],
+            "scorer": _scorer_out(self.scorer),
+            "shadow_scorer": _scorer_out(self.shadow_scorer) if self.shadow_scorer else None,
         }
-        head = json.dumps(meta, ensure_ascii=False).encode()
-        return len(head).to_bytes(8, "big") + head + buf.getvalue()
+        return _pack(meta, arrays)
+
+    @classmethod
+    def restore(
+        cls,
+        data: bytes,
+        registry: Registry | None = None,
+        intel: IntelView | None = None,
+        config: EngineConfig | None = None,
+        *,
+        rules: Iterable[Rule] = RULES,
+        shadow: Iterable[Rule] = (),
+    ) -> Engine:
+        """An engine in the state :meth:`snapshot` wrote, over ``registry`` and ``intel`` (the
+        learnt indicators are added to ``intel``); ``config`` defaults to the snapshot's.
+
+        The partition count may differ from the snapshot's: the subject state is re-split by
+        subject. A shadow scorer's state is restored when ``shadow`` rules are given.
+        """
+        meta, arrays = _unpack(data, "engine")
+        if config is None:
+            config = EngineConfig.model_validate(meta["config"])
+        engine = cls(registry, intel, config, rules=rules, shadow=shadow)
+        keys = engine.builder.keys
+        keys.values = list(meta["keys"])
+        keys.ids = {v: i for i, v in enumerate(keys.values)}
+        engine.seq, engine.watermark, engine.late = meta["seq"], meta["watermark"], meta["late"]
+        cps = engine.counterparties
+        for name in _CP_COLUMNS:
+            getattr(cps, name).data = np.array(arrays[f"cp.{name}"])
+        cps.pairs.first = _unseen(arrays["cp.pairs"])
+        cps.payer_pairs.first = _unseen(arrays["cp.payer_pairs"])
+        states = [_subject_from(arrays, f"s{p}.") for p in range(meta["partitions"])]
+        for part, state in zip(engine.parts, _repartition(states, len(engine.parts)), strict=True):
+            part.subjects = state
+        engine.contacts.chunks = [
+            Chunk(
+                cp=np.array(arrays[f"contacts.{i}.cp"]),
+                subject=np.array(arrays[f"contacts.{i}.subject"]),
+                at=np.array(arrays[f"contacts.{i}.at"]),
+                event_id=_strings_in(arrays, f"contacts.{i}.event_id"),
+                max_at=int(max_at),
+            )
+            for i, max_at in enumerate(meta["contacts"])
+        ]
+        pending = empty_frame()
+        for name in COLUMNS:
+            setattr(pending, name, np.array(arrays[f"pending.{name}"]))
+        pending.event_id = _strings_in(arrays, "pending.event_id")
+        pending.features = {
+            name: np.array(arrays[f"pending.feature.{name}"]) for name in meta["pending_features"]
+        }
+        engine.pending = pending
+        engine.intel.learn(Indicator.model_validate(i) for i in meta["learnt"])
+        engine.intel.refresh()
+        _scorer_in(engine.scorer, meta["scorer"])
+        if engine.shadow_scorer is not None and meta["shadow_scorer"] is not None:
+            _scorer_in(engine.shadow_scorer, meta["shadow_scorer"])
+        return engine
+
+    def snapshot_partition(self, p: int) -> bytes:
+        """Partition ``p``'s share of the state alone: its subject state and the scorers'
+        subjects and warnings of its subjects (``subject % partitions == p``).
+
+        The counterparty state, contact index, pending rows, interner and learnt indicators are
+        shared by all partitions and are only in :meth:`snapshot`.
+        """
+        n = len(self.parts)
+        if not 0 <= p < n:
+            raise ValueError(f"no partition {p} of {n}")
+        meta: dict[str, Any] = {
+            **_head("partition", n),
+            "partition": p,
+            "scorer": _scorer_out(self.scorer, (n, p)),
+            "shadow_scorer": (
+                _scorer_out(self.shadow_scorer, (n, p)) if self.shadow_scorer else None
+            ),
+        }
+        return _pack(meta, _subject_arrays(self.parts[p].subjects, "s."))
+
+    def restore_partition(self, p: int, data: bytes) -> None:
+        """Replace partition ``p``'s share of the state by what :meth:`snapshot_partition`
+        wrote (same partition, same partition count)."""
+        meta, arrays = _unpack(data, "partition")
+        n = len(self.parts)
+        if meta["partitions"] != n or meta["partition"] != p:
+            raise ValueError(
+                f"snapshot of partition {meta['partition']} of {meta['partitions']}, "
+                f"not of partition {p} of {n}"
+            )
+        self.parts[p].subjects = _subject_from(arrays, "s.")
+        for scorer, state in (
+            (self.scorer, meta["scorer"]),
+            (self.shadow_scorer, meta["shadow_scorer"]),
+        ):
+            if scorer is None or state is None:
+                continue
+            for s in [s for s in scorer.subjects if s % n == p]:
+                del scorer.subjects[s]
+            for wid in [wid for wid, w in scorer.warnings.items() if w.subject % n == p]:
+                del scorer.warnings[wid]
+            _scorer_in(scorer, state)
+
+
+#: The snapshot format: a name, and a version bumped on every incompatible change.
+SNAPSHOT_FORMAT = "fanzha.detect.engine"
+SNAPSHOT_VERSION = 1
+_CP_COLUMNS = ("first_at", "born_at", "subjects", "payers")
+_SUBJECT_COLUMNS = ("out_max", "out_n", "last_amount", "up_run", "recv_at", "exposed")
+_SUBJECT_SEEN = ("payees", "links")
+
+
+def _head(kind: str, partitions: int) -> dict[str, Any]:
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "version": SNAPSHOT_VERSION,
+        "kind": kind,
+        "partitions": partitions,
+    }
+
+
+def _pack(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    """8 bytes of head length (big-endian), the JSON head, then an ``.npz`` of the arrays."""
+    meta = {**meta, "arrays": sorted(arrays)}
+    head = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    return len(head).to_bytes(8, "big") + head + buf.getvalue()
+
+
+def _unpack(data: bytes, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    size = int.from_bytes(data[:8], "big")
+    try:
+        meta = json.loads(data[8 : 8 + size].decode())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError("not an engine snapshot") from exc
+    if not isinstance(meta, dict) or meta.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError("not an engine snapshot")
+    if meta.get("version") != SNAPSHOT_VERSION:
+        raise ValueError(
+            f"engine snapshot version {meta.get('version')}, this engine reads {SNAPSHOT_VERSION}"
+        )
+    if meta.get("kind") != kind:
+        raise ValueError(f"a snapshot of {meta.get('kind')!r}, not of {kind!r}")
+    with np.load(io.BytesIO(data[8 + size :]), allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    if sorted(arrays) != meta["arrays"]:
+        raise ValueError("engine snapshot arrays do not match its head")
+    return meta, arrays
 
 
 def _seen(d: Mapping[int, int]) -> np.ndarray:
     if not d:
         return np.empty((0, 2), np.int64)
     return np.array(list(d.items()), np.int64)
+
+
+def _unseen(a: np.ndarray) -> dict[int, int]:
+    return dict(zip(a[:, 0].tolist(), a[:, 1].tolist(), strict=True))
+
+
+def _strings_out(values: pa.Array, name: str) -> dict[str, np.ndarray]:
+    """UTF-8 bytes and offsets of a string array (no pickle)."""
+    encoded = [v.encode() for v in values.to_pylist()]
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return {
+        f"{name}.data": np.frombuffer(b"".join(encoded), np.uint8),
+        f"{name}.offsets": offsets,
+    }
+
+
+def _strings_in(arrays: Mapping[str, np.ndarray], name: str) -> pa.Array:
+    data, offsets = arrays[f"{name}.data"], arrays[f"{name}.offsets"]
+    out = pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data.tobytes())
+    )
+    return out.cast(pa.string())
+
+
+def _subject_arrays(s: SubjectState, prefix: str) -> dict[str, np.ndarray]:
+    arrays = {f"{prefix}{name}": getattr(s, name).data for name in _SUBJECT_COLUMNS}
+    for name in _SUBJECT_SEEN:
+        arrays[f"{prefix}{name}"] = _seen(getattr(s, name).first)
+    arrays[f"{prefix}pair_n"] = _seen(s.pair_n)
+    return arrays
+
+
+def _subject_from(arrays: Mapping[str, np.ndarray], prefix: str) -> SubjectState:
+    s = SubjectState()
+    for name in _SUBJECT_COLUMNS:
+        getattr(s, name).data = np.array(arrays[f"{prefix}{name}"])
+    for name in _SUBJECT_SEEN:
+        getattr(s, name).first = _unseen(arrays[f"{prefix}{name}"])
+    s.pair_n = _unseen(arrays[f"{prefix}pair_n"])
+    return s
+
+
+def _repartition(states: list[SubjectState], n: int) -> list[SubjectState]:
+    """Subject states of ``n`` partitions from those of ``len(states)`` (split by subject:
+    columns are indexed by subject id, pair keys carry the subject in their high bits)."""
+    old = len(states)
+    if old == n:
+        return states
+    out = [SubjectState() for _ in range(n)]
+    for name in _SUBJECT_COLUMNS:
+        size = max(getattr(s, name).data.size for s in states)
+        for q, target in enumerate(out):
+            col = getattr(target, name)
+            col.ensure(size)
+            for p, source in enumerate(states):
+                data = getattr(source, name).data
+                ids = np.arange(data.size)
+                mine = (ids % old == p) & (ids % n == q)
+                col.data[ids[mine]] = data[mine]
+    for source in states:
+        for name in (*_SUBJECT_SEEN, "pair_n"):
+            items = _pairs_of(source, name)
+            for key, value in items.items():
+                _pairs_of(out[(key >> 31) % n], name)[key] = value
+    return out
+
+
+def _pairs_of(s: SubjectState, name: str) -> dict[int, int]:
+    """The dict behind a pair-keyed part of the subject state."""
+    if name == "pair_n":
+        return s.pair_n
+    seen: KeySeen = getattr(s, name)
+    return seen.first
+
+
+_SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(Signal))
+
+
+def _scorer_out(scorer: Scorer, share: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The scorer's state as JSON: hits once each (a warning shares its subject's hit
+    objects, so the pool keeps that sharing), subjects and warnings in their order; ``share``
+    (partitions, p) keeps only the subjects of partition p."""
+
+    def mine(subject: int) -> bool:
+        return share is None or subject % share[0] == share[1]
+
+    pool: dict[int, int] = {}
+    hits: list[dict[str, Any]] = []
+
+    def ref(h: Hit) -> int:
+        i = pool.get(id(h))
+        if i is None:
+            i = pool[id(h)] = len(hits)
+            evidence = [[getattr(s, f) for f in _SIGNAL_FIELDS] for s in h.evidence]
+            hits.append(
+                {
+                    "at": h.at,
+                    "weight": h.weight,
+                    "floor": h.floor,
+                    "family": h.family,
+                    "evidence": evidence,
+                }
+            )
+        return i
+
+    warnings = [
+        {
+            "warning_id": w.warning_id,
+            "subject": w.subject,
+            "level": w.level,
+            "score": w.score,
+            "first_at": w.first_at,
+            "updated_at": w.updated_at,
+            "level_at": [[k, v] for k, v in w.level_at.items()],
+            "hits": [[rule, ref(h)] for rule, h in w.hits.items()],
+            "fraud_type": w.fraud_type,
+            "shadow": w.shadow,
+            "closed": w.closed,
+        }
+        for w in scorer.warnings.values()
+        if mine(w.subject)
+    ]
+    subjects = [
+        {
+            "subject": subject,
+            "hits": [[rule, ref(h)] for rule, h in risk.hits.items()],
+            "warning": risk.warning.warning_id if risk.warning is not None else None,
+            "last_closed_at": risk.last_closed_at,
+            "last_level": risk.last_level,
+        }
+        for subject, risk in scorer.subjects.items()
+        if mine(subject)
+    ]
+    return {
+        "fields": list(_SIGNAL_FIELDS),
+        "hits": hits,
+        "warnings": warnings,
+        "subjects": subjects,
+    }
+
+
+def _scorer_in(scorer: Scorer, state: Mapping[str, Any]) -> None:
+    """Add the subjects and warnings of :func:`_scorer_out`'s state to ``scorer``."""
+    fields = state["fields"]
+    pool = [
+        Hit(
+            at=h["at"],
+            weight=h["weight"],
+            floor=h["floor"],
+            evidence=[Signal(**dict(zip(fields, s, strict=True))) for s in h["evidence"]],
+            family=h["family"],
+        )
+        for h in state["hits"]
+    ]
+    for w in state["warnings"]:
+        warning = ScoredWarning(
+            warning_id=w["warning_id"],
+            subject=w["subject"],
+            level=w["level"],
+            score=w["score"],
+            first_at=w["first_at"],
+            updated_at=w["updated_at"],
+            level_at={int(k): v for k, v in w["level_at"]},
+            hits={rule: pool[i] for rule, i in w["hits"]},
+            fraud_type=w["fraud_type"],
+            shadow=w["shadow"],
+            closed=w["closed"],
+        )
+        scorer.warnings[warning.warning_id] = warning
+    for s in state["subjects"]:
+        scorer.subjects[s["subject"]] = SubjectRisk(
+            hits={rule: pool[i] for rule, i in s["hits"]},
+            warning=scorer.warnings[s["warning"]] if s["warning"] is not None else None,
+            last_closed_at=s["last_closed_at"],
+            last_level=s["last_level"],
+        )
 
 
 def _concat_with_seq(frames: list[Frame]) -> Frame:

@@ -218,5 +218,5 @@ class SubjectState:
 def dump_columns(columns: dict[str, Column]) -> bytes:
     """Serialise columns (numpy, no pickle)."""
     buf = io.BytesIO()
-    np.savez(buf, **{k: c.data for k, c in columns.items()})
+    np.savez(buf, **{k: c.data for k, c in columns.items()})  # type: ignore[arg-type]
     return buf.getvalue()

@@ -90,6 +90,30 @@ class Frame:
     def __len__(self) -> int:
         return int(self.at.size)
 
+    @classmethod
+    def of(cls, cols: dict[str, np.ndarray], event_id: pa.Array) -> Frame:
+        """A frame from its columns by name (see ``COLUMNS``)."""
+        c = cols
+        return cls(
+            at=c["at"],
+            ts=c["ts"],
+            kind=c["kind"],
+            subject=c["subject"],
+            person=c["person"],
+            cp=c["cp"],
+            cp2=c["cp2"],
+            flags=c["flags"],
+            dur=c["dur"],
+            amount=c["amount"],
+            text=c["text"],
+            age=c["age"],
+            intel=c["intel"],
+            intel_idx=c["intel_idx"],
+            intel2=c["intel2"],
+            intel2_idx=c["intel2_idx"],
+            event_id=event_id,
+        )
+
     def take(self, idx: I64) -> Frame:
         """The rows at ``idx`` (features included)."""
         cols = {
@@ -113,11 +137,9 @@ class Frame:
                 "intel2_idx",
             )
         }
-        return Frame(
-            **cols,
-            event_id=self.event_id.take(pa.array(idx, pa.int64())),
-            features={k: v[idx] for k, v in self.features.items()},
-        )
+        out = Frame.of(cols, self.event_id.take(pa.array(idx, pa.int64())))
+        out.features = {k: v[idx] for k, v in self.features.items()}
+        return out
 
 
 COLUMNS = (
@@ -149,13 +171,13 @@ def concat(frames: list[Frame]) -> Frame:
         return frames[0]
     cols = {c: np.concatenate([getattr(f, c) for f in frames]) for c in COLUMNS}
     ids = pa.concat_arrays([f.event_id for f in frames])
-    return Frame(**cols, event_id=ids)
+    return Frame.of(cols, ids)
 
 
 def empty_frame() -> Frame:
     """A frame without rows."""
     z = np.empty(0, np.int64)
-    return Frame(**dict.fromkeys(COLUMNS, z), event_id=pa.array([], pa.string()))
+    return Frame.of(dict.fromkeys(COLUMNS, z), pa.array([], pa.string()))
 
 
 def _seconds(ts: pa.ChunkedArray | pa.Array) -> I64:
@@ -297,7 +319,7 @@ class FrameBuilder:
         cols["flags"] = phone_flags(other) | np.where(other_row >= 0, F_RESIDENT, 0)
         m = self.intel.phones(other)
         cols["intel"], cols["intel_idx"] = m[0], m[1]
-        frame = Frame(**cols, event_id=_col(table, "event_id"))
+        frame = Frame.of(cols, _col(table, "event_id"))
         live = np.flatnonzero(dur > self.call_probe_s)
         if live.size == 0:
             return frame
@@ -330,7 +352,7 @@ class FrameBuilder:
             m2 = self.intel.hosts(host)
             cols["intel2"] = np.where(has_url, m2[0], -1)
             cols["intel2_idx"] = np.where(has_url, m2[1], -1)
-        return Frame(**cols, event_id=_col(table, "event_id"))
+        return Frame.of(cols, _col(table, "event_id"))
 
     def _visits(self, table: pa.Table) -> Frame:
         who, url = _col(table, "subscriber"), _col(table, "url")
@@ -348,7 +370,7 @@ class FrameBuilder:
         cols["flags"] = np.zeros(table.num_rows, np.int64)
         m = self.intel.urls(url)
         cols["intel"], cols["intel_idx"] = m[0], m[1]
-        return Frame(**cols, event_id=_col(table, "event_id"))
+        return Frame.of(cols, _col(table, "event_id"))
 
     def _installs(self, table: pa.Table) -> Frame:
         who, app = _col(table, "subscriber"), pc.utf8_lower(_col(table, "app_id"))
@@ -359,7 +381,7 @@ class FrameBuilder:
         cols["flags"] = np.where(screen, F_SCREEN, 0).astype(np.int64)
         m = self.intel.apps(app)
         cols["intel"], cols["intel_idx"] = m[0], m[1]
-        return Frame(**cols, event_id=_col(table, "event_id"))
+        return Frame.of(cols, _col(table, "event_id"))
 
     def _transfers(self, table: pa.Table) -> Frame:
         payer, payee = _col(table, "payer_account"), _col(table, "payee_account")
@@ -371,7 +393,7 @@ class FrameBuilder:
         pay["amount"] = amount
         m = self.intel.accounts(payee)
         pay["intel"], pay["intel_idx"] = m[0], m[1]
-        out = Frame(**pay, event_id=_col(table, "event_id"))
+        out = Frame.of(pay, _col(table, "event_id"))
         # Money into a resident's account from outside (rebates, "salaries" of a task scam).
         inn = np.flatnonzero((payee_row >= 0) & (payer_row < 0))
         if inn.size == 0:
@@ -390,7 +412,7 @@ class FrameBuilder:
         recv["amount"] = amount[inn]
         m2 = self.intel.accounts(_col(sub, "payer_account"))
         recv["intel"], recv["intel_idx"] = m2[0], m2[1]
-        return concat([out, Frame(**recv, event_id=_col(sub, "event_id"))])
+        return concat([out, Frame.of(recv, _col(sub, "event_id"))])
 
     def _holder_rows(self, table: pa.Table) -> tuple[I64, pa.Array]:
         holder = _col(table, "holder_id_number")
@@ -403,7 +425,7 @@ class FrameBuilder:
         cols["flags"] = np.zeros(table.num_rows, np.int64)
         cols["intel"] = np.full(table.num_rows, -1, np.int64)
         cols["intel_idx"] = np.full(table.num_rows, -1, np.int64)
-        return Frame(**cols, event_id=_col(table, "event_id"))
+        return Frame.of(cols, _col(table, "event_id"))
 
     def _sims(self, table: pa.Table) -> Frame:
         rows, holder = self._holder_rows(table)
@@ -412,7 +434,7 @@ class FrameBuilder:
         cols["flags"] = np.zeros(table.num_rows, np.int64)
         cols["intel"] = np.full(table.num_rows, -1, np.int64)
         cols["intel_idx"] = np.full(table.num_rows, -1, np.int64)
-        return Frame(**cols, event_id=_col(table, "event_id"))
+        return Frame.of(cols, _col(table, "event_id"))
 
     def _reports(self, table: pa.Table) -> Frame:
         phone = _col(table, "reporter_phone")
@@ -425,7 +447,7 @@ class FrameBuilder:
         cols["amount"] = _ints(table, "loss_fen")
         cols["intel"] = np.full(table.num_rows, -1, np.int64)
         cols["intel_idx"] = np.full(table.num_rows, -1, np.int64)
-        return Frame(**cols, event_id=_col(table, "event_id"))
+        return Frame.of(cols, _col(table, "event_id"))
 
 
 __all__ = ["Frame", "FrameBuilder", "K", "SmsText"]

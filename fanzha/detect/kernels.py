@@ -68,7 +68,7 @@ class Interner:
             out = np.full(len(values), -1, np.int64)
             out[valid] = lookup[codes[valid].astype(np.int64)]
             return out
-        return lookup[codes.astype(np.int64)]
+        return np.asarray(lookup[codes.astype(np.int64)], np.int64)
 
     def _one(self, value: str) -> int:
         found = self.ids.get(value)

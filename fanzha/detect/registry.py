@@ -41,7 +41,7 @@ class Registry:
     def by_id_number(self, ids: pa.Array) -> I64:
         """The resident row of each ID number (-1 when unknown)."""
         found = pc.index_in(ids, value_set=self.id_number).to_numpy(zero_copy_only=False)
-        return np.nan_to_num(found.astype(np.float64), nan=-1).astype(np.int64)
+        return np.asarray(np.nan_to_num(found.astype(np.float64), nan=-1), np.int64)
 
     def age_at(self, rows: I64, at_s: I64) -> I64:
         """Age in whole years at epoch second ``at_s`` (-1 for unknown residents or births)."""

@@ -223,7 +223,7 @@ def family_score(hits: dict[str, Hit]) -> float:
 def explain(w: Warning, titles: dict[str, tuple[str, str]]) -> tuple[str, str]:
     """A readable explanation of a warning in Chinese and English."""
     names_zh, names_en = [], []
-    for rid, hit in sorted(w.hits.items(), key=lambda kv: kv[1].at):
+    for rid, _hit in sorted(w.hits.items(), key=lambda kv: kv[1].at):
         zh, en = titles.get(rid, (rid, rid))
         names_zh.append(zh)
         names_en.append(en)

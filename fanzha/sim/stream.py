@@ -144,13 +144,26 @@ def iter_windows(
     Windows are ``window_s`` long, counted from ``since`` (or from the Unix epoch, so that
     60 s windows fall on whole minutes). ``tz`` is the zone of the files' local days.
     """
+    return iter_day_windows(event_files(events_dir, types), window_s, since, until, tz=tz)
+
+
+def iter_day_windows(
+    days: dict[dt.date, DayFiles],
+    window_s: float = 60.0,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    *,
+    tz: str = DEFAULT_TZ,
+) -> Iterator[Window]:
+    """Like :func:`iter_windows` over files already grouped by local day and type (the
+    simulator's folders or the lake's ``day=`` partitions)."""
     step = _micros_of_seconds(window_s)
     lo, hi = _micros(since, "since"), _micros(until, "until")
     origin = 0 if lo is None else lo
     zone = ZoneInfo(tz)
     pending: dict[str, pa.Table] = {}
     done = lo  # every event before this instant has been yielded
-    for day, files in event_files(events_dir, types).items():
+    for day, files in days.items():
         day_start, day_end = _local_day(day, zone)
         if (hi is not None and day_start >= hi) or (lo is not None and day_end <= lo):
             continue

@@ -219,3 +219,30 @@ class IndicatorChangeRecord(Base):
     old: Mapped[dict[str, object] | None] = mapped_column(json_type())
     new: Mapped[dict[str, object] | None] = mapped_column(json_type())
     reason: Mapped[str] = mapped_column(Text)
+
+
+class WarningRecord(Base):
+    """A warning issued by detection (see :mod:`fanzha.detect.scoring`), upserted by its id so
+    that replaying events never duplicates it."""
+
+    __tablename__ = "warnings"
+    __table_args__ = (
+        CheckConstraint("level >= 1 AND level <= 4", name="level"),
+        Index(None, "subject", "first_at"),
+    )
+
+    warning_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(128))
+    id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    phone: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    first_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    level3_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    level4_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    fraud_type: Mapped[str | None] = mapped_column(String(64))
+    shadow: Mapped[bool] = mapped_column(Boolean, default=False)
+    explanation_zh: Mapped[str] = mapped_column(Text)
+    explanation_en: Mapped[str] = mapped_column(Text)
+    signals: Mapped[list[dict[str, object]]] = mapped_column(json_type())

@@ -34,6 +34,7 @@ TABLES = {
     "org_units",
     "indicators",
     "indicator_changes",
+    "warnings",
     "alembic_version",
 }
 
