@@ -1,0 +1,364 @@
+"""The engine's invariances: the same warnings whatever the batch size, the partition count, or a
+snapshot and restore in the middle of the stream."""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fanzha.detect.engine import (
+    SNAPSHOT_FORMAT,
+    SNAPSHOT_VERSION,
+    Engine,
+    EngineConfig,
+    warnings_table,
+)
+from fanzha.detect.frame import Frame
+from fanzha.detect.intel_view import IntelView
+from fanzha.detect.rules import BY_ID
+
+from .factories import (
+    MOBILE,
+    Timeline,
+    World,
+    at,
+    day,
+    evidence,
+    feed,
+    make_engine,
+    run,
+    sorted_warnings,
+    story,
+    warning_contents,
+    windows,
+)
+
+W = World()
+STORY = story(W)
+LEARNING = story(W, after_learning=True)
+P3 = EngineConfig(partitions=3)
+
+
+@pytest.fixture(scope="module")
+def one_batch() -> Engine:
+    return run(STORY)
+
+
+def test_story_warns(one_batch: Engine) -> None:
+    """The story is worth testing on: several residents warned, one twice, all levels known."""
+    rows = warning_contents(one_batch)
+    assert len(rows) >= 5
+    subjects = [r["subject"] for r in rows]
+    assert {W.ann.id_number, W.bob.id_number, W.gran.id_number} <= set(subjects)
+    assert subjects.count(W.gran.id_number) == 2  # a second episode after the first lapsed
+    assert one_batch.intel.learnt  # the report and the rules taught it indicators
+
+
+# ---------------------------------------------------------------------- (a) batch size
+
+
+@pytest.mark.parametrize("batch_s", [600, 3600, 86_400], ids=["10min", "1h", "1day"])
+def test_batch_size_does_not_change_warnings(one_batch: Engine, batch_s: int) -> None:
+    engine = run(STORY, batch_s)
+    assert warning_contents(engine) == warning_contents(one_batch)
+    assert evidence(engine) == evidence(one_batch)
+    assert engine.intel.learnt.keys() == one_batch.intel.learnt.keys()
+    assert engine.late == 0 and len(engine.pending) == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="scoring.Scorer._create hashes the interned subject id (an arrival-order number) "
+    "into warning_id, so the ids depend on how the events were batched",
+)
+def test_batch_size_does_not_change_warning_ids(one_batch: Engine) -> None:
+    assert sorted_warnings(run(STORY, 3600)) == sorted_warnings(one_batch)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="indicators learnt in a batch (reports, indicator rules) reach the frame only in "
+    "later batches (intel is looked up when rows are built), while retro-correlation covers "
+    "the contacts of the same batch: contacts after the report give retro signals in one "
+    "batch and intel-rule signals in small batches",
+)
+def test_contacts_after_learning_do_not_depend_on_batch_size() -> None:
+    assert warning_contents(run(LEARNING, 3600)) == warning_contents(run(LEARNING))
+
+
+# ---------------------------------------------------------------------- (b) partitions
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KeyError,
+    reason="engine.Engine._subject_stage: `pieces[name][idx] = col` runs for features already "
+    "in the frame ('seq') that have no piece: KeyError 'seq' on every batch with partitions > 1",
+)
+def test_partitions_do_not_change_warnings_real_engine() -> None:
+    assert sorted_warnings(run(STORY, config=P3)) == sorted_warnings(run(STORY))
+
+
+@functools.cache
+def _partitions_broken() -> bool:
+    try:
+        feed(make_engine(W, config=EngineConfig(partitions=2)), BATCHES[:3])
+    except KeyError:
+        return True
+    return False
+
+
+@pytest.fixture
+def partitions_work(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Until ``Engine._subject_stage`` is fixed for partitions > 1, use the fixed version (the
+    same code with the assignment inside the ``if``); the real one once it works."""
+    if _partitions_broken():
+        monkeypatch.setattr(Engine, "_subject_stage", _subject_stage_fixed)
+    yield
+
+
+def _subject_stage_fixed(self: Engine, f: Frame) -> None:
+    parts = len(self.parts)
+    which = np.maximum(f.subject, 0) % parts
+    pieces: dict[str, np.ndarray] = {}
+    for p in range(parts):
+        idx = np.flatnonzero(which == p)
+        sub = f.take(idx)
+        self.parts[p].subjects.update(sub)
+        for name, col in sub.features.items():
+            if name not in f.features or name in pieces:
+                pieces.setdefault(name, np.zeros(len(f), col.dtype))
+                pieces[name][idx] = col
+    for name, col in pieces.items():
+        f.features[name] = col
+
+
+@pytest.mark.usefixtures("partitions_work")
+@pytest.mark.parametrize("batch_s", [None, 3600], ids=["one_batch", "1h"])
+def test_partitions_do_not_change_warnings(batch_s: int | None) -> None:
+    one = run(STORY, batch_s)
+    three = run(STORY, batch_s, config=P3)
+    assert sorted_warnings(three) == sorted_warnings(one)
+    assert evidence(three) == evidence(one)
+    # Every subject's state lives in its own partition only.
+    for p, part in enumerate(three.parts):
+        assert all((k >> 31) % 3 == p for k in part.subjects.pair_n)
+
+
+# ---------------------------------------------------------------------- (c) snapshot
+
+
+def _resumed(
+    batches: list[Any], cut: int, before: EngineConfig | None = None, **restore: Any
+) -> tuple[Engine, Engine, bytes]:
+    """(engine fed the first ``cut`` batches, restored copy fed the rest, the snapshot)."""
+    first = feed(make_engine(W, config=before), batches[:cut])
+    data = first.snapshot()
+    second = Engine.restore(data, W.registry, IntelView(), **restore)
+    return first, feed(second, batches[cut:]), data
+
+
+BATCHES = windows(STORY, 600)
+LEARNING_BATCHES = windows(LEARNING, 600)
+
+
+def _cut_with_pending() -> int:
+    """The first 10-minute window after which a call is still going on (pending rows)."""
+    engine = make_engine(W)
+    for i, batch in enumerate(BATCHES):
+        feed(engine, [batch])
+        if len(engine.pending):
+            return i + 1
+    raise AssertionError("no pending rows in the story")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted() -> Engine:
+    return feed(make_engine(W), BATCHES)
+
+
+@pytest.mark.parametrize("where", ["start", "pending", "middle", "after_report", "end"])
+def test_snapshot_restore_resumes_exactly(uninterrupted: Engine, where: str) -> None:
+    n = len(BATCHES)
+    report_at = at(day(8))
+    after_report = next(i for i, (_, wm) in enumerate(BATCHES) if wm is None or wm > report_at)
+    cut = {
+        "start": 0,
+        "pending": _cut_with_pending(),
+        "middle": n // 2,
+        "after_report": after_report + 1,
+        "end": n - 1,
+    }[where]
+    first, resumed, data = _resumed(BATCHES, cut)
+    if where == "pending":
+        assert len(first.pending) > 0
+    if where == "after_report":
+        assert first.intel.learnt and first.contacts.chunks
+        assert any(r.warning is not None for r in first.scorer.subjects.values())
+    assert sorted_warnings(resumed) == sorted_warnings(uninterrupted)
+    assert evidence(resumed) == evidence(uninterrupted)
+    assert resumed.intel.learnt == uninterrupted.intel.learnt
+    assert resumed.snapshot() == uninterrupted.snapshot()
+    # Restoring is exact: the snapshot of a restored engine is the same bytes.
+    assert Engine.restore(data, W.registry, IntelView()).snapshot() == data
+
+
+def test_snapshot_restore_with_learning_at_every_eighth_window() -> None:
+    full = feed(make_engine(W), LEARNING_BATCHES)
+    for cut in range(3, len(LEARNING_BATCHES), 8):
+        _, resumed, _ = _resumed(LEARNING_BATCHES, cut)
+        assert sorted_warnings(resumed) == sorted_warnings(full), cut
+
+
+def test_restore_keeps_hits_shared_with_live_warnings() -> None:
+    first = feed(make_engine(W), BATCHES[: len(BATCHES) // 2])
+    restored = Engine.restore(first.snapshot(), W.registry, IntelView())
+    live = [r for r in restored.scorer.subjects.values() if r.warning is not None]
+    assert live
+    for risk in live:
+        w = risk.warning
+        assert w is not None and restored.scorer.warnings[w.warning_id] is w
+        shared = set(w.hits) & set(risk.hits)
+        assert shared and all(w.hits[k] is risk.hits[k] for k in shared)
+
+
+def test_restore_takes_the_snapshots_config_by_default() -> None:
+    config = EngineConfig(lookback_days=10, call_probe_s=600)
+    engine = feed(make_engine(W, config=config), BATCHES[:5])
+    restored = Engine.restore(engine.snapshot(), W.registry)
+    assert restored.config == config
+    assert restored.contacts.lookback_s == 10 * 86_400
+    assert restored.builder.call_probe_s == 600
+
+
+def test_restore_with_a_shadow_scorer() -> None:
+    shadow = BY_ID["call_live_risky"].with_config(min_seconds=600)
+    full = feed(make_engine(W, shadow=[shadow]), BATCHES)
+    assert warnings_table(full, shadow=True).num_rows > 0
+    cut = len(BATCHES) // 2
+    first = feed(make_engine(W, shadow=[shadow]), BATCHES[:cut])
+    resumed = Engine.restore(first.snapshot(), W.registry, IntelView(), shadow=[shadow])
+    feed(resumed, BATCHES[cut:])
+    assert sorted_warnings(resumed) == sorted_warnings(full)
+
+
+@pytest.mark.usefixtures("partitions_work")
+@pytest.mark.parametrize(("before", "after"), [(1, 3), (3, 1), (3, 2)])
+def test_restore_into_another_partition_count(before: int, after: int) -> None:
+    cut = len(BATCHES) // 2
+    full = feed(make_engine(W, config=EngineConfig(partitions=before)), BATCHES)
+    _, resumed, _ = _resumed(
+        BATCHES, cut, EngineConfig(partitions=before), config=EngineConfig(partitions=after)
+    )
+    assert len(resumed.parts) == after
+    assert sorted_warnings(resumed) == sorted_warnings(full)
+
+
+@pytest.mark.usefixtures("partitions_work")
+def test_partition_snapshot_restores_one_partition() -> None:
+    cut = len(BATCHES) // 2
+    full = feed(make_engine(W, config=P3), BATCHES)
+    first = feed(make_engine(W, config=P3), BATCHES[:cut])
+    # The worker holding Ann's partition (she has a live warning) is lost: its state is
+    # gone (an empty partition) …
+    p = first.builder.keys.find(W.ann.id_number) % 3
+    assert first.scorer.subjects[first.builder.keys.find(W.ann.id_number)].warning is not None
+    lost = Engine.restore(first.snapshot(), W.registry, IntelView())
+    empty = make_engine(W, config=P3).snapshot_partition(p)
+    lost.restore_partition(p, empty)
+    assert not any(s % 3 == p for s in lost.scorer.subjects)
+    assert not lost.parts[p].subjects.pair_n
+    assert sorted_warnings(feed(lost, BATCHES[cut:])) != sorted_warnings(full)
+    # … and comes back from its own snapshot.
+    back = Engine.restore(first.snapshot(), W.registry, IntelView())
+    back.restore_partition(p, empty)
+    back.restore_partition(p, first.snapshot_partition(p))
+    assert sorted_warnings(feed(back, BATCHES[cut:])) == sorted_warnings(full)
+    assert evidence(back) == evidence(full)
+
+
+def test_partition_snapshot_refuses_another_partition() -> None:
+    engine = make_engine(W, config=EngineConfig(partitions=2))
+    data = engine.snapshot_partition(0)
+    with pytest.raises(ValueError, match="partition 0 of 2"):
+        engine.restore_partition(1, data)
+    with pytest.raises(ValueError, match="partition 0 of 2"):
+        make_engine(W, config=P3).restore_partition(0, data)
+    with pytest.raises(ValueError, match="no partition"):
+        engine.snapshot_partition(2)
+    with pytest.raises(ValueError, match="not of 'engine'"):
+        Engine.restore(data, W.registry)
+    with pytest.raises(ValueError, match="not of 'partition'"):
+        engine.restore_partition(0, engine.snapshot())
+
+
+def _head(data: bytes) -> dict[str, Any]:
+    size = int.from_bytes(data[:8], "big")
+    head = json.loads(data[8 : 8 + size])
+    assert isinstance(head, dict)
+    return head
+
+
+def test_snapshot_is_self_describing_without_pickle() -> None:
+    engine = feed(make_engine(W), BATCHES[: _cut_with_pending()])
+    data = engine.snapshot()
+    head = _head(data)
+    assert head["format"] == SNAPSHOT_FORMAT and head["version"] == SNAPSHOT_VERSION
+    assert head["kind"] == "engine" and head["partitions"] == 1
+    assert head["config"] == engine.config.model_dump(mode="json")
+    size = int.from_bytes(data[:8], "big")
+    with np.load(io.BytesIO(data[8 + size :]), allow_pickle=False) as npz:
+        assert sorted(npz.files) == head["arrays"]
+        assert all(npz[name].dtype != object for name in npz.files)
+        assert "pending.at" in npz.files and npz["pending.at"].size == len(engine.pending)
+
+
+def test_restore_refuses_other_formats() -> None:
+    data = make_engine(W).snapshot()
+    head = _head(data)
+    size = int.from_bytes(data[:8], "big")
+
+    def with_head(**changes: Any) -> bytes:
+        new = json.dumps({**head, **changes}).encode()
+        return len(new).to_bytes(8, "big") + new + data[8 + size :]
+
+    with pytest.raises(ValueError, match="version 99"):
+        Engine.restore(with_head(version=99), W.registry)
+    with pytest.raises(ValueError, match="not an engine snapshot"):
+        Engine.restore(with_head(format="something else"), W.registry)
+    with pytest.raises(ValueError, match="not an engine snapshot"):
+        Engine.restore(b"\x00" * 8 + b"garbage", W.registry)
+    with pytest.raises(ValueError, match="do not match"):
+        Engine.restore(with_head(arrays=["x"]), W.registry)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Engine.process learns a report's indicators from the `police_report` table of the "
+    "call that brought it, inside _run, which runs only when some row is due: a report with "
+    "ts >= watermark is held back as a pending row and its indicators are never learnt "
+    "(learnt ahead of its time when other rows are due in that call)",
+)
+def test_a_report_arriving_ahead_of_the_watermark_is_learnt() -> None:
+    t = Timeline(W)
+    t.report(60, None, phones=[MOBILE])
+    engine = make_engine(W)
+    engine.process(t.tables(), at(60))  # the report's ts is the watermark: not due yet
+    engine.flush()
+    assert ("phone", MOBILE) in engine.intel.learnt
+
+
+def test_late_rows_are_counted_and_still_run() -> None:
+    t = story(W)
+    engine = make_engine(W)
+    engine.process({}, at(day(2)))
+    late = t.tables(at(day(1)), at(day(1)) + 3600)  # Ann's call, known before the watermark
+    result = engine.process(late, at(day(2)))
+    assert result.late > 0 and engine.late == result.late
+    assert engine.scorer.subjects  # late rows are still scored

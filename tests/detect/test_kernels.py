@@ -1,0 +1,184 @@
+"""The batch kernels answer, row by row, what a per-row loop would have (hypothesis), and keyed
+sets give the same answers over several batches as over one."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fanzha.detect.kernels import (
+    NEVER,
+    NONE,
+    Column,
+    Interner,
+    KeySeen,
+    group_starts,
+    pair_keys,
+    running_count,
+    running_max,
+    running_sum,
+    take_strings,
+)
+
+I64 = np.int64
+keys_st = st.lists(st.integers(-3, 6), max_size=60)
+SETTINGS = settings(max_examples=150, deadline=None)
+
+
+@st.composite
+def keyed(draw: st.DrawFn, lo: int = -(10**6), hi: int = 10**6) -> tuple[list[int], list[int]]:
+    keys = draw(keys_st)
+    values = draw(st.lists(st.integers(lo, hi), min_size=len(keys), max_size=len(keys)))
+    return keys, values
+
+
+@SETTINGS
+@given(keys_st)
+def test_running_count(keys: list[int]) -> None:
+    seen: dict[int, int] = {}
+    expected = []
+    for k in keys:
+        expected.append(seen.get(k, 0))
+        seen[k] = seen.get(k, 0) + 1
+    assert running_count(np.array(keys, I64)).tolist() == expected
+
+
+@SETTINGS
+@given(keyed(), st.booleans())
+def test_running_sum(kv: tuple[list[int], list[int]], inclusive: bool) -> None:
+    keys, values = kv
+    total: dict[int, int] = {}
+    expected = []
+    for k, v in zip(keys, values, strict=True):
+        before = total.get(k, 0)
+        expected.append(before + v if inclusive else before)
+        total[k] = before + v
+    got = running_sum(np.array(keys, I64), np.array(values, I64), inclusive=inclusive)
+    assert got.tolist() == expected
+
+
+@SETTINGS
+@given(keyed(), st.booleans(), st.sampled_from([NONE, 0, -5]))
+def test_running_max(kv: tuple[list[int], list[int]], inclusive: bool, floor: int) -> None:
+    keys, values = kv
+    best: dict[int, int] = {}
+    expected = []
+    for k, v in zip(keys, values, strict=True):
+        before = best.get(k, floor)
+        expected.append(max(before, v, floor) if inclusive else max(before, floor))
+        best[k] = max(before, v)
+    got = running_max(np.array(keys, I64), np.array(values, I64), inclusive=inclusive, floor=floor)
+    assert got.tolist() == expected
+
+
+@SETTINGS
+@given(keyed(lo=NONE + 1, hi=NEVER - 1))
+def test_running_max_extreme_values(kv: tuple[list[int], list[int]]) -> None:
+    """Sentinels and huge values (times, "never") do not overflow the segmented maximum."""
+    keys, values = kv
+    best: dict[int, int] = {}
+    expected = []
+    for k, v in zip(keys, values, strict=True):
+        best[k] = max(best.get(k, NONE), v)
+        expected.append(best[k])
+    assert running_max(np.array(keys, I64), np.array(values, I64)).tolist() == expected
+
+
+@SETTINGS
+@given(keys_st)
+def test_group_starts(keys: list[int]) -> None:
+    order, starts = group_starts(np.array(keys, I64))
+    sk = [keys[i] for i in order.tolist()]
+    assert sk == sorted(keys)
+    # Stable: equal keys keep their row order.
+    for a, b in itertools.pairwise(order.tolist()):
+        if keys[a] == keys[b]:
+            assert a < b
+    for i, s in enumerate(starts.tolist()):
+        assert sk[s] == sk[i] and (s == 0 or sk[s - 1] != sk[i])
+
+
+def _batches(draw: st.DrawFn, n: int) -> list[int]:
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=5)))
+    return [0, *cuts, n]
+
+
+@st.composite
+def timed_keys(draw: st.DrawFn) -> tuple[list[int], list[int], list[int]]:
+    """Keys with non-decreasing times (rows sorted by ``at``) and batch cut points."""
+    keys = draw(st.lists(st.integers(0, 8), max_size=50))
+    steps = draw(st.lists(st.integers(0, 3), min_size=len(keys), max_size=len(keys)))
+    times = np.cumsum(steps).tolist()
+    return keys, times, _batches(draw, len(keys))
+
+
+@SETTINGS
+@given(timed_keys())
+def test_keyseen_batches_equal_one_batch(data: tuple[list[int], list[int], list[int]]) -> None:
+    keys, times, cuts = data
+    k, t = np.array(keys, I64), np.array(times, I64)
+    one_new, one_first = KeySeen(), KeySeen()
+    whole_new = one_new.is_new(k, t).tolist()
+    whole_first = one_first.first_at(k, t).tolist()
+    many_new, many_first = KeySeen(), KeySeen()
+    split_new: list[bool] = []
+    split_first: list[int] = []
+    for a, b in itertools.pairwise(cuts):
+        split_new += many_new.is_new(k[a:b], t[a:b]).tolist()
+        split_first += many_first.first_at(k[a:b], t[a:b]).tolist()
+    assert split_new == whole_new
+    assert split_first == whole_first
+    assert dict(many_new.items()) == dict(one_new.items()) == dict(many_first.items())
+    # And both are what a loop says.
+    first: dict[int, int] = {}
+    for key, time in zip(keys, times, strict=True):
+        first.setdefault(key, time)
+    assert whole_new == [i == keys.index(key) for i, key in enumerate(keys)]
+    assert whole_first == [first[key] for key in keys]
+    assert len(one_new) == len(set(keys))
+
+
+def test_keyseen_empty() -> None:
+    s = KeySeen()
+    e = np.empty(0, I64)
+    assert s.is_new(e, e).size == 0 and s.first_at(e, e).size == 0 and len(s) == 0
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=30), st.integers(0, 30))
+def test_interner_is_stable_over_batches(values: list[str | None], cut: int) -> None:
+    one = Interner()
+    whole = one.intern(pa.array(values, pa.string())).tolist()
+    many = Interner()
+    split = (
+        many.intern(pa.array(values[:cut], pa.string())).tolist()
+        + many.intern(pa.chunked_array([pa.array(values[cut:], pa.string())])).tolist()
+    )
+    assert split == whole
+    assert many.values == one.values
+    for v, i in zip(values, whole, strict=True):
+        assert (i == -1) == (v is None)
+        if v is not None:
+            assert one.value(i) == v and one.find(v) == i
+    assert one.find("\x00never") == -1
+    assert take_strings(one.values, np.array([*whole, -1], I64))[-1] == ""
+
+
+def test_column_grows_with_its_default() -> None:
+    c = Column(np.int64, NEVER)
+    assert c.get(np.array([5000], I64)).tolist() == [NEVER]
+    assert c.data.size >= 5001 and (c.data == NEVER).all()
+    c.data[3] = 7
+    c.ensure(20_000)
+    assert c.get(np.array([3, 19_999], I64)).tolist() == [7, NEVER]
+
+
+@SETTINGS
+@given(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1))
+def test_pair_keys_are_unique_and_carry_the_first(a: int, b: int) -> None:
+    k = pair_keys(np.array([a], I64), np.array([b], I64))
+    assert int(k[0]) >> 31 == a and int(k[0]) & (2**31 - 1) == b
