@@ -217,9 +217,9 @@ class Engine:
             sub = f.take(idx)
             self.parts[p].subjects.update(sub)
             for name, col in sub.features.items():
-                if name not in f.features or name in pieces:
-                    pieces.setdefault(name, np.zeros(len(f), col.dtype))
-                pieces[name][idx] = col
+                if name in f.features and name not in pieces:
+                    continue  # computed before this stage (counterparty features, seq)
+                pieces.setdefault(name, np.zeros(len(f), col.dtype))[idx] = col
         for name, col in pieces.items():
             f.features[name] = col
 

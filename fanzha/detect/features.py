@@ -180,7 +180,7 @@ class SubjectState:
             p[1:] = sa[:-1]
             p[first] = self.last_amount.get(so[first])
             r0 = self.up_run.get(so)
-            rising = sa > p
+            rising = (sa > p) & (p > 0)  # the first payment ever is not a rise
             runs = np.empty(pay.size, np.int64)
             for i in range(pay.size):  # short per-subject runs; a rare path (payments only)
                 base = r0[i] if first[i] else runs[i - 1]

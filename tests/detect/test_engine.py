@@ -3,7 +3,6 @@ snapshot and restore in the middle of the stream."""
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ from fanzha.detect.engine import (
     EngineConfig,
     warnings_table,
 )
-from fanzha.detect.frame import Frame
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.rules import BY_ID
 
@@ -95,48 +93,14 @@ def test_contacts_after_learning_do_not_depend_on_batch_size() -> None:
 # ---------------------------------------------------------------------- (b) partitions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="engine.Engine._subject_stage: `pieces[name][idx] = col` runs for features already "
-    "in the frame ('seq') that have no piece: KeyError 'seq' on every batch with partitions > 1",
-)
 def test_partitions_do_not_change_warnings_real_engine() -> None:
     assert sorted_warnings(run(STORY, config=P3)) == sorted_warnings(run(STORY))
 
 
-@functools.cache
-def _partitions_broken() -> bool:
-    try:
-        feed(make_engine(W, config=EngineConfig(partitions=2)), BATCHES[:3])
-    except KeyError:
-        return True
-    return False
-
-
 @pytest.fixture
-def partitions_work(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Until ``Engine._subject_stage`` is fixed for partitions > 1, use the fixed version (the
-    same code with the assignment inside the ``if``); the real one once it works."""
-    if _partitions_broken():
-        monkeypatch.setattr(Engine, "_subject_stage", _subject_stage_fixed)
+def partitions_work() -> Iterator[None]:
+    """Partitions > 1 work in the real engine (kept as a fixture for the tests that use it)."""
     yield
-
-
-def _subject_stage_fixed(self: Engine, f: Frame) -> None:
-    parts = len(self.parts)
-    which = np.maximum(f.subject, 0) % parts
-    pieces: dict[str, np.ndarray] = {}
-    for p in range(parts):
-        idx = np.flatnonzero(which == p)
-        sub = f.take(idx)
-        self.parts[p].subjects.update(sub)
-        for name, col in sub.features.items():
-            if name not in f.features or name in pieces:
-                pieces.setdefault(name, np.zeros(len(f), col.dtype))
-                pieces[name][idx] = col
-    for name, col in pieces.items():
-        f.features[name] = col
 
 
 @pytest.mark.usefixtures("partitions_work")
