@@ -217,6 +217,28 @@ _DATE_ONLY_RE: Final = re.compile(
 _ADBLOCK_DOMAIN_RE: Final = re.compile(r"[^/*^|?=:\\\s]+")
 
 
+_PLAIN_HOST_RE: Final = re.compile(r"[a-z0-9_\-]{1,63}(?:\.[a-z0-9_\-]{1,63})+")
+
+
+def fast_normalise(kind: IndicatorKind, raw: str) -> str:
+    """:func:`normalise_value`, with a fast path for plain ASCII host names (most of a block
+    list): lower case, one trailing dot dropped. It gives the same answer as
+    ``normalise_value`` for every input (property-tested); everything else goes there."""
+    if kind is IndicatorKind.DOMAIN:
+        host = raw.strip()
+        if host.isascii():
+            host = host.lower()
+            if host.endswith("."):
+                host = host[:-1]
+            if (
+                len(host) <= 253
+                and _PLAIN_HOST_RE.fullmatch(host)
+                and not host.rpartition(".")[2].isdigit()
+            ):
+                return host
+    return normalise_value(kind, raw)
+
+
 class FeedError(ValueError):
     """Options that cannot describe a feed (unknown format, no kind for a plain list)."""
 
@@ -766,7 +788,7 @@ class FeedReader:
                 _preview(raw_value),
             )
         try:
-            value = normalise_value(kind, raw_value)
+            value = fast_normalise(kind, raw_value)
         except values.InvalidValue as exc:
             return Problem(number, "value", f"{kind.value}: {exc.reason}", _preview(raw_value))
         if kind is IndicatorKind.DOMAIN and "." not in value and ":" not in value:
@@ -806,6 +828,10 @@ def _split(line: str, delimiter: str) -> list[str]:
 
 
 def _is_ip(token: str) -> bool:
+    if token in ("0.0.0.0", "127.0.0.1", "::1", "::"):
+        return True
+    if not token[:1].isdigit() and ":" not in token:
+        return False
     try:
         ipaddress.ip_address(token)
     except ValueError:

@@ -175,8 +175,19 @@ class Merged:
     new: dict[str, Any] | None
 
 
-def snapshot(indicator: Indicator, names: Iterable[str] = MUTABLE_FIELDS) -> dict[str, Any]:
-    """The named fields as JSON values (times in ISO 8601)."""
+def snapshot(indicator: Indicator, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """The named fields (default: every mutable one) as JSON values (times in ISO 8601)."""
+    if names is None:
+        ind = indicator
+        return {
+            "verdict": ind.verdict.value,
+            "confidence": ind.confidence,
+            "source": ind.source,
+            "first_seen": None if ind.first_seen is None else ind.first_seen.isoformat(),
+            "last_seen": None if ind.last_seen is None else ind.last_seen.isoformat(),
+            "expires": None if ind.expires is None else ind.expires.isoformat(),
+            "note": ind.note,
+        }
     out: dict[str, Any] = {}
     for name in names:
         item = getattr(indicator, name)

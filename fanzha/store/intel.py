@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,12 +22,14 @@ from sqlalchemy import (
     Connection,
     Integer,
     Row,
+    Select,
     String,
     Table,
+    Text,
     any_,
     bindparam,
     func,
-    insert,
+    literal_column,
     select,
     text,
     update,
@@ -104,8 +106,24 @@ class SqlIndicatorRepo:
         manual = is_manual(actor)
         now = self._clock.now()
         with self._writing() as conn:
-            for keys in chunks(list(by_key), CHUNK_VALUES):
-                stored = _load(conn, keys)
+            for chunk in chunks(list(by_key), CHUNK_VALUES):
+                rows = _load_rows(conn, chunk)
+                # Entries equal to what is stored change nothing (a feed imported again):
+                # counted without building the stored indicator. (A person confirming an
+                # allow is a change: it makes the allow theirs.)
+                keys = []
+                for key in chunk:
+                    row = rows.get(key)
+                    entries = by_key[key]
+                    if (
+                        row is not None
+                        and not (manual and row.verdict == "allow")
+                        and all(_same(entry, row) for entry in entries)
+                    ):
+                        report.unchanged += len(entries)
+                        continue
+                    keys.append(key)
+                stored = {k: (rows[k].id, _indicator(rows[k])) for k in keys if k in rows}
                 ids = {key: row_id for key, (row_id, _) in stored.items()}
                 sticky = _sticky(conn, [ids[k] for k, (_, ind) in stored.items() if _allows(ind)])
                 fold = Fold(
@@ -133,9 +151,8 @@ class SqlIndicatorRepo:
             rows = [_insert_params(fold.state[key], now) for key in new]
             if pg:
                 ids.update(_pg_insert(conn, rows))
-            else:  # SQLite: the driver's executemany is fast; RETURNING would go row by row
-                conn.execute(insert(_INDICATORS), rows)
-                ids.update(_ids(conn, new))
+            else:
+                ids.update(_sqlite_insert(conn, new, rows))
         if changed:
             rows = [_update_params(fold.state[key], ids[key], now) for key in changed]
             if pg:
@@ -252,27 +269,48 @@ def _allows(indicator: Indicator) -> bool:
 def _one_of(
     conn: Connection, column: ColumnElement[Any], values: Sequence[Any]
 ) -> ColumnElement[bool]:
-    """``column IN (values)``; on PostgreSQL ``= ANY(array)``: one parameter, not thousands."""
+    """``column IN (values)`` with one parameter, not thousands: ``= ANY(array)`` on
+    PostgreSQL, ``IN (SELECT value FROM json_each(array))`` on SQLite."""
     if conn.dialect.name == "postgresql":
         item_type = Integer() if values and isinstance(values[0], int) else String()
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(item_type)))
-    return column.in_(values)
+    items: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, json.dumps(list(values)), type_=Text()))
+    )
+    return column.in_(items.scalar_subquery())
 
 
 def _load(conn: Connection, keys: Sequence[Key]) -> dict[Key, tuple[int, Indicator]]:
+    """The stored indicators (and row ids) for these keys."""
+    return {key: (row.id, _indicator(row)) for key, row in _load_rows(conn, keys).items()}
+
+
+def _load_rows(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row[Any]]:
     """The stored rows for these keys: one query per kind."""
     by_kind: dict[str, list[str]] = {}
     for kind, value in keys:
         by_kind.setdefault(kind, []).append(value)
-    found: dict[Key, tuple[int, Indicator]] = {}
+    found: dict[Key, Row[Any]] = {}
     for kind, values in by_kind.items():
         query = select(*_ROW_COLUMNS).where(
             _INDICATORS.c.kind == kind, _one_of(conn, _INDICATORS.c.value, values)
         )
         for row in conn.execute(query):
-            indicator = _indicator(row)
-            found[indicator.key] = (row.id, indicator)
+            found[(kind, row.value)] = row
     return found
+
+
+def _same(entry: Indicator, row: Row[Any]) -> bool:
+    """Whether an entry says exactly what the stored row says."""
+    return bool(
+        entry.verdict.value == row.verdict
+        and entry.confidence == row.confidence
+        and entry.source == row.source
+        and entry.note == row.note
+        and entry.first_seen == row.first_seen
+        and entry.last_seen == row.last_seen
+        and entry.expires == row.expires
+    )
 
 
 def _ids(conn: Connection, keys: Sequence[Key]) -> dict[Key, int]:
@@ -336,8 +374,63 @@ def _audit(
     if conn.dialect.name == "postgresql":
         _pg_audit(conn, rows)
         return
-    for group in chunks(rows, 5000):
-        conn.execute(insert(_CHANGES), list(group))
+    _sqlite_executemany(conn, _CHANGES, rows)
+
+
+# SQLite: the driver's executemany with values converted once per column by the columns' own
+# bind processors (what SQLAlchemy would store), not SQLAlchemy's per-row parameter handling,
+# which costs more than the insert itself for hundreds of thousands of rows.
+
+
+def _sqlite_executemany(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    names = list(rows[0])
+    dialect = conn.dialect
+    processors = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+    for group in chunks(rows, 10_000):
+        columns = []
+        for name, process in zip(names, processors, strict=True):
+            column = [row[name] for row in group]
+            if process is not None:
+                column = _processed(column, process)
+            columns.append(column)
+        conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+
+
+def _processed(column: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """``process`` over a column; a value repeated (the batch's ``now``) is processed once."""
+    out: list[Any] = []
+    last: Any = None
+    done: Any = None
+    for item in column:
+        if item is None:
+            out.append(None)
+        elif item is last:
+            out.append(done)
+        else:
+            last, done = item, process(item)
+            out.append(done)
+    return out
+
+
+def _sqlite_insert(
+    conn: Connection, keys: Sequence[Key], rows: Sequence[dict[str, Any]]
+) -> dict[Key, int]:
+    """Insert new indicators; their ids.
+
+    Under the write lock SQLite gives each new row the largest id + 1, so the rows of one
+    insert get consecutive ids in order; that is checked, and read back when it fails.
+    """
+    before = conn.execute(select(func.max(_INDICATORS.c.id))).scalar() or 0
+    _sqlite_executemany(conn, _INDICATORS, rows)
+    after, count = conn.execute(
+        select(func.max(_INDICATORS.c.id), func.count()).where(_INDICATORS.c.id > before)
+    ).one()
+    if count == len(keys) and after == before + len(keys):
+        return {key: before + 1 + i for i, key in enumerate(keys)}
+    return _ids(conn, keys)
 
 
 # PostgreSQL: one statement per chunk over arrays (unnest), instead of a statement per row

@@ -22,6 +22,7 @@ from fanzha.intel.feeds import (
     Problem,
     detect_encoding,
     export_lines,
+    fast_normalise,
     guess_format,
     guess_kind,
     iter_lines,
@@ -29,7 +30,8 @@ from fanzha.intel.feeds import (
     parse_confidence,
     stix_bundle,
 )
-from fanzha.intel.model import Indicator, IndicatorKind, Verdict
+from fanzha.intel.model import Indicator, IndicatorKind, Verdict, normalise_value
+from fanzha.model.values import InvalidValue
 
 K = IndicatorKind
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -621,3 +623,26 @@ def test_csv_export_round_trips_any_note_and_source(
     back = read("".join(export_lines([item], "csv")), "csv").indicators
     # cells are read trimmed: a note of blanks only is no note
     assert back == [item.model_copy(update={"note": note.strip() or None})]
+
+
+def _outcome(fn: Any, kind: IndicatorKind, raw: str) -> str:
+    try:
+        return str(fn(kind, raw))
+    except InvalidValue:
+        return "invalid"
+
+
+HOSTISH = st.text(
+    st.sampled_from([*"abcXYZ019-_.", ".", ".", "。", "ü", " ", "[", ":", "/"]), max_size=70
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        HOSTISH, st.text(max_size=30), st.from_regex(r"[a-z0-9]{1,70}(\.[a-z0-9-]{1,5}){1,60}\.?")
+    )
+)
+def test_the_fast_host_path_agrees_with_normalise_value(raw: str) -> None:
+    for kind in (K.DOMAIN, K.PHONE):
+        assert _outcome(fast_normalise, kind, raw) == _outcome(normalise_value, kind, raw)
