@@ -1,9 +1,11 @@
-"""``make bench``: measure ingestion and simulator throughput and memory against peers.
+"""``make bench``: measure ingestion, simulator, intel matching and detection throughput and
+memory against peers.
 
 Every measurement runs in its own subprocess on one core (Arrow and DuckDB limited to one
-thread; simulator runs and their peer also pinned to the same core) so peak RSS and events/s
-are per process and per core. Results go to ``bench/results/results.json`` and
-``bench/results/results.md``; later issues add rows.
+thread; simulator runs, intel runs and their peers also pinned to the same core) so peak RSS
+and events/s are per process and per core. Results go to ``bench/results/results.json`` and
+``bench/results/results.md``; ``--only PART`` replaces that part's rows and details there and
+keeps the others'.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import generate, simulate
+from bench import detect, generate, intel, simulate
 
 RESULTS = Path(__file__).parent / "results"
 AMLSIM = Path(__file__).resolve().parents[2] / "shared/data/amlsim/20K_cycle200/transactions.csv"
@@ -63,13 +65,83 @@ def _row(
     }
 
 
+PARTS = ("ingest", "sim", "intel", "detect")
+#: the heading that starts each part's details in results.md
+DETAILS_HEADINGS = {"sim": "### Simulator", "intel": "### Intel", "detect": "### Detection"}
+
+
+def _part_of(row: dict[str, Any]) -> str:
+    """The part a results row belongs to (rows written before parts were tagged: by name)."""
+    if "part" in row:
+        return str(row["part"])
+    figure = str(row["figure"])
+    if figure.startswith("simulate"):
+        return "sim"
+    if figure.startswith("intel"):
+        return "intel"
+    if figure.startswith("detect"):
+        return "detect"
+    return "ingest"
+
+
+def _raw_part(key: str) -> str:
+    return {"simulator": "sim", "intel": "intel", "detect": "detect"}.get(key, "ingest")
+
+
+def _details_sections(text: str) -> dict[str, str]:
+    """The details sections of an earlier results.md, by part."""
+    sections: dict[str, str] = {}
+    chunks = text.split("\n### ")
+    for chunk in chunks[1:]:
+        heading = "### " + chunk
+        for part, prefix in DETAILS_HEADINGS.items():
+            if heading.startswith(prefix):
+                sections[part] = "\n" + heading.rstrip("\n") + "\n"
+    return sections
+
+
+def _merge(
+    ran: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    raw: dict[str, Any],
+    details: dict[str, str],
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str]]:
+    """The results of the parts that ran, with the earlier results of the others."""
+    old_json = RESULTS / "results.json"
+    old_md = RESULTS / "results.md"
+    if not old_json.exists():
+        return rows, raw, details
+    before = json.loads(old_json.read_text())
+    kept_rows = [r for r in before.get("rows", []) if _part_of(r) not in ran]
+    kept_raw = {k: v for k, v in before.get("raw", {}).items() if _raw_part(k) not in ran}
+    old_details = _details_sections(old_md.read_text()) if old_md.exists() else {}
+    kept_details = {p: d for p, d in old_details.items() if p not in ran}
+    merged_rows = sorted(kept_rows + rows, key=lambda r: PARTS.index(_part_of(r)))
+    merged_details = {p: (details | kept_details)[p] for p in PARTS if p in details | kept_details}
+    return merged_rows, kept_raw | raw, merged_details
+
+
 def main() -> None:
     """Run the benchmarks and write the results."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="calls per input file")
     parser.add_argument("--big-rows", type=int, default=3_000_000, help="rows for the memory check")
     parser.add_argument(
-        "--only", choices=("ingest", "sim"), help="run one part only (the results hold that part)"
+        "--only",
+        choices=PARTS,
+        help="run one part only (its rows replace that part's in the results; others are kept)",
+    )
+    parser.add_argument(
+        "--intel-domains", type=int, default=10_000_000, help="blocked domains in the intel list"
+    )
+    parser.add_argument(
+        "--intel-queries", type=int, default=2_000_000, help="hosts looked up against the list"
+    )
+    parser.add_argument(
+        "--intel-sample",
+        type=int,
+        default=200_000,
+        help="hosts the (slow) tldextract + set peer looks up, and whose answers are compared",
     )
     parser.add_argument(
         "--city-days",
@@ -79,21 +151,46 @@ def main() -> None:
         metavar=("SHORT", "LONG"),
         help="days of the two city runs (same residents) that show whether memory grows",
     )
+    parser.add_argument(
+        "--detect-preset",
+        choices=("tiny", "demo", "city"),
+        default="demo",
+        help="simulated preset the detection engine replays from a fresh lake",
+    )
+    parser.add_argument(
+        "--detect-days",
+        type=int,
+        help="days of the detection preset (city: the first of --city-days unless given)",
+    )
+    parser.add_argument(
+        "--detect-prefix-hours",
+        type=float,
+        default=24.0,
+        help="hours the (slow) per-event reference replays, beside the engine on the same hours",
+    )
+    parser.add_argument(
+        "--detect-stream-hours",
+        type=float,
+        default=6.0,
+        help="hours replayed in 60 s windows (after the prefix in hourly ones) for latency",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     raw: dict[str, Any] = {}
-    details = ""
+    details: dict[str, str] = {}
+    ran = (args.only,) if args.only else PARTS
+    disagree = detect_differs = False
     with tempfile.TemporaryDirectory(prefix="fanzha-bench-") as tmp:
         base = Path(tmp)
-        if args.only != "sim":
+        if "ingest" in ran:
             ingest_rows, ingest_raw = _ingestion(args, base)
-            rows += ingest_rows
+            rows += [r | {"part": "ingest"} for r in ingest_rows]
             raw |= ingest_raw
-        if args.only != "ingest":
+        if "sim" in ran:
             short, long = args.city_days
             bench = simulate.run_all(base / "sim", _run, (short, long))
-            rows += _simulator_rows(bench)
+            rows += [r | {"part": "sim"} for r in _simulator_rows(bench)]
             raw["simulator"] = {
                 "peer": simulate.PEER_NAME,
                 "tiny_content_sha256": list(bench.tiny_sha256),
@@ -101,7 +198,47 @@ def main() -> None:
                 "same_source": bench.same_source,
                 "runs": {c.label: {"ours": c.ours, "peer": c.peer} for c in bench.cases},
             }
-            details = simulate.markdown(bench)
+            details["sim"] = simulate.markdown(bench)
+        if "intel" in ran:
+            matching = intel.run_all(
+                base / "intel", args.intel_domains, args.intel_queries, args.intel_sample
+            )
+            rows += [_row(*r) | {"part": "intel"} for r in intel.rows(matching)]
+            raw["intel"] = {
+                "peer": intel.PEER_NAME,
+                "domains": matching.domains,
+                "queries": matching.queries,
+                "sample": matching.sample,
+                "agree": matching.agree,
+                "disagreements": matching.disagreements,
+                "ours": matching.ours,
+                "peer_run": matching.peer,
+            }
+            details["intel"] = intel.markdown(matching)
+            disagree = not matching.agree
+        if "detect" in ran:
+            found = detect.run_all(
+                base / "detect",
+                _detect_spec(args),
+                args.detect_prefix_hours,
+                args.detect_prefix_hours,
+                args.detect_stream_hours,
+            )
+            rows += [_row(*r) | {"part": "detect"} for r in detect.rows(found)]
+            raw["detect"] = {
+                "peer": detect.PEER_NAME,
+                "identical": found.identical,
+                "ratio": found.ratio,
+                "prepared": found.prepared,
+                "full": found.full,
+                "prefix_hours": found.prefix_hours,
+                "engine_prefix": found.engine,
+                "reference_prefix": found.reference,
+                "stream": found.stream,
+            }
+            details["detect"] = detect.markdown(found)
+            detect_differs = not found.identical
+    rows, raw, details = _merge(ran, rows, raw, details)
     payload = {
         "machine": {
             "python": platform.python_version(),
@@ -112,8 +249,21 @@ def main() -> None:
         "raw": raw,
     }
     (RESULTS / "results.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
-    (RESULTS / "results.md").write_text(markdown(rows) + details)
-    print(markdown(rows) + details)
+    text = markdown(rows) + "".join(details.values())
+    (RESULTS / "results.md").write_text(text)
+    print(text)
+    if disagree:
+        raise SystemExit("intel: our answers differ from the peer's (see the details)")
+    if detect_differs:
+        raise SystemExit("detect: the reference engine's warnings differ from the engine's")
+
+
+def _detect_spec(args: argparse.Namespace) -> str:
+    """``PRESET[:DAYS]`` of the detection part."""
+    days = args.detect_days
+    if days is None and args.detect_preset == "city":
+        days = args.city_days[0]
+    return f"{args.detect_preset}:{days}" if days else str(args.detect_preset)
 
 
 def _ingestion(
@@ -252,7 +402,7 @@ def _simulator_rows(bench: simulate.SimBench) -> list[dict[str, object]]:
     return rows
 
 
-def markdown(rows: list[dict[str, object]]) -> str:
+def markdown(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table."""
     lines = ["| figure | unit | ours | peer | ratio (ours/peer) |", "|---|---|---|---|---|"]
     for r in rows:

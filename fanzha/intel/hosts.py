@@ -24,7 +24,6 @@ from fanzha.intel.keyset import (
     I64,
     U64,
     Bool,
-    Bytes,
     Ints,
     KeySet,
     Spans,
@@ -42,18 +41,6 @@ _COLON: Final = ord(":")
 _MAX_HOST: Final = 253
 _MAX_LABEL: Final = 63
 _MAX_URL_BYTES: Final = 2048
-
-# byte classes: 0 other, 1 host byte (a-z 0-9 _ -), 2 upper-case letter, 3 dot
-_CLASS: Final = np.zeros(256, np.uint8)
-for _ch in b"abcdefghijklmnopqrstuvwxyz0123456789_-":
-    _CLASS[_ch] = 1
-for _ch in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-    _CLASS[_ch] = 2
-_CLASS[_DOT] = 3
-_LOWER: Final = np.arange(256, dtype=np.uint8)
-_LOWER[ord("A") : ord("Z") + 1] += 32
-_IS_DIGIT: Final = np.zeros(256, bool)
-_IS_DIGIT[ord("0") : ord("9") + 1] = True
 
 _OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4_RE: Final = rf"^{_OCTET}(?:\.{_OCTET}){{3}}\.?$"
@@ -88,12 +75,41 @@ def _regex_rows(array: pa.Array, rows: I64, pattern: str) -> I64:
 
 @dataclass
 class _Checked:
-    """One batch after the fast check: ``ok`` rows are settled, normalised, in ``out``."""
+    """One batch after the fast check: the ``ok`` rows are valid hosts in ``out`` (lower
+    case; drop the last byte where ``trim``, a trailing dot)."""
 
     array: pa.Array  # the raw input (what the scalar parser gets)
     ok: Bool
     out: pa.Array
-    dots: I64 | None  # dot positions in ``out``'s data, when ``out`` is ``array``
+    dots: I64  # dot positions in ``out``'s data
+    trim: Bool | None
+
+
+@dataclass(frozen=True)
+class HostBatch:
+    """A batch of hosts ready for the domain walk, without rebuilding any array: ``main``
+    holds the rows the fast check settled (``ok``; drop the trailing dot where ``trim``),
+    ``extra`` the normalised hosts of the rows ``extra_rows`` that the scalar parser read
+    (null where invalid). Other rows are null."""
+
+    main: pa.Array
+    ok: Bool
+    trim: Bool | None
+    dots: I64
+    extra: pa.Array
+    extra_rows: I64
+
+    def assemble(self) -> pa.Array:
+        """The normalised hosts as one array."""
+        out = self.main
+        if self.trim is not None:
+            out = pc.utf8_rtrim(out, characters=".")
+        if len(self.extra_rows) == 0:
+            return out
+        n = len(out)
+        index = np.arange(n, dtype=np.int64)
+        index[self.extra_rows] = np.arange(n, n + len(self.extra_rows))
+        return pa.concat_arrays([out, self.extra.cast(out.type)]).take(pa.array(index))
 
 
 def _check_hosts(array: pa.Array) -> _Checked:
@@ -105,21 +121,27 @@ def _check_hosts(array: pa.Array) -> _Checked:
     lower-cased and lose their trailing dot; the others are left to the scalar parser.
     """
     s = Strings.of(array)
+    lo, hi = int(s.offsets[0]), int(s.offsets[-1])
+    lowered = array
+    if ((s.data[lo:hi] - np.uint8(65)) <= 25).any():  # A-Z: lower (byte positions kept)
+        lowered = pc.ascii_lower(array)
+        s = Strings.of(lowered)
+        lo, hi = int(s.offsets[0]), int(s.offsets[-1])
     n = len(s)
     offsets = s.offsets
-    lo, hi = int(offsets[0]), int(offsets[-1])
     seg = s.data[lo:hi]
     lengths = np.diff(offsets)
     ok = s.live()
-    # most bytes are a-z: classify only the others
-    other = np.flatnonzero((seg - np.uint8(97)) >= 26)
-    classes = _CLASS[seg[other]]
-    bad = other[classes == 0]
-    if len(bad):
-        ok[_row_of(offsets, bad + lo)] = False
-    dots = other[classes == 3]
-    upper = bool((classes == 2).any())
-    del other, classes
+    # host bytes: - . (45, 46), 0-9 (48-57), _ (95), a-z (97-122); compared, not looked up
+    x = seg - np.uint8(45)
+    good = x <= 1
+    good |= (x - np.uint8(3)) <= 9
+    good |= x == 50
+    good |= (x - np.uint8(52)) <= 25
+    if not good.all():
+        ok[_row_of(offsets, np.flatnonzero(~good) + lo)] = False
+    del x, good
+    dots = np.flatnonzero(seg == _DOT)
     if len(dots) > 1:
         # ".." inside a row, or a row starting with "." right after one ending with it
         adjacent = dots[1:][np.diff(dots) == 1]
@@ -133,61 +155,37 @@ def _check_hosts(array: pa.Array) -> _Checked:
     host_length = lengths - trailing
     ok &= host_length <= _MAX_HOST
     long_rows = np.flatnonzero(ok & (host_length > _MAX_LABEL))
-    ok[_regex_rows(array, long_rows, _LONG_LABEL_RE)] = False
+    ok[_regex_rows(lowered, long_rows, _LONG_LABEL_RE)] = False
     before = last
     if trailing.any():
         before = last.copy()
         t = np.flatnonzero(trailing)
         before[t] = s.data[offsets[t + 1] - 2]
-    numeric = _regex_rows(array, np.flatnonzero(ok & _IS_DIGIT[before]), _LAST_LABEL_NUMERIC_RE)
+    digit_end = np.flatnonzero(ok & ((before - np.uint8(48)) <= 9))
+    numeric = _regex_rows(lowered, digit_end, _LAST_LABEL_NUMERIC_RE)
     if len(numeric):
         ipv4 = np.zeros(n, bool)
-        ipv4[_regex_rows(array, numeric, _IPV4_RE)] = True
+        ipv4[_regex_rows(lowered, numeric, _IPV4_RE)] = True
         ok[numeric] = ipv4[numeric]
-    if not upper and not trailing.any():
-        return _Checked(array, ok, array, dots + lo)
-    data: Bytes = _LOWER[seg] if upper else seg
-    new_offsets = (offsets - lo).astype(np.int64)
-    drop = np.flatnonzero(trailing)
-    if len(drop):
-        data = np.delete(data, offsets[drop + 1] - 1 - lo)
-        new_offsets -= np.concatenate(([0], np.cumsum(trailing)))
-    return _Checked(array, ok, _from_numpy(data, new_offsets, array), None)
+    return _Checked(array, ok, lowered, dots + lo, trailing if trailing.any() else None)
 
 
-def _from_numpy(data: Bytes, offsets: I64, like: pa.Array) -> pa.Array:
-    """A string array of ``data`` / ``offsets`` with the nulls of ``like``."""
-    large = int(offsets[-1]) >= 2**31
-    out = pa.Array.from_buffers(
-        pa.large_string() if large else pa.string(),
-        len(offsets) - 1,
-        [
-            None,
-            pa.py_buffer(offsets.astype(np.int64 if large else np.int32)),
-            pa.py_buffer(np.ascontiguousarray(data)),
-        ],
-    )
-    if like.null_count:
-        out = pc.if_else(like.is_valid(), out, pa.scalar(None, out.type))
-    return out
-
-
-def _settle(checked: _Checked, parse: Callable[[str], str | None]) -> pa.Array:
-    """``checked.out`` with each row the fast check did not settle (and not null) replaced
-    by ``parse`` of the raw value, once per distinct value."""
+def _prepare(checked: _Checked, parse: Callable[[str], str | None]) -> HostBatch:
+    """The batch with each row the fast check did not settle (and not null) read by
+    ``parse``, once per distinct value."""
     todo = ~checked.ok
     if checked.array.null_count:
         todo &= np.asarray(checked.array.is_valid().to_numpy(zero_copy_only=False), bool)
-    out = checked.out
-    if not todo.any():
-        return out
+    rows = np.flatnonzero(todo)
     cache: dict[str, str | None] = {}
     replaced: list[str | None] = []
-    for value in checked.array.filter(pa.array(todo)).to_pylist():
-        if value not in cache:
-            cache[value] = parse(value)
-        replaced.append(cache[value])
-    return pc.replace_with_mask(out, pa.array(todo), pa.array(replaced, out.type))
+    if len(rows):
+        for value in checked.array.take(pa.array(rows)).to_pylist():
+            if value not in cache:
+                cache[value] = parse(value)
+            replaced.append(cache[value])
+    extra = pa.array(replaced, pa.string())
+    return HostBatch(checked.out, checked.ok, checked.trim, checked.dots, extra, rows)
 
 
 def _parse_host(raw: str) -> str | None:
@@ -215,12 +213,17 @@ def _joined(parts: list[pa.Array], whole: pa.Array, unchanged: bool) -> pa.Array
     return pa.concat_arrays(parts)
 
 
+def prepare_hosts(array: pa.Array) -> HostBatch:
+    """One batch of raw hosts, ready for the walk (see :func:`normalise_hosts`)."""
+    return _prepare(_check_hosts(array), _parse_host)
+
+
 def normalise_host_batch(array: pa.Array) -> tuple[pa.Array, I64 | None]:
     """:func:`normalise_hosts` of one batch, with the dot positions in the result's data
-    when they are known already (the batch needed no change)."""
-    checked = _check_hosts(array)
-    out = _settle(checked, _parse_host)
-    return out, (checked.dots if out is array else None)
+    when they are known already (the batch needed no rebuilding)."""
+    batch = prepare_hosts(array)
+    out = batch.assemble()
+    return out, (batch.dots if out is batch.main else None)
 
 
 def normalise_hosts(hosts: HostInput) -> pa.Array:
@@ -249,11 +252,12 @@ def hosts_of_urls(urls: HostInput) -> pa.Array:
     optional, user info, port, path, query, fragment, IPv6 in brackets, defanged
     ``hxxp://a[.]b``); null where there is none or the URL is invalid."""
     array = as_string_array(urls)
-    parts = [_url_host_batch(part) for _, part in batches(array)]
+    parts = [url_host_batch(part).assemble() for _, part in batches(array)]
     return _joined(parts, array, False)
 
 
-def _url_host_batch(array: pa.Array) -> pa.Array:
+def url_host_batch(array: pa.Array) -> HostBatch:
+    """The hosts of one batch of URLs, ready for the walk."""
     s = Strings.of(array)
     text = array
     if (s.data[int(s.offsets[0]) : int(s.offsets[-1])] == ord("[")).any():
@@ -265,7 +269,7 @@ def _url_host_batch(array: pa.Array) -> pa.Array:
     checked = _check_hosts(hosts)
     checked.ok &= np.diff(s.offsets) <= _MAX_URL_BYTES
     checked.array = array
-    return _settle(checked, _parse_url_host)
+    return _prepare(checked, _parse_url_host)
 
 
 # --------------------------------------------------------------------------- domain walk
@@ -286,48 +290,63 @@ def _dots_of(s: Strings) -> I64:
     return np.flatnonzero(s.data[lo:hi] == _DOT) + lo
 
 
-def walk_spans(hosts: pa.Array, *, skip_top: bool = False, dots: I64 | None = None) -> Walk:
+def walk_spans(
+    hosts: pa.Array,
+    *,
+    skip_top: bool = False,
+    dots: I64 | None = None,
+    live: Bool | None = None,
+    trim: Bool | None = None,
+) -> Walk:
     """The spans of the domain walk of normalised ``hosts``.
 
     Parent domains start after each dot. IP addresses (last label all digits, or a colon)
     have no parents. ``skip_top`` leaves out the last label alone (``com``), for key sets
-    that hold no single-label key. ``dots``: the dot positions, when known already.
+    that hold no single-label key. ``dots``: the dot positions, when known already;
+    ``live``: the rows to walk (default: neither null nor empty); ``trim``: rows whose last
+    byte (a trailing dot) is not part of the host.
     """
     s = Strings.of(hosts)
     n = len(s)
     offsets = s.offsets
-    live = s.live()
-    whole = Spans(None, offsets[:-1], offsets[1:])
-    if not live.all():
+    if live is None:
+        live = s.live()
+    all_live = bool(live.all())
+    ends_all: Ints = offsets[1:]
+    if trim is not None:
+        ends_all = ends_all - trim
+    whole = Spans(None, offsets[:-1], ends_all)
+    if not all_live:
         rows = np.flatnonzero(live)
-        whole = Spans(rows, offsets[rows], offsets[rows + 1])
-    dots = _dots_of(s) if dots is None else dots
-    first_dot = np.searchsorted(dots, offsets)
-    per_row = np.diff(first_dot)
+        whole = Spans(rows, offsets[rows], ends_all[rows])
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    seg = s.data[lo:hi]
+    if dots is None:
+        dots = np.flatnonzero(seg == _DOT) + lo
+    first = _dots_before_rows(s)
+    per_row = np.diff(first)
     dot_rows = np.repeat(np.arange(n, dtype=np.int64), per_row)
-    ends = offsets[dot_rows + 1]
+    ends = ends_all[dot_rows]
     keep = dots + 1 < ends  # a trailing dot starts no span
-    if s.valid is not None:
+    if not all_live:
         keep &= live[dot_rows]
     if skip_top:
         has = np.flatnonzero(per_row)
-        keep[first_dot[has + 1] - 1] = False
-    lo, hi = int(offsets[0]), int(offsets[-1])
-    ends_all = offsets[1:]
-    last_digit = np.zeros(n, bool)
-    live_rows = np.flatnonzero(live)
-    last_digit[live_rows] = _IS_DIGIT[s.data[ends_all[live_rows] - 1]]
-    exact_only = _regex_rows(s.array, np.flatnonzero(last_digit), _LAST_LABEL_NUMERIC_RE)
-    colons = np.flatnonzero(s.data[lo:hi] == _COLON)
+        keep[first[has + 1] - 1] = False
+    # IP addresses: exact only
+    walked = np.flatnonzero(live & (ends_all > offsets[:-1]))
+    last_byte = s.data[ends_all[walked] - 1]
+    digit_end = walked[(last_byte - np.uint8(48)) <= 9]
+    exact_only = _regex_rows(s.array, digit_end, _LAST_LABEL_NUMERIC_RE)
+    colons = np.flatnonzero(seg == _COLON)
     if len(colons):
         exact_only = np.concatenate((exact_only, _row_of(offsets, colons + lo)))
     if len(exact_only):
         ip = np.zeros(n, bool)
         ip[exact_only] = True
         keep &= ~ip[dot_rows]
-    if not keep.all():
-        dot_rows, dots, ends = dot_rows[keep], dots[keep], ends[keep]
-    return Walk(s, whole, Spans(dot_rows, dots + 1, ends))
+    picked = np.flatnonzero(keep)
+    return Walk(s, whole, Spans(dot_rows.take(picked), dots.take(picked) + 1, ends.take(picked)))
 
 
 def first_per_row(rows: I64, found: I64, n: int) -> I64:
@@ -403,14 +422,24 @@ def _punycode(rule: str) -> str:
     )
 
 
+def _dots_before_rows(s: Strings) -> Ints:
+    """For each row start (and the end), the number of dots before it in the batch's data:
+    the dots of row ``r`` are ``dots[first[r]:first[r + 1]]``."""
+    lo, hi = int(s.offsets[0]), int(s.offsets[-1])
+    counted = np.zeros(hi - lo + 1, np.int32)
+    np.cumsum(s.data[lo:hi] == _DOT, out=counted[1:])
+    first: Ints = counted[s.offsets - lo]
+    return first
+
+
 def first_dot_spans(s: Strings, dots: I64 | None = None) -> Spans:
     """For each row with a dot: the span after its first dot (the parent domain)."""
     dots = _dots_of(s) if dots is None else dots
-    first_dot = np.searchsorted(dots, s.offsets)
-    rows = np.flatnonzero(np.diff(first_dot))
+    first = _dots_before_rows(s)
+    rows = np.flatnonzero(first[1:] > first[:-1])
     if s.valid is not None:
         rows = rows[s.valid[rows]]
-    return Spans(rows, dots[first_dot[rows]] + 1, s.offsets[rows + 1])
+    return Spans(rows, dots[first[rows]] + 1, s.offsets[rows + 1])
 
 
 def public_suffix_rows(

@@ -137,6 +137,10 @@ class _Best:
         if rows is not None:
             allow = hostlib.first_per_row(rows, allow, n)
             block = hostlib.first_per_row(rows, block, n)
+        self.offer_ids(allow, block)
+
+    def offer_ids(self, allow: I64, block: I64) -> None:
+        """One allow and one block indicator per row (-1: none) to rows without yet."""
         np.copyto(self.allow, allow, where=self.allow < 0)
         np.copyto(self.block, block, where=self.block < 0)
 
@@ -362,16 +366,26 @@ class IntelIndex:
         """Indicator ``i`` (as numbered by :attr:`Matches.indicator`)."""
         return self.indicators[i]
 
+    def matched_values(self, indicator: I64) -> pa.Array:
+        """The value of each indicator number (null for -1), without making indicators."""
+        if self._column is not None:
+            values = self._column.values
+        else:
+            values = pa.array([i.value for i in self.indicators], pa.string())
+        numbers = np.asarray(indicator, np.int64)
+        return values.take(pa.array(numbers, mask=numbers < 0))
+
     def _matches(self, chosen: I64) -> Matches:
         hit = chosen >= 0
+        rank = np.full(len(chosen), NO_MATCH, np.int8)
+        conf = np.zeros(len(chosen), np.float32)
         if self._column is not None:
-            rank = np.where(hit, self._column.verdict.rank, NO_MATCH).astype(np.int8)
-            conf = np.where(hit, self._column.confidence, 0).astype(np.float32)
-        else:
-            safe = np.maximum(chosen, 0)
-            rank = np.where(hit, self._rank[safe] if len(self._rank) else 0, NO_MATCH)
-            conf = np.where(hit, self._confidence[safe] if len(self._rank) else 0, 0)
-        return Matches(rank.astype(np.int8), chosen, conf.astype(np.float32))
+            rank[hit] = self._column.verdict.rank
+            conf[hit] = self._column.confidence
+        elif hit.any():
+            rank[hit] = self._rank[chosen[hit]]
+            conf[hit] = self._confidence[chosen[hit]]
+        return Matches(rank, chosen, conf)
 
     # ----------------------------------------------------------------------- lookups
 
@@ -429,21 +443,39 @@ class IntelIndex:
         walk win. Hosts are normalised first (:func:`hostlib.normalise_hosts`)."""
         return self._batched(hosts, self._host_batch)
 
-    def _host_batch(self, part: pa.Array, best: _Best | None = None) -> I64:
-        best = best or _Best.empty(len(part))
-        table = self._tables.get(IndicatorKind.DOMAIN)
-        if table is None:
-            return best.winner()
-        normalised, dots = hostlib.normalise_host_batch(part)
-        walk = hostlib.walk_spans(normalised, skip_top=not table.single_label, dots=dots)
-        s = walk.strings
-        h_whole, h_parents = span_hashes(s, walk.whole, walk.parents)
-        keys = table.keys
-        best.offer(
-            table, _spread(walk.whole, keys.lookup_spans(s, walk.whole, h_whole), len(s)), None
-        )
-        best.offer(table, keys.lookup_spans(s, walk.parents, h_parents), walk.parents.rows)
+    def _host_batch(self, part: pa.Array) -> I64:
+        best = _Best.empty(len(part))
+        if IndicatorKind.DOMAIN in self._tables:
+            self._walk(hostlib.prepare_hosts(part), best)
         return best.winner()
+
+    def _walk(self, batch: hostlib.HostBatch, best: _Best) -> None:
+        """Offer the domain walk of a batch of hosts to ``best``."""
+        table = self._tables[IndicatorKind.DOMAIN]
+        walk = hostlib.walk_spans(
+            batch.main,
+            skip_top=not table.single_label,
+            dots=batch.dots,
+            live=batch.ok,
+            trim=batch.trim,
+        )
+        self._offer_walk(table, walk, best)
+        if len(batch.extra_rows):  # the rows the scalar parser read, walked on their own
+            extra = _Best.empty(len(batch.extra))
+            self._offer_walk(table, hostlib.walk_spans(batch.extra, skip_top=False), extra)
+            allow = np.full(len(best.allow), NO_MATCH, np.int64)
+            block = np.full(len(best.allow), NO_MATCH, np.int64)
+            allow[batch.extra_rows] = extra.allow
+            block[batch.extra_rows] = extra.block
+            best.offer_ids(allow, block)
+
+    @staticmethod
+    def _offer_walk(table: _Table, walk: hostlib.Walk, best: _Best) -> None:
+        s, keys = walk.strings, table.keys
+        h_whole, h_parents = span_hashes(s, walk.whole, walk.parents)
+        whole = keys.lookup_spans(s, walk.whole, h_whole)
+        best.offer(table, _spread(walk.whole, whole, len(s)), None)
+        best.offer(table, keys.lookup_spans(s, walk.parents, h_parents), walk.parents.rows)
 
     def urls(self, urls: StringInput) -> Matches:
         """The exact URL (normalised as :func:`fanzha.model.values.parse_url` does, as the
@@ -454,7 +486,7 @@ class IntelIndex:
         best = _Best.empty(len(part))
         self._exact(IndicatorKind.URL, part, best)
         if IndicatorKind.DOMAIN in self._tables:
-            self._host_batch(hostlib.hosts_of_urls(part), best)
+            self._walk(hostlib.url_host_batch(part), best)
         return best.winner()
 
     def lookup(self, kind: IndicatorKind, values: StringInput) -> Matches:
@@ -652,10 +684,10 @@ def _domain_column(
         ok = s.live()
         ok &= ~hostlib.public_suffix_rows(s, whole, h_whole, parent, h_parent)
         accepted[start : start + len(part)] = ok
-        if parent.rows is not None and len(parent.rows) < int(ok.sum()):
+        if not single_label:
             dotted = np.zeros(len(s), bool)
             dotted[parent.rows] = True
-            single_label |= bool((ok & ~dotted).any())
+            single_label = bool((ok & ~dotted).any())
     normalised = array if unchanged else pa.concat_arrays(parts)
     reasons = []
     if not accepted.all():

@@ -320,16 +320,15 @@ def spans_equal(a: Strings, a_starts: Ints, b: Strings, b_starts: Ints, lengths:
         return equal
     la, lb, ll = a_starts[long], b_starts[long], lengths[long]
     same = wa[la + ll - 8] == wb[lb + ll - 8]  # the last 8 bytes
-    full = ll // 8  # the last window covers the rest
-    order = np.argsort(-full, kind="stable")
-    la, lb, full, long_sorted = la[order], lb[order], full[order], long[order]
-    same = same[order]
-    counts = np.searchsorted(-full, -np.arange(1, int(full[0]) + 1), side="right")
-    for k, count in enumerate(counts[: int(full[0]) - 1]):
-        # spans with more than k + 1 full words compare word k (the last one is covered)
+    words = ll >> 3  # full words; the last window covers what the others leave
+    k = 0
+    more = np.flatnonzero(words > 1)
+    while len(more):
         step = 8 * k
-        same[:count] &= wa[la[:count] + step] == wb[lb[:count] + step]
-    equal[long_sorted] = same
+        same[more] &= wa[la[more] + step] == wb[lb[more] + step]
+        k += 1
+        more = more[words[more] > k + 1]
+    equal[long] = same
     return equal
 
 
@@ -492,33 +491,46 @@ class KeySet:
         found = np.full(n, -1, np.int64)
         if n == 0:
             return found
-        table = self._table
         with np.errstate(over="ignore"):
-            q_top = hashes >> _S32
-            slot_u = (q_top * np.uint64(self._capacity)) >> _S32
+            slot_u = ((hashes >> _S32) * np.uint64(self._capacity)) >> _S32
         slot: I64 = slot_u.view(np.int64)
-        q = hashes
-        where: I64 | None = None  # positions of the pending probes in the input
+        where: I64 | None = None  # all
         while True:
+            pos, at = self._probe(hashes, slot, where)
+            # the hash hits, verified on the bytes all at once (a 64-bit collision: probe on)
+            confirmed = self._confirm(strings, starts[pos], lengths[pos], at)
+            ok = confirmed >= 0
+            found[pos[ok]] = confirmed[ok]
+            if ok.all():
+                return found
+            where, slot = pos[~ok], at[~ok] + 1
+
+    def _probe(self, hashes: U64, slot: I64, where: I64 | None) -> tuple[I64, I64]:
+        """Probe for ``hashes[where]`` (all when ``None``) from ``slot``: the positions
+        whose hash was met, and the slot where."""
+        table = self._table
+        q = hashes if where is None else hashes[where]
+        q_top = q >> _S32
+        hit_pos: list[I64] = []
+        hit_slot: list[I64] = []
+        while len(q):
             here = table.take(slot)
             hit = here == q
             go_on = (here >> _S32) <= q_top  # a larger hash (or an empty slot) ends the probe
             go_on &= ~hit
-            if hit.any():
-                which = np.flatnonzero(hit)
-                pos = which if where is None else where[which]
-                confirmed = self._confirm(strings, starts[pos], lengths[pos], slot[which])
-                ok = confirmed >= 0
-                found[pos[ok]] = confirmed[ok]
-                go_on[which[~ok]] = True  # a 64-bit collision: probe on
+            which = np.flatnonzero(hit)
+            if len(which):
+                hit_pos.append(which if where is None else where.take(which))
+                hit_slot.append(slot.take(which))
             more = np.flatnonzero(go_on)
-            if len(more) == 0:
-                return found
-            where = more if where is None else where[more]
+            where = more if where is None else where.take(more)
             slot = slot.take(more)
             slot += 1
             q = q.take(more)
             q_top = q_top.take(more)
+        if not hit_pos:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(hit_pos), np.concatenate(hit_slot)
 
     def _confirm(self, strings: Strings, starts: Ints, lengths: Ints, slots: I64) -> I64:
         """The key in each slot when its bytes equal the span, else -1."""
