@@ -96,7 +96,7 @@ def scalar_url_host(raw: str) -> str | None:
         return None
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(HOSTISH | ODD | st.text(max_size=20), max_size=30))
 def test_normalise_hosts_agrees_with_parse_domain(raws: list[str]) -> None:
     got = normalise_hosts(raws).to_pylist()
@@ -167,7 +167,7 @@ URLISH = st.builds(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(URLISH | ODD | st.text(max_size=20), max_size=30))
 def test_hosts_of_urls_agrees_with_parse_url(raws: list[str]) -> None:
     got = hosts_of_urls(raws).to_pylist()
@@ -218,7 +218,7 @@ WALK_LABEL = st.sampled_from(["a", "b", "ab", "ba", "x-y", "com", "cn", "1", "2"
 DOMAIN = st.lists(WALK_LABEL, min_size=1, max_size=4).map(".".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     keys=st.lists(DOMAIN, max_size=15),
     hosts=st.lists(

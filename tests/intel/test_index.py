@@ -214,9 +214,16 @@ def test_from_columns_other_kinds() -> None:
 
 # --------------------------------------------------------------- against a plain model
 
-LABELS = st.sampled_from(["a", "b", "shop", "pay", "com", "cn", "co", "uk", "1", "2"])
+LABELS = st.sampled_from(["a", "b", "shop", "pay", "com", "cn", "co", "uk", "1", "2", "例子"])
 NAME = st.lists(LABELS, min_size=1, max_size=4).map(".".join)
 ENTRY = st.tuples(NAME, st.sampled_from(list(Verdict)))
+# hosts as they arrive: upper case, a trailing dot, a port, surrounding space
+QUERY = st.builds(
+    lambda name, upper, tail: (name.upper() if upper else name) + tail,
+    NAME,
+    st.booleans(),
+    st.sampled_from(["", ".", ":8080", " ", ".."]),
+)
 
 
 def model_lookup(ix: IntelIndex, raw: str | None) -> int:
@@ -244,8 +251,8 @@ def model_lookup(ix: IntelIndex, raw: str | None) -> int:
     return -1
 
 
-@settings(max_examples=150, deadline=None)
-@given(entries=st.lists(ENTRY, max_size=15), hosts=st.lists(st.none() | NAME, max_size=20))
+@settings(max_examples=100, deadline=None)
+@given(entries=st.lists(ENTRY, max_size=15), hosts=st.lists(st.none() | QUERY, max_size=20))
 def test_hosts_agree_with_a_plain_model(
     entries: list[tuple[str, Verdict]], hosts: list[str | None]
 ) -> None:

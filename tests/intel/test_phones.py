@@ -24,7 +24,7 @@ def reference(keys: list[str], number: str | None, lengths: list[int]) -> int:
     return -1
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     keys=st.lists(NUMBER, max_size=12),
     numbers=st.lists(st.none() | NUMBER, max_size=20),
