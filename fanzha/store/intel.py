@@ -532,17 +532,36 @@ def _mutable(ind: Indicator) -> dict[str, Any]:
     }
 
 
+# Rows were validated on the way in, so they are not validated again on the way out: hundreds
+# of thousands are read at once to build the lookup index. This does what
+# ``Indicator.model_construct`` does with every field given (three times faster), sharing one
+# "fields set" (pydantic copies it in ``model_copy``); tests/store/test_intel_repo.py checks that
+# the result equals a validated indicator.
+_ALL_FIELDS = set(Indicator.model_fields)
+_KINDS = {k.value: k for k in IndicatorKind}
+_VERDICTS = {v.value: v for v in Verdict}
+_new = object.__new__
+_set = object.__setattr__
+
+
 def _indicator(row: Row[Any]) -> Indicator:
-    # Rows were validated on the way in: skip validation on the way out (hundreds of
-    # thousands are read at once to build the lookup index).
-    return Indicator.model_construct(
-        kind=IndicatorKind(row.kind),
-        value=row.value,
-        verdict=Verdict(row.verdict),
-        confidence=row.confidence,
-        source=row.source,
-        first_seen=row.first_seen,
-        last_seen=row.last_seen,
-        expires=row.expires,
-        note=row.note,
+    made = _new(Indicator)
+    _set(
+        made,
+        "__dict__",
+        {
+            "kind": _KINDS[row.kind],
+            "value": row.value,
+            "verdict": _VERDICTS[row.verdict],
+            "confidence": row.confidence,
+            "source": row.source,
+            "first_seen": row.first_seen,
+            "last_seen": row.last_seen,
+            "expires": row.expires,
+            "note": row.note,
+        },
     )
+    _set(made, "__pydantic_fields_set__", _ALL_FIELDS)
+    _set(made, "__pydantic_extra__", None)
+    _set(made, "__pydantic_private__", None)
+    return made

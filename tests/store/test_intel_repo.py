@@ -313,3 +313,18 @@ def test_concurrent_writers_each_key_added_once(tmp_path: Path) -> None:
         repo = SqlIndicatorRepo(store.sessions)
         assert len(repo.all()) == 5000
         assert repo.changed_since(0)[1] == 5000
+
+
+def test_indicators_read_back_behave_like_validated_ones(repo: IndicatorRepo) -> None:
+    given = [
+        ind(note="n", first_seen=T0),
+        Indicator(kind=IndicatorKind.PHONE, value="+8613800138000"),
+    ]
+    repo.upsert_many(given, actor=FEED, reason="r")
+    for stored, original in zip(repo.all(), sorted(given, key=lambda i: i.key), strict=True):
+        assert stored == original and hash(stored) == hash(original)
+        assert stored.model_dump() == original.model_dump() and repr(stored) == repr(original)
+        changed = stored.model_copy(update={"note": "other"})
+        assert changed.note == "other" and stored.note == original.note
+        with pytest.raises(ValueError, match="frozen"):
+            stored.note = "x"  # type: ignore[misc]
