@@ -34,6 +34,7 @@ from fanzha.i18n import pick
 from fanzha.intel.feeds import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
+    KIND_WORDS,
     FeedError,
     FeedOptions,
     FeedReader,
@@ -137,11 +138,11 @@ def _usage(message: str) -> typer.Exit:
 def _kind(text: str | None) -> IndicatorKind | None:
     if text is None:
         return None
-    try:
-        return IndicatorKind(text.strip().lower())
-    except ValueError:
+    found = KIND_WORDS.get(text.strip().lower()) or KIND_WORDS.get(text.strip())
+    if found is None:
         kinds = ", ".join(k.value for k in IndicatorKind)
-        raise _usage(f"unknown kind {text!r}; expected one of {kinds}") from None
+        raise _usage(f"unknown kind {text!r}; expected one of {kinds} (or 号码, 域名, 网址 …)")
+    return found
 
 
 def _verdict(text: str | None) -> Verdict | None:

@@ -336,6 +336,12 @@ def test_add_allow_show_and_expire(data_dir: Path, tmp_path: Path) -> None:
     fanzha("allow", "domain", "x.example", code=2)  # --reason is required
 
 
+def test_kinds_may_be_named_in_chinese(data_dir: Path) -> None:
+    fanzha("add", "号码", "13800138000", "--reason", "报案")
+    [line] = fanzha("check", "13800138000", "--kind", "电话", "--json").stdout.splitlines()
+    assert json.loads(line)["verdict"] == "fraud"
+
+
 def test_a_person_can_lower_a_verdict(data_dir: Path) -> None:
     fanzha("add", "phone", "13800138000", "--reason", "report 1")
     lowered = fanzha("add", "phone", "13800138000", "--verdict", "suspicious", "--reason", "unsure")
