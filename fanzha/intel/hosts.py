@@ -432,14 +432,16 @@ def _dots_before_rows(s: Strings) -> Ints:
     return first
 
 
-def first_dot_spans(s: Strings, dots: I64 | None = None) -> Spans:
-    """For each row with a dot: the span after its first dot (the parent domain)."""
+def first_dot_spans(s: Strings, dots: I64 | None = None, ends: Ints | None = None) -> Spans:
+    """For each row with a dot: the span after its first dot (the parent domain), up to
+    ``ends`` (default: the row ends)."""
     dots = _dots_of(s) if dots is None else dots
     first = _dots_before_rows(s)
     rows = np.flatnonzero(first[1:] > first[:-1])
     if s.valid is not None:
         rows = rows[s.valid[rows]]
-    return Spans(rows, dots[first[rows]] + 1, s.offsets[rows + 1])
+    end = s.offsets[rows + 1] if ends is None else ends[rows]
+    return Spans(rows, dots[first[rows]] + 1, np.maximum(end, dots[first[rows]] + 1))
 
 
 def public_suffix_rows(

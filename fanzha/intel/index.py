@@ -41,6 +41,7 @@ from fanzha.intel.keyset import (
     Strings,
     as_string_array,
     batches,
+    hash_strings,
     span_hashes,
 )
 from fanzha.intel.model import Indicator, IndicatorKind, Verdict, normalise_value
@@ -100,13 +101,17 @@ class _Table:
     """Keys of one kind; per key, the indicator of its allow and of its block entry.
 
     ``allow`` / ``block``: an array (-1 where the key has no such entry), ``None`` when no
-    key has one, or the string ``"same"`` when key ``i`` is indicator ``i``.
+    key has one, or the string ``"same"`` when key ``i`` is indicator ``i``. A table of a
+    column may have ``fixes``: rows whose normalised value differs from what was given,
+    held in a small second set (``fix_ids``: their rows).
     """
 
     keys: KeySet
     allow: I64 | str | None
     block: I64 | str | None
     single_label: bool = True  # domains: whether some key has no dot (walk to the top)
+    fixes: KeySet | None = None
+    fix_ids: I64 | None = None
 
     def ids(self, which: I64 | str | None, found: I64) -> I64:
         """The indicator per found key (-1 where none)."""
@@ -115,6 +120,20 @@ class _Table:
         if isinstance(which, str):
             return found
         return np.where(found >= 0, which[np.maximum(found, 0)], NO_MATCH)
+
+    def lookup(self, strings: Strings, spans: Spans, hashes: U64 | None = None) -> I64:
+        """The key of each span (-1 when none); the first row when both sets hold it."""
+        if hashes is None:
+            hashes = span_hashes(strings, spans)[0]
+        found = self.keys.lookup_spans(strings, spans, hashes)
+        if self.fixes is None or self.fix_ids is None:
+            return found
+        fixed = self.fixes.lookup_spans(strings, spans, hashes)
+        fixed = np.where(fixed >= 0, self.fix_ids[np.maximum(fixed, 0)], NO_MATCH)
+        both = (found >= 0) & (fixed >= 0)
+        merged: I64 = np.where(found >= 0, found, fixed)
+        merged[both] = np.minimum(found[both], fixed[both])
+        return merged
 
 
 @dataclass
@@ -151,13 +170,31 @@ class _Best:
 
 @dataclass(frozen=True)
 class _Column:
-    """Indicators of one list given as columns (:meth:`IntelIndex.from_columns`)."""
+    """Indicators of one list given as columns (:meth:`IntelIndex.from_columns`): the
+    values as given, and the normalised value of the rows where it differs."""
 
     kind: IndicatorKind
     values: pa.Array
     verdict: Verdict
     confidence: float
     source: str
+    fix_rows: I64
+    fix_values: pa.Array
+
+    def normalised(self, rows: I64) -> pa.Array:
+        """The normalised value of each row (null for -1)."""
+        out = self.values.take(pa.array(rows, mask=rows < 0))
+        if len(self.fix_rows) == 0:
+            return out
+        at = np.minimum(np.searchsorted(self.fix_rows, rows), len(self.fix_rows) - 1)
+        fixed = np.flatnonzero((rows >= 0) & (self.fix_rows[at] == rows))
+        if len(fixed) == 0:
+            return out
+        n = len(out)
+        index = np.arange(n, dtype=np.int64)
+        index[fixed] = n + np.arange(len(fixed))
+        extra = self.fix_values.take(pa.array(at[fixed])).cast(out.type)
+        return pa.concat_arrays([out, extra]).take(pa.array(index))
 
 
 class _ColumnIndicators(Sequence[Indicator]):
@@ -177,7 +214,9 @@ class _ColumnIndicators(Sequence[Indicator]):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         c = self._column
-        value = c.values[i].as_py()  # IndexError past the end
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"indicator {i} out of range")
+        value = c.normalised(np.array([i % len(self)], np.int64))[0].as_py()
         return Indicator(
             kind=c.kind, value=value, verdict=c.verdict, confidence=c.confidence, source=c.source
         )
@@ -304,45 +343,39 @@ class IntelIndex:
         source: str = "manual",
     ) -> Self:
         """The index of one large list, without a Python object per row: each value
-        normalised vectorised (domains: :func:`hostlib.normalise_hosts`; the others accept
-        their canonical forms vectorised and parse the rest one distinct value at a time),
-        invalid values and public suffixes rejected, indicators made only when asked for
-        (:meth:`indicator`). Indicator ``i`` is the ``i``-th accepted value."""
+        normalised vectorised (domains: as :func:`hostlib.normalise_hosts`; the other kinds
+        take their canonical forms as they are and parse the rest one distinct value at a
+        time), invalid values and public suffixes rejected, and no copy of the list made:
+        the rows whose normalised value differs are held apart. Indicator ``i`` is row ``i``
+        of ``values`` (made only when asked for, :meth:`indicator`); a rejected row is
+        listed in :attr:`rejected` and never matches."""
         # the same checks as for one indicator (confidence within 0–1, …)
         Indicator(kind=kind, value="-", verdict=verdict, confidence=confidence, source=source)
         array = as_string_array(values)
-        single_label = True
-        if kind is IndicatorKind.DOMAIN:
-            normalised, accepted, reasons, hashes, single_label = _domain_column(array)
-        else:
-            normalised, accepted, reasons = _other_column(kind, array)
-            hashes = None
+        col = _domain_column(array) if kind is IndicatorKind.DOMAIN else _other_column(kind, array)
         rejected = tuple(
             (
                 Indicator(
-                    kind=kind,
-                    value=str(raw),
-                    verdict=verdict,
-                    confidence=confidence,
+                    kind=kind, value=str(raw), verdict=verdict, confidence=confidence,
                     source=source,
                 ),
                 reason,
             )
-            for raw, reason in reasons
-        )
-        if not accepted.all():
-            keep = np.flatnonzero(accepted)
-            normalised = normalised.take(pa.array(keep))
-            if hashes is not None:
-                hashes = hashes[keep]
-        keys_strings = Strings.of(normalised)
-        if hashes is None:
-            keys = KeySet.build(keys_strings.array)
-        else:
-            keys = KeySet.from_hashes(keys_strings, None, hashes)
+            for raw, reason in col.reasons
+        )  # fmt: skip
+        keys = KeySet.from_hashes(Strings.of(array), None, col.hashes)
+        fixes = KeySet.build(col.fix_values) if len(col.fix_rows) else None
+        same = "same"
         allow = verdict is Verdict.ALLOW
-        table = _Table(keys, "same" if allow else None, None if allow else "same", single_label)
-        column = _Column(kind, keys.keys, verdict, confidence, source)
+        table = _Table(
+            keys,
+            same if allow else None,
+            None if allow else same,
+            col.single_label,
+            fixes,
+            col.fix_rows if fixes is not None else None,
+        )
+        column = _Column(kind, array, verdict, confidence, source, col.fix_rows, col.fix_values)
         return cls({kind: table}, None, column=column, rejected=rejected)
 
     # -------------------------------------------------------------------- indicators
@@ -368,11 +401,10 @@ class IntelIndex:
 
     def matched_values(self, indicator: I64) -> pa.Array:
         """The value of each indicator number (null for -1), without making indicators."""
-        if self._column is not None:
-            values = self._column.values
-        else:
-            values = pa.array([i.value for i in self.indicators], pa.string())
         numbers = np.asarray(indicator, np.int64)
+        if self._column is not None:
+            return self._column.normalised(numbers)
+        values = pa.array([i.value for i in self.indicators], pa.string())
         return values.take(pa.array(numbers, mask=numbers < 0))
 
     def _matches(self, chosen: I64) -> Matches:
@@ -402,7 +434,7 @@ class IntelIndex:
         if table is not None:
             s = Strings.of(part)
             spans = Spans.whole(s)
-            best.offer(table, _spread(spans, table.keys.lookup_spans(s, spans), len(s)), None)
+            best.offer(table, _spread(spans, table.lookup(s, spans), len(s)), None)
         return best.winner()
 
     def accounts(self, accounts: StringInput) -> Matches:
@@ -435,7 +467,7 @@ class IntelIndex:
         for length in self._prefix_lengths:  # longest first
             spans = prefix_spans(s, length)
             if len(spans):
-                best.offer(table, table.keys.lookup_spans(s, spans), spans.rows)
+                best.offer(table, table.lookup(s, spans), spans.rows)
         return best.winner()
 
     def hosts(self, hosts: StringInput) -> Matches:
@@ -471,11 +503,11 @@ class IntelIndex:
 
     @staticmethod
     def _offer_walk(table: _Table, walk: hostlib.Walk, best: _Best) -> None:
-        s, keys = walk.strings, table.keys
+        s = walk.strings
         h_whole, h_parents = span_hashes(s, walk.whole, walk.parents)
-        whole = keys.lookup_spans(s, walk.whole, h_whole)
+        whole = table.lookup(s, walk.whole, h_whole)
         best.offer(table, _spread(walk.whole, whole, len(s)), None)
-        best.offer(table, keys.lookup_spans(s, walk.parents, h_parents), walk.parents.rows)
+        best.offer(table, table.lookup(s, walk.parents, h_parents), walk.parents.rows)
 
     def urls(self, urls: StringInput) -> Matches:
         """The exact URL (normalised as :func:`fanzha.model.values.parse_url` does, as the
@@ -661,55 +693,117 @@ def _table_of(kept: list[Indicator], group: str) -> _Table | None:
 # ------------------------------------------------------------------------- columns
 
 
-def _domain_column(
-    array: pa.Array,
-) -> tuple[pa.Array, Bool, list[tuple[str, str]], U64, bool]:
-    """Normalised hosts, accepted rows, (raw, reason) of the rejected, the hashes, and
-    whether some accepted host is a single label."""
+@dataclass(frozen=True)
+class _Prepared:
+    """A column ready for :meth:`KeySet.from_hashes`: the hash of every row as given (the
+    all-ones value for rows left out: rejected, or held apart as fixes), the fixes, the
+    (raw, reason) of rejected rows, and whether some accepted value is a single label."""
+
+    hashes: U64
+    fix_rows: I64
+    fix_values: pa.Array
+    reasons: list[tuple[str, str]]
+    single_label: bool
+
+
+_LEFT_OUT: Final = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _domain_column(array: pa.Array) -> _Prepared:
+    """Hosts: the fast check per batch; rows that were lower-cased, lost a trailing dot or
+    went through the scalar parser are held apart as fixes."""
     n = len(array)
     hashes = np.empty(n, np.uint64)
-    accepted = np.zeros(n, bool)
-    parts: list[pa.Array] = []
-    unchanged = True
+    fix_rows: list[I64] = []
+    fix_values: list[pa.Array] = []
+    bad_rows: list[I64] = []
+    bad_values: list[pa.Array] = []
     single_label = False
     for start, part in batches(array):
-        out, dots = hostlib.normalise_host_batch(part)
-        unchanged &= out is part
-        parts.append(out)
-        s = Strings.of(out)
-        whole = Spans(None, s.offsets[:-1], s.offsets[1:])
-        parent = hostlib.first_dot_spans(s, dots)
+        batch = hostlib.prepare_hosts(part)
+        s = Strings.of(batch.main)
+        ends = s.offsets[1:] if batch.trim is None else s.offsets[1:] - batch.trim
+        whole = Spans(None, s.offsets[:-1], ends)
+        parent = hostlib.first_dot_spans(s, batch.dots, ends)
         h_whole, h_parent = span_hashes(s, whole, parent)
+        ok = batch.ok & ~hostlib.public_suffix_rows(s, whole, h_whole, parent, h_parent)
+        fixed = np.zeros(len(part), bool)
+        if batch.main is not part:  # lower-cased: the rows that had upper case
+            raw = Strings.of(part)
+            lo, hi = int(raw.offsets[0]), int(raw.offsets[-1])
+            upper = np.flatnonzero((raw.data[lo:hi] - np.uint8(65)) <= 25) + lo
+            fixed[np.unique(np.searchsorted(raw.offsets, upper, side="right") - 1)] = True
+        if batch.trim is not None:
+            fixed |= batch.trim
+        fixed &= ok
+        rows = np.flatnonzero(fixed)
+        if len(rows):
+            fix_rows.append(rows + start)
+            fix_values.append(pc.utf8_rtrim(batch.main.take(pa.array(rows)), characters="."))
+        single_label = single_label or _has_single_label(s, parent, ok)
+        if len(batch.extra_rows):  # read by the scalar parser
+            e = Strings.of(batch.extra)
+            e_whole = Spans.whole(e)
+            e_parent = hostlib.first_dot_spans(e)
+            eh_whole, eh_parent = span_hashes(e, e_whole, e_parent)
+            e_ok = e.live() & ~hostlib.public_suffix_rows(e, e_whole, eh_whole, e_parent, eh_parent)
+            good = np.flatnonzero(e_ok)
+            fix_rows.append(batch.extra_rows[good] + start)
+            fix_values.append(batch.extra.take(pa.array(good)))
+            single_label = single_label or _has_single_label(e, e_parent, e_ok)
+            bad = np.flatnonzero(~e_ok)
+            bad_rows.append(batch.extra_rows[bad] + start)
+            bad_values.append(batch.extra.take(pa.array(bad)))
+        main_ok = ok & ~fixed
+        h_whole[~main_ok] = _LEFT_OUT
         hashes[start : start + len(part)] = h_whole
-        ok = s.live()
-        ok &= ~hostlib.public_suffix_rows(s, whole, h_whole, parent, h_parent)
-        accepted[start : start + len(part)] = ok
-        if not single_label:
-            dotted = np.zeros(len(s), bool)
-            dotted[parent.rows] = True
-            single_label = bool((ok & ~dotted).any())
-    normalised = array if unchanged else pa.concat_arrays(parts)
-    reasons = []
-    if not accepted.all():
-        bad = np.flatnonzero(~accepted)
-        raws = array.take(pa.array(bad)).to_pylist()
-        outs = normalised.take(pa.array(bad)).to_pylist()
-        for raw, out in zip(raws, outs, strict=True):
-            if raw is None:
-                continue
-            if out is None:
-                try:
-                    scalar.parse_domain(raw)
-                    reason = "not a host name"
-                except scalar.InvalidValue as exc:
-                    reason = exc.reason
-            else:
-                reason = (
-                    f"{out} is a public suffix: listing it would block every domain"
-                    " registered under it"
+        refused = np.flatnonzero(batch.ok & ~ok)
+        bad_rows.append(refused + start)
+        bad_values.append(pc.utf8_rtrim(batch.main.take(pa.array(refused)), characters="."))
+    rows = np.concatenate(fix_rows) if fix_rows else np.zeros(0, np.int64)
+    fixes = pa.concat_arrays(fix_values) if fix_values else pa.array([], pa.string())
+    order = np.argsort(rows, kind="stable")
+    return _Prepared(
+        hashes,
+        rows[order],
+        fixes.take(pa.array(order)),
+        _domain_reasons(array, bad_rows, bad_values),
+        single_label,
+    )
+
+
+def _has_single_label(s: Strings, parent: Spans, ok: Bool) -> bool:
+    dotted = np.zeros(len(s), bool)
+    if parent.rows is not None:
+        dotted[parent.rows] = True
+    return bool((ok & ~dotted).any())
+
+
+def _domain_reasons(
+    array: pa.Array, rows: list[I64], values: list[pa.Array]
+) -> list[tuple[str, str]]:
+    """(raw, reason) of each rejected row: not a host, or a public suffix."""
+    reasons: list[tuple[str, str]] = []
+    for at, normalised in zip(rows, values, strict=True):
+        if len(at) == 0:
+            continue
+        raws = array.take(pa.array(at)).to_pylist()
+        for raw, out in zip(raws, normalised.to_pylist(), strict=True):
+            if out is not None:
+                reasons.append(
+                    (
+                        raw,
+                        f"{out} is a public suffix: listing it would block every domain"
+                        " registered under it",
+                    )
                 )
-            reasons.append((raw, reason))
-    return normalised, accepted, reasons, hashes, single_label
+                continue
+            try:
+                scalar.parse_domain(raw)
+                reasons.append((raw, "not a host name"))
+            except scalar.InvalidValue as exc:
+                reasons.append((raw, exc.reason))
+    return reasons
 
 
 _CANONICAL: Final[dict[IndicatorKind, tuple[str, ...]]] = {
@@ -723,33 +817,35 @@ _CANONICAL: Final[dict[IndicatorKind, tuple[str, ...]]] = {
 }
 
 
-def _other_column(
-    kind: IndicatorKind, array: pa.Array
-) -> tuple[pa.Array, Bool, list[tuple[str, str]]]:
+def _other_column(kind: IndicatorKind, array: pa.Array) -> _Prepared:
     """Values already in canonical form are taken as they are (vectorised); the rest are
-    normalised one distinct value at a time."""
+    normalised one distinct value at a time and held apart as fixes."""
     canonical = np.zeros(len(array), bool)
     for pattern in _CANONICAL.get(kind, ()):
         hit = pc.match_substring_regex(array, pattern).fill_null(False)
         canonical |= np.asarray(hit.to_numpy(zero_copy_only=False), bool)
     valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), bool)
     todo = np.flatnonzero(valid & ~canonical)
-    accepted = valid.copy()
     reasons: list[tuple[str, str]] = []
-    out = array
-    if len(todo):
-        cache: dict[str, str | None] = {}
-        replaced: list[str | None] = []
-        for raw in array.take(pa.array(todo)).to_pylist():
-            if raw not in cache:
-                try:
-                    cache[raw] = normalise_value(kind, raw)
-                except scalar.InvalidValue as exc:
-                    cache[raw] = None
-                    reasons.append((raw, exc.reason))
-            replaced.append(cache[raw])
-        mask = np.zeros(len(array), bool)
-        mask[todo] = True
-        out = pc.replace_with_mask(array, pa.array(mask), pa.array(replaced, array.type))
-        accepted[todo] = np.array([r is not None for r in replaced], bool)
-    return out, accepted, reasons
+    fix_rows: list[int] = []
+    fix_values: list[str] = []
+    cache: dict[str, str | None] = {}
+    for row, raw in zip(todo.tolist(), array.take(pa.array(todo)).to_pylist(), strict=True):
+        if raw not in cache:
+            try:
+                cache[raw] = normalise_value(kind, raw)
+            except scalar.InvalidValue as exc:
+                cache[raw] = None
+                reasons.append((raw, exc.reason))
+        if (value := cache[raw]) is not None:
+            fix_rows.append(row)
+            fix_values.append(value)
+    hashes = hash_strings(array)
+    hashes[~canonical] = _LEFT_OUT
+    return _Prepared(
+        hashes,
+        np.array(fix_rows, np.int64),
+        pa.array(fix_values, pa.string()),
+        reasons,
+        True,
+    )

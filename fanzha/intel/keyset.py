@@ -359,8 +359,10 @@ class KeySet:
     @classmethod
     def from_hashes(cls, keys: Strings, rows: I64 | None, hashes: U64) -> Self:
         """The set of ``keys[rows]`` (``None``: every row) whose hashes, from
-        :func:`span_hashes`, are known already. Large temporaries are made in place or in
-        batches: at 10 M keys, fresh memory costs as much as the arithmetic."""
+        :func:`span_hashes`, are known already; a row whose hash is all ones
+        (``0xFFFF_FFFF_FFFF_FFFF``, never a hash) is left out. ``hashes`` is overwritten.
+        Large temporaries are made in place or in batches: at 10 M keys, fresh memory costs
+        as much as the arithmetic."""
         m = len(hashes)
         if m >= 2**32:  # pragma: no cover - over four thousand million keys
             raise ValueError("a KeySet holds fewer than 2**32 keys")
@@ -370,16 +372,20 @@ class KeySet:
         for i, j in _batch_bounds(m):
             packed[i:j] |= np.arange(i, j, dtype=np.uint64)
         packed.sort()
+        # rows left out (hash all ones: the only ones with high half 0xFFFFFFFF) sort last
+        m = int(np.searchsorted(packed, np.uint64(0xFFFFFFFF << 32)))
+        packed = packed[:m]
         order = packed.view(np.int64)  # becomes the positions once the homes are read
         capacity = max(8, int(m * SLOTS_PER_KEY) + 1)
         sorted_hashes = np.empty(m, np.uint64)
-        slots = np.empty(m, np.int64)
+        for i, j in _batch_bounds(m):
+            hashes.take(order[i:j] & np.int64(0xFFFFFFFF), out=sorted_hashes[i:j])
+        slots = hashes[:m].view(np.int64)  # the hashes are read: their memory holds the slots
         for i, j in _batch_bounds(m):
             with np.errstate(over="ignore"):
                 home = (packed[i:j] >> _S32) * np.uint64(capacity)
             home >>= _S32
             slots[i:j] = home.view(np.int64)
-            hashes.take(order[i:j] & np.int64(0xFFFFFFFF), out=sorted_hashes[i:j])
         order &= np.int64(0xFFFFFFFF)
         del hashes, packed
         first, later = _duplicates(keys, rows, order, sorted_hashes)

@@ -187,19 +187,30 @@ def test_prefix_normalisation() -> None:
 
 def test_from_columns() -> None:
     raw = pa.array(
-        ["example.com", "WWW.Foo.CN.", "com", "bad..x", None, "example.com", "例子.中国"]
+        ["example.com", "WWW.Foo.CN.", "com", "bad..x", None, "example.com", "例子.中国", "A.b.Cn"]
     )
     ix = IntelIndex.from_columns(K.DOMAIN, raw, Verdict.FRAUD, 0.9, "list")
-    assert len(ix) == 4
+    assert len(ix) == len(raw)  # indicator i is row i; rejected rows never match
     assert {ind.value for ind, _ in ix.rejected} == {"com", "bad..x"}
-    m = ix.hosts(["a.example.com", "www.foo.cn", "foo.cn", "x.例子.中国"])
-    assert verdicts(m) == [2, 2, -1, 2]
-    assert m.indicator.tolist()[:2] == [0, 1]
+    m = ix.hosts(["a.example.com", "www.foo.cn", "foo.cn", "x.例子.中国", "a.b.cn", "com"])
+    assert verdicts(m) == [2, 2, -1, 2, 2, -1]
+    assert m.indicator.tolist() == [0, 1, -1, 6, 7, -1]  # the first of duplicates
     hit = ix.indicator(1)
     assert (hit.value, hit.verdict, hit.confidence, hit.source) == ("www.foo.cn", Verdict.FRAUD,
                                                                      0.9, "list")  # fmt: skip
-    assert len(ix.indicators) == 4
+    assert ix.indicator(6).value == "xn--fsqu00a.xn--fiqs8s"
+    assert [i.value for i in ix.indicators[5:]] == ["example.com", "xn--fsqu00a.xn--fiqs8s",
+                                                    "a.b.cn"]  # fmt: skip
+    assert ix.matched_values(m.indicator).to_pylist() == [
+        "example.com", "www.foo.cn", None, "xn--fsqu00a.xn--fiqs8s", "a.b.cn", None
+    ]  # fmt: skip
     assert ix.check(K.DOMAIN, ["x.example.com"])[0].matched == "example.com"
+
+
+def test_from_columns_duplicates_across_fixes() -> None:
+    """A value given as is and in a form that needs normalising: the first row wins."""
+    ix = IntelIndex.from_columns(K.DOMAIN, ["A.COM", "a.com", "b.com", "B.COM."])
+    assert ix.hosts(["a.com", "x.b.com"]).indicator.tolist() == [0, 2]
 
 
 def test_from_columns_other_kinds() -> None:
