@@ -393,6 +393,7 @@ class FeedReader:
         self.options = options
         self.stats = FeedStats(format=options.format, encoding=encoding)
         self._decode = _decoder(encoding)
+        self._crlf = False  # whether the line just decoded ended with CRLF
 
     def read(self, lines: Iterable[bytes]) -> Iterator[Item]:
         """Indicators and problems, in file order."""
@@ -421,6 +422,9 @@ class FeedReader:
         for number, raw in enumerate(lines, start=1):
             self.stats.lines = number
             body = raw.rstrip(b"\r\n")
+            # CSV cells may hold a quoted CRLF: the CSV reader gets the line end back (read
+            # as each line is handed on: the generators run in step).
+            self._crlf = raw.endswith(b"\r\n")
             if number == 1 and body.startswith(codecs.BOM_UTF8):
                 body = body[len(codecs.BOM_UTF8) :]
             if len(body) > MAX_LINE_BYTES:
@@ -513,7 +517,7 @@ class FeedReader:
                     pending.append(entry)
                     continue
                 started.append(entry[0])
-                yield entry[1] + "\n"
+                yield entry[1] + ("\r\n" if self._crlf else "\n")
 
         header: list[str] | None = None
         reader: Iterator[list[str]] | None = None

@@ -322,12 +322,12 @@ def spans_equal(a: Strings, a_starts: Ints, b: Strings, b_starts: Ints, lengths:
     same = wa[la + ll - 8] == wb[lb + ll - 8]  # the last 8 bytes
     words = ll >> 3  # full words; the last window covers what the others leave
     k = 0
-    more = np.flatnonzero(words > 1)
+    more = np.flatnonzero(ll > 8)  # exactly 8 bytes: the last window is the whole span
     while len(more):
         step = 8 * k
         same[more] &= wa[la[more] + step] == wb[lb[more] + step]
         k += 1
-        more = more[words[more] > k + 1]
+        more = more[words[more] > k]
     equal[long] = same
     return equal
 
