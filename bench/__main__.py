@@ -165,14 +165,17 @@ def main() -> None:
     parser.add_argument(
         "--detect-prefix-hours",
         type=float,
-        default=24.0,
-        help="hours the (slow) per-event reference replays, beside the engine on the same hours",
+        help="hours the (slow) per-event reference replays, beside the engine on the same hours"
+        " (default: everything; city: 24; 0: everything)",
     )
     parser.add_argument(
-        "--detect-stream-hours",
+        "--detect-stream-at",
         type=float,
-        default=6.0,
-        help="hours replayed in 60 s windows (after the prefix in hourly ones) for latency",
+        default=33.0,
+        help="hours after the start (in hourly windows) before the 60 s windows of the latency run",
+    )
+    parser.add_argument(
+        "--detect-stream-hours", type=float, default=6.0, help="hours replayed in 60 s windows"
     )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -220,8 +223,8 @@ def main() -> None:
             found = detect.run_all(
                 base / "detect",
                 _detect_spec(args),
-                args.detect_prefix_hours,
-                args.detect_prefix_hours,
+                _detect_prefix(args),
+                args.detect_stream_at,
                 args.detect_stream_hours,
             )
             rows += [_row(*r) | {"part": "detect"} for r in detect.rows(found)]
@@ -235,6 +238,7 @@ def main() -> None:
                 "engine_prefix": found.engine,
                 "reference_prefix": found.reference,
                 "stream": found.stream,
+                "load": found.load,
             }
             details["detect"] = detect.markdown(found)
             detect_differs = not found.identical
@@ -264,6 +268,14 @@ def _detect_spec(args: argparse.Namespace) -> str:
     if days is None and args.detect_preset == "city":
         days = args.city_days[0]
     return f"{args.detect_preset}:{days}" if days else str(args.detect_preset)
+
+
+def _detect_prefix(args: argparse.Namespace) -> float | None:
+    """Hours the reference replays (None: everything)."""
+    hours: float | None = args.detect_prefix_hours
+    if hours is None:
+        return 24.0 if args.detect_preset == "city" else None
+    return hours or None
 
 
 def _ingestion(

@@ -219,13 +219,16 @@ def latency(spec: str, workdir: Path) -> dict[str, Any]:
         for w in _windows(fz, workdir, 3600, 0, warm):
             engine.process(w.tables, int(w.end.timestamp()))
         wall: list[float] = []
+        cpu: list[float] = []
         sizes: list[int] = []
         for w in _windows(fz, workdir, STREAM_WINDOW_S, warm, warm + hours):
-            start = time.perf_counter()
+            cpu_start, start = time.process_time(), time.perf_counter()
             engine.process(w.tables, int(w.end.timestamp()))
             wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - cpu_start)
             sizes.append(w.events)
     ms = np.array(wall) * 1000
+    cpu_ms = np.array(cpu) * 1000
     n = np.array(sizes, np.float64)
     per_event_us = ms * 1000 / np.maximum(n, 1)
     return {
@@ -237,6 +240,8 @@ def latency(spec: str, workdir: Path) -> dict[str, Any]:
         "ms_p50": float(np.percentile(ms, 50)),
         "ms_p99": float(np.percentile(ms, 99)),
         "ms_max": float(ms.max()),
+        "cpu_ms_p50": float(np.percentile(cpu_ms, 50)),
+        "cpu_ms_p99": float(np.percentile(cpu_ms, 99)),
         "events_p50": float(np.percentile(n, 50)),
         "events_p99": float(np.percentile(n, 99)),
         "us_per_event_p50": float(np.percentile(per_event_us, 50)),
@@ -304,10 +309,16 @@ class DetectBench:
     label: str
     prepared: dict[str, Any]
     full: dict[str, Any]
-    prefix_hours: float
-    engine: dict[str, Any]  # the engine on the prefix
+    prefix_hours: float | None  # None: the reference replayed everything
+    engine: dict[str, Any]  # the engine on the prefix (``full`` when everything)
     reference: dict[str, Any]  # the reference on the prefix
     stream: dict[str, Any]
+    load: dict[str, tuple[float, float]]  # 1-minute load average before and after each run
+
+    @property
+    def compared(self) -> str:
+        """What the engine and the reference both replayed."""
+        return "everything" if self.prefix_hours is None else f"first {self.prefix_hours:g} h"
 
     @property
     def identical(self) -> bool:
@@ -320,8 +331,11 @@ class DetectBench:
         return float(self.engine["events_per_cpu_s"]) / float(self.reference["events_per_cpu_s"])
 
 
-def _child(kind: str, spec: str, workdir: Path) -> dict[str, Any]:
+def _child(
+    kind: str, spec: str, workdir: Path, load: dict[str, tuple[float, float]] | None = None
+) -> dict[str, Any]:
     print(f"measuring detect {kind} {spec} …", file=sys.stderr)
+    before = os.getloadavg()[0]
     out = subprocess.run(
         [sys.executable, "-m", "bench.detect", kind, spec, str(workdir)],
         check=False,
@@ -333,6 +347,8 @@ def _child(kind: str, spec: str, workdir: Path) -> dict[str, Any]:
         sys.stderr.write(out.stderr)
         raise SystemExit(f"bench.detect {kind} {spec} failed with exit status {out.returncode}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    if load is not None:
+        load[f"{kind} {spec}"] = (before, os.getloadavg()[0])
     return result
 
 
@@ -346,30 +362,36 @@ def _say(r: dict[str, Any]) -> None:
 
 
 def run_all(
-    base: Path, spec: str, prefix_hours: float, warm_hours: float, stream_hours: float
+    base: Path, spec: str, prefix_hours: float | None, stream_at: float, stream_hours: float
 ) -> DetectBench:
-    """Prepare ``spec`` (``PRESET[:DAYS]``), then every measurement on its lake."""
+    """Prepare ``spec`` (``PRESET[:DAYS]``), then every measurement on its lake: the engine on
+    everything, the reference on the first ``prefix_hours`` (None: everything) beside the
+    engine on the same, and 60 s windows for ``stream_hours`` from ``stream_at`` hours."""
     base.mkdir(parents=True, exist_ok=True)
+    load: dict[str, tuple[float, float]] = {}
     prepared = _child("prepare", spec, base)
     print(
         f"  {prepared['events']:,} events simulated in {prepared['simulate_seconds']:.1f} s,"
         f" ingested in {prepared['ingest_seconds']:.1f} s",
         file=sys.stderr,
     )
-    full = _child("engine", "all", base)
+    full = _child("engine", "all", base, load)
     _say(full)
-    prefix = f"{prefix_hours:g}"
-    engine = _child("engine", prefix, base)
-    _say(engine)
-    reference = _child("reference", prefix, base)
+    if prefix_hours is None:
+        engine = full
+    else:
+        engine = _child("engine", f"{prefix_hours:g}", base, load)
+        _say(engine)
+    prefix = "all" if prefix_hours is None else f"{prefix_hours:g}"
+    reference = _child("reference", prefix, base, load)
     _say(reference)
-    stream = _child("latency", f"{warm_hours:g}:{stream_hours:g}", base)
+    stream = _child("latency", f"{stream_at:g}:{stream_hours:g}", base, load)
     print(
         f"  60 s windows: p50 {stream['ms_p50']:.1f} ms, p99 {stream['ms_p99']:.1f} ms",
         file=sys.stderr,
     )
     label = spec.replace(":", " ") + " d" if ":" in spec else spec
-    bench = DetectBench(label, prepared, full, prefix_hours, engine, reference, stream)
+    bench = DetectBench(label, prepared, full, prefix_hours, engine, reference, stream, load)
     if not bench.identical:
         print("  the reference's warnings DIFFER from the engine's", file=sys.stderr)
     return bench
@@ -381,7 +403,7 @@ def rows(bench: DetectBench) -> list[Row]:
     p, f, e, r, s = bench.prepared, bench.full, bench.engine, bench.reference, bench.stream
     what = f"detect {bench.label} ({p['residents']:,} residents, {p['days']} d)"
     same = "identical" if bench.identical else "DIFFERENT"
-    h = f"{bench.prefix_hours:g} h"
+    h = bench.compared
     return [
         (
             f"{what}: full pipeline replayed from the lake, 1 h windows (goal ≥ {GOAL_EPS:,.0f})",
@@ -391,8 +413,7 @@ def rows(bench: DetectBench) -> list[Row]:
             "",
         ),
         (
-            f"{what}, first {h}: engine vs per-event reference (goal ≥ {GOAL_RATIO:g}×;"
-            f" warnings {same})",
+            f"{what}, {h}: engine vs per-event reference (goal ≥ {GOAL_RATIO:g}×; warnings {same})",
             "events/s/core",
             float(e["events_per_cpu_s"]),
             float(r["events_per_cpu_s"]),
@@ -437,7 +458,7 @@ def markdown(bench: DetectBench) -> str:
             f" | {x['peak_rss_mib']:,.0f} | `{x['warnings_sha256'][:12]}` |"
         )
 
-    h = f"{bench.prefix_hours:g} h"
+    h = bench.compared
     verdict = (
         "identical (same sha256 of the sorted warnings table)" if bench.identical else "DIFFERENT"
     )
@@ -456,21 +477,26 @@ def markdown(bench: DetectBench) -> str:
         "| run | events | windows | s (CPU s) | events/s | events/CPU s | read s | warnings"
         " | peak RSS MiB | warnings sha256 |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        line("engine, everything", f),
-        line(f"engine, first {h}", e),
-        line(f"reference, first {h}", r),
+        *([line("engine, everything", f)] if bench.prefix_hours is not None else []),
+        line(f"engine, {h}", e),
+        line(f"reference, {h}", r),
         "",
-        f"- Engine vs reference on the first {h}: {bench.ratio:.1f}× (CPU s); warnings {verdict}.",
+        f"- Engine vs reference, {h}: {bench.ratio:.1f}× (CPU s); warnings {verdict}.",
         f"- State after everything: snapshot {f['snapshot_bytes'] / 2**20:,.1f} MiB, contact"
         f" index {f['contact_index_bytes'] / 2**20:,.1f} MiB.",
-        f"- Streaming: after {s['warm_hours']:g} h of hourly windows, {s['windows']:,} windows of"
-        f" {s['window_s']} s ({s['events']:,} events; p50 {s['events_p50']:,.0f}, p99"
+        f"- Streaming: after the first {s['warm_hours']:g} h in hourly windows, {s['windows']:,}"
+        f" windows of {s['window_s']} s ({s['events']:,} events; p50 {s['events_p50']:,.0f}, p99"
         f" {s['events_p99']:,.0f} events per window): processing time per window p50"
-        f" {s['ms_p50']:.1f} ms, p99 {s['ms_p99']:.1f} ms, max {s['ms_max']:.1f} ms"
+        f" {s['ms_p50']:.1f} ms, p99 {s['ms_p99']:.1f} ms, max {s['ms_max']:.1f} ms (CPU p50"
+        f" {s['cpu_ms_p50']:.1f} ms, p99 {s['cpu_ms_p99']:.1f} ms)"
         f" ({s['us_per_event_p50']:.1f} µs/event p50, {s['us_per_event_p99']:.1f} p99;"
         f" {s['events_per_s']:,.0f} events/s). A window's warnings are out when its processing"
         " ends, so the p99 event → warning latency is at most the window (60 s, and a call's"
         " own duration: its record exists when it ends) plus the p99 processing time.",
+        "- Machine load (1-minute average, "
+        f"{os.cpu_count()} CPUs) before → after each run: "
+        + "; ".join(f"{k} {a:.1f} → {b:.1f}" for k, (a, b) in bench.load.items())
+        + ". CPU s below wall s means the core was shared with other work.",
     ]
     return "\n".join(lines) + "\n"
 

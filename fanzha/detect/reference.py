@@ -13,7 +13,7 @@ signals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +55,18 @@ COUNTED = frozenset((CALL, SMS, PAY))
 def pair(a: int, b: int) -> int:
     """The key of a pair of ids, exactly as :func:`fanzha.detect.kernels.pair_keys` makes it."""
     return (a << 31) | b
+
+
+ByKind = dict[tuple[int, int], tuple[Rule, ...]]  # (stage, row kind) → rules, in order
+
+
+def _by_stage_and_kind(rules: Iterable[Rule]) -> ByKind:
+    rules = tuple(rules)
+    return {
+        (stage, int(k)): tuple(r for r in rules if r.stage == stage and k in r.kinds)
+        for stage in (1, 2)
+        for k in K
+    }
 
 
 class Row:
@@ -170,16 +182,8 @@ class ReferenceEngine(Engine):
         super().__init__(registry, intel, config, rules=rules, shadow=shadow)
         self.state = State()
         self._replaced = frozenset(r.id for r in self.shadow_rules)
-
-    def _applicable(
-        self, rules: Iterable[Rule], stage: int, kind: int, x: dict[str, int]
-    ) -> Iterator[Rule]:
-        """The rules of ``stage`` that read this event (residents' events; indicators: any)."""
-        for r in rules:
-            if r.stage != stage or kind not in r.kinds:
-                continue
-            if (x["cp"] if r.target is Target.INDICATOR else x["person"]) >= 0:
-                yield r
+        self._live = _by_stage_and_kind(self.rules)
+        self._shadow = _by_stage_and_kind(self.shadow_rules)
 
     def _run(self, f: Frame, reports: pa.Table | None, result: BatchResult) -> None:
         result.rows += len(f)
@@ -196,9 +200,9 @@ class ReferenceEngine(Engine):
             x["seq"] = seqs[i]
             kind = x["kind"]
             state.features(x)
-            hits = self._hits(self.rules, 1, kind, x)
+            hits = self._hits(self._live, 1, kind, x)
             state.expose(x, any(r.exposure and r.target is Target.SUBJECT for r in hits))
-            hits += self._hits(self.rules, 2, kind, x)
+            hits += self._hits(self._live, 2, kind, x)
             for r in hits:
                 if r.target is Target.INDICATOR:
                     indicator_rows.setdefault(r.id, []).append(i)
@@ -208,8 +212,8 @@ class ReferenceEngine(Engine):
                 if self.shadow_scorer is not None and r.id not in self._replaced:
                     shadow_signals.append(signal)
             if self.shadow_scorer is not None:
-                for r in self._hits(self.shadow_rules, 1, kind, x) + self._hits(
-                    self.shadow_rules, 2, kind, x
+                for r in self._hits(self._shadow, 1, kind, x) + self._hits(
+                    self._shadow, 2, kind, x
                 ):
                     if r.target is Target.SUBJECT:
                         shadow_signals.append(self._signal(r, x, str(event_ids[i])))
@@ -231,10 +235,17 @@ class ReferenceEngine(Engine):
             result.shadow_changes = self.shadow_scorer.add(shadow_signals, vulnerable)
         self.contacts.prune(int(f.at.max()))
 
-    def _hits(self, rules: Iterable[Rule], stage: int, kind: int, x: dict[str, int]) -> list[Rule]:
-        """The rules of ``stage`` whose predicate holds for this one event."""
+    @staticmethod
+    def _hits(rules: ByKind, stage: int, kind: int, x: dict[str, int]) -> list[Rule]:
+        """The rules of ``stage`` for this kind of event whose predicate holds for it (subject
+        rules read residents' events only; indicator rules any event with a counterparty)."""
         row = Row(x)
-        return [r for r in self._applicable(rules, stage, kind, x) if bool(r.evaluate(row))]
+        return [
+            r
+            for r in rules.get((stage, kind), ())
+            if (x["cp"] if r.target is Target.INDICATOR else x["person"]) >= 0
+            and bool(r.evaluate(row))
+        ]
 
     def _signal(self, r: Rule, x: dict[str, int], event_id: str) -> Signal:
         cp = x["cp"]
