@@ -225,6 +225,20 @@ _URL_HOST_RE = r"(?i)(?:https?://|www\.)([a-z0-9\-\.]+\.[a-z]{2,})"
 _ACCOUNT_RE = r"(?:^|[^0-9])[0-9]{12,19}(?:[^0-9]|$)"
 
 
+_SCALARS: dict[str, pa.Scalar] = {}
+
+
+def _scalar(text: str) -> pa.Scalar:
+    """Arrow string scalars made once: converting a Python value per call is slow in pyarrow."""
+    found = _SCALARS.get(text)
+    if found is None:
+        found = _SCALARS[text] = pa.scalar(text, pa.string())
+    return found
+
+
+_EMPTY = _scalar("")
+
+
 class FrameBuilder:
     """Turns each event type's Arrow table into frame rows; holds the key interner."""
 
@@ -292,12 +306,12 @@ class FrameBuilder:
         ids = self.registry.id_number.take(pa.array(np.maximum(rows, 0)))
         if self.registry.n == 0:
             ids = pa.nulls(len(raw), pa.string())
-        fallback = pc.binary_join_element_wise(pa.scalar(prefix), raw.cast(pa.string()), "")
+        fallback = pc.binary_join_element_wise(_scalar(prefix), raw.cast(pa.string()), _EMPTY)
         keys = pc.if_else(pa.array(rows >= 0), ids, fallback)
         return self.keys.intern(keys)
 
     def _cp(self, raw: pa.Array, prefix: str) -> I64:
-        keys = pc.binary_join_element_wise(pa.scalar(prefix), raw.cast(pa.string()), "")
+        keys = pc.binary_join_element_wise(_scalar(prefix), raw.cast(pa.string()), _EMPTY)
         return self.keys.intern(keys)
 
     def _calls(self, table: pa.Table) -> Frame:

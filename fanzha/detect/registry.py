@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanzha.detect.kernels import I64
+from fanzha.intel.keyset import KeySet
 
 
 class Registry:
@@ -29,19 +30,22 @@ class Registry:
         self.birth_days = _birth_days(persons)
         self._phones, self._phone_owner = _flatten(persons, "phones")
         self._accounts, self._account_owner = _flatten(persons, "accounts")
+        # Hash sets built once: pc.index_in would rebuild its table on every call.
+        self._phone_set = KeySet.build(self._phones)
+        self._account_set = KeySet.build(self._accounts)
+        self._id_set = KeySet.build(self.id_number)
 
     def by_phone(self, phones: pa.Array) -> I64:
         """The resident row of each phone (-1 when not a resident's number)."""
-        return _lookup(self._phones, self._phone_owner, phones)
+        return _lookup(self._phone_set, self._phone_owner, phones)
 
     def by_account(self, accounts: pa.Array) -> I64:
         """The resident row of each account (-1 when not a resident's account)."""
-        return _lookup(self._accounts, self._account_owner, accounts)
+        return _lookup(self._account_set, self._account_owner, accounts)
 
     def by_id_number(self, ids: pa.Array) -> I64:
         """The resident row of each ID number (-1 when unknown)."""
-        found = pc.index_in(ids, value_set=self.id_number).to_numpy(zero_copy_only=False)
-        return np.asarray(np.nan_to_num(found.astype(np.float64), nan=-1), np.int64)
+        return np.asarray(self._id_set.lookup(ids), np.int64)
 
     def age_at(self, rows: I64, at_s: I64) -> I64:
         """Age in whole years at epoch second ``at_s`` (-1 for unknown residents or births)."""
@@ -79,11 +83,10 @@ def _flatten(persons: pa.Table, column: str) -> tuple[pa.Array, I64]:
     return values, owner
 
 
-def _lookup(values: pa.Array, owner: I64, query: pa.Array) -> I64:
+def _lookup(values: KeySet, owner: I64, query: pa.Array) -> I64:
     if len(values) == 0 or len(query) == 0:
         return np.full(len(query), -1, np.int64)
-    found = pc.index_in(query, value_set=values).to_numpy(zero_copy_only=False)
-    idx = np.nan_to_num(found.astype(np.float64), nan=-1).astype(np.int64)
+    idx = np.asarray(values.lookup(query), np.int64)
     return np.where(idx >= 0, owner[np.maximum(idx, 0)], -1)
 
 
