@@ -14,6 +14,7 @@ does not depend on the batch size (tested), only on the events.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Mapping
@@ -22,11 +23,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from fanzha.detect.features import CounterpartyState, SubjectState
-from fanzha.detect.frame import COLUMNS, Frame, FrameBuilder, K, concat, empty_frame
+from fanzha.detect.frame import COLUMNS, F_RESIDENT, Frame, FrameBuilder, K, concat, empty_frame
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.kernels import I64, KeySeen
 from fanzha.detect.registry import Registry
@@ -397,8 +397,6 @@ class Engine:
         return out
 
     def _index_contacts(self, f: Frame) -> None:
-        from fanzha.detect.frame import F_RESIDENT
-
         contact = np.isin(
             f.kind, [int(K.CALL), int(K.SMS), int(K.VISIT), int(K.INSTALL), int(K.PAY)]
         )
@@ -840,8 +838,6 @@ def _fraud_hint(r: Rule, text: int) -> str:
 def _indicator(
     kind: IndicatorKind, value: str, verdict: Verdict, confidence: float, source: str, at: int
 ) -> Indicator:
-    import datetime as dt
-
     when = dt.datetime.fromtimestamp(at, dt.UTC)
     return Indicator(
         kind=kind,
@@ -895,7 +891,6 @@ class RowView:
 
 
 __all__ = ["BatchResult", "Engine", "EngineConfig", "NoConfig", "RuleConfig"]
-_unused = (pc, Any)
 
 
 def warnings_table(engine: Engine, *, shadow: bool | None = None) -> pa.Table:

@@ -15,7 +15,6 @@ notwithstanding (see ``fanzha.detect.kernels``).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,10 +212,3 @@ class SubjectState:
         )
         if hit.any():
             np.maximum.at(self.exposed.data, s[hit], f.at[hit])
-
-
-def dump_columns(columns: dict[str, Column]) -> bytes:
-    """Serialise columns (numpy, no pickle)."""
-    buf = io.BytesIO()
-    np.savez(buf, **{k: c.data for k, c in columns.items()})  # type: ignore[arg-type]
-    return buf.getvalue()

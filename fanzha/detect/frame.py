@@ -116,27 +116,7 @@ class Frame:
 
     def take(self, idx: I64) -> Frame:
         """The rows at ``idx`` (features included)."""
-        cols = {
-            name: getattr(self, name)[idx]
-            for name in (
-                "at",
-                "ts",
-                "kind",
-                "subject",
-                "person",
-                "cp",
-                "cp2",
-                "flags",
-                "dur",
-                "amount",
-                "text",
-                "age",
-                "intel",
-                "intel_idx",
-                "intel2",
-                "intel2_idx",
-            )
-        }
+        cols = {name: getattr(self, name)[idx] for name in COLUMNS}
         out = Frame.of(cols, self.event_id.take(pa.array(idx, pa.int64())))
         out.features = {k: v[idx] for k, v in self.features.items()}
         return out

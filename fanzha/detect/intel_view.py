@@ -58,7 +58,7 @@ class IntelView:
     ) -> Lookup:
         a = pick(self.base)(values)
         if not self.learnt:
-            return _pair(a, 0)
+            return _pair(a)
         b = pick(self.overlay)(values)
         va, vb = np.asarray(a.verdict, np.int64), np.asarray(b.verdict, np.int64)
         ia = np.asarray(a.indicator, np.int64)
@@ -94,5 +94,5 @@ class IntelView:
         return self._both(lambda i: i.apps, values)
 
 
-def _pair(m: Matches, offset: int) -> Lookup:
+def _pair(m: Matches) -> Lookup:
     return np.asarray(m.verdict, np.int64), np.asarray(m.indicator, np.int64)

@@ -5,8 +5,6 @@ Built once from the registry's person table (Arrow); lookups are vectorised.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -100,8 +98,3 @@ def _birth_days(persons: pa.Table) -> I64:
     nulls = np.asarray(days.is_null())
     out[nulls] = missing
     return out
-
-
-def epoch_day(day: dt.date) -> int:
-    """Days since 1970-01-01."""
-    return (day - dt.date(1970, 1, 1)).days

@@ -246,7 +246,7 @@ def _fraud_label(value: str) -> tuple[str, str] | None:
     return ft.label_zh, ft.value.replace("_", " ")
 
 
-def signal_json(s: Signal, value_of: Any = None) -> dict[str, Any]:
+def signal_json(s: Signal) -> dict[str, Any]:
     """A signal as a JSON-ready dict (evidence of a warning)."""
     return {
         "at": s.at,

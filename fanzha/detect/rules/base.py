@@ -10,6 +10,7 @@ in the reference engine, over one event's scalars. Never use ``~`` or ``not`` on
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,13 +78,7 @@ class Rule:
     def with_config(self, **changes: Any) -> Rule:
         """A copy with config fields changed (validated)."""
         cfg = type(self.config).model_validate({**self.config.model_dump(), **changes})
-        return _replace(self, config=cfg)
-
-
-def _replace(rule: Rule, **changes: Any) -> Rule:
-    import dataclasses
-
-    return dataclasses.replace(rule, **changes)
+        return dataclasses.replace(self, config=cfg)
 
 
 def rule(
