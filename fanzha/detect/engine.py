@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fanzha.detect.features import CounterpartyState, SubjectState
 from fanzha.detect.frame import COLUMNS, F_RESIDENT, Frame, FrameBuilder, K, concat, empty_frame
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, KeySeen
+from fanzha.detect.kernels import I64, NONE, KeySeen
 from fanzha.detect.registry import Registry
 from fanzha.detect.retro import Chunk, ContactIndex
 from fanzha.detect.rules import RULES, Rule, Target
@@ -77,12 +77,18 @@ class EngineConfig(BaseModel):
     disabled: tuple[str, ...] = Field(default=(), description="Rule ids switched off.")
     retro_weight_report: float = Field(default=60.0, description="Weight of a retro hit (report).")
     retro_weight_model: float = Field(default=30.0, description="Weight of a retro hit (model).")
+    retro_weight_payment: float = Field(
+        default=70.0, description="Weight of a payment to an account a report names."
+    )
 
 
 RETRO_REPORT = "retro_reported_indicator"
+RETRO_PAYMENT = "retro_reported_account_paid"
 RETRO_MODEL = "retro_model_indicator"
+RETRO_RULES = frozenset((RETRO_REPORT, RETRO_PAYMENT, RETRO_MODEL))
 RETRO_TITLES = {
     RETRO_REPORT: ("曾与报案涉及的号码/网址/账户接触", "In contact with something a report names"),
+    RETRO_PAYMENT: ("向报案涉及的账户转账", "Paid an account a report names"),
     RETRO_MODEL: (
         "曾与模型识别的涉诈号码/账户接触",
         "In contact with a number or account a rule flagged",
@@ -100,6 +106,18 @@ class BatchResult:
     shadow_changes: list[Change] = field(default_factory=list)
     learnt: list[Indicator] = field(default_factory=list)
     late: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Learnt:
+    """An indicator the engine learnt, as retro-correlation needs it: every contact with its
+    counterparty from ``at`` minus the look-back on gives a signal, whichever batch it is in."""
+
+    cp: int  # counterparty id (interned key)
+    at: int  # when it was learnt (the report, or the rule hit)
+    report: bool  # named by a police report (fraud), else found by a rule (suspicious)
+    value: str
+    note: str  # "kind:value · verdict · source"
 
 
 @dataclass
@@ -129,10 +147,16 @@ class Engine:
         self.shadow_rules = tuple(shadow)
         self.counterparties = CounterpartyState()
         self.parts = [_Part() for _ in range(self.config.partitions)]
-        self.scorer = Scorer(self.config.scoring)
-        self.shadow_scorer = Scorer(self.config.scoring, shadow=True) if self.shadow_rules else None
+        self.scorer = Scorer(self.config.scoring, key=self.subject_key)
+        self.shadow_scorer = (
+            Scorer(self.config.scoring, shadow=True, key=self.subject_key)
+            if self.shadow_rules
+            else None
+        )
         self.contacts = ContactIndex(self.config.lookback_days * 86_400)
         self.pending = empty_frame()
+        self.pending_reports: pa.Table | None = None
+        self.known: dict[int, list[Learnt]] = {}
         self.watermark: int | None = None
         self.seq = 0
         self.late = 0
@@ -147,7 +171,7 @@ class Engine:
         Without a watermark everything pending runs (end of a replay).
         """
         frames = [self.builder.build(t, tables[t]) for t in TYPE_ORDER if t in tables]
-        reports = tables.get("police_report")
+        self._hold_reports(tables.get("police_report"))
         fresh = concat(frames)
         fresh.features["seq"] = np.arange(self.seq, self.seq + len(fresh), dtype=np.int64)
         self.seq += len(fresh)
@@ -164,15 +188,37 @@ class Engine:
             ready = pool.take(np.flatnonzero(due))
             self.pending = pool.take(np.flatnonzero(~due))
             self.watermark = watermark if self.watermark is None else max(self.watermark, watermark)
+        reports = self._due_reports(watermark)
         if len(ready):
             order = np.lexsort((ready.features["seq"], ready.at))
             self._run(ready.take(order), reports, result)
-        self.intel.refresh()
         return result
 
     def flush(self) -> BatchResult:
         """Run every pending row (end of input)."""
         return self.process({}, None)
+
+    def _hold_reports(self, reports: pa.Table | None) -> None:
+        """Keep police reports until their time is due: what they name is learnt then."""
+        if reports is None or reports.num_rows == 0:
+            return
+        held = self.pending_reports
+        self.pending_reports = (
+            reports
+            if held is None
+            else pa.concat_tables([held, reports], promote_options="permissive")
+        )
+
+    def _due_reports(self, watermark: int | None) -> pa.Table | None:
+        held = self.pending_reports
+        if held is None or watermark is None:
+            self.pending_reports = None
+            return held
+        secs = _report_seconds(held)
+        self.pending_reports = (
+            held.filter(pa.array(secs >= watermark)) if (secs >= watermark).any() else None
+        )
+        return held.filter(pa.array(secs < watermark))
 
     # ------------------------------------------------------------------ one batch
 
@@ -188,34 +234,38 @@ class Engine:
         self._exposure(f, exposure)
         hits += self._evaluate(f, self.rules, stage=2)
         signals = self._signals(f, hits)
-        learnt = self._learn_from_hits(f, hits) + self._learn_from_reports(f, reports)
-        self._index_contacts(f)
-        signals += self._retro(f, learnt)
+        retro = self._learn_and_look_back(f, hits, reports, result)
+        signals += retro
         if self.keep_signals:
             self.signals_seen.extend(signals)
-        result.learnt = learnt
         result.signals = len(signals)
         vulnerable = self._vulnerable(f)
         result.changes = self.scorer.add(signals, vulnerable)
         if self.shadow_scorer is not None:
             shadow_hits = self._shadow_hits(f, hits)
-            shadow_signals = self._signals(f, shadow_hits) + [
-                s for s in signals if s.rule in (RETRO_REPORT, RETRO_MODEL)
-            ]
+            shadow_signals = self._signals(f, shadow_hits) + retro
             result.shadow_changes = self.shadow_scorer.add(shadow_signals, vulnerable)
         self.contacts.prune(int(f.at.max()))
 
-    def _subject_stage(self, f: Frame) -> None:
+    def _split(self, f: Frame) -> list[I64] | None:
+        """Rows of each partition (rows without a subject in none: they have no subject state);
+        None when every row belongs to the only partition."""
         parts = len(self.parts)
-        if parts == 1:
+        valid = f.subject >= 0
+        if parts == 1 and valid.all():
+            return None
+        which = np.where(valid, f.subject % parts, -1)
+        return [np.flatnonzero(which == p) for p in range(parts)]
+
+    def _subject_stage(self, f: Frame) -> None:
+        split = self._split(f)
+        if split is None:
             self.parts[0].subjects.update(f)
             return
-        which = np.maximum(f.subject, 0) % parts
         pieces: dict[str, np.ndarray] = {}
-        for p in range(parts):
-            idx = np.flatnonzero(which == p)
+        for part, idx in zip(self.parts, split, strict=True):
             sub = f.take(idx)
-            self.parts[p].subjects.update(sub)
+            part.subjects.update(sub)
             for name, col in sub.features.items():
                 if name in f.features and name not in pieces:
                     continue  # computed before this stage (counterparty features, seq)
@@ -224,16 +274,14 @@ class Engine:
             f.features[name] = col
 
     def _exposure(self, f: Frame, hit: np.ndarray) -> None:
-        parts = len(self.parts)
-        if parts == 1:
+        split = self._split(f)
+        if split is None:
             self.parts[0].subjects.exposure(f, hit)
             return
-        which = np.maximum(f.subject, 0) % parts
-        out = np.zeros(len(f), np.int64)
-        for p in range(parts):
-            idx = np.flatnonzero(which == p)
+        out = np.full(len(f), NONE, np.int64)
+        for part, idx in zip(self.parts, split, strict=True):
             sub = f.take(idx)
-            self.parts[p].subjects.exposure(sub, hit[idx])
+            part.subjects.exposure(sub, hit[idx])
             out[idx] = sub.features["exposed_at"]
         f.features["exposed_at"] = out
 
@@ -307,7 +355,66 @@ class Engine:
 
     # ------------------------------------------------------------------ learning and retro
 
-    def _learn_from_hits(self, f: Frame, hits: list[tuple[Rule, np.ndarray]]) -> list[Indicator]:
+    def _learn_and_look_back(
+        self,
+        f: Frame,
+        hits: list[tuple[Rule, np.ndarray]],
+        reports: pa.Table | None,
+        result: BatchResult,
+    ) -> list[Signal]:
+        """Retro-correlation for a batch: contacts with indicators learnt before it, then what
+        the batch teaches (in time order) and everyone in touch with that in the look-back.
+
+        Learnt indicators act through these signals only, never through the frame's intel
+        columns, so where the batch boundaries fall changes nothing.
+        """
+        rows, cps = self._contact_rows(f)
+        signals = self._forward(f, rows, cps)
+        found = self._found_by_rules(f, hits) + self._named_in_reports(reports)
+        found.sort(key=lambda i: (i.first_seen, -i.verdict.rank, i.kind.value, i.value))
+        learnt = self.intel.learn(found)
+        self.contacts.add(
+            cps, f.subject[rows], f.at[rows], f.kind[rows], f.event_id.take(pa.array(rows))
+        )
+        records = [r for r in map(self._record, learnt) if r is not None]
+        signals += self._retro(records)
+        for r in records:
+            self.known.setdefault(r.cp, []).append(r)
+        result.learnt = learnt
+        return signals
+
+    def _contact_rows(self, f: Frame) -> tuple[I64, I64]:
+        """Residents' contacts with the outside world: (row, counterparty) pairs — the
+        counterparty of calls, texts, visits, installs and payments, and the link in a text."""
+        resident = f.person >= 0
+        contact = np.isin(
+            f.kind, [int(K.CALL), int(K.SMS), int(K.VISIT), int(K.INSTALL), int(K.PAY)]
+        )
+        outside = (f.flags & F_RESIDENT) == 0
+        main = np.flatnonzero(contact & outside & resident & (f.cp >= 0))
+        links = np.flatnonzero((f.kind == int(K.SMS)) & (f.cp2 >= 0) & resident)
+        rows = np.concatenate([main, links])
+        cps = np.concatenate([f.cp[main], f.cp2[links]])
+        order = np.argsort(rows, kind="stable")
+        return rows[order], cps[order]
+
+    def _forward(self, f: Frame, rows: I64, cps: I64) -> list[Signal]:
+        """Signals for this batch's contacts with indicators learnt in earlier batches."""
+        if not self.known or rows.size == 0:
+            return []
+        known = np.fromiter(self.known, np.int64, len(self.known))
+        out: list[Signal] = []
+        lookback = self.config.lookback_days * 86_400
+        for j in np.flatnonzero(np.isin(cps, known)).tolist():
+            i = int(rows[j])
+            at = int(f.at[i])
+            eid = str(f.event_id[i].as_py())
+            for rec in self.known[int(cps[j])]:
+                if at >= rec.at - lookback:
+                    out.append(self._retro_signal(rec, int(f.subject[i]), at, int(f.kind[i]), eid))
+        return out
+
+    def _found_by_rules(self, f: Frame, hits: list[tuple[Rule, np.ndarray]]) -> list[Indicator]:
         found: list[Indicator] = []
         keys = self.builder.keys
         for r, mask in hits:
@@ -321,14 +428,15 @@ class Engine:
                         kind, _strip(key), Verdict.SUSPICIOUS, 0.6, f"rule:{r.id}", int(f.at[i])
                     )
                 )
-        return self.intel.learn(_dedupe(found))
+        return found
 
-    def _learn_from_reports(self, f: Frame, reports: pa.Table | None) -> list[Indicator]:
+    @staticmethod
+    def _named_in_reports(reports: pa.Table | None) -> list[Indicator]:
         """Everything a police report names becomes a fraud indicator at once."""
         if reports is None or reports.num_rows == 0:
             return []
         found: list[Indicator] = []
-        ts = reports.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+        ts = _report_seconds(reports).tolist()
         ids = reports.column("event_id").to_pylist()
         columns = {
             IndicatorKind.PHONE: "suspect_phones",
@@ -339,81 +447,64 @@ class Engine:
             if name not in reports.column_names:
                 continue
             for row, named in enumerate(reports.column(name).to_pylist()):
-                at = int(ts[row]) // 1_000_000
                 for raw in named or []:
                     src = f"report:{ids[row]}"
                     try:
                         value = normalise_value(kind, str(raw))
                     except values.InvalidValue:
                         continue
-                    found.append(_indicator(kind, value, Verdict.FRAUD, 0.9, src, at))
+                    found.append(_indicator(kind, value, Verdict.FRAUD, 0.9, src, ts[row]))
                     if kind is IndicatorKind.URL:
                         host = values.parse_url(value).host
                         found.append(
-                            _indicator(IndicatorKind.DOMAIN, host, Verdict.FRAUD, 0.7, src, at)
+                            _indicator(IndicatorKind.DOMAIN, host, Verdict.FRAUD, 0.7, src, ts[row])
                         )
-        return self.intel.learn(_dedupe(found))
+        return found
 
-    def _retro(self, f: Frame, learnt: list[Indicator]) -> list[Signal]:
+    def _record(self, ind: Indicator) -> Learnt | None:
+        """What retro-correlation keeps of a learnt indicator (None: not a counterparty kind)."""
+        prefix = _PREFIX.get(ind.kind)
+        if prefix is None or ind.first_seen is None:
+            return None
+        cp = int(self.builder.keys.intern(pa.array([prefix + ind.value], pa.string()))[0])
+        return Learnt(
+            cp=cp,
+            at=int(ind.first_seen.timestamp()),
+            report=ind.source.startswith("report:"),
+            value=ind.value,
+            note=f"{ind.kind.value}:{ind.value} · {ind.verdict.value} · {ind.source}",
+        )
+
+    def _retro(self, records: list[Learnt]) -> list[Signal]:
         """Everyone in touch with a new indicator within the look-back gets a signal now."""
         out: list[Signal] = []
-        keys = self.builder.keys
-        prefix = {
-            IndicatorKind.PHONE: "p:",
-            IndicatorKind.ACCOUNT: "a:",
-            IndicatorKind.DOMAIN: "d:",
-            IndicatorKind.APP: "app:",
-        }
-        for ind in learnt:
-            p = prefix.get(ind.kind)
-            if p is None or ind.first_seen is None:
-                continue
-            cp = keys.find(p + ind.value)
-            if cp < 0:
-                continue
-            at = int(ind.first_seen.timestamp())
-            report = ind.source.startswith("report:")
-            note = f"{ind.kind.value}:{ind.value} · {ind.verdict.value} · {ind.source}"
-            for c in self.contacts.contacts([cp], at - self.config.lookback_days * 86_400):
-                out.append(
-                    Signal(
-                        at=max(at, c.at),
-                        subject=c.subject,
-                        rule=RETRO_REPORT if report else RETRO_MODEL,
-                        version=1,
-                        weight=(
-                            self.config.retro_weight_report
-                            if report
-                            else self.config.retro_weight_model
-                        ),
-                        floor=3 if report else 0,
-                        event_id=c.event_id,
-                        value=ind.value,
-                        indicator=note,
-                        seq=-1,
-                        family="retro",
-                    )
-                )
+        lookback = self.config.lookback_days * 86_400
+        for rec in records:
+            for c in self.contacts.contacts([rec.cp], rec.at - lookback):
+                out.append(self._retro_signal(rec, c.subject, c.at, c.kind, c.event_id))
         return out
 
-    def _index_contacts(self, f: Frame) -> None:
-        contact = np.isin(
-            f.kind, [int(K.CALL), int(K.SMS), int(K.VISIT), int(K.INSTALL), int(K.PAY)]
+    def _retro_signal(self, rec: Learnt, subject: int, at: int, kind: int, eid: str) -> Signal:
+        cfg = self.config
+        if rec.report and kind == int(K.PAY):
+            rule, weight, floor = RETRO_PAYMENT, cfg.retro_weight_payment, 4
+        elif rec.report:
+            rule, weight, floor = RETRO_REPORT, cfg.retro_weight_report, 3
+        else:
+            rule, weight, floor = RETRO_MODEL, cfg.retro_weight_model, 0
+        return Signal(
+            at=max(rec.at, at),
+            subject=subject,
+            rule=rule,
+            version=1,
+            weight=weight,
+            floor=floor,
+            event_id=eid,
+            value=rec.value,
+            indicator=rec.note,
+            seq=-1,
+            family="retro",
         )
-        outside = (f.flags & F_RESIDENT) == 0
-        idx = np.flatnonzero(contact & outside)
-        if idx.size:
-            self.contacts.add(
-                f.cp[idx], f.subject[idx], f.at[idx], f.event_id.take(pa.array(idx, pa.int64()))
-            )
-        links = np.flatnonzero((f.kind == int(K.SMS)) & (f.cp2 >= 0))
-        if links.size:
-            self.contacts.add(
-                f.cp2[links],
-                f.subject[links],
-                f.at[links],
-                f.event_id.take(pa.array(links, pa.int64())),
-            )
 
     def _vulnerable(self, f: Frame) -> dict[int, bool]:
         old = (f.age >= 60) | ((f.age >= 16) & (f.age <= 22))
@@ -455,6 +546,7 @@ class Engine:
             arrays[f"contacts.{i}.cp"] = c.cp
             arrays[f"contacts.{i}.subject"] = c.subject
             arrays[f"contacts.{i}.at"] = c.at
+            arrays[f"contacts.{i}.kind"] = c.kind
             arrays.update(_strings_out(c.event_id, f"contacts.{i}.event_id"))
             chunks.append(c.max_at)
         pending = self.pending
@@ -463,6 +555,7 @@ class Engine:
         for name, col in pending.features.items():
             arrays[f"pending.feature.{name}"] = col
         arrays.update(_strings_out(pending.event_id, "pending.event_id"))
+        arrays["pending.reports"] = _table_out(self.pending_reports)
         meta: dict[str, Any] = {
             **_head("engine", len(self.parts)),
             "config": self.config.model_dump(mode="json"),
@@ -473,6 +566,7 @@ class Engine:
             "contacts": chunks,
             "pending_features": list(pending.features),
             "learnt": [i.model_dump(mode="json") for i in self.intel.learnt.values()],
+            "known": [dataclasses.astuple(r) for recs in self.known.values() for r in recs],
             "scorer": _scorer_out(self.scorer),
             "shadow_scorer": _scorer_out(self.shadow_scorer) if self.shadow_scorer else None,
         }
@@ -516,6 +610,7 @@ class Engine:
                 cp=np.array(arrays[f"contacts.{i}.cp"]),
                 subject=np.array(arrays[f"contacts.{i}.subject"]),
                 at=np.array(arrays[f"contacts.{i}.at"]),
+                kind=np.array(arrays[f"contacts.{i}.kind"]),
                 event_id=_strings_in(arrays, f"contacts.{i}.event_id"),
                 max_at=int(max_at),
             )
@@ -529,8 +624,11 @@ class Engine:
             name: np.array(arrays[f"pending.feature.{name}"]) for name in meta["pending_features"]
         }
         engine.pending = pending
+        engine.pending_reports = _table_in(arrays["pending.reports"])
         engine.intel.learn(Indicator.model_validate(i) for i in meta["learnt"])
-        engine.intel.refresh()
+        for rec in meta["known"]:
+            learnt = Learnt(*rec)
+            engine.known.setdefault(learnt.cp, []).append(learnt)
         _scorer_in(engine.scorer, meta["scorer"])
         if engine.shadow_scorer is not None and meta["shadow_scorer"] is not None:
             _scorer_in(engine.shadow_scorer, meta["shadow_scorer"])
@@ -582,7 +680,7 @@ class Engine:
 
 #: The snapshot format: a name, and a version bumped on every incompatible change.
 SNAPSHOT_FORMAT = "fanzha.detect.engine"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 _CP_COLUMNS = ("first_at", "born_at", "subjects", "payers")
 _SUBJECT_COLUMNS = ("out_max", "out_n", "last_amount", "up_run", "recv_at", "exposed")
 _SUBJECT_SEEN = ("payees", "links")
@@ -648,6 +746,22 @@ def _strings_out(values: pa.Array, name: str) -> dict[str, np.ndarray]:
     }
 
 
+def _table_out(table: pa.Table | None) -> np.ndarray:
+    """A table as Arrow IPC stream bytes (empty: no table)."""
+    if table is None:
+        return np.empty(0, np.uint8)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return np.frombuffer(sink.getvalue(), np.uint8)
+
+
+def _table_in(data: np.ndarray) -> pa.Table | None:
+    if data.size == 0:
+        return None
+    return pa.ipc.open_stream(pa.py_buffer(data.tobytes())).read_all()
+
+
 def _strings_in(arrays: Mapping[str, np.ndarray], name: str) -> pa.Array:
     data, offsets = arrays[f"{name}.data"], arrays[f"{name}.offsets"]
     out = pa.LargeStringArray.from_buffers(
@@ -660,7 +774,7 @@ def _subject_arrays(s: SubjectState, prefix: str) -> dict[str, np.ndarray]:
     arrays = {f"{prefix}{name}": getattr(s, name).data for name in _SUBJECT_COLUMNS}
     for name in _SUBJECT_SEEN:
         arrays[f"{prefix}{name}"] = _seen(getattr(s, name).first)
-    arrays[f"{prefix}pair_n"] = _seen(s.pair_n)
+    arrays[f"{prefix}long_calls"] = _seen(s.long_calls)
     return arrays
 
 
@@ -670,7 +784,7 @@ def _subject_from(arrays: Mapping[str, np.ndarray], prefix: str) -> SubjectState
         getattr(s, name).data = np.array(arrays[f"{prefix}{name}"])
     for name in _SUBJECT_SEEN:
         getattr(s, name).first = _unseen(arrays[f"{prefix}{name}"])
-    s.pair_n = _unseen(arrays[f"{prefix}pair_n"])
+    s.long_calls = _unseen(arrays[f"{prefix}long_calls"])
     return s
 
 
@@ -692,7 +806,7 @@ def _repartition(states: list[SubjectState], n: int) -> list[SubjectState]:
                 mine = (ids % old == p) & (ids % n == q)
                 col.data[ids[mine]] = data[mine]
     for source in states:
-        for name in (*_SUBJECT_SEEN, "pair_n"):
+        for name in (*_SUBJECT_SEEN, "long_calls"):
             items = _pairs_of(source, name)
             for key, value in items.items():
                 _pairs_of(out[(key >> 31) % n], name)[key] = value
@@ -701,8 +815,8 @@ def _repartition(states: list[SubjectState], n: int) -> list[SubjectState]:
 
 def _pairs_of(s: SubjectState, name: str) -> dict[int, int]:
     """The dict behind a pair-keyed part of the subject state."""
-    if name == "pair_n":
-        return s.pair_n
+    if name == "long_calls":
+        return s.long_calls
     seen: KeySeen = getattr(s, name)
     return seen.first
 
@@ -823,6 +937,20 @@ def _concat_with_seq(frames: list[Frame]) -> Frame:
         else dict(frames[0].features)
     )
     return out
+
+
+_PREFIX = {
+    IndicatorKind.PHONE: "p:",
+    IndicatorKind.ACCOUNT: "a:",
+    IndicatorKind.DOMAIN: "d:",
+    IndicatorKind.APP: "app:",
+}
+
+
+def _report_seconds(reports: pa.Table) -> I64:
+    """Epoch seconds of police reports (``ts``, floored as the frame floors it)."""
+    us = reports.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    return np.asarray(us.to_numpy(), np.int64) // 1_000_000
 
 
 def _strip(key: str) -> str:

@@ -33,6 +33,9 @@ from fanzha.detect.kernels import (
 )
 
 _CONTACT_KINDS = (K.CALL, K.SMS, K.VISIT, K.INSTALL, K.PAY)
+#: A call at least this long (s) counts in ``long_calls``: the grooming calls of the seeds last
+#: many minutes, while missed calls and quick hang-ups are noise.
+LONG_CALL_S = 300
 
 
 def _is(kind: I64, *kinds: K) -> np.ndarray:
@@ -61,13 +64,14 @@ class CounterpartyState:
             cur = self.born_at.get(ids)
             np.minimum.at(self.born_at.data, ids, np.minimum(cur, f.at[born]))
         f.features["cp_born_at"] = self._born(f.cp)
-        f.features["cp_first_at"], f.features["cp_subjects"] = self._reach(f.cp, f, contact)
         link = (f.kind == int(K.SMS)) & ((f.flags & F_URL) != 0) & (f.cp2 >= 0)
-        f.features["cp2_first_at"], f.features["cp2_subjects"] = self._reach(f.cp2, f, link)
+        (first, reach), (first2, reach2) = self._reach(f, contact, link)
+        f.features["cp_first_at"], f.features["cp_subjects"] = first, reach
+        f.features["cp2_first_at"], f.features["cp2_subjects"] = first2, reach2
         pay = (f.kind == int(K.PAY)) & (f.cp >= 0)
         payers = np.zeros(n, np.int64)
         if pay.any():
-            rows = np.flatnonzero(pay)
+            rows = np.flatnonzero(pay & (f.subject >= 0))
             new = self.payer_pairs.is_new(pair_keys(f.cp[rows], f.subject[rows]), f.at[rows])
             base = self.payers.get(f.cp[rows])
             payers[rows] = base + running_sum(f.cp[rows], new.astype(np.int64))
@@ -80,29 +84,49 @@ class CounterpartyState:
         out[ok] = self.born_at.get(cp[ok])
         return out
 
-    def _reach(self, cp: I64, f: Frame, mask: np.ndarray) -> tuple[I64, I64]:
-        """First-seen time and distinct subjects so far, for the rows in ``mask``."""
-        first = np.full(cp.size, NEVER, np.int64)
-        reach = np.zeros(cp.size, np.int64)
-        rows = np.flatnonzero(mask)
-        if rows.size == 0:
-            return first, reach
-        ids, at = cp[rows], f.at[rows]
-        prior_first = self.first_at.get(ids)
-        batch_first = running_max(ids, -at, inclusive=True)  # -(min at so far)
-        first[rows] = np.minimum(prior_first, -batch_first)
-        np.minimum.at(self.first_at.data, ids, at)
-        new = self.pairs.is_new(pair_keys(ids, np.maximum(f.subject[rows], 0)), at)
-        reach[rows] = self.subjects.get(ids) + running_sum(ids, new.astype(np.int64))
-        np.add.at(self.subjects.data, ids, new.astype(np.int64))
-        return first, reach
+    def _reach(
+        self, f: Frame, contact: np.ndarray, link: np.ndarray
+    ) -> tuple[tuple[I64, I64], tuple[I64, I64]]:
+        """First-seen time and distinct subjects so far of the counterparty (``contact`` rows)
+        and of the linked domain (``link`` rows), in one pass in row order: a domain visited
+        and sent as a link in one batch counts both in the order they happened."""
+        n = len(f)
+        rows1, rows2 = np.flatnonzero(contact), np.flatnonzero(link)
+        rows = np.concatenate([rows1, rows2])
+        order = np.argsort(rows, kind="stable")
+        slot = np.concatenate([np.zeros(rows1.size, np.int64), np.ones(rows2.size, np.int64)])
+        rows, slot = rows[order], slot[order]
+        ids = np.concatenate([f.cp[rows1], f.cp2[rows2]])[order]
+        first_all = np.full(rows.size, NEVER, np.int64)
+        reach_all = np.zeros(rows.size, np.int64)
+        if rows.size:
+            at, subject = f.at[rows], f.subject[rows]
+            prior_first = self.first_at.get(ids)
+            batch_first = running_max(ids, -at, inclusive=True)  # -(min at so far)
+            first_all = np.minimum(prior_first, -batch_first)
+            np.minimum.at(self.first_at.data, ids, at)
+            # Rows without a subject reach no one (they must not count as some subject's).
+            new = np.zeros(rows.size, np.bool_)
+            known = np.flatnonzero(subject >= 0)
+            new[known] = self.pairs.is_new(pair_keys(ids[known], subject[known]), at[known])
+            reach_all = self.subjects.get(ids) + running_sum(ids, new.astype(np.int64))
+            np.add.at(self.subjects.data, ids, new.astype(np.int64))
+        out = []
+        for which in (0, 1):
+            first = np.full(n, NEVER, np.int64)
+            reach = np.zeros(n, np.int64)
+            mine = slot == which
+            first[rows[mine]] = first_all[mine]
+            reach[rows[mine]] = reach_all[mine]
+            out.append((first, reach))
+        return out[0], out[1]
 
 
 @dataclass
 class SubjectState:
     """State keyed by subject id."""
 
-    pair_n: dict[int, int] = field(default_factory=dict)
+    long_calls: dict[int, int] = field(default_factory=dict)
     payees: KeySeen = field(default_factory=KeySeen)
     links: KeySeen = field(default_factory=KeySeen)
     out_max: Column = field(default_factory=lambda: Column(np.int64, 0))
@@ -116,7 +140,7 @@ class SubjectState:
         """Fill the subject features of ``f`` (all but ``exposed_at``) and advance the state."""
         n = len(f)
         s = np.maximum(f.subject, 0)
-        f.features["pair_n"] = self._pair_counts(f, s)
+        f.features["long_calls"] = self._long_calls(f, s)
         # Payees: the first time this subject paid this account.
         payee_first = np.full(n, NEVER, np.int64)
         pay = np.flatnonzero(f.kind == int(K.PAY))
@@ -142,20 +166,20 @@ class SubjectState:
         if recv.any():
             np.maximum.at(self.recv_at.data, s[recv], f.at[recv])
 
-    def _pair_counts(self, f: Frame, s: I64) -> I64:
-        """Contacts so far between this subject and this counterparty (this row included)."""
+    def _long_calls(self, f: Frame, s: I64) -> I64:
+        """Long calls so far between this subject and this number (this row included)."""
         keys = pair_keys(s, np.maximum(f.cp, 0))
-        counted = _is(f.kind, K.CALL, K.SMS, K.PAY)
+        counted = (f.kind == int(K.CALL)) & (f.dur >= LONG_CALL_S)
         out = np.zeros(len(f), np.int64)
         rows = np.flatnonzero(counted & (f.cp >= 0))
         if rows.size == 0:
             return out
         k = keys[rows]
         uniq, inverse = np.unique(k, return_inverse=True)
-        prior = np.fromiter((self.pair_n.get(x, 0) for x in uniq.tolist()), np.int64, uniq.size)
+        prior = np.fromiter((self.long_calls.get(x, 0) for x in uniq.tolist()), np.int64, uniq.size)
         out[rows] = prior[inverse] + running_count(k) + 1
         totals = prior + np.bincount(inverse, minlength=uniq.size)
-        self.pair_n.update(zip(uniq.tolist(), totals.tolist(), strict=True))
+        self.long_calls.update(zip(uniq.tolist(), totals.tolist(), strict=True))
         return out
 
     def _amounts(self, f: Frame, s: I64, pay: I64) -> None:

@@ -57,7 +57,7 @@ class IntelView:
         self, pick: Callable[[IntelIndex], Callable[[pa.Array], Matches]], values: pa.Array
     ) -> Lookup:
         a = pick(self.base)(values)
-        if not self.learnt:
+        if len(self.overlay) == 0:
             return _pair(a)
         b = pick(self.overlay)(values)
         va, vb = np.asarray(a.verdict, np.int64), np.asarray(b.verdict, np.int64)

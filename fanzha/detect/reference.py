@@ -20,14 +20,13 @@ import numpy as np
 import pyarrow as pa
 
 from fanzha.detect.engine import (
-    RETRO_MODEL,
-    RETRO_REPORT,
     BatchResult,
     Engine,
     EngineConfig,
     _fraud_hint,
     _strip,
 )
+from fanzha.detect.features import LONG_CALL_S
 from fanzha.detect.frame import COLUMNS, F_URL, Frame, K
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.kernels import NEVER, NONE
@@ -48,8 +47,6 @@ CALL, CALL_LIVE, SMS, VISIT, INSTALL, PAY, RECEIVE, ACCOUNT, SIM = (
 )
 #: Rows that put a subject in touch with a counterparty (its reach and first sighting).
 CONTACT = frozenset((CALL, CALL_LIVE, SMS, VISIT, INSTALL, PAY))
-#: Rows counted in the contacts of a subject with one counterparty (``pair_n``).
-COUNTED = frozenset((CALL, SMS, PAY))
 
 
 def pair(a: int, b: int) -> int:
@@ -88,7 +85,7 @@ class State:
     cp_payers: dict[int, int] = field(default_factory=dict)  # distinct payers
     payer_pairs: set[int] = field(default_factory=set)  # (account, payer) seen
     # subject state, by subject id
-    pair_n: dict[int, int] = field(default_factory=dict)  # (subject, counterparty) → contacts
+    long_calls: dict[int, int] = field(default_factory=dict)  # (subject, number) → long calls
     payees: dict[int, int] = field(default_factory=dict)  # (subject, payee) → first payment
     links: dict[int, int] = field(default_factory=dict)  # (subject, domain) → first link
     out_max: dict[int, int] = field(default_factory=dict)
@@ -102,33 +99,39 @@ class State:
         """Add the features of one event (all but ``exposed_at``) to ``x``; advance the state."""
         kind, cp, cp2, at = x["kind"], x["cp"], x["cp2"], x["at"]
         subject = x["subject"]
-        s = max(subject, 0)
         # ---- counterparty stage
         if kind in (SIM, ACCOUNT) and cp >= 0:
             self.cp_born[cp] = min(self.cp_born.get(cp, NEVER), at)
         x["cp_born_at"] = self.cp_born.get(cp, NEVER) if cp >= 0 else NEVER
         if kind in CONTACT and cp >= 0:
-            x["cp_first_at"], x["cp_subjects"] = self._reach(cp, s, at)
+            x["cp_first_at"], x["cp_subjects"] = self._reach(cp, subject, at)
         else:
             x["cp_first_at"], x["cp_subjects"] = NEVER, 0
         if kind == SMS and x["flags"] & F_URL and cp2 >= 0:
-            x["cp2_first_at"], x["cp2_subjects"] = self._reach(cp2, s, at)
+            x["cp2_first_at"], x["cp2_subjects"] = self._reach(cp2, subject, at)
         else:
             x["cp2_first_at"], x["cp2_subjects"] = NEVER, 0
         payers = 0
-        if kind == PAY and cp >= 0:
+        if kind == PAY and cp >= 0 and subject >= 0:
             key = pair(cp, subject)
             if key not in self.payer_pairs:
                 self.payer_pairs.add(key)
                 self.cp_payers[cp] = self.cp_payers.get(cp, 0) + 1
             payers = self.cp_payers[cp]
         x["cp_payers"] = payers
-        # ---- subject stage
+        if subject < 0:  # no subject, no subject state
+            x.update(dict.fromkeys(SUBJECT_FEATURES, 0))
+            return
+        self._subject(x)
+
+    def _subject(self, x: dict[str, int]) -> None:
+        kind, cp, cp2, at = x["kind"], x["cp"], x["cp2"], x["at"]
+        s = x["subject"]
         n = 0
-        if kind in COUNTED and cp >= 0:
+        if kind == CALL and cp >= 0 and x["dur"] >= LONG_CALL_S:
             key = pair(s, cp)
-            n = self.pair_n[key] = self.pair_n.get(key, 0) + 1
-        x["pair_n"] = n
+            n = self.long_calls[key] = self.long_calls.get(key, 0) + 1
+        x["long_calls"] = n
         x["payee_first_at"] = self.payees.setdefault(pair(s, cp), at) if kind == PAY else NEVER
         if kind == SMS and cp2 >= 0:
             self.links.setdefault(pair(s, cp2), at)
@@ -150,21 +153,37 @@ class State:
             self.recv_at[s] = max(self.recv_at.get(s, NONE), at)
         x["recv_at"] = self.recv_at.get(s, NONE)
 
-    def _reach(self, cp: int, s: int, at: int) -> tuple[int, int]:
+    def _reach(self, cp: int, subject: int, at: int) -> tuple[int, int]:
         """First sighting and distinct subjects of a counterparty, this event included."""
         first = self.cp_first[cp] = min(self.cp_first.get(cp, NEVER), at)
-        key = pair(cp, s)
-        if key not in self.cp_pairs:
+        key = pair(cp, subject)
+        if subject >= 0 and key not in self.cp_pairs:
             self.cp_pairs.add(key)
             self.cp_subjects[cp] = self.cp_subjects.get(cp, 0) + 1
-        return first, self.cp_subjects[cp]
+        return first, self.cp_subjects.get(cp, 0)
 
     def expose(self, x: dict[str, int], hit: bool) -> None:
         """``exposed_at``: the subject's last fraud contact up to this event (inclusive)."""
-        s = max(x["subject"], 0)
+        s = x["subject"]
+        if s < 0:
+            x["exposed_at"] = NONE
+            return
         if hit:
             self.exposed[s] = max(self.exposed.get(s, NONE), x["at"])
         x["exposed_at"] = self.exposed.get(s, NONE)
+
+
+#: Features of the subject stage (zero for rows without a subject).
+SUBJECT_FEATURES = (
+    "long_calls",
+    "payee_first_at",
+    "link_at",
+    "out_max_before",
+    "out_n_before",
+    "prev_amount",
+    "up_run",
+    "recv_at",
+)
 
 
 class ReferenceEngine(Engine):
@@ -220,18 +239,14 @@ class ReferenceEngine(Engine):
             age = x["age"]
             if age >= 60 or 16 <= age <= 22:
                 vulnerable[x["subject"]] = True
-        learnt = self._learn_from_hits(f, self._masks(len(f), indicator_rows))
-        learnt += self._learn_from_reports(f, reports)
-        self._index_contacts(f)
-        retro = self._retro(f, learnt)
+        retro = self._learn_and_look_back(f, self._masks(len(f), indicator_rows), reports, result)
         signals += retro
         if self.keep_signals:
             self.signals_seen.extend(signals)
-        result.learnt = learnt
         result.signals = len(signals)
         result.changes = self.scorer.add(signals, vulnerable)
         if self.shadow_scorer is not None:
-            shadow_signals += [s for s in retro if s.rule in (RETRO_REPORT, RETRO_MODEL)]
+            shadow_signals += retro
             result.shadow_changes = self.shadow_scorer.add(shadow_signals, vulnerable)
         self.contacts.prune(int(f.at.max()))
 

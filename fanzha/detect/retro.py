@@ -25,6 +25,7 @@ class Chunk:
     cp: I64
     subject: I64
     at: I64
+    kind: I64
     event_id: pa.Array
     max_at: int
 
@@ -36,6 +37,7 @@ class Contact:
     cp: int
     subject: int
     at: int
+    kind: int
     event_id: str
 
 
@@ -49,7 +51,7 @@ class ContactIndex:
     def __len__(self) -> int:
         return sum(c.cp.size for c in self.chunks)
 
-    def add(self, cp: I64, subject: I64, at: I64, event_id: pa.Array) -> None:
+    def add(self, cp: I64, subject: I64, at: I64, kind: I64, event_id: pa.Array) -> None:
         """Index a batch of contacts."""
         keep = (cp >= 0) & (subject >= 0)
         if not keep.any():
@@ -61,6 +63,7 @@ class ContactIndex:
                 cp=cp[order],
                 subject=subject[order],
                 at=at[order],
+                kind=kind[order],
                 event_id=event_id.take(pa.array(order, pa.int64())),
                 max_at=int(at[idx].max()),
             )
@@ -89,6 +92,7 @@ class ContactIndex:
                                 int(c.cp[i]),
                                 int(c.subject[i]),
                                 int(c.at[i]),
+                                int(c.kind[i]),
                                 str(c.event_id[i].as_py()),
                             )
                         )
@@ -97,5 +101,6 @@ class ContactIndex:
     def nbytes(self) -> int:
         """Memory held by the index."""
         return sum(
-            c.cp.nbytes + c.subject.nbytes + c.at.nbytes + c.event_id.nbytes for c in self.chunks
+            c.cp.nbytes + c.subject.nbytes + c.at.nbytes + c.kind.nbytes + c.event_id.nbytes
+            for c in self.chunks
         )

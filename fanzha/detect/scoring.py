@@ -8,7 +8,9 @@ rare next to events, so this part is plain Python over the signals, in event-tim
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,19 +115,29 @@ class SubjectRisk:
 class Scorer:
     """Keeps per-subject risk and turns signals into warning changes."""
 
-    def __init__(self, config: ScoringConfig | None = None, *, shadow: bool = False) -> None:
+    def __init__(
+        self,
+        config: ScoringConfig | None = None,
+        *,
+        shadow: bool = False,
+        key: Callable[[int], str] = str,
+    ) -> None:
         self.config = config or ScoringConfig()
         self.shadow = shadow
+        # The subject's stable key (ID number) for warning ids: the int is an interning
+        # order, which depends on how the events were batched.
+        self.key = key
         self.subjects: dict[int, SubjectRisk] = {}
         self.warnings: dict[str, Warning] = {}
 
     def level_of(self, score: float, floor: int = 0) -> int:
-        """The level for ``score`` by the bands, at least ``floor`` when the score gives any."""
+        """The level for ``score`` by the bands, and at least ``floor`` (a rule's floor is the
+        least level its hit implies on its own)."""
         level = 0
         for lvl, least in sorted(self.config.bands.items()):
             if score >= least:
                 level = lvl
-        return max(level, floor) if level else 0
+        return max(level, floor)
 
     def add(self, signals: list[Signal], vulnerable: dict[int, bool] | None = None) -> list[Change]:
         """Apply signals in event-time order; returns the warning changes they cause."""
@@ -179,7 +191,8 @@ class Scorer:
         )
 
     def _create(self, risk: SubjectRisk, s: Signal, level: int, score: float) -> Change:
-        digest = hashlib.sha1(f"{s.subject}|{s.at}|{s.event_id}|{s.rule}".encode()).hexdigest()
+        key = self.key(s.subject)
+        digest = hashlib.sha1(f"{key}|{s.at}|{s.event_id}|{s.rule}".encode()).hexdigest()
         w = Warning(
             warning_id=("S" if self.shadow else "W") + digest[:15],
             subject=s.subject,
@@ -188,7 +201,7 @@ class Scorer:
             first_at=s.at,
             updated_at=s.at,
             level_at=dict.fromkeys(range(1, level + 1), s.at),
-            hits=dict(risk.hits),
+            hits=_frozen(risk.hits),
             fraud_type=s.fraud_type,
             shadow=self.shadow,
         )
@@ -199,7 +212,7 @@ class Scorer:
     def _update(self, w: Warning, s: Signal, level: int, score: float) -> Change:
         risk = self.subjects[s.subject]
         old = w.level
-        w.hits = dict(risk.hits)
+        w.hits = _frozen(risk.hits)
         w.score = max(w.score, score)
         w.updated_at = s.at
         if s.fraud_type:
@@ -210,6 +223,11 @@ class Scorer:
                 w.level_at[lvl] = s.at
             return Change("upgraded", s.at, w, old)
         return Change("updated", s.at, w, old)
+
+
+def _frozen(hits: dict[str, Hit]) -> dict[str, Hit]:
+    """The warning's own copy of the hits: the subject's hits change with later signals."""
+    return {rid: dataclasses.replace(h, evidence=list(h.evidence)) for rid, h in hits.items()}
 
 
 def family_score(hits: dict[str, Hit]) -> float:

@@ -200,13 +200,6 @@ def test_features_agree_row_by_row_but_the_known_ones(
     assert not unexpected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features.py CounterpartyState.update runs _reach over the whole batch for `cp` "
-    "(contacts) before it runs it for `cp2` (SMS links), on the same first_at/subjects/pairs "
-    "state: a visit does not see the links to its domain sent earlier in the same batch, and "
-    "an SMS link sees the visits made later in the batch (batch-size dependent)",
-)
 def test_features_match_row_by_row(
     feature_differences: dict[tuple[str, K], list[Any]],
 ) -> None:
@@ -226,14 +219,6 @@ def test_engine_batch_size_invariance_without_learning(tiny: Path, registry: Reg
     assert a.equals(b), differences(a, b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="(1) indicators learnt in a batch (police reports, indicator rules) reach the intel "
-    "columns only of rows built in later batches (FrameBuilder looks intel up when a batch "
-    "arrives; IntelView.refresh at the end of process), so one big batch has retro signals "
-    "where small batches have intel-rule hits; (2) scoring.py Scorer._create hashes the "
-    "interned subject id into warning_id, and interning order depends on the batches",
-)
 def test_engine_batch_size_invariance(tiny: Path, registry: Registry) -> None:
     small = sorted_warnings(replay(Engine(registry), tiny, 600))
     whole = sorted_warnings(one_batch(Engine(registry), tiny))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pydantic
 import pytest
 
-from fanzha.detect.engine import RETRO_MODEL, RETRO_REPORT, Engine
+from fanzha.detect.engine import RETRO_MODEL, RETRO_PAYMENT, RETRO_REPORT, Engine
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.rules import RULES, Rule, Target, _check_unique
 from fanzha.detect.rules.base import RuleConfig
@@ -394,17 +394,14 @@ def _install_app_after_contact(v: str) -> Scenario:
 # --- money
 
 
-@case("transfer_to_flagged_account", "suspicious", "second_payment", "unflagged")
+@case("transfer_to_flagged_account", "suspicious", "unflagged")
 def _transfer_to_flagged(v: str) -> Scenario:
     t = tl()
-    if v == "second_payment":
-        t.transfer(-60, ANN.account, MULE, 10)
+    t.transfer(-60, ANN.account, MULE, 10)  # paid before: paying a fraud account again counts
     t.transfer(10, ANN.account, MULE2 if v == "unflagged" else MULE, 1000)
     verdict = Verdict.SUSPICIOUS if v == "suspicious" else Verdict.FRAUD
     intel = flag(IndicatorKind.ACCOUNT, MULE, verdict)
-    if v == "second_payment":  # the first payment fires, the second does not
-        return Scenario(t, ANN, None, intel, miss_at=10)
-    return Scenario(t, ANN, 10 if v == "fire" else None, intel)
+    return Scenario(t, ANN, 10 if v == "fire" else None, intel, miss_at=10)
 
 
 @case("transfer_to_suspicious_account", "fraud_verdict", "unflagged")
@@ -516,13 +513,7 @@ def test_vulnerable_student() -> None:
 # ---------------------------------------------------------------------- running them
 
 #: Near misses that fire today: engine bugs (see the reasons), expected to fail until fixed.
-KNOWN_BUGS = {
-    ("call_repeated_risky", "missed_calls_count"): (
-        "features.SubjectState._pair_counts counts every call (0 s included) and every SMS and "
-        "payment with the number into pair_n, but Repeated.min_seconds says 'Each at least this "
-        "long': two missed calls and one 5-minute call fire"
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 VARIANTS = [
     pytest.param(
@@ -588,25 +579,27 @@ def test_call_live_risky_fires_while_the_call_goes_on() -> None:
     assert set(hits(engine, ANN)) == {"call_live_risky"}
 
 
-def test_indicator_rule_hits_everyone_reached_again() -> None:
+@pytest.mark.parametrize("batch_s", [None, 3600])
+def test_indicator_rule_hits_everyone_reached_again(batch_s: int | None) -> None:
     """A new SIM that reached eight people becomes suspicious: everyone it reached gets a retro
-    signal when it is learnt, and a later call is a call with a flagged number."""
+    signal when it is learnt, and a later call gets one at its own time, whatever the batches."""
     s = _number_new_sim_burst("fire")
     s.timeline.call(day(3), MOBILE, CAI.phone, 30)
-    engine = run(s.timeline, 3600)
+    engine = run(s.timeline, batch_s)
     for r in (ANN, BOB, GRAN, STU):
         assert RETRO_MODEL in hits(engine, r), r.name
-    assert "call_flagged_number" in hits(engine, CAI)
-    assert RETRO_MODEL not in hits(engine, CAI)
+    assert at(day(3)) + 30 in hit_times(engine, CAI, RETRO_MODEL)
+    assert "call_flagged_number" not in hits(engine, CAI)  # learnt ≠ the intelligence feeds
 
 
-def test_mule_account_payers_looked_at_again() -> None:
+@pytest.mark.parametrize("batch_s", [None, 3600])
+def test_mule_account_payers_looked_at_again(batch_s: int | None) -> None:
     s = _mule("fire")
     s.timeline.transfer(day(3), GRAN.account, MULE, 800)
-    engine = run(s.timeline, 3600)
+    engine = run(s.timeline, batch_s)
     for r in (ANN, BOB, CAI):
         assert RETRO_MODEL in hits(engine, r), r.name
-    assert "transfer_to_suspicious_account" in hits(engine, GRAN)
+    assert at(day(3)) in hit_times(engine, GRAN, RETRO_MODEL)
 
 
 # ---------------------------------------------------------------------- retro-correlation
@@ -625,11 +618,16 @@ def _retro_timeline(call_day: float) -> Timeline:
 @pytest.mark.parametrize("batch_s", [None, 3600, 86_400])
 def test_retro_signal_at_report_time(batch_s: int | None) -> None:
     engine = run(_retro_timeline(1), batch_s)
-    for r, value in ((ANN, MOBILE), (CAI, MOBILE), (BOB, MULE), (STU, "loan-fast.cc")):
+    for r, value, rule, floor in (
+        (ANN, MOBILE, RETRO_REPORT, 3),
+        (CAI, MOBILE, RETRO_REPORT, 3),
+        (BOB, MULE, RETRO_PAYMENT, 4),  # he paid the account the report names
+        (STU, "loan-fast.cc", RETRO_REPORT, 3),
+    ):
         got = hits(engine, r)
-        assert set(got) == {RETRO_REPORT}, (r.name, got)
-        (sig,) = got[RETRO_REPORT].evidence
-        assert sig.at == at(day(10)) and sig.value == value and sig.floor == 3
+        assert set(got) == {rule}, (r.name, got)
+        (sig,) = got[rule].evidence
+        assert sig.at == at(day(10)) and sig.value == value and sig.floor == floor
         assert "report:" in sig.indicator
     assert hits(engine, GRAN) == {}
     # What a report names becomes a fraud indicator.
@@ -648,10 +646,11 @@ def test_retro_signal_raises_an_earlier_suspicion_to_high() -> None:
 def test_retro_look_back_is_30_days() -> None:
     engine = run(_retro_timeline(-30), 86_400)  # 40 days before the report
     for r in (ANN, BOB, CAI, STU):
-        assert RETRO_REPORT not in hits(engine, r), r.name
+        assert not set(hits(engine, r)) & {RETRO_REPORT, RETRO_PAYMENT}, r.name
     engine = run(_retro_timeline(-19), 86_400)  # 29 days before
-    for r in (ANN, BOB, CAI, STU):
-        assert RETRO_REPORT in hits(engine, r), r.name
+    for r, rule in ((ANN, RETRO_REPORT), (BOB, RETRO_PAYMENT), (CAI, RETRO_REPORT)):
+        assert rule in hits(engine, r), r.name
+    assert RETRO_REPORT in hits(engine, STU)
 
 
 def test_retro_ignores_contacts_between_residents() -> None:
@@ -662,13 +661,6 @@ def test_retro_ignores_contacts_between_residents() -> None:
     assert hits(engine, ANN) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="money.transfer_to_flagged_account needs a first payment to the payee and "
-    "transfer_to_suspicious_account needs verdict == suspicious: paying an account again after "
-    "a report names it (verdict fraud) is no signal at all (in one batch a retro signal "
-    "happens to cover it)",
-)
 def test_paying_a_reported_account_again_is_a_signal() -> None:
     t = tl()
     t.transfer(day(1), ANN.account, MULE, 100)
@@ -678,12 +670,6 @@ def test_paying_a_reported_account_again_is_a_signal() -> None:
     assert at(day(3)) in [s.at for h in hits(engine, ANN).values() for s in h.evidence]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.Engine._index_contacts indexes every subject and Engine._retro signals "
-    "every contact: non-residents ('phone:…' subjects) get retro signals and scorer state, "
-    "while Engine._evaluate keeps rule signals to residents",
-)
 def test_retro_signals_are_for_residents_only() -> None:
     t = tl()
     t.call(day(1), MOBILE, "+8613900001234", 60)  # not a resident

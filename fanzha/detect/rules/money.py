@@ -70,8 +70,8 @@ class Vulnerable(RuleConfig):
     en="Transfer to a flagged account",
 )
 def transfer_to_flagged_account(x: Cols, cfg: RuleConfig) -> object:
-    """A first transfer to an account our intelligence holds to be a fraud account: money is leaving now."""
-    return (x.intel >= 2) & (x.payee_first_at == x.at)
+    """A transfer to an account our intelligence holds to be a fraud account: money is leaving now."""
+    return x.intel >= 2
 
 
 @rule(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from fanzha.detect.features import LONG_CALL_S
 from fanzha.detect.frame import (
     F_ACCOUNT_IN_TEXT,
     F_FIXED,
@@ -37,10 +38,9 @@ class LiveCall(RuleConfig):
 
 
 class Repeated(RuleConfig):
-    """Repeated contact with one number."""
+    """Repeated long calls with one number (long: at least five minutes, ``LONG_CALL_S``)."""
 
-    min_calls: int = Field(default=3, ge=2, description="Calls with the same number.")
-    min_seconds: int = Field(default=300, ge=0, description="Each at least this long (s).")
+    min_calls: int = Field(default=3, ge=2, description="Long calls with the same number.")
 
 
 class NewSim(RuleConfig):
@@ -172,10 +172,10 @@ def call_long_fixed_line(x: Cols, cfg: MinSeconds) -> object:
     en="Repeated long calls with one risky number",
 )
 def call_repeated_risky(x: Cols, cfg: Repeated) -> object:
-    """The third or later long call with the same non-resident virtual, international or fixed-line number (grooming over days)."""
+    """The third or later call of five minutes or more with the same non-resident virtual, international or fixed-line number (grooming over days)."""
     return (
-        (x.pair_n >= cfg.min_calls)
-        & (x.dur >= cfg.min_seconds)
+        (x.long_calls >= cfg.min_calls)
+        & (x.dur >= LONG_CALL_S)
         & has(x.flags, RISKY_NUMBER)
         & no(has(x.flags, F_RESIDENT))
     )
