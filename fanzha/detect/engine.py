@@ -487,7 +487,7 @@ class Engine:
     def _retro_signal(self, rec: Learnt, subject: int, at: int, kind: int, eid: str) -> Signal:
         cfg = self.config
         if rec.report and kind == int(K.PAY):
-            rule, weight, floor = RETRO_PAYMENT, cfg.retro_weight_payment, 4
+            rule, weight, floor = RETRO_PAYMENT, cfg.retro_weight_payment, 3
         elif rec.report:
             rule, weight, floor = RETRO_REPORT, cfg.retro_weight_report, 3
         else:

@@ -621,7 +621,7 @@ def test_retro_signal_at_report_time(batch_s: int | None) -> None:
     for r, value, rule, floor in (
         (ANN, MOBILE, RETRO_REPORT, 3),
         (CAI, MOBILE, RETRO_REPORT, 3),
-        (BOB, MULE, RETRO_PAYMENT, 4),  # he paid the account the report names
+        (BOB, MULE, RETRO_PAYMENT, 3),  # he paid the account the report names
         (STU, "loan-fast.cc", RETRO_REPORT, 3),
     ):
         got = hits(engine, r)
