@@ -284,7 +284,7 @@ def _money_problems(o: Outcome) -> list[OutcomeProblem]:
                 "payees", "未被骗时不应填写收款账户", "only for an already defrauded person"
             )
         )
-    if sum(p.amount_fen for p in o.payees) > o.amount_lost_fen:
+    if o.defrauded and sum(p.amount_fen for p in o.payees) > o.amount_lost_fen:
         out.append(
             OutcomeProblem(
                 "payees",
