@@ -32,6 +32,8 @@ from fanzha.dispatch.routing import Route
 from fanzha.model.enums import FraudType
 
 SYSTEM = "system"
+MAX_UNIT = 32  # characters of a unit code
+MAX_NAME = 64  # characters of a username
 
 
 class State(enum.StrEnum):
@@ -338,6 +340,10 @@ class Instruction(BaseModel):
             "a closed instruction is not reassigned",
             "已办结的指令不能指派",
         )
+        if not 0 < len(assignee) <= MAX_NAME:
+            self._refuse(
+                Action.ASSIGN, f"an assignee has 1 to {MAX_NAME} characters", "指派对象无效"
+            )
         if assignee == self.assignee:
             self._refuse(Action.ASSIGN, f"already assigned to {assignee!r}", f"已指派给{assignee}")
         self._check_time(Action.ASSIGN, at)
@@ -421,6 +427,7 @@ class Instruction(BaseModel):
             "sign (签收) it first" if self.state is State.ISSUED else "it is closed",
             "须先签收" if self.state is State.ISSUED else "已办结",
         )
+        self._check_unit(Action.VISIT, unit)
         self._check_time(Action.VISIT, at)
         detail: dict[str, Any] = {"from_unit": self.unit, "reason": reason}
         if self.outcome is not None:
@@ -487,6 +494,7 @@ class Instruction(BaseModel):
         )
         if unit == self.unit:
             self._refuse(action, f"it is already at unit {unit!r}", f"指令已在单位{unit}")
+        self._check_unit(action, unit)
         self._check_time(action, at)
         detail = {**detail, "from_unit": self.unit, "to_unit": unit}
         self.unit, self.assignee, self.signed_at = unit, None, None
@@ -501,6 +509,10 @@ class Instruction(BaseModel):
 
     def _refuse(self, action: Action, reason: str, reason_zh: str) -> None:
         raise TransitionError(action, self.state, reason, reason_zh)
+
+    def _check_unit(self, action: Action, unit: str) -> None:
+        if not 0 < len(unit) <= MAX_UNIT:
+            self._refuse(action, f"a unit code has 1 to {MAX_UNIT} characters", "单位编码无效")
 
     def _check_time(self, action: Action, at: dt.datetime) -> None:
         if at.tzinfo is None:
