@@ -388,7 +388,7 @@ def call_locations(lake: Lake, phones: Iterable[str]) -> dict[str, Location]:
     con = connect(lake)
     try:
         con.register("wanted", wanted)
-        rows = con.execute(
+        rows = con.sql(
             """
             SELECT phone, city, county, ts FROM (
                 SELECT w.phone, c.city, c.county, c.ts,
@@ -397,7 +397,10 @@ def call_locations(lake: Lake, phones: Iterable[str]) -> dict[str, Location]:
                 WHERE c.county IS NOT NULL
             ) WHERE k = 1
             """
-        ).fetchall()
+        ).to_arrow_table()  # Arrow, not fetchall(): aware timestamps without pytz
     finally:
         con.close()
-    return {p: Location(city=city, county=county, at=ts) for p, city, county, ts in rows}
+    return {
+        r["phone"]: Location(city=r["city"], county=r["county"], at=r["ts"])
+        for r in rows.to_pylist()
+    }

@@ -214,3 +214,53 @@ def test_a_failed_call_is_sent_for_a_home_visit_and_transfers_check_the_unit() -
     with pytest.raises(KeyError, match="unknown org unit"):
         svc.transfer(ins.instruction_id, "duty", "nowhere")
     assert svc.transfer(ins.instruction_id, "duty", SHENGLI, "lives in 城关区").unit == SHENGLI
+
+
+def test_call_locations_give_each_phones_latest_county(tmp_path: Path) -> None:
+    from factories import call_row
+
+    from fanzha.dispatching import call_locations
+    from fanzha.ingest.normalise import Options, normalise
+    from fanzha.lake import Lake
+    from fanzha.model.events import CallRecord
+
+    records = [
+        call_row(caller="13800138000", ts="2024-05-01 10:00:00", county="江北区", city="江州市"),
+        call_row(callee="13800138000", ts="2024-05-01 12:00:00", county="城关区", city="江州市"),
+        call_row(caller="13700137000", ts="2024-05-01 13:00:00", county="", city=""),
+    ]
+    raw = pa.table({n: pa.array([str(r[n]) for r in records], pa.string()) for n in records[0]})
+    lake = Lake(tmp_path / "lake")
+    txn = lake.begin()
+    txn.append("call", normalise(raw, CallRecord, Options()).table)
+    txn.commit()
+    found = call_locations(lake, ["+8613800138000", "+8613700137000", "+8613600136000"])
+    assert list(found) == ["+8613800138000"]
+    assert (found["+8613800138000"].city, found["+8613800138000"].county) == ("江州市", "城关区")
+    assert call_locations(lake, []) == {}
+
+
+def test_warning_evidence_reads_the_stored_signals(tmp_path: Path) -> None:
+    from fanzha.dispatching import warning_evidence
+    from fanzha.store.warnings import SqlWarnings
+
+    with Store.open_url(f"sqlite:///{(tmp_path / 'f.db').as_posix()}") as store:
+        stored = {
+            "warning_id": "W1",
+            "subject": RESIDENT,
+            "id_number": RESIDENT,
+            "phone": PHONE,
+            "level": 3,
+            "score": 50.0,
+            "first_at": T0,
+            "updated_at": T0,
+            "level3_at": T0,
+            "level4_at": None,
+            "fraud_type": None,
+            "shadow": False,
+            "explanation_zh": "",
+            "explanation_en": "",
+            "signals": SIGNALS["W1"],
+        }
+        SqlWarnings(store.sessions).upsert_many([stored])
+        assert warning_evidence(store.sessions, ["W1", "W1", "W9"]) == {"W1": SIGNALS["W1"]}
