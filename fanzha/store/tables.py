@@ -246,3 +246,35 @@ class WarningRecord(Base):
     explanation_zh: Mapped[str] = mapped_column(Text)
     explanation_en: Mapped[str] = mapped_column(Text)
     signals: Mapped[list[dict[str, object]]] = mapped_column(json_type())
+
+
+INSTRUCTION_STATES = ("issued", "signed", "contacting", "outcome_recorded", "closed")
+
+
+class InstructionRecord(Base):
+    """A dispatch instruction (see :mod:`fanzha.dispatch.instruction`): the whole instruction
+    as JSON in ``body``, and beside it the columns that are filtered on, with the SLA
+    deadlines (so that they survive restarts) and the one the current state works towards."""
+
+    __tablename__ = "instructions"
+    __table_args__ = (
+        CheckConstraint(_in("state", INSTRUCTION_STATES), name="state"),
+        CheckConstraint("level >= 1 AND level <= 4", name="level"),
+        Index(None, "unit", "state"),
+    )
+
+    instruction_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    warning_id: Mapped[str] = mapped_column(String(32), unique=True)
+    unit: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(24))
+    level: Mapped[int] = mapped_column(Integer)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    sign_by: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    contact_by: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    outcome_by: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    next_due: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), index=True)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, object]] = mapped_column(json_type())

@@ -35,6 +35,7 @@ TABLES = {
     "indicators",
     "indicator_changes",
     "warnings",
+    "instructions",
     "alembic_version",
 }
 

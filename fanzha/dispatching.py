@@ -1,0 +1,406 @@
+"""Dispatch as a service: take the warnings table, issue or update instructions, escalate the
+overdue ones on the platform clock, and carry out officers' actions with jurisdiction checked.
+
+Used by the CLI, the API and replay (later); the rules live in :mod:`fanzha.dispatch`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fanzha.dispatch.effects import Decision, FeedbackConfig, decide
+from fanzha.dispatch.instruction import (
+    SYSTEM,
+    Evidence,
+    Instruction,
+    TransitionError,
+    WarningFacts,
+)
+from fanzha.dispatch.levels import RiskLevel
+from fanzha.dispatch.org import OrgTree, Problem, Role
+from fanzha.dispatch.outcome import ContactAttempt, parse_outcome
+from fanzha.dispatch.repo import InstructionRepo, StaleInstructionError
+from fanzha.dispatch.routing import Location, Router
+from fanzha.dispatch.scheduler import (
+    SCHEDULER,
+    Escalation,
+    apply_escalation,
+    plan_escalations,
+)
+from fanzha.lake import Lake
+from fanzha.lake.query import connect
+from fanzha.model.clock import Clock
+from fanzha.model.enums import FRAUD_TYPE_ALIASES
+from fanzha.store._sql import chunks
+from fanzha.store.tables import WarningRecord
+
+# Saves retried when another writer got there first (each retry re-reads and re-applies).
+RETRIES = 3
+
+
+@dataclass
+class DispatchReport:
+    """What one pass over the warnings did."""
+
+    issued: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    shadow: int = 0
+    by_unit: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "issued": self.issued,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "shadow": self.shadow,
+            "by_unit": dict(sorted(self.by_unit.items())),
+            "problems": [str(p) for p in self.problems],
+        }
+
+
+@dataclass
+class EscalationReport:
+    """What one scheduler tick did."""
+
+    escalated: list[str] = field(default_factory=list)
+    overdue_at_top: list[str] = field(default_factory=list)
+    conflicts: int = 0
+
+
+class JurisdictionError(PermissionError):
+    """The actor may not act on this instruction (not their unit, nor above it)."""
+
+
+class UnknownInstructionError(KeyError):
+    """No instruction with that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """Where residents live: community by identity number and by phone number."""
+
+    by_id: Mapping[str, str]
+    by_phone: Mapping[str, str] = field(default_factory=dict)
+
+    def community(self, id_number: str | None, phone: str | None) -> str | None:
+        """The home community of a person, from their ID number, else their phone."""
+        if id_number and id_number in self.by_id:
+            return self.by_id[id_number]
+        return self.by_phone.get(phone) if phone else None
+
+    @classmethod
+    def from_table(cls, persons: pa.Table) -> Registry:
+        """From the registry's persons table (id_number, phones, community)."""
+        by_id: dict[str, str] = {}
+        by_phone: dict[str, str] = {}
+        for row in persons.select(["id_number", "phones", "community"]).to_pylist():
+            if row["community"]:
+                by_id[row["id_number"]] = row["community"]
+                for phone in row["phones"] or ():
+                    by_phone.setdefault(phone, row["community"])
+        return cls(by_id, by_phone)
+
+
+class Dispatcher:
+    """Issues and updates instructions, escalates overdue ones, applies officers' actions."""
+
+    def __init__(
+        self,
+        repo: InstructionRepo,
+        router: Router,
+        clock: Clock,
+        feedback: FeedbackConfig | None = None,
+    ) -> None:
+        self.repo = repo
+        self.router = router
+        self.tree: OrgTree = router.tree
+        self.clock = clock
+        self.feedback = feedback or FeedbackConfig()
+
+    # ------------------------------------------------------------------ warnings in
+
+    def dispatch_warnings(
+        self,
+        warnings: pa.Table,
+        registry: Registry,
+        evidence: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        locations: Mapping[str, Location] | None = None,
+    ) -> DispatchReport:
+        """Issue an instruction for every live warning without one; update the others.
+
+        ``evidence`` maps warning ids to their signals, ``locations`` phones to where their
+        latest call was handled. Replaying the same table changes nothing."""
+        report = DispatchReport()
+        for index, row in enumerate(warnings.to_pylist(), start=1):
+            if row.get("shadow"):
+                report.shadow += 1
+                continue
+            facts = _facts(row, (evidence or {}).get(row["warning_id"], ()))
+            if isinstance(facts, Problem):
+                report.problems.append(Problem(f"warning row {index}", facts.field, facts.reason))
+                continue
+            where = (locations or {}).get(row.get("phone") or "")
+            outcome = self._one(facts, registry.community(facts.id_number, facts.phone), where)
+            if outcome == "issued":
+                report.issued += 1
+            else:
+                setattr(report, outcome, getattr(report, outcome) + 1)
+            if outcome != "unchanged":
+                unit = self._unit_of(facts.warning_id)
+                report.by_unit[unit] = report.by_unit.get(unit, 0) + 1
+        return report
+
+    def _one(self, facts: WarningFacts, community: str | None, where: Location | None) -> str:
+        now = self.clock.now()
+        existing = self.repo.by_warning(facts.warning_id)
+        if existing is None:
+            route = self.router.route(facts.level, community, where)
+            policy = self.tree.policy(route.unit, facts.level)
+            _, created = self.repo.create(Instruction.issue(facts, route, policy, now))
+            if created:
+                return "issued"
+        changed = self._retrying(
+            facts.warning_id,
+            lambda ins: ins.update_from_warning(
+                facts, self.tree.policy(ins.unit, facts.level), max(now, ins.updated_at)
+            ),
+            by_warning=True,
+        )
+        return "updated" if changed else "unchanged"
+
+    def _unit_of(self, warning_id: str) -> str:
+        ins = self.repo.by_warning(warning_id)
+        return "" if ins is None else ins.unit
+
+    # ------------------------------------------------------------------ scheduler
+
+    def escalate_overdue(self) -> EscalationReport:
+        """One scheduler tick: escalate every instruction past its deadline at clock time."""
+        now = self.clock.now()
+        report = EscalationReport()
+        for step in plan_escalations(self.repo.due(now), self.tree, now):
+            if step.to_unit is None:
+                report.overdue_at_top.append(step.instruction_id)
+                continue
+            escalate = partial(_escalate_if_still_due, step=step, tree=self.tree, now=now)
+            try:
+                done = self._retrying(step.instruction_id, escalate)
+            except TransitionError:
+                done = False
+            if done:
+                report.escalated.append(step.instruction_id)
+            else:
+                report.conflicts += 1
+        return report
+
+    # ------------------------------------------------------------------ officers' actions
+
+    def sign(self, instruction_id: str, actor: str) -> Instruction:
+        """签收."""
+        return self._act(instruction_id, actor, lambda ins, at: ins.sign(actor, at))
+
+    def assign(self, instruction_id: str, actor: str, assignee: str) -> Instruction:
+        """Give the instruction to an officer of its unit."""
+        user = self.tree.user(assignee)
+        if user is None:
+            raise JurisdictionError(f"unknown user {assignee!r}")
+        return self._act(
+            instruction_id,
+            actor,
+            lambda ins, at: _assign_within(self.tree, ins, actor, assignee, at),
+        )
+
+    def record_attempt(
+        self, instruction_id: str, actor: str, attempt: ContactAttempt
+    ) -> Instruction:
+        """A call, SMS or visit."""
+        return self._act(
+            instruction_id, actor, lambda ins, at: ins.record_attempt(actor, attempt, at)
+        )
+
+    def record_outcome(
+        self, instruction_id: str, actor: str, data: Mapping[str, Any]
+    ) -> tuple[Instruction, list[Decision]]:
+        """Record the outcome (validated: OutcomeError lists the problems) and return the
+        decisions it sets in motion (a case request, indicator feedback)."""
+        outcome = parse_outcome(data)
+        ins = self._act(instruction_id, actor, lambda i, at: i.record_outcome(actor, outcome, at))
+        return ins, decide(ins, actor, ins.updated_at, self.feedback)
+
+    def close(self, instruction_id: str, actor: str) -> Instruction:
+        """办结."""
+        return self._act(instruction_id, actor, lambda ins, at: ins.close(actor, at))
+
+    def transfer(self, instruction_id: str, actor: str, unit: str, reason: str = "") -> Instruction:
+        """转办 to another unit of the tree."""
+        self.tree.unit(unit)  # KeyError naming an unknown unit
+        return self._act(
+            instruction_id,
+            actor,
+            lambda ins, at: ins.transfer(
+                actor, unit, self.tree.policy(unit, ins.level), at, reason
+            ),
+        )
+
+    def dispatch_visit(
+        self, instruction_id: str, actor: str, unit: str | None = None, reason: str = ""
+    ) -> Instruction:
+        """派警上门: to ``unit``, or the station of the person's home (else the current one)."""
+        return self._act(
+            instruction_id,
+            actor,
+            lambda ins, at: ins.dispatch_visit(
+                actor, unit or self._visit_unit(ins), self.tree.visit_policy, at, reason
+            ),
+        )
+
+    def _visit_unit(self, ins: Instruction) -> str:
+        for code in (*ins.copy_to, ins.unit):
+            if code in self.tree and self.tree.unit(code).level.value == "station":
+                return code
+        return ins.unit
+
+    # ------------------------------------------------------------------ internals
+
+    def _act(
+        self,
+        instruction_id: str,
+        actor: str,
+        action: Callable[[Instruction, dt.datetime], None],
+    ) -> Instruction:
+        """Apply an officer's action with jurisdiction checked, retrying lost races."""
+        for _ in range(RETRIES):
+            ins = self.repo.get(instruction_id)
+            if ins is None:
+                raise UnknownInstructionError(instruction_id)
+            self._check_jurisdiction(actor, ins)
+            action(ins, max(self.clock.now(), ins.updated_at))
+            try:
+                return self.repo.save(ins)
+            except StaleInstructionError:
+                continue
+        raise StaleInstructionError(instruction_id, -1, None)
+
+    def _retrying(
+        self, key: str, change: Callable[[Instruction], bool], *, by_warning: bool = False
+    ) -> bool:
+        """Apply ``change`` to the stored instruction and save it if it changed anything."""
+        for _ in range(RETRIES):
+            ins = self.repo.by_warning(key) if by_warning else self.repo.get(key)
+            if ins is None or not change(ins):
+                return False
+            try:
+                self.repo.save(ins)
+                return True
+            except StaleInstructionError:
+                continue
+        return False
+
+    def _check_jurisdiction(self, actor: str, ins: Instruction) -> None:
+        if actor in (SYSTEM, SCHEDULER):
+            return
+        user = self.tree.user(actor)
+        if user is None:
+            raise JurisdictionError(f"unknown user {actor!r}")
+        if Role.ADMIN in user.roles or self.tree.get(user.unit) in self.tree.roots():
+            return
+        if ins.unit not in self.tree or not self.tree.is_within(ins.unit, user.unit):
+            raise JurisdictionError(
+                f"{actor!r} ({user.unit}) has no jurisdiction over instruction "
+                f"{ins.instruction_id} at unit {ins.unit}"
+            )
+
+
+def _escalate_if_still_due(
+    ins: Instruction, step: Escalation, tree: OrgTree, now: dt.datetime
+) -> bool:
+    """The plan was made from a read that may be stale: escalate only if still overdue there."""
+    if ins.unit != step.from_unit or ins.breach(now) is None:
+        return False
+    return apply_escalation(ins, step, tree, now)
+
+
+def _assign_within(
+    tree: OrgTree, ins: Instruction, actor: str, assignee: str, at: dt.datetime
+) -> None:
+    user = tree.user(assignee)
+    if user is None or ins.unit not in tree or not tree.is_within(user.unit, ins.unit):
+        raise JurisdictionError(f"{assignee!r} does not work at unit {ins.unit} or below it")
+    ins.assign(actor, assignee, at)
+
+
+def _facts(row: Mapping[str, Any], signals: Iterable[Mapping[str, Any]]) -> WarningFacts | Problem:
+    """A warnings-table row as the facts an instruction needs (or why it cannot be used)."""
+    try:
+        level = RiskLevel(int(row["level"]))
+    except (TypeError, ValueError):
+        return Problem("", "level", f"{row.get('level')!r} is not a level 1–4")
+    if not row.get("warning_id") or not row.get("subject"):
+        return Problem("", "warning_id" if not row.get("warning_id") else "subject", "is empty")
+    fraud = FRAUD_TYPE_ALIASES.get(row.get("fraud_type") or "")
+    return WarningFacts(
+        warning_id=row["warning_id"],
+        subject=row["subject"],
+        level=level,
+        id_number=row.get("id_number"),
+        phone=row.get("phone"),
+        score=float(row.get("score") or 0.0),
+        fraud_type=fraud,
+        evidence=tuple(Evidence.model_validate(s) for s in signals if s.get("rule")),
+    )
+
+
+# ---------------------------------------------------------------------- reading the store
+
+
+def warning_evidence(
+    sessions: sessionmaker[Session], warning_ids: Iterable[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The signals of stored warnings, by warning id."""
+    ids = list(dict.fromkeys(warning_ids))
+    out: dict[str, list[dict[str, Any]]] = {}
+    with sessions() as session:
+        for group in chunks(ids):
+            query = select(WarningRecord.warning_id, WarningRecord.signals).where(
+                WarningRecord.warning_id.in_(list(group))
+            )
+            for warning_id, signals in session.execute(query):
+                out[warning_id] = list(signals or [])
+    return out
+
+
+def call_locations(lake: Lake, phones: Iterable[str]) -> dict[str, Location]:
+    """Where each phone's latest call was handled (city, county of the CDR)."""
+    wanted = pa.table({"phone": pa.array(sorted(set(phones)), pa.string())})
+    if not wanted.num_rows or not lake.files("call"):
+        return {}
+    con = connect(lake)
+    try:
+        con.register("wanted", wanted)
+        rows = con.sql(
+            """
+            SELECT phone, city, county, ts FROM (
+                SELECT w.phone, c.city, c.county, c.ts,
+                       row_number() OVER (PARTITION BY w.phone ORDER BY c.ts DESC) AS k
+                FROM call c JOIN wanted w ON w.phone = c.caller OR w.phone = c.callee
+                WHERE c.county IS NOT NULL
+            ) WHERE k = 1
+            """
+        ).to_arrow_table()  # Arrow, not fetchall(): aware timestamps without pytz
+    finally:
+        con.close()
+    return {
+        r["phone"]: Location(city=r["city"], county=r["county"], at=r["ts"])
+        for r in rows.to_pylist()
+    }
