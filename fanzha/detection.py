@@ -18,6 +18,7 @@ from fanzha.detect.intel_view import IntelView
 from fanzha.detect.registry import Registry
 from fanzha.detect.rules import RULES, Rule
 from fanzha.detect.scoring import Warning, explain, signal_json
+from fanzha.ingest.deadletter import DeadLetter
 from fanzha.lake import Lake
 from fanzha.model.events import EVENT_TYPES
 from fanzha.sim.stream import DayFiles, Window, iter_day_windows
@@ -35,6 +36,7 @@ class DetectReport:
     signals: int = 0
     learnt: int = 0
     late: int = 0
+    late_rows: list[tuple[str, str, int]] = field(default_factory=list)
     warnings: int = 0
     shadow_warnings: int = 0
     by_level: dict[int, int] = field(default_factory=dict)
@@ -108,6 +110,7 @@ def run_engine(
         report.signals += result.signals
         report.learnt += len(result.learnt)
         report.late += result.late
+        report.late_rows += result.late_rows
         if on_window is not None:
             on_window(window, window.events)
     final = engine.flush()
@@ -115,6 +118,26 @@ def run_engine(
     report.learnt += len(final.learnt)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def late_letters(rows: Iterable[tuple[str, str, int]], grace_s: int) -> list[DeadLetter]:
+    """Dead letters for events the engine set aside as later than its grace period (they are
+    in the lake; detection did not run them in order)."""
+    return [
+        DeadLetter(
+            source="detect",
+            location=f"event {event_id}",
+            event_type=event_type,
+            field="ts",
+            reason=(
+                f"到达时已晚于水位线超过 {grace_s} 秒,未参与研判 / later than the watermark "
+                f"by more than the {grace_s} s grace: not run by detection "
+                f"(known at {dt.datetime.fromtimestamp(at, dt.UTC).isoformat()})"
+            ),
+            raw=event_id.encode(),
+        )
+        for event_type, event_id, at in rows
+    ]
 
 
 def warning_rows(engine: Engine) -> list[dict[str, Any]]:
@@ -170,6 +193,7 @@ __all__ = [
     "DetectReport",
     "build_engine",
     "lake_windows",
+    "late_letters",
     "persons_table",
     "run_engine",
     "warning_rows",

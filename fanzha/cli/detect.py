@@ -20,6 +20,7 @@ from fanzha.detection import (
     DetectReport,
     build_engine,
     lake_windows,
+    late_letters,
     persons_table,
     run_engine,
     warning_rows,
@@ -144,6 +145,8 @@ def detect(
             shadow=shadows,
             quiet=as_json,
         )
+        if report.late_rows:
+            app_.store.dead_letters.add_many(late_letters(report.late_rows, engine.config.grace_s))
         store = SqlWarnings(app_.store.sessions)
         store.clear()
         rows = warning_rows(engine)

@@ -106,6 +106,8 @@ class BatchResult:
     shadow_changes: list[Change] = field(default_factory=list)
     learnt: list[Indicator] = field(default_factory=list)
     late: int = 0
+    #: (event type, event id, at) of rows set aside as later than the grace period
+    late_rows: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +179,7 @@ class Engine:
         self.seq += len(fresh)
         result = BatchResult()
         if self.watermark is not None and len(fresh):
-            late = fresh.at < self.watermark - self.config.grace_s
-            result.late = int(late.sum())
-            self.late += result.late
+            fresh = self._set_aside_late(fresh, self.watermark - self.config.grace_s, result)
         pool = _concat_with_seq([self.pending, fresh])
         if watermark is None:
             ready, self.pending = pool, empty_frame()
@@ -197,6 +197,27 @@ class Engine:
     def flush(self) -> BatchResult:
         """Run every pending row (end of input)."""
         return self.process({}, None)
+
+    def _set_aside_late(self, fresh: Frame, cutoff: int, result: BatchResult) -> Frame:
+        """Rows known before ``cutoff`` (the watermark minus the grace period) are too late to
+        run in order: they are returned for the dead-letter queue, not run. Police reports are
+        always run: retro-correlation looks back by design."""
+        late = (fresh.at < cutoff) & (fresh.kind != int(K.REPORT))
+        if not late.any():
+            return fresh
+        idx = np.flatnonzero(late)
+        ids = fresh.event_id.take(pa.array(idx)).to_pylist()
+        kinds = fresh.kind[idx].tolist()
+        seen: set[str] = set()
+        for eid, kind, at in zip(ids, kinds, fresh.at[idx].tolist(), strict=True):
+            if eid not in seen:  # a call has two rows (the record and its live probe)
+                seen.add(eid)
+                result.late_rows.append((_EVENT_TYPE[kind], str(eid), int(at)))
+        result.late = len(result.late_rows)
+        self.late += result.late
+        kept = fresh.take(np.flatnonzero(~late))
+        kept.features = {k: v[~late] for k, v in fresh.features.items()}
+        return kept
 
     def _hold_reports(self, reports: pa.Table | None) -> None:
         """Keep police reports until their time is due: what they name is learnt then."""
@@ -938,6 +959,20 @@ def _concat_with_seq(frames: list[Frame]) -> Frame:
     )
     return out
 
+
+#: The event type behind each row kind (for dead letters).
+_EVENT_TYPE = {
+    int(K.CALL): "call",
+    int(K.CALL_LIVE): "call",
+    int(K.SMS): "sms",
+    int(K.VISIT): "web_visit",
+    int(K.INSTALL): "app_install",
+    int(K.PAY): "transfer",
+    int(K.RECEIVE): "transfer",
+    int(K.ACCOUNT): "account_opened",
+    int(K.SIM): "sim_activated",
+    int(K.REPORT): "police_report",
+}
 
 _PREFIX = {
     IndicatorKind.PHONE: "p:",

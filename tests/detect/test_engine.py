@@ -303,14 +303,35 @@ def test_a_report_arriving_ahead_of_the_watermark_is_learnt() -> None:
     assert ("phone", MOBILE) in engine.intel.learnt
 
 
-def test_late_rows_are_counted_and_still_run() -> None:
+def test_rows_later_than_the_grace_are_set_aside_not_run() -> None:
     t = story(W)
     engine = make_engine(W)
     engine.process({}, at(day(2)))
     late = t.tables(at(day(1)), at(day(1)) + 3600)  # Ann's call, known before the watermark
+    ids = {eid for table in late.values() for eid in table.column("event_id").to_pylist()}
     result = engine.process(late, at(day(2)))
-    assert result.late > 0 and engine.late == result.late
-    assert engine.scorer.subjects  # late rows are still scored
+    assert result.late == len(result.late_rows) == len(ids) and engine.late == result.late
+    assert {eid for _, eid, _ in result.late_rows} == ids
+    assert all(kind in late and when < at(day(2)) - 3600 for kind, _, when in result.late_rows)
+    assert not engine.scorer.subjects and result.rows == 0  # nothing of it ran
+
+
+def test_rows_within_the_grace_still_run() -> None:
+    t = Timeline(W)
+    t.call(0, "+8617012345678", W.ann.phone, 20 * 60)  # live probe at 15 min: call_live_risky
+    engine = make_engine(W)
+    engine.process({}, at(40))
+    result = engine.process(t.tables(), at(41))  # 25 min late, within the 60-min grace
+    assert result.late == 0 and result.rows > 0
+
+
+def test_a_late_report_is_still_learnt() -> None:
+    t = Timeline(W)
+    t.report(60, None, phones=[MOBILE])
+    engine = make_engine(W)
+    engine.process({}, at(day(3)))
+    result = engine.process(t.tables(), at(day(3)) + 60)
+    assert result.late == 0 and ("phone", MOBILE) in engine.intel.learnt
 
 
 def test_rows_without_a_subject_leave_no_subject_state() -> None:
