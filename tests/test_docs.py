@@ -29,6 +29,16 @@ def test_events_markdown_documents_every_field() -> None:
             assert re.search(rf"^\| `{spec.name}` \| {re.escape(spec.kind.value)}", text, re.M)
 
 
+def test_detection_md_rule_reference_is_current() -> None:
+    from fanzha.detect.docs import render
+    from fanzha.detect.rules import RULES
+
+    current = (DOCS / "detection.md").read_text(encoding="utf-8")
+    assert current == render(current), "docs/detection.md is stale: run `fanzha docs detection`"
+    for r in RULES:
+        assert f"`{r.key}`" in current and r.doc in current
+
+
 def test_every_setting_is_in_settings_md() -> None:
     text = (DOCS / "settings.md").read_text(encoding="utf-8")
     missing = [

@@ -365,6 +365,30 @@ def docs_simulation(
     console.print(f"wrote {output}" if changed else f"{output} is up to date")
 
 
+@docs_app.command("detection")
+def docs_detection(
+    output: Annotated[Path, typer.Option(help="Where to write.")] = Path("docs/detection.md"),
+    check: Annotated[bool, typer.Option(help="Fail if the file is stale.")] = False,
+) -> None:
+    """Regenerate the rule reference in docs/detection.md (``--check``: fail when stale).
+
+    Only the part after the generated-rules marker is rewritten; the hand-written description
+    of the engine above it is kept.
+    """
+    from fanzha.detect.docs import render
+
+    current = output.read_text(encoding="utf-8") if output.exists() else None
+    text = render(current)
+    if check:
+        if current != text:
+            err.print(f"[red]{output} is stale:[/red] run `fanzha docs detection`")
+            raise typer.Exit(1)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}" if current != text else f"{output} is up to date")
+
+
 @app.command()
 def demo(
     preset_name: Annotated[
