@@ -31,6 +31,7 @@ from fanzha.store.intel import SqlIndicatorRepo
 from fanzha.store.warnings import SqlWarnings
 
 if TYPE_CHECKING:
+    from fanzha.auth.service import Security
     from fanzha.intel.index import IntelIndex
 
 
@@ -114,6 +115,13 @@ class App:
 
         moment = at or dt.datetime.now(dt.UTC)
         return IntelIndex.build(self.intel.all(active_at=moment), at=moment)
+
+    @cached_property
+    def security(self) -> Security:
+        """Logins, tokens, jurisdiction, reveals and the audit chain (see docs/security.md)."""
+        from fanzha.security import open_security
+
+        return open_security(self.settings, self.store.sessions)
 
     @cached_property
     def warnings(self) -> SqlWarnings:

@@ -98,8 +98,10 @@ class Passwords:
     """argon2id hashing at the given cost (defaults: argon2-cffi's, RFC 9106 low-memory)."""
 
     def __init__(self, time_cost: int = 3, memory_kib: int = 65_536, parallelism: int = 4) -> None:
+        # argon2 needs 8 KiB per lane: tiny test costs get fewer lanes rather than an error.
+        lanes = max(1, min(parallelism, memory_kib // 8))
         self._hasher = PasswordHasher(
-            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=lanes
         )
 
     def hash(self, password: str) -> str:
