@@ -135,7 +135,12 @@ class App:
     def _reference(self, type_name: str, table: pa.Table) -> int:
         if type_name == "person":
             return self.store.reference.upsert_persons(_persons(table))
-        return self.store.reference.upsert_org_units(_org_units(table))
+        changed = self.store.reference.upsert_org_units(_org_units(table))
+        if "security" in self.__dict__:  # jurisdictions follow the new tree at once
+            from fanzha.security import registry_tree
+
+            self.security.tree = registry_tree(self.store.sessions)
+        return changed
 
     def ingest(self, request: Request, progress: Progress | None = None) -> IngestReport:
         """Run an ingestion and record it as a run in the store."""
