@@ -37,6 +37,7 @@ def security_config(settings: Settings) -> SecurityConfig:
         session_idle=dt.timedelta(minutes=settings.session_idle_minutes),
         limits=limits,
         bootstrap_ingest_token=settings.ingest_token or None,
+        lang=settings.lang,
     )
 
 

@@ -67,7 +67,7 @@ class PasswordPolicy:
             found.append(
                 pick(_LABELS, "classes", lang, n=self.min_classes, long=self.passphrase_length)
             )
-        if username and username.lower() in password.lower():
+        if len(username) >= 3 and username.lower() in password.lower():
             found.append(pick(_LABELS, "username", lang))
         if password.lower() in _COMMON:
             found.append(pick(_LABELS, "common", lang))

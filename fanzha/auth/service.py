@@ -68,6 +68,7 @@ class SecurityConfig:
     limits: LoginLimits = field(default_factory=LoginLimits)
     policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     bootstrap_ingest_token: str | None = None
+    lang: str = "zh-CN"  # of the policy's messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +320,7 @@ class Security:
         return user
 
     def _check_password(self, password: str, username: str) -> None:
-        problems = self.config.policy.problems(password, username)
+        problems = self.config.policy.problems(password, username, self.config.lang)
         if problems:
             raise PolicyError(problems)
 
