@@ -31,6 +31,7 @@ from fanzha.store.intel import SqlIndicatorRepo
 from fanzha.store.warnings import SqlWarnings
 
 if TYPE_CHECKING:
+    from fanzha.auth.service import Security
     from fanzha.intel.index import IntelIndex
 
 
@@ -116,6 +117,13 @@ class App:
         return IntelIndex.build(self.intel.all(active_at=moment), at=moment)
 
     @cached_property
+    def security(self) -> Security:
+        """Logins, tokens, jurisdiction, reveals and the audit chain (see docs/security.md)."""
+        from fanzha.security import open_security
+
+        return open_security(self.settings, self.store.sessions)
+
+    @cached_property
     def warnings(self) -> SqlWarnings:
         """Warnings issued by detection (``fanzha detect``)."""
         return SqlWarnings(self.store.sessions)
@@ -127,7 +135,12 @@ class App:
     def _reference(self, type_name: str, table: pa.Table) -> int:
         if type_name == "person":
             return self.store.reference.upsert_persons(_persons(table))
-        return self.store.reference.upsert_org_units(_org_units(table))
+        changed = self.store.reference.upsert_org_units(_org_units(table))
+        if "security" in self.__dict__:  # jurisdictions follow the new tree at once
+            from fanzha.security import registry_tree
+
+            self.security.tree = registry_tree(self.store.sessions)
+        return changed
 
     def ingest(self, request: Request, progress: Progress | None = None) -> IngestReport:
         """Run an ingestion and record it as a run in the store."""

@@ -62,7 +62,47 @@ class Settings(BaseSettings):
     )
     ingest_token: str | None = Field(
         default=None,
-        description="When set, POST /api/v1/ingest needs 'Authorization: Bearer <token>'.",
+        description=(
+            "Bootstrap bearer token for data providers (ingest only), beside the tokens of"
+            " 'fanzha tokens create'; ingestion always needs a token or a permitted login."
+        ),
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description=(
+            "Secure flag of the session cookie: true, false, or empty for automatic (set when"
+            " the request came over HTTPS; run uvicorn with --proxy-headers behind a proxy)."
+        ),
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="A login session ends this many hours after it began."
+    )
+    session_idle_minutes: float = Field(
+        default=60.0, gt=0, description="A login session ends after this many idle minutes."
+    )
+    login_max_failures_per_user: int = Field(
+        default=5, ge=1, description="Failed logins per username in the window before refusal."
+    )
+    login_max_failures_per_ip: int = Field(
+        default=20, ge=1, description="Failed logins per client address in the window."
+    )
+    login_window_minutes: float = Field(
+        default=15.0, gt=0, description="Window of the login rate limits, in minutes."
+    )
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes per password hash.")
+    argon2_memory_kib: int = Field(
+        default=65_536, ge=8, description="argon2id memory per password hash, in KiB."
+    )
+    content_security_policy: str = Field(
+        default=(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+            " img-src 'self' data: blob:; font-src 'self'; connect-src 'self';"
+            " object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        ),
+        description=(
+            "Content-Security-Policy header of every response (scripts only from this"
+            " server: HTMX and ECharts are served locally)."
+        ),
     )
     lang: str = Field(default="zh-CN", description="Language of labels and messages: zh-CN or en.")
 

@@ -6,17 +6,19 @@ bounded whatever the upload size) and call the services.
 
 from __future__ import annotations
 
-import hmac
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from fanzha import __version__
+from fanzha.api import auth
+from fanzha.api.auth_routes import router as auth_router
+from fanzha.auth import Permission
 from fanzha.ingest.pipeline import ALL_TYPES, IngestError
 from fanzha.ingest.pipeline import Request as IngestRequest
 from fanzha.service import App
@@ -59,22 +61,22 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             api.state.fz.close()
 
-    api = FastAPI(title="Fanzha 反诈", version=__version__, lifespan=lifespan)
-
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = settings.ingest_token
-        if not expected:
-            return
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise HTTPException(401, "missing or wrong bearer token")
+    # No /docs or /redoc: their pages load scripts from a CDN (offline, and against the
+    # CSP); the OpenAPI document itself stays at /openapi.json.
+    api = FastAPI(
+        title="Fanzha 反诈", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    auth.install(api, settings)
+    api.include_router(auth_router)
 
     @api.get("/api/v1/health")
     def health() -> dict[str, str]:
         """Liveness check."""
         return {"status": "ok", "version": __version__}
 
-    @api.post("/api/v1/ingest/{event_type}", dependencies=[Depends(require_token)])
+    @api.post(
+        "/api/v1/ingest/{event_type}", dependencies=[Depends(auth.require(Permission.INGEST))]
+    )
     async def ingest(
         event_type: str,
         request: Request,
@@ -109,7 +111,9 @@ def create_app(settings: Settings) -> FastAPI:
                 raise HTTPException(422, str(exc)) from None
         return report.as_dict()
 
-    @api.get("/api/v1/deadletters", dependencies=[Depends(require_token)])
+    @api.get(
+        "/api/v1/deadletters", dependencies=[Depends(auth.require(Permission.DEADLETTERS_READ))]
+    )
     def deadletters(
         request: Request, status: str = "open", limit: int = 100
     ) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from rich.table import Table
 from fanzha.cli.detect import app as rules_app
 from fanzha.cli.detect import detect
 from fanzha.cli.intel import app as intel_app
+from fanzha.cli.security import audit_app, ensure_admin, tokens_app, users_app
 from fanzha.i18n import t
 from fanzha.ingest.pipeline import IngestError, IngestReport, Request, expand_paths
 from fanzha.ingest.profiles import BUILTIN
@@ -43,6 +44,9 @@ app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(docs_app, name="docs")
 app.add_typer(intel_app, name="intel")
 app.add_typer(rules_app, name="rules")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(audit_app, name="audit")
 app.command("detect")(detect)
 
 console = Console()
@@ -518,12 +522,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Run the HTTP API (embedded profile)."""
+    """Run the HTTP API (embedded profile); the first start creates the admin user."""
     import uvicorn
 
     from fanzha.api.app import create_app
 
-    uvicorn.run(create_app(_settings()), host=host, port=port)
+    settings = _settings()
+    with App(settings) as fz:
+        ensure_admin(fz, settings.lang)  # the password goes to this terminal, not to a log
+    uvicorn.run(create_app(settings), host=host, port=port)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -278,3 +278,92 @@ class InstructionRecord(Base):
     escalations: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, object]] = mapped_column(json_type())
+
+
+SECURITY_ROLES = (
+    "city_admin",
+    "city_analyst",
+    "district_dispatcher",
+    "station_officer",
+    "bank_liaison",
+    "data_provider",
+)
+
+
+class UserRow(Base):
+    """A login (see :mod:`fanzha.auth.accounts`): argon2 hash and grants (role at unit)."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    grants: Mapped[list[dict[str, object]]] = mapped_column(json_type())
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ApiTokenRow(Base):
+    """An API token for a machine: only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(_in("role", SECURITY_ROLES), name="role"),)
+
+    token_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    bank: Mapped[str | None] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class SessionRow(Base):
+    """A server-side login session, keyed by the SHA-256 of the cookie's value."""
+
+    __tablename__ = "sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    active_grant: Mapped[int] = mapped_column(Integer, default=0)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginAttemptRow(Base):
+    """One login attempt, counted by username and by address for rate limiting."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index(None, "username", "at"), Index(None, "ip", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuditRow(Base):
+    """An entry of the hash-chained audit log (see :mod:`fanzha.auth.audit`); append-only:
+    the repository has no update or delete, and PostgreSQL refuses them by trigger."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "actor"), Index(None, "action"))
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, object]] = mapped_column(json_type())
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -36,6 +36,11 @@ TABLES = {
     "indicator_changes",
     "warnings",
     "instructions",
+    "users",
+    "api_tokens",
+    "sessions",
+    "login_attempts",
+    "audit_log",
     "alembic_version",
 }
 

@@ -1,0 +1,128 @@
+"""The access matrix: every API endpoint × every role, and jurisdiction by guessed id.
+
+Routers added later add their rows HERE (one ``Endpoint`` per route and method, and a
+``Scoped`` row for every route that reads or acts on one object held by a unit), so that
+``test_access_matrix.py`` checks them for every role. A route that requires a permission
+and has no row fails ``test_every_route_is_in_the_matrix``.
+
+Placeholders in paths and bodies (``{own}``, ``{other}``…) are filled from ``World.ids``,
+which ``test_access_matrix.py`` builds: add the objects your rows need in ``build_world``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from factories import calls, ndjson_bytes
+
+from fanzha.auth.roles import Permission
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route and method, the permission it needs, and a request that exercises it."""
+
+    method: str
+    path: str  # the route's path template, as FastAPI knows it
+    permission: Permission
+    url: str | None = None  # the concrete URL (placeholders allowed); default: ``path``
+    json: Any = None
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def request(self, ids: Mapping[str, str]) -> dict[str, Any]:
+        """Keyword arguments for ``TestClient.request``."""
+        out: dict[str, Any] = {
+            "method": self.method,
+            "url": (self.url or self.path).format(**ids),
+            "headers": dict(self.headers),
+        }
+        if self.json is not None:
+            out["json"] = _fill(self.json, ids)
+        if self.content is not None:
+            out["content"] = self.content
+        return out
+
+
+def _fill(value: Any, ids: Mapping[str, str]) -> Any:
+    """``value`` with placeholders in its strings filled from ``ids``."""
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """A request on one object held by a unit: ``{object}`` in the URL or body is replaced by
+    the id of an object of ``kind`` at the unit under test (see ``World.objects``)."""
+
+    name: str
+    kind: str
+    endpoint: Endpoint
+
+
+#: Routes anyone may call, logged in or not.
+PUBLIC = {
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/auth/csrf"),
+    ("POST", "/api/v1/auth/login"),
+}
+
+#: Routes for any logged-in caller (about themselves), whatever their role.
+ANY_PRINCIPAL = {
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/auth/unit/{index}"),
+    ("POST", "/api/v1/auth/password"),
+}
+
+NDJSON = {"content-type": "application/x-ndjson"}
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "POST",
+        "/api/v1/ingest/{event_type}",
+        Permission.INGEST,
+        url="/api/v1/ingest/call",
+        content=ndjson_bytes(calls(1)),
+        headers=NDJSON,
+    ),
+    Endpoint("GET", "/api/v1/deadletters", Permission.DEADLETTERS_READ),
+    Endpoint(
+        "POST",
+        "/api/v1/reveal",
+        Permission.PII_REVEAL,
+        json={
+            "object_type": "instruction",
+            "object_id": "{own}",
+            "field": "phone",
+            "reason": "核实",
+        },
+    ),
+    Endpoint("GET", "/api/v1/audit", Permission.AUDIT_READ),
+    Endpoint("GET", "/api/v1/audit/verify", Permission.AUDIT_READ),
+]
+
+SCOPED: list[Scoped] = [
+    Scoped(
+        "reveal an instruction's phone",
+        "instruction",
+        Endpoint(
+            "POST",
+            "/api/v1/reveal",
+            Permission.PII_REVEAL,
+            json={
+                "object_type": "instruction",
+                "object_id": "{object}",
+                "field": "phone",
+                "reason": "回访核实",
+            },
+        ),
+    ),
+]
