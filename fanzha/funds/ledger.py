@@ -371,6 +371,10 @@ class Ledger:
         ledger._next_seq = n
         return ledger
 
+    def __repr__(self) -> str:
+        runs = len(self.deltas)
+        return f"Ledger({len(self):,} transfers, {self.accounts:,} accounts, {runs} delta runs)"
+
     # -------------------------------------------------------------- size and names
 
     def __len__(self) -> int:
