@@ -22,6 +22,7 @@ from rich.table import Table
 from fanzha.cli.detect import app as rules_app
 from fanzha.cli.detect import detect
 from fanzha.cli.intel import app as intel_app
+from fanzha.cli.trace import trace_command
 from fanzha.i18n import t
 from fanzha.ingest.pipeline import IngestError, IngestReport, Request, expand_paths
 from fanzha.ingest.profiles import BUILTIN
@@ -44,6 +45,7 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(intel_app, name="intel")
 app.add_typer(rules_app, name="rules")
 app.command("detect")(detect)
+app.command("trace")(trace_command)
 
 console = Console()
 err = Console(stderr=True)

@@ -17,8 +17,8 @@ Storage is a small log-structured index:
   hold more than a quarter of the main run (and at least :data:`MIN_COMPACT_ROWS`), they
   are merged into the main run. Nothing already indexed is re-sorted on a normal append.
 
-Accounts are interned with a :class:`~fanzha.intel.keyset.KeySet` over the main run's
-accounts plus a dict for accounts first seen in an append.
+Accounts are interned to dense ids (see :class:`Accounts`) that never change, so appending
+and compacting never renumber anything.
 
 A **cash-out** transfer (ATM withdrawal, payment at a merchant's POS, a purchase of crypto
 currency or gold) ends a branch of a trace: :class:`CashOutRule` marks them from the
@@ -35,8 +35,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from fanzha.intel.keyset import KeySet
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -231,9 +229,12 @@ class Run:
         cls, payer: I32, payee: I32, ts: I64, seq: I64, fen: I64, cash: Bool, accounts: int | None
     ) -> Run:
         """Index rows given in ``seq`` order (``accounts``: build CSR offsets for that many)."""
-        by_time = np.argsort(ts, kind="stable")  # ties stay in seq order
-        out_order = by_time[np.argsort(payer[by_time], kind="stable")]
-        in_rows = by_time[np.argsort(payee[by_time], kind="stable")]
+        if len(ts) < 2 or bool(np.all(ts[1:] >= ts[:-1])):
+            by_time = np.arange(len(ts), dtype=np.int64)  # the usual case: already in time order
+        else:
+            by_time = np.argsort(ts, kind="stable")  # ties stay in seq order
+        out_order = _grouped(payer, by_time)
+        in_rows = _grouped(payee, by_time)
         position = np.empty(len(ts), dtype=np.int64)
         position[out_order] = np.arange(len(ts), dtype=np.int64)
         in_perm = position[in_rows]
@@ -281,6 +282,18 @@ class Run:
             self.fen[order],
             self.cash[order],
         )
+
+
+def _grouped(keys: I32, rows: I64) -> I64:
+    """``rows`` stably reordered by ``keys[rows]``: one sort of (key << 32 | position)
+    (about twice as fast as NumPy's stable argsort of int32, which is a merge sort)."""
+    packed = keys[rows].astype(np.int64)
+    packed <<= 32
+    packed |= np.arange(len(rows), dtype=np.int64)
+    packed.sort()
+    packed &= 0xFFFFFFFF
+    out: I64 = rows[packed]
+    return out
 
 
 def _offsets(keys: I32, accounts: int) -> I64:
@@ -337,6 +350,104 @@ def _window(ts: I64, seq: I64, after: Key, before: Key) -> tuple[int, int]:
     return lo, max(lo, hi)
 
 
+# ------------------------------------------------------------------------------ accounts
+
+U64 = npt.NDArray[np.uint64]
+
+
+def _numeric(column: pa.Array) -> Bool:
+    """Account numbers that are 1–19 ASCII digits without a leading zero: these fit in a
+    uint64 and come back as the same text."""
+    ok = pc.and_kleene(pc.ascii_is_decimal(column), pc.less_equal(pc.utf8_length(column), 19))
+    ok = pc.and_kleene(ok, pc.invert(pc.starts_with(column, "0")))
+    return _filled(ok)
+
+
+def _codes(column: pa.Array, mask: Bool) -> U64:
+    part = column if mask.all() else column.filter(pa.array(mask))
+    codes: U64 = np.asarray(pc.cast(part, pa.uint64()).to_numpy(zero_copy_only=False))
+    return codes
+
+
+class Accounts:
+    """Account numbers interned to dense ids that never change.
+
+    Digit-only account numbers (nearly every Chinese card and account number) are held as
+    sorted ``uint64`` codes, ids ``0 … len(codes) - 1``: interning them hashes integers, not
+    strings, and a look-up is a binary search. Other identifiers (IBANs, ATM terminals,
+    ISO 20022 ``Othr/Id``), and every account first seen after the build, get the next ids
+    through a dict.
+    """
+
+    def __init__(self, codes: U64 | None = None) -> None:
+        self.codes: U64 = np.zeros(0, np.uint64) if codes is None else codes
+        self.names: list[str] = []  # ids len(codes) …
+        self.index: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.codes) + len(self.names)
+
+    @classmethod
+    def build(cls, *columns: pa.Array) -> tuple[Accounts, list[I32]]:
+        """Intern the accounts of whole columns at once; their ids, column by column."""
+        masks = [_numeric(c) for c in columns]
+        codes = np.concatenate([_codes(c, m) for c, m in zip(columns, masks, strict=True)])
+        encoded = pc.dictionary_encode(pa.array(codes, pa.uint64()))
+        uniques = np.asarray(encoded.dictionary.to_numpy(), dtype=np.uint64)
+        order = np.argsort(uniques)
+        rank = np.empty(len(uniques), dtype=np.int32)
+        rank[order] = np.arange(len(uniques), dtype=np.int32)
+        numeric_ids = rank[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
+        accounts = cls(uniques[order])
+        out: list[I32] = []
+        start = 0
+        for column, mask in zip(columns, masks, strict=True):
+            ids = np.empty(len(column), dtype=np.int32)
+            taken = int(mask.sum())
+            ids[mask] = numeric_ids[start : start + taken]
+            start += taken
+            if taken < len(column):
+                ids[~mask] = accounts.intern(column.filter(pa.array(~mask)))
+            out.append(ids)
+        return accounts, out
+
+    def lookup(self, values: pa.Array) -> I64:
+        """Ids of account numbers (``-1`` for accounts never interned)."""
+        found = np.full(len(values), -1, dtype=np.int64)
+        if len(values) == 0:
+            return found
+        mask = _numeric(values)
+        if mask.any() and len(self.codes):
+            codes = _codes(values, mask)
+            at = np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)
+            found[mask] = np.where(self.codes[at] == codes, at, -1)
+        rest = np.flatnonzero(found < 0)
+        if rest.size and self.index:
+            names = values.take(pa.array(rest)).to_pylist()
+            found[rest] = [self.index.get(str(name), -1) for name in names]
+        return found
+
+    def intern(self, values: pa.Array) -> I32:
+        """Ids of account numbers, giving the next ids to accounts never seen."""
+        encoded = pc.dictionary_encode(values)
+        uniques: pa.Array = encoded.dictionary
+        ids = self.lookup(uniques)
+        missing = np.flatnonzero(ids < 0)
+        for i, name in zip(
+            missing.tolist(), uniques.take(pa.array(missing)).to_pylist(), strict=True
+        ):
+            ids[i] = self.index[str(name)] = len(self)
+            self.names.append(str(name))
+        out: I32 = ids[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))].astype(np.int32)
+        return out
+
+    def name(self, account_id: int) -> str:
+        """The account number of an id."""
+        if account_id < len(self.codes):
+            return str(int(self.codes[account_id]))
+        return self.names[account_id - len(self.codes)]
+
+
 # ------------------------------------------------------------------------------ the ledger
 
 
@@ -347,10 +458,7 @@ class Ledger:
     rule: CashOutRule = field(default_factory=CashOutRule)
     main: Run | None = None
     deltas: list[Run] = field(default_factory=list)
-    names: list[pa.Array] = field(default_factory=list)  # account names by id, in blocks
-    _keyset: KeySet | None = None
-    _main_accounts: int = 0
-    _new: dict[str, int] = field(default_factory=dict)  # accounts interned since the keyset
+    names: Accounts = field(default_factory=Accounts)
     _next_seq: int = 0
 
     @classmethod
@@ -358,15 +466,11 @@ class Ledger:
         """Index every transfer of ``table`` (rows are taken in order for ties in time)."""
         ledger = cls(rule=rule or CashOutRule())
         cols = validate(table, ledger.rule)
-        both = pa.concat_arrays([cols.payer.cast(pa.string()), cols.payee.cast(pa.string())])
-        encoded = pc.dictionary_encode(both)
-        ids = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+        ledger.names, (payer, payee) = Accounts.build(cols.payer, cols.payee)
         n = len(cols)
-        ledger.names = [encoded.dictionary]
-        ledger._main_accounts = len(encoded.dictionary)
         seq = np.arange(n, dtype=np.int64)
         ledger.main = Run.sort(
-            ids[:n], ids[n:], cols.ts, seq, cols.fen, cols.cash_out, ledger._main_accounts
+            payer, payee, cols.ts, seq, cols.fen, cols.cash_out, len(ledger.names)
         )
         ledger._next_seq = n
         return ledger
@@ -388,36 +492,16 @@ class Ledger:
     @property
     def accounts(self) -> int:
         """Number of distinct accounts seen."""
-        return sum(len(b) for b in self.names)
+        return len(self.names)
 
     def account(self, account_id: int) -> str:
         """The account number of an interned id."""
-        for block in self.names:
-            if account_id < len(block):
-                return str(block[account_id].as_py())
-            account_id -= len(block)
-        raise IndexError(account_id)
+        return self.names.name(account_id)
 
     def account_id(self, account: str) -> int | None:
         """The interned id of an account number, or None when the ledger never saw it."""
-        found = self.lookup(pa.array([account], pa.string()))[0]
+        found = self.names.lookup(pa.array([account], pa.string()))[0]
         return None if found < 0 else int(found)
-
-    def lookup(self, accounts: pa.Array) -> I64:
-        """Interned ids of account numbers (``-1`` for unknown ones)."""
-        found = np.full(len(accounts), -1, dtype=np.int64)
-        if self.names:
-            found = self._keys().lookup(accounts)
-        missing = np.flatnonzero(found < 0)
-        if self._new and missing.size:
-            names = accounts.take(pa.array(missing)).to_pylist()
-            found[missing] = [self._new.get(str(name), -1) for name in names]
-        return found
-
-    def _keys(self) -> KeySet:
-        if self._keyset is None:
-            self._keyset = KeySet.build(self.names[0])
-        return self._keyset
 
     # -------------------------------------------------------------- appending
 
@@ -431,7 +515,7 @@ class Ledger:
         n = len(cols)
         if n == 0:
             return 0
-        payer, payee = self._intern(cols.payer), self._intern(cols.payee)
+        payer, payee = self.names.intern(cols.payer), self.names.intern(cols.payee)
         seq = np.arange(self._next_seq, self._next_seq + n, dtype=np.int64)
         self._next_seq += n
         self.deltas.append(Run.sort(payer, payee, cols.ts, seq, cols.fen, cols.cash_out, None))
@@ -443,34 +527,12 @@ class Ledger:
             self.compact()
         return n
 
-    def _intern(self, accounts: pa.Array) -> I32:
-        """Ids of account numbers, giving new ids to accounts never seen."""
-        encoded = pc.dictionary_encode(accounts.cast(pa.string()))
-        uniques: pa.Array = encoded.dictionary
-        ids = self.lookup(uniques)
-        missing = np.flatnonzero(ids < 0)
-        if missing.size:
-            fresh = uniques.take(pa.array(missing))
-            start = self.accounts
-            for k, name in enumerate(fresh.to_pylist()):
-                self._new[str(name)] = start + k
-            ids[missing] = np.arange(start, start + missing.size)
-            self.names.append(fresh)
-        indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        out: I32 = ids[indices].astype(np.int32)
-        return out
-
     def compact(self) -> None:
-        """Merge every delta run into the main run (and rebuild the account key set)."""
+        """Merge every delta run into the main run (account ids do not change)."""
         if not self.deltas:
             return
-        if len(self.names) > 1:
-            self.names = [pa.concat_arrays([b.cast(pa.string()) for b in self.names])]
-        self._main_accounts = self.accounts
-        self.main = _merge(self.runs, self._main_accounts)
+        self.main = _merge(self.runs, len(self.names))
         self.deltas = []
-        self._keyset = None
-        self._new = {}
 
     # -------------------------------------------------------------- queries
 

@@ -224,7 +224,8 @@ def _move(
         balance[dst] = balance.get(dst, 0) + amount
     else:
         target.credit_parts([(False, amount)])
-        nodes[dst].innocent_fen += amount
+        if when <= horizon_end:
+            nodes[dst].innocent_fen += amount
 
 
 def _root(

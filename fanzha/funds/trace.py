@@ -311,8 +311,8 @@ class TraceNode:
     cash_out_fen: int = 0
     untraced_fen: int = 0
     out_fen: int = 0
-    #: the holder's own money: already there when the victim's money arrived, or arriving
-    #: from elsewhere while the account held some of it
+    #: other money in the account: already there when the victim's money arrived, or
+    #: arriving from elsewhere (until the horizon) while the account held some of it
     innocent_fen: int = 0
     first_ts: int = 0
 
@@ -544,11 +544,13 @@ class _Tracer:
         held = self.holdings[account]
         node = self.nodes[account]
         fen = s.fen[i]
+        ts = s.ts[i]
         if not s.out[i]:  # from an account that holds none of the victim's money
             held.credit([(False, fen)])
-            node.innocent_fen += fen
+            if ts <= self.horizon_end:
+                node.innocent_fen += fen
             return
-        ts, other = s.ts[i], s.other[i]
+        other = s.other[i]
         parcel = held.debit(fen)
         victim = victim_part(parcel)
         passed = False
@@ -569,7 +571,8 @@ class _Tracer:
         if not passed and other in self.streams:
             self.done.add(seq)
             self.holdings[other].credit([(False, fen)])
-            self.nodes[other].innocent_fen += fen
+            if ts <= self.horizon_end:
+                self.nodes[other].innocent_fen += fen
         if held.spent:
             del self.streams[account]
             self.last[account] = (ts, seq)
@@ -618,8 +621,6 @@ def trace(
         raise TraceError(f"depth: must be zero or more, got {depth}")
     if horizon_s < 0:
         raise TraceError(f"horizon: must be zero or more, got {horizon_s}")
-    end = FOREVER - 1 if until is None else until
-    tracer = _Tracer(ledger, policy, depth, since + horizon_s * 1_000_000, end)
     result = Trace(policy, amount_fen, account, since, None, depth, horizon_s)
     root = ledger.account_id(account)
     if root is None:  # the ledger never saw the account: the money is all still there
@@ -630,6 +631,8 @@ def trace(
         key = (since, NEVER)
     else:
         result.root_seq = key[1]
+    end = FOREVER - 1 if until is None else max(until, key[0])  # never before the money came
+    tracer = _Tracer(ledger, policy, depth, since + horizon_s * 1_000_000, end)
     tracer.receive(root, key, [(True, amount_fen)], 0)
     tracer.run()
     result.nodes = sorted(tracer.finish(), key=lambda n: (n.hop, n.first_ts, n.account))

@@ -14,7 +14,16 @@ from fanzha.funds.ledger import CashOutRule, Ledger, LedgerError
 
 from .builders import Row, S, table
 
-ACCOUNTS = ["A", "B", "C", "D", "E"]
+#: letters, digit-only numbers (held as integers), one with a leading zero that must not
+#: meet its twin without it, one too long for 64 bits, and an IBAN
+ACCOUNTS = [
+    "A",
+    "6222021001123456789",
+    "123",
+    "0123",
+    "99999999999999999999",
+    "GB82WEST12345698765432",
+]
 ROWS = st.lists(
     st.tuples(
         st.sampled_from(ACCOUNTS),
@@ -94,12 +103,13 @@ def test_deltas_merge_into_one_run_then_into_the_main_run(monkeypatch: pytest.Mo
 
 
 def test_accounts_are_interned_once_and_named_back() -> None:
-    ledger = Ledger.build(table([("A", "B", 0, 1), ("B", "A", 1, 1)]))
-    ledger.append(table([("B", "Z", 2, 1), ("Z", "A", 3, 1)]))
-    ids = {name: ledger.account_id(name) for name in ("A", "B", "Z")}
-    assert sorted(i for i in ids.values() if i is not None) == [0, 1, 2]
+    ledger = Ledger.build(table([("A", "900", 0, 1), ("900", "A", 1, 1), ("0900", "18", 1, 1)]))
+    ledger.append(table([("900", "Z", 2, 1), ("Z", "A", 3, 1), ("7", "18", 3, 1)]))
+    names = ("A", "900", "0900", "18", "Z", "7")
+    ids = {name: ledger.account_id(name) for name in names}
+    assert sorted(i for i in ids.values() if i is not None) == list(range(6))
     assert all(ledger.account(i) == name for name, i in ids.items() if i is not None)
-    assert ledger.account_id("nobody") is None
+    assert ledger.account_id("nobody") is None and ledger.account_id("901") is None
 
 
 def test_cash_out_points_come_from_channel_note_and_payee_name() -> None:
