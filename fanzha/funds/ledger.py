@@ -314,6 +314,11 @@ def _merge(runs: Iterable[Run], accounts: int | None) -> Run:
 # ------------------------------------------------------------------------------ events
 
 
+Key = tuple[int, int]
+NEVER: Final = -(2**62)
+FOREVER: Final = 2**62
+
+
 @dataclass(frozen=True)
 class Events:
     """One account's transfers in ``(ts, seq)`` order: ``out`` is True where it paid."""
@@ -328,15 +333,23 @@ class Events:
     def __len__(self) -> int:
         return len(self.ts)
 
+    def split(self, key: Key) -> tuple[Events, Events]:
+        """The events before ``key`` and those after it (an event at ``key`` in neither)."""
+        lo, hi = _window(self.ts, self.seq, (NEVER, 0), key)
+        after, _ = _window(self.ts, self.seq, key, (FOREVER, 0))
+        return self.take(slice(lo, hi)), self.take(slice(after, len(self.ts)))
+
+    def take(self, rows: slice) -> Events:
+        """A slice of the events."""
+        return Events(
+            self.ts[rows], self.seq[rows], self.out[rows], self.other[rows], self.fen[rows],
+            self.cash[rows],
+        )  # fmt: skip
+
     def signed(self) -> I64:
         """Money in (positive) and out (negative), in order."""
         signed: I64 = np.where(self.out, -self.fen, self.fen)
         return signed
-
-
-Key = tuple[int, int]
-NEVER: Final = -(2**62)
-FOREVER: Final = 2**62
 
 
 def _window(ts: I64, seq: I64, after: Key, before: Key) -> tuple[int, int]:

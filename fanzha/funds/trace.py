@@ -494,8 +494,9 @@ class _Tracer:
         else:
             node.hop = min(node.hop, hop)
         held = self.holdings.get(account)
-        if held is None:
-            history = self.ledger.events(account, (NEVER, 0), key)
+        events = None
+        if held is None:  # one look-up: the history before the money, the stream after it
+            history, events = self.ledger.events(account, before=(self.until + 1, NEVER)).split(key)
             held = holding(self.policy, least_balance(0, history.signed()))
             self.holdings[account] = held
             node.innocent_fen += held.balance
@@ -504,7 +505,8 @@ class _Tracer:
             held.restart(least_balance(held.balance, gap.signed()))
             node.innocent_fen += held.balance
         if account not in self.streams:
-            events = self.ledger.events(account, key, (self.until + 1, NEVER))
+            if events is None:
+                events = self.ledger.events(account, key, (self.until + 1, NEVER))
             if len(events):
                 stream = _Stream.of(events)
                 self.streams[account] = stream
