@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import detect, generate, intel, simulate
+from bench import detect, funds, generate, intel, simulate
 
 RESULTS = Path(__file__).parent / "results"
 AMLSIM = Path(__file__).resolve().parents[2] / "shared/data/amlsim/20K_cycle200/transactions.csv"
@@ -65,9 +65,14 @@ def _row(
     }
 
 
-PARTS = ("ingest", "sim", "intel", "detect")
+PARTS = ("ingest", "sim", "intel", "detect", "funds")
 #: the heading that starts each part's details in results.md
-DETAILS_HEADINGS = {"sim": "### Simulator", "intel": "### Intel", "detect": "### Detection"}
+DETAILS_HEADINGS = {
+    "sim": "### Simulator",
+    "intel": "### Intel",
+    "detect": "### Detection",
+    "funds": "### Funds",
+}
 
 
 def _part_of(row: dict[str, Any]) -> str:
@@ -81,11 +86,14 @@ def _part_of(row: dict[str, Any]) -> str:
         return "intel"
     if figure.startswith("detect"):
         return "detect"
+    if figure.startswith("funds"):
+        return "funds"
     return "ingest"
 
 
 def _raw_part(key: str) -> str:
-    return {"simulator": "sim", "intel": "intel", "detect": "detect"}.get(key, "ingest")
+    parts = {"simulator": "sim", "intel": "intel", "detect": "detect", "funds": "funds"}
+    return parts.get(key, "ingest")
 
 
 def _details_sections(text: str) -> dict[str, str]:
@@ -177,13 +185,28 @@ def main() -> None:
     parser.add_argument(
         "--detect-stream-hours", type=float, default=6.0, help="hours replayed in 60 s windows"
     )
+    parser.add_argument(
+        "--funds-data",
+        type=Path,
+        default=Path(os.environ.get("FANZHA_DATA_DIR", "fanzha-data")),
+        help="data folder whose lake the funds part reads (default: $FANZHA_DATA_DIR)",
+    )
+    parser.add_argument(
+        "--funds-truth",
+        type=Path,
+        help="the simulation's truth folder: trace its victims' first payments and score them",
+    )
+    parser.add_argument("--funds-traces", type=int, default=200, help="traces per policy")
+    parser.add_argument(
+        "--funds-peer-traces", type=int, default=10, help="traces the reference repeats"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     raw: dict[str, Any] = {}
     details: dict[str, str] = {}
     ran = (args.only,) if args.only else PARTS
-    disagree = detect_differs = False
+    disagree = detect_differs = funds_differ = False
     with tempfile.TemporaryDirectory(prefix="fanzha-bench-") as tmp:
         base = Path(tmp)
         if "ingest" in ran:
@@ -242,6 +265,14 @@ def main() -> None:
             }
             details["detect"] = detect.markdown(found)
             detect_differs = not found.identical
+        if "funds" in ran:
+            traced = funds.run_all(
+                args.funds_data, args.funds_truth, args.funds_traces, args.funds_peer_traces
+            )
+            rows += [_row(*r) | {"part": "funds"} for r in funds.rows(traced)]
+            raw["funds"] = {"peer": funds.PEER_NAME, "data": traced.data} | traced.result
+            details["funds"] = funds.markdown(traced)
+            funds_differ = not traced.identical
     rows, raw, details = _merge(ran, rows, raw, details)
     payload = {
         "machine": {
@@ -260,6 +291,8 @@ def main() -> None:
         raise SystemExit("intel: our answers differ from the peer's (see the details)")
     if detect_differs:
         raise SystemExit("detect: the reference engine's warnings differ from the engine's")
+    if funds_differ:
+        raise SystemExit("funds: the reference tracer's answers differ from the tracer's")
 
 
 def _detect_spec(args: argparse.Namespace) -> str:

@@ -23,6 +23,7 @@ from fanzha.cli.detect import app as rules_app
 from fanzha.cli.detect import detect
 from fanzha.cli.intel import app as intel_app
 from fanzha.cli.security import audit_app, ensure_admin, tokens_app, users_app
+from fanzha.cli.trace import trace_command
 from fanzha.i18n import t
 from fanzha.ingest.pipeline import IngestError, IngestReport, Request, expand_paths
 from fanzha.ingest.profiles import BUILTIN
@@ -48,6 +49,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
 app.command("detect")(detect)
+app.command("trace")(trace_command)
 
 console = Console()
 err = Console(stderr=True)

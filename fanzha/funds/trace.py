@@ -1,0 +1,643 @@
+"""Forward, time-respecting, amount-aware tracing of a victim's money through the ledger.
+
+One pass in ``(ts, seq)`` order, starting at the transfer that brought the victim's money
+into the first account, over the accounts that hold some of it *at that moment* — never an
+enumeration of paths, and money only ever leaves an account after it arrived there. Each
+followed account keeps a :class:`Holding` for the chosen :class:`Policy`; every transfer
+into or out of it updates the holding, and a payment out of it carries the part of the
+victim's money the policy says it carries.
+
+Policies (which part of a payment is the victim's money):
+
+- **LIBR** (lowest intermediate balance rule, the default): the account's own money is
+  spent first; the victim's claim on the account is capped by the lowest balance the account
+  fell to since the money arrived, and money arriving later from elsewhere does not raise it.
+  It is what can honestly be frozen.
+- **FIFO** (first in, first out; Clayton's case, *Devaynes v Noble* (1816)): payments are
+  made from the oldest money first.
+- **LIFO**: payments are made from the newest money first.
+- **pro-rata** (haircut): every payment carries the victim's share of the balance at that
+  moment (rounded to the nearest fen, half up).
+- **poison**: every payment out of an account that holds the victim's money is the victim's
+  money, whole. Value is *not* conserved (a payment can carry more than arrived); it shows the
+  widest net. An account stays poisoned until its balance is back to zero.
+
+**Balances.** An account's opening balance is unknown. The tracer takes the least balance
+consistent with the ledger: it replays the account's transfers from the start of the ledger,
+starting from zero and never letting the balance go below zero (money paid out beyond what was
+seen arriving was the holder's own money, already there). That balance, when the victim's
+money arrives, is the holder's own (innocent) money; so is money arriving later from
+accounts that hold none of the victim's money, and so is any payment beyond the money the
+tracer knows of (it takes all the money known, the victim's included, and the rest from the
+holder's own money the ledger never showed).
+
+**Conservation.** For every policy except poison, in integer fen at every account::
+
+    attributed = Σ outgoing edge fen + holdable + cash_out + untraced
+    attributed = Σ incoming edge fen (+ traced_fen at the first account)
+
+``cash_out`` is the victim's money paid out through a cash-out point (ATM, merchant, crypto,
+gold: see :class:`~fanzha.funds.ledger.CashOutRule`), which ends the branch; ``untraced`` is
+the victim's money paid to another account beyond the depth limit or after the time horizon;
+``holdable`` is the victim's money the account still holds at the end (what a freeze can
+hold). Transfers are followed until ``until`` (default: the end of the ledger), so
+``holdable`` is what is there now; the horizon only stops the tracer from following money
+into new accounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from fanzha.funds.ledger import FOREVER, I64, NEVER, Events, Key, Ledger
+
+#: a payment's parts in the order they left: (is the victim's money, fen)
+Parcel = list[tuple[bool, int]]
+
+DEFAULT_DEPTH: Final = 6
+DEFAULT_HORIZON_S: Final = 72 * 3600
+#: how far from ``since`` a transfer of exactly the traced amount is looked for
+MATCH_WINDOW_S: Final = 600
+
+
+class Policy(StrEnum):
+    """Which part of a payment out of an account is the victim's money."""
+
+    LIBR = "libr"
+    FIFO = "fifo"
+    LIFO = "lifo"
+    PRO_RATA = "pro_rata"
+    POISON = "poison"
+
+    @classmethod
+    def parse(cls, text: str) -> Policy:
+        """A policy by name (``pro-rata``, ``haircut`` and Chinese names accepted)."""
+        key = text.strip().lower().replace("-", "_")
+        found = _ALIASES.get(key)
+        if found is None:
+            raise ValueError(
+                f"unknown policy {text[:40]!r}; expected one of {', '.join(p.value for p in cls)}"
+            )
+        return found
+
+    @property
+    def conserves(self) -> bool:
+        """Whether value is conserved exactly (every policy but poison)."""
+        return self is not Policy.POISON
+
+
+_ALIASES: Final = {p.value: p for p in Policy} | {
+    "haircut": Policy.PRO_RATA,
+    "prorata": Policy.PRO_RATA,
+    "最低中间余额": Policy.LIBR,
+    "先进先出": Policy.FIFO,
+    "后进先出": Policy.LIFO,
+    "按比例": Policy.PRO_RATA,
+    "污染": Policy.POISON,
+}
+
+#: Chinese and English names of the policies
+POLICY_LABELS: Final = {
+    Policy.LIBR: ("最低中间余额法", "lowest intermediate balance (LIBR)"),
+    Policy.FIFO: ("先进先出", "first in, first out (FIFO)"),
+    Policy.LIFO: ("后进先出", "last in, first out (LIFO)"),
+    Policy.PRO_RATA: ("按比例", "pro rata (haircut)"),
+    Policy.POISON: ("全额污染", "poison"),
+}
+
+
+def victim_part(parcel: Parcel) -> int:
+    """The victim's fen in a parcel."""
+    return sum(fen for victim, fen in parcel if victim)
+
+
+# ------------------------------------------------------------------------------ holdings
+
+
+class Holding:
+    """What the tracer knows an account holds: ``balance`` fen, of which ``victim`` fen are
+    the victim's money under the policy. Subclasses decide which part of a payment is."""
+
+    __slots__ = ("balance", "victim")
+
+    def __init__(self, balance: int) -> None:
+        self.balance = balance
+        self.victim = 0
+
+    def credit(self, parcel: Parcel) -> None:
+        """Money arrived."""
+        for victim, fen in parcel:
+            self.balance += fen
+            if victim:
+                self.victim += fen
+
+    def debit(self, fen: int) -> Parcel:
+        """Money left: the parts of the payment, in order."""
+        raise NotImplementedError
+
+    @property
+    def holdable(self) -> int:
+        """The victim's money a freeze can hold now."""
+        return self.victim
+
+    @property
+    def spent(self) -> bool:
+        """Nothing of the victim's is left (the account stops being followed)."""
+        return self.victim == 0
+
+    def restart(self, balance: int) -> None:
+        """Start again from ``balance`` fen of the holder's own money."""
+        self.balance = balance
+        self.victim = 0
+
+
+def _split(victim: int, innocent: int) -> Parcel:
+    parcel: Parcel = []
+    if victim:
+        parcel.append((True, victim))
+    if innocent:
+        parcel.append((False, innocent))
+    return parcel
+
+
+class Libr(Holding):
+    """Lowest intermediate balance: own money leaves first; the claim never rises again."""
+
+    __slots__ = ()
+
+    def debit(self, fen: int) -> Parcel:
+        self.balance = max(0, self.balance - fen)
+        left = min(self.victim, self.balance)
+        out = self.victim - left
+        self.victim = left
+        return _split(out, fen - out)
+
+
+class ProRata(Holding):
+    """Every payment carries the victim's share of the balance (nearest fen, half up)."""
+
+    __slots__ = ()
+
+    def debit(self, fen: int) -> Parcel:
+        if fen >= self.balance:
+            out = self.victim
+            self.balance = 0
+        else:
+            out = (fen * self.victim + self.balance // 2) // self.balance
+            self.balance -= fen
+        self.victim -= out
+        return _split(out, fen - out)
+
+
+class Layers(Holding):
+    """FIFO or LIFO: the money held as a queue of layers, each all victim's or all own."""
+
+    __slots__ = ("layers", "newest_first")
+
+    def __init__(self, balance: int, *, newest_first: bool) -> None:
+        super().__init__(balance)
+        self.newest_first = newest_first
+        self.layers: deque[list[Any]] = deque()
+        if balance:
+            self.layers.append([False, balance])
+
+    def credit(self, parcel: Parcel) -> None:
+        for victim, fen in parcel:
+            if not fen:
+                continue
+            self.balance += fen
+            if victim:
+                self.victim += fen
+            if self.layers and self.layers[-1][0] == victim:
+                self.layers[-1][1] += fen
+            else:
+                self.layers.append([victim, fen])
+
+    def debit(self, fen: int) -> Parcel:
+        parcel: Parcel = []
+        left = fen
+        layers = self.layers
+        while left and layers:
+            layer = layers[-1] if self.newest_first else layers[0]
+            take = min(left, layer[1])
+            _add(parcel, layer[0], take)
+            layer[1] -= take
+            left -= take
+            if not layer[1]:
+                if self.newest_first:
+                    layers.pop()
+                else:
+                    layers.popleft()
+        taken = fen - left
+        self.balance -= taken
+        self.victim -= victim_part(parcel)
+        if left:  # beyond the money known: the holder's own money
+            _add(parcel, False, left)
+        return parcel
+
+    def restart(self, balance: int) -> None:
+        super().restart(balance)
+        self.layers.clear()
+        if balance:
+            self.layers.append([False, balance])
+
+
+def _add(parcel: Parcel, victim: bool, fen: int) -> None:
+    if not fen:
+        return
+    if parcel and parcel[-1][0] == victim:
+        parcel[-1] = (victim, parcel[-1][1] + fen)
+    else:
+        parcel.append((victim, fen))
+
+
+class Poison(Holding):
+    """Every payment out of a poisoned account is the victim's money, whole."""
+
+    __slots__ = ()
+
+    def debit(self, fen: int) -> Parcel:
+        self.balance = max(0, self.balance - fen)
+        self.victim = min(self.victim, self.balance)
+        return _split(fen, 0)
+
+    @property
+    def holdable(self) -> int:
+        return self.balance
+
+    @property
+    def spent(self) -> bool:
+        return self.balance == 0
+
+
+def holding(policy: Policy, balance: int) -> Holding:
+    """A fresh holding of ``balance`` fen of the holder's own money under ``policy``."""
+    if policy is Policy.LIBR:
+        return Libr(balance)
+    if policy is Policy.PRO_RATA:
+        return ProRata(balance)
+    if policy is Policy.POISON:
+        return Poison(balance)
+    return Layers(balance, newest_first=policy is Policy.LIFO)
+
+
+def least_balance(start: int, signed: I64) -> int:
+    """The balance after ``signed`` flows from ``start``, never below zero (Lindley)."""
+    if len(signed) == 0:
+        return start
+    running = np.cumsum(signed) + start
+    return int(running[-1] - min(0, int(running.min())))
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclass
+class TraceNode:
+    """One account the victim's money reached."""
+
+    account: str
+    hop: int
+    attributed_fen: int = 0
+    holdable_fen: int = 0
+    cash_out_fen: int = 0
+    untraced_fen: int = 0
+    out_fen: int = 0
+    #: other money in the account: already there when the victim's money arrived, or
+    #: arriving from elsewhere (until the horizon) while the account held some of it
+    innocent_fen: int = 0
+    first_ts: int = 0
+
+    @property
+    def mixed(self) -> bool:
+        """The account also carried money that is not the victim's."""
+        return self.innocent_fen > 0
+
+    @property
+    def innocent_share(self) -> float:
+        """Share of the money seen in the account that is not the victim's."""
+        total = self.innocent_fen + self.attributed_fen
+        return self.innocent_fen / total if total else 0.0
+
+    def to_json(self, extra: bool = False) -> dict[str, Any]:
+        """The issue's node shape (``extra``: with the innocent money and the first time)."""
+        out: dict[str, Any] = {
+            "account": self.account,
+            "hop": self.hop,
+            "attributed_fen": self.attributed_fen,
+            "holdable_fen": self.holdable_fen,
+            "cash_out_fen": self.cash_out_fen,
+            "untraced_fen": self.untraced_fen,
+        }
+        if extra:
+            out["innocent_fen"] = self.innocent_fen
+            out["innocent_share"] = round(self.innocent_share, 4)
+        return out
+
+
+@dataclass(frozen=True)
+class TraceEdge:
+    """The victim's money carried by one transfer."""
+
+    source: str
+    target: str
+    ts: int  # microseconds since the epoch, UTC
+    fen: int
+    seq: int  # the transfer's position in the ledger
+
+
+def iso(ts_us: int, tz: str = "UTC") -> str:
+    """A microsecond timestamp as ISO 8601 in ``tz``."""
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=ts_us)
+    return moment.astimezone(ZoneInfo(tz)).isoformat()
+
+
+@dataclass
+class Trace:
+    """Where the victim's money went: the accounts, and the transfers that carried it."""
+
+    policy: Policy
+    traced_fen: int
+    account: str
+    since: int
+    #: ``seq`` of the ledger transfer that brought the money in (None: not found, so the
+    #: money was taken to arrive at ``since`` on top of what the ledger shows)
+    root_seq: int | None
+    depth: int
+    horizon_s: int
+    nodes: list[TraceNode] = field(default_factory=list)
+    edges: list[TraceEdge] = field(default_factory=list)
+    #: transfers the tracer looked at
+    touched: int = 0
+
+    def node(self, account: str) -> TraceNode | None:
+        """The node of an account, if the money reached it."""
+        return next((n for n in self.nodes if n.account == account), None)
+
+    def freeze_list(self) -> list[TraceNode]:
+        """Accounts still holding the victim's money, most first (for stop-payment)."""
+        held = [n for n in self.nodes if n.holdable_fen > 0]
+        return sorted(held, key=lambda n: (-n.holdable_fen, n.hop, n.account))
+
+    @property
+    def layers(self) -> int:
+        """Deepest hop the money was followed to."""
+        return max((n.hop for n in self.nodes), default=0)
+
+    def totals(self) -> dict[str, int]:
+        """Sums over the nodes: holdable, cash-out and untraced fen."""
+        return {
+            "holdable_fen": sum(n.holdable_fen for n in self.nodes),
+            "cash_out_fen": sum(n.cash_out_fen for n in self.nodes),
+            "untraced_fen": sum(n.untraced_fen for n in self.nodes),
+        }
+
+    def to_json(self, tz: str = "UTC", extra: bool = False) -> dict[str, Any]:
+        """``{"policy", "traced_fen", "nodes", "edges"}`` as in the issue."""
+        return {
+            "policy": self.policy.value,
+            "traced_fen": self.traced_fen,
+            "nodes": [n.to_json(extra) for n in self.nodes],
+            "edges": [
+                {"from": e.source, "to": e.target, "ts": iso(e.ts, tz), "fen": e.fen}
+                for e in self.edges
+            ],
+        }
+
+    def conservation_errors(self) -> list[str]:
+        """Where value is not conserved (always empty for every policy but poison)."""
+        incoming: dict[str, int] = {n.account: 0 for n in self.nodes}
+        outgoing: dict[str, int] = dict(incoming)
+        for e in self.edges:
+            incoming[e.target] += e.fen
+            outgoing[e.source] += e.fen
+        errors = []
+        for n in self.nodes:
+            came = incoming[n.account] + (self.traced_fen if n.account == self.account else 0)
+            went = outgoing[n.account] + n.holdable_fen + n.cash_out_fen + n.untraced_fen
+            if n.attributed_fen != came or n.attributed_fen != went:
+                errors.append(
+                    f"{n.account}: attributed {n.attributed_fen}, in {came}, out+held {went}"
+                )
+        return errors
+
+
+class TraceError(ValueError):
+    """A trace that cannot be started (bad amount, bad limits)."""
+
+
+# ------------------------------------------------------------------------------ the tracer
+
+
+@dataclass
+class _Stream:
+    """The transfers of a followed account still to come, as Python lists."""
+
+    ts: list[int]
+    seq: list[int]
+    out: list[bool]
+    other: list[int]
+    fen: list[int]
+    cash: list[bool]
+    pos: int = 0
+
+    @classmethod
+    def of(cls, events: Events) -> _Stream:
+        return cls(
+            events.ts.tolist(),
+            events.seq.tolist(),
+            events.out.tolist(),
+            events.other.tolist(),
+            events.fen.tolist(),
+            events.cash.tolist(),
+        )
+
+    def key(self) -> tuple[int, int, int]:
+        i = self.pos
+        return (self.ts[i], self.seq[i], 0 if self.out[i] else 1)
+
+
+class _Tracer:
+    """The state of one trace: holdings, nodes, the streams of the followed accounts."""
+
+    def __init__(
+        self, ledger: Ledger, policy: Policy, depth: int, horizon_end: int, until: int
+    ) -> None:
+        self.ledger = ledger
+        self.policy = policy
+        self.depth = depth
+        self.horizon_end = horizon_end
+        self.until = until
+        self.holdings: dict[int, Holding] = {}
+        self.last: dict[int, Key] = {}  # when a no-longer-followed account was last seen
+        self.nodes: dict[int, TraceNode] = {}
+        self.streams: dict[int, _Stream] = {}
+        self.heap: list[tuple[int, int, int, int]] = []
+        self.done: set[int] = set()  # transfers already handled from the payer's side
+        self.edges: list[TraceEdge] = []
+        self.touched = 0
+
+    def receive(self, account: int, key: Key, parcel: Parcel, hop: int) -> None:
+        """Victim's money (and maybe own money) arrives in ``account`` at ``key``."""
+        node = self.nodes.get(account)
+        if node is None:
+            node = TraceNode(self.ledger.account(account), hop, first_ts=key[0])
+            self.nodes[account] = node
+        else:
+            node.hop = min(node.hop, hop)
+        held = self.holdings.get(account)
+        events = None
+        if held is None:  # one look-up: the history before the money, the stream after it
+            history, events = self.ledger.events(account, before=(self.until + 1, NEVER)).split(key)
+            held = holding(self.policy, least_balance(0, history.signed()))
+            self.holdings[account] = held
+            node.innocent_fen += held.balance
+        elif account in self.last:  # followed again: catch up on what happened meanwhile
+            gap = self.ledger.events(account, self.last.pop(account), key)
+            held.restart(least_balance(held.balance, gap.signed()))
+            node.innocent_fen += held.balance
+        if account not in self.streams:
+            if events is None:
+                events = self.ledger.events(account, key, (self.until + 1, NEVER))
+            if len(events):
+                stream = _Stream.of(events)
+                self.streams[account] = stream
+                heapq.heappush(self.heap, (*stream.key(), account))
+        held.credit(parcel)
+        node.attributed_fen += victim_part(parcel)
+        node.innocent_fen += sum(fen for victim, fen in parcel if not victim)
+
+    def run(self) -> None:
+        """Process every event of every followed account in ``(ts, seq)`` order."""
+        heap = self.heap
+        while heap:
+            _, _, _, account = heapq.heappop(heap)
+            stream = self.streams.get(account)
+            if stream is None:
+                continue
+            while True:
+                self._step(account, stream)
+                stream.pos += 1
+                if account not in self.streams:  # no longer followed
+                    break
+                if stream.pos == len(stream.ts):
+                    del self.streams[account]
+                    break
+                key = stream.key()
+                if heap and heap[0] < (*key, account):
+                    heapq.heappush(heap, (*key, account))
+                    break
+
+    def _step(self, account: int, s: _Stream) -> None:
+        i = s.pos
+        seq = s.seq[i]
+        self.touched += 1
+        if seq in self.done:
+            self.done.discard(seq)
+            return
+        held = self.holdings[account]
+        node = self.nodes[account]
+        fen = s.fen[i]
+        ts = s.ts[i]
+        if not s.out[i]:  # from an account that holds none of the victim's money
+            held.credit([(False, fen)])
+            if ts <= self.horizon_end:
+                node.innocent_fen += fen
+            return
+        other = s.other[i]
+        parcel = held.debit(fen)
+        victim = victim_part(parcel)
+        passed = False
+        if victim:
+            if s.cash[i]:
+                node.cash_out_fen += victim
+            elif ts > self.horizon_end or node.hop >= self.depth:
+                node.untraced_fen += victim
+            else:
+                node.out_fen += victim
+                self.edges.append(
+                    TraceEdge(node.account, self.ledger.account(other), ts, victim, seq)
+                )
+                if other in self.streams:
+                    self.done.add(seq)
+                self.receive(other, (ts, seq), parcel, node.hop + 1)
+                passed = True
+        if not passed and other in self.streams:
+            self.done.add(seq)
+            self.holdings[other].credit([(False, fen)])
+            if ts <= self.horizon_end:
+                self.nodes[other].innocent_fen += fen
+        if held.spent:
+            del self.streams[account]
+            self.last[account] = (ts, seq)
+
+    def finish(self) -> list[TraceNode]:
+        for account, node in self.nodes.items():
+            node.holdable_fen = self.holdings[account].holdable
+        return list(self.nodes.values())
+
+
+def find_root(ledger: Ledger, account: int, since: int, fen: int, window_s: int) -> Key | None:
+    """``(ts, seq)`` of the transfer of exactly ``fen`` into ``account`` nearest to ``since``
+    (the earlier one of two as near)."""
+    window = window_s * 1_000_000
+    found = ledger.inflows(account, since - window, since + window)
+    hits = np.flatnonzero(found.fen == fen)
+    if hits.size == 0:
+        return None
+    best = hits[np.argmin(np.abs(found.ts[hits] - since))]
+    return int(found.ts[best]), int(found.seq[best])
+
+
+def trace(
+    ledger: Ledger,
+    account: str,
+    since: int,
+    amount_fen: int,
+    policy: Policy = Policy.LIBR,
+    *,
+    depth: int = DEFAULT_DEPTH,
+    horizon_s: int = DEFAULT_HORIZON_S,
+    until: int | None = None,
+    match_window_s: int = MATCH_WINDOW_S,
+) -> Trace:
+    """Follow ``amount_fen`` fen that arrived in ``account`` at ``since`` (µs, UTC).
+
+    The money is matched to the ledger transfer of exactly that amount into the account
+    nearest to ``since`` (within ``match_window_s``); without one, it is taken to arrive at
+    ``since`` on top of what the ledger shows. ``depth``: most transfers from the first
+    account; ``horizon_s``: money is followed into new accounts until ``since + horizon_s``;
+    ``until`` (µs): the last moment looked at (default: the end of the ledger).
+    """
+    if amount_fen <= 0:
+        raise TraceError(f"amount_fen: must be positive, got {amount_fen}")
+    if depth < 0:
+        raise TraceError(f"depth: must be zero or more, got {depth}")
+    if horizon_s < 0:
+        raise TraceError(f"horizon: must be zero or more, got {horizon_s}")
+    result = Trace(policy, amount_fen, account, since, None, depth, horizon_s)
+    root = ledger.account_id(account)
+    if root is None:  # the ledger never saw the account: the money is all still there
+        result.nodes = [TraceNode(account, 0, amount_fen, amount_fen, first_ts=since)]
+        return result
+    key = find_root(ledger, root, since, amount_fen, match_window_s)
+    if key is None:
+        key = (since, NEVER)
+    else:
+        result.root_seq = key[1]
+    end = FOREVER - 1 if until is None else max(until, key[0])  # never before the money came
+    tracer = _Tracer(ledger, policy, depth, since + horizon_s * 1_000_000, end)
+    tracer.receive(root, key, [(True, amount_fen)], 0)
+    tracer.run()
+    result.nodes = sorted(tracer.finish(), key=lambda n: (n.hop, n.first_ts, n.account))
+    result.edges = sorted(tracer.edges, key=lambda e: (e.ts, e.seq))
+    result.touched = tracer.touched
+    return result

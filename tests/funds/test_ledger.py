@@ -1,0 +1,178 @@
+"""The ledger index: every account's transfers in (ts, seq) order, whether built at once or
+appended to; bad records refused with their row, field and reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fanzha.funds import ledger as ledger_module
+from fanzha.funds.ledger import CashOutRule, Ledger, LedgerError
+
+from .builders import Row, S, table
+
+#: letters, digit-only numbers (held as integers), one with a leading zero that must not
+#: meet its twin without it, one too long for 64 bits, and an IBAN
+ACCOUNTS = [
+    "A",
+    "6222021001123456789",
+    "123",
+    "0123",
+    "99999999999999999999",
+    "GB82WEST12345698765432",
+]
+ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(ACCOUNTS),
+        st.sampled_from(ACCOUNTS),
+        st.integers(0, 6),
+        st.integers(0, 50),
+    ),
+    max_size=30,
+)
+
+
+def brute(rows: list[Row], account: str) -> list[tuple[int, int, bool, str, int]]:
+    """(ts, seq, paid, counterparty, fen) of every transfer of ``account``, in order."""
+    found = []
+    for seq, r in enumerate(rows):
+        if r[0] == r[1]:
+            continue
+        if r[0] == account:
+            found.append((r[2] * S, seq, True, r[1], r[3]))
+        elif r[1] == account:
+            found.append((r[2] * S, seq, False, r[0], r[3]))
+    return sorted(found)
+
+
+def seen(ledger: Ledger, account: str) -> list[tuple[int, int, bool, str, int]]:
+    acc = ledger.account_id(account)
+    if acc is None:
+        return []
+    ev = ledger.events(acc)
+    return [
+        (int(t), int(q), bool(o), ledger.account(int(x)), int(f))
+        for t, q, o, x, f in zip(ev.ts, ev.seq, ev.out, ev.other, ev.fen, strict=True)
+    ]
+
+
+@given(ROWS, st.integers(0, 30), st.integers(1, 4))
+@settings(max_examples=150, deadline=None)
+def test_events_match_a_brute_force_scan_built_or_appended(
+    rows: list[Row], cut: int, pieces: int
+) -> None:
+    cut = min(cut, len(rows))
+    built = Ledger.build(table(rows))
+    grown = Ledger.build(table(rows[:cut]))
+    rest = rows[cut:]
+    step = max(1, len(rest) // pieces)
+    for i in range(0, len(rest), step):
+        grown.append(table(rest[i : i + step]))
+    assert len(built) == len(grown) == len(rows)
+    for account in ACCOUNTS:
+        assert seen(built, account) == brute(rows, account)
+        assert seen(grown, account) == brute(rows, account)
+    grown.compact()
+    assert not grown.deltas
+    for account in ACCOUNTS:
+        assert seen(grown, account) == brute(rows, account)
+
+
+def test_event_windows_are_strict_on_both_sides() -> None:
+    rows: list[Row] = [("A", "B", 1, 10), ("A", "C", 2, 20), ("B", "A", 2, 30), ("A", "D", 3, 40)]
+    ledger = Ledger.build(table(rows))
+    a = ledger.account_id("A")
+    assert a is not None
+    ev = ledger.events(a, after=(2 * S, 1), before=(3 * S, 3))
+    assert ev.seq.tolist() == [2]
+    assert ledger.inflows(a, 0, 10 * S).seq.tolist() == [2]
+
+
+def test_deltas_merge_into_one_run_then_into_the_main_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_module, "MIN_COMPACT_ROWS", 12)
+    ledger = Ledger.build(table([("A", "B", 0, 1)] * 4))
+    for i in range(ledger_module.MAX_DELTA_RUNS + 1):
+        ledger.append(table([("B", f"N{i}", i, 1)]))
+    assert len(ledger.deltas) == 1  # nine runs merged into one
+    ledger.append(table([("C", "D", 20, 1)] * 3))  # 12 delta rows ≥ 12 and > 4 / 4
+    assert not ledger.deltas and len(ledger) == 16
+    assert ledger.account_id("N8") is not None and ledger.accounts == 13
+
+
+def test_accounts_are_interned_once_and_named_back() -> None:
+    ledger = Ledger.build(table([("A", "900", 0, 1), ("900", "A", 1, 1), ("0900", "18", 1, 1)]))
+    ledger.append(table([("900", "Z", 2, 1), ("Z", "A", 3, 1), ("7", "18", 3, 1)]))
+    names = ("A", "900", "0900", "18", "Z", "7")
+    ids = {name: ledger.account_id(name) for name in names}
+    assert sorted(i for i in ids.values() if i is not None) == list(range(6))
+    assert all(ledger.account(i) == name for name, i in ids.items() if i is not None)
+    assert ledger.account_id("nobody") is None and ledger.account_id("901") is None
+
+
+def test_cash_out_points_come_from_channel_note_and_payee_name() -> None:
+    t = pa.table(
+        {
+            "payer_account": ["A"] * 6,
+            "payee_account": ["ATM010001", "M", "OTC", "G", "B", "C"],
+            "ts": pa.array(range(6), pa.int64()),
+            "amount_fen": pa.array([100] * 6, pa.int64()),
+            "channel": ["ATM", " pos ", "mobile", "mobile", "mobile", None],
+            "remittance": [None, None, "USDT", None, "房租", None],
+            "payee_name": [None, None, None, "周大福购金", None, None],
+        }
+    )
+    assert CashOutRule().flags(t).tolist() == [True, True, True, True, False, False]
+    assert CashOutRule(channels=frozenset(), keywords=()).flags(t).tolist() == [False] * 6
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"amount_fen": pa.array([5, -1, 3], pa.int64())}, "amount_fen", "negative amount"),
+        ({"amount_fen": pa.array([5, None, 3], pa.int64())}, "amount_fen", "missing amount"),
+        ({"payee_account": pa.array(["B", "", "C"])}, "payee_account", "missing account"),
+        ({"payer_account": pa.array(["A", None, "C"])}, "payer_account", "missing account"),
+        ({"ts": pa.array([1, None, 3], pa.int64())}, "ts", "missing time"),
+    ],
+)
+def test_a_bad_record_is_refused_with_its_row_field_and_reason(
+    change: dict[str, pa.Array], field: str, reason: str
+) -> None:
+    good = table([("A", "B", 1, 5), ("A", "C", 2, 7), ("C", "B", 3, 3)])
+    ledger = Ledger.build(good)
+    bad = good
+    for name, column in change.items():
+        bad = bad.set_column(bad.column_names.index(name), name, column)
+    with pytest.raises(LedgerError) as caught:
+        ledger.append(bad)
+    assert (caught.value.row, caught.value.field, caught.value.event_id) == (1, field, "T00001")
+    assert reason in str(caught.value) and "row 1 (event_id T00001)" in str(caught.value)
+    assert len(ledger) == 3 and not ledger.deltas  # the good data is untouched
+    with pytest.raises(LedgerError):
+        Ledger.build(bad)
+
+
+def test_wrong_column_types_are_refused() -> None:
+    good = table([("A", "B", 1, 5)])
+    with pytest.raises(LedgerError, match="amount_fen: expected integer fen"):
+        Ledger.build(good.set_column(4, "amount_fen", pa.array([5.0])))
+    with pytest.raises(LedgerError, match="column missing"):
+        Ledger.build(good.drop_columns(["ts"]))
+    with pytest.raises(LedgerError, match="time zone"):
+        Ledger.build(good.set_column(3, "ts", pa.array([1], pa.timestamp("us"))))
+
+
+def test_timestamps_of_any_unit_become_microseconds() -> None:
+    base = table([("A", "B", 7, 5)])
+    for unit in ("s", "ms", "us", "ns"):
+        ts = (
+            pa.array([7], pa.int64())
+            .cast(pa.timestamp("s", tz="UTC"))
+            .cast(pa.timestamp(unit, tz="UTC"))
+        )
+        ledger = Ledger.build(base.set_column(3, "ts", ts))
+        assert ledger.main is not None and ledger.main.ts.tolist() == [7 * S]
+    assert np.array_equal(Ledger.build(table([])).main.ts, np.zeros(0, np.int64))  # type: ignore[union-attr]
