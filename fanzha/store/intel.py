@@ -228,16 +228,13 @@ class SqlIndicatorRepo:
 
         ``LIKE '%*%'`` over the phone rows of the (kind, value) index, then the exact test in
         Python: a value may end with spaces after the ``*`` (what the index accepts)."""
-        query = (
-            select(*_ROW_COLUMNS)
-            .where(_INDICATORS.c.kind == IndicatorKind.PHONE.value)
-            .where(_INDICATORS.c.value.like("%*%"))
-            .order_by(_INDICATORS.c.value)
+        query = select(*_ROW_COLUMNS).where(
+            _INDICATORS.c.kind == IndicatorKind.PHONE.value, _INDICATORS.c.value.like("%*%")
         )
-        query = _in_force(query, active_at)
         with self._sessions() as session:
-            found = [_indicator(row) for row in session.execute(query)]
-        return [ind for ind in found if is_prefix(ind)]
+            found = [_indicator(row) for row in session.execute(_in_force(query, active_at))]
+        # sorted here, not by the database's collation: the same order on every backend
+        return sorted((ind for ind in found if is_prefix(ind)), key=lambda ind: ind.value)
 
     def history(self, kind: IndicatorKind, value: str) -> builtins.list[Change]:
         """Its audit rows, oldest first."""
