@@ -49,10 +49,10 @@ def candidate_keys(values: Iterable[tuple[IndicatorKind, str]]) -> Candidates:
     by_kind: dict[IndicatorKind, list[str]] = {}
     for kind, raw in values:
         try:
-            normalised = normalise_value(kind, raw)
+            value = normalise_value(kind, raw)
         except InvalidValue:
             continue
-        by_kind.setdefault(kind, []).append(normalised)
+        by_kind.setdefault(kind, []).append(value)
     out = Candidates()
     for kind, normalised in by_kind.items():
         if kind is IndicatorKind.DOMAIN:

@@ -253,7 +253,8 @@ def test_check_reads_only_what_could_match_and_answers_as_the_full_index(
         fz.intel.upsert_many(prefixes, actor="import:ranges", reason="ranges")
     values = ["WWW.Example.COM.", "a.good.example.com", "http://u:p@x.shop.co.uk:8080/a",
               "http://pay.example.net/login", "https://pay.example.net/other", "co.uk",
-              "+86 138-0013-8000", "17099998888", "17011112222", "innocent.example", "1.2.3.4"]  # fmt: skip
+              "+86 138-0013-8000", "17099998888", "17011112222", "innocent.example",
+              "1.2.3.4"]  # fmt: skip
     lines = fanzha("check", *values, "--json").stdout.splitlines()
     got = [json.loads(line) for line in lines]
     with App(Settings(data_dir=data_dir)) as fz:
