@@ -6,7 +6,7 @@ Routers and commands call these; these call the pure code and the adapters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +33,7 @@ from fanzha.store.warnings import SqlWarnings
 if TYPE_CHECKING:
     from fanzha.auth.service import Security
     from fanzha.intel.index import IntelIndex
+    from fanzha.intel.model import IndicatorKind
 
 
 def _persons(table: pa.Table) -> list[PersonRow]:
@@ -115,6 +116,15 @@ class App:
 
         moment = at or dt.datetime.now(dt.UTC)
         return IntelIndex.build(self.intel.all(active_at=moment), at=moment)
+
+    def intel_index_for(
+        self, values: Sequence[tuple[IndicatorKind, str]], at: dt.datetime | None = None
+    ) -> IntelIndex:
+        """A lookup index for checking these (kind, raw value) pairs: only the indicators
+        that could match them are read, and it answers for them as :meth:`intel_index`."""
+        from fanzha.intel.candidates import index_for
+
+        return index_for(self.intel, values, at=at)
 
     @cached_property
     def security(self) -> Security:

@@ -488,9 +488,9 @@ def check(
                     wanted.append(text)
     if not wanted:
         raise _usage("give values to check, or --file PATH")
-    with App(settings) as fz:
-        index = fz.intel_index()
     kinds = [chosen or guess_kind(v) for v in wanted]
+    with App(settings) as fz:
+        index = fz.intel_index_for(list(zip(kinds, wanted, strict=True)))
     answers: list[Any] = [None] * len(wanted)
     for k in dict.fromkeys(kinds):
         positions = [i for i, kk in enumerate(kinds) if kk is k]

@@ -74,6 +74,11 @@ def check_storable(indicator: Indicator) -> None:
             raise ValueError(f"indicator {name} has a NUL or a lone surrogate")
 
 
+def is_prefix(indicator: Indicator) -> bool:
+    """Whether a phone indicator is a number prefix (``+86170*``) rather than a number."""
+    return indicator.kind is IndicatorKind.PHONE and indicator.value.strip().endswith("*")
+
+
 def is_manual(actor: str) -> bool:
     """Whether an actor is a person (``manual`` or ``manual:<who>``) rather than a feed."""
     return actor == "manual" or actor.startswith("manual:")
@@ -143,6 +148,19 @@ class IndicatorRepo(Protocol):
 
     def get(self, kind: IndicatorKind, value: str) -> Indicator | None:
         """One indicator by its normalised value."""
+        ...
+
+    def get_many(
+        self, keys: Iterable[tuple[IndicatorKind, str]], *, active_at: dt.datetime | None = None
+    ) -> list[Indicator]:
+        """The indicators stored under these (kind, normalised value) keys, by kind and value
+        (keys not stored are left out); only those in force at ``active_at`` when given."""
+        ...
+
+    def phone_prefixes(self, *, active_at: dt.datetime | None = None) -> list[Indicator]:
+        """Every phone indicator that is a number prefix (its value ends with ``*``, as
+        :meth:`fanzha.intel.index.IntelIndex.build` reads it), by value; only those in force
+        at ``active_at`` when given."""
         ...
 
     def history(self, kind: IndicatorKind, value: str) -> list[Change]:
@@ -362,6 +380,18 @@ class MemoryIndicatorRepo:
     def get(self, kind: IndicatorKind, value: str) -> Indicator | None:
         """One indicator."""
         return self._items.get((kind.value, value))
+
+    def get_many(
+        self, keys: Iterable[tuple[IndicatorKind, str]], *, active_at: dt.datetime | None = None
+    ) -> builtins.list[Indicator]:
+        """The indicators stored under these keys, by kind and value."""
+        wanted = sorted({(kind.value, value) for kind, value in keys})
+        found = (self._items.get(key) for key in wanted)
+        return [i for i in found if i is not None and (active_at is None or i.active(active_at))]
+
+    def phone_prefixes(self, *, active_at: dt.datetime | None = None) -> builtins.list[Indicator]:
+        """Every phone number prefix (``+86170*``), by value."""
+        return [i for i in self.all(IndicatorKind.PHONE, active_at=active_at) if is_prefix(i)]
 
     def history(self, kind: IndicatorKind, value: str) -> builtins.list[Change]:
         """Its audit rows, oldest first."""

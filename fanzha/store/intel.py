@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,6 +48,7 @@ from fanzha.intel.repo import (
     check_storable,
     expired,
     is_manual,
+    is_prefix,
 )
 from fanzha.model.clock import Clock, SystemClock
 from fanzha.store._sql import chunks, safe_text
@@ -197,10 +198,7 @@ class SqlIndicatorRepo:
         query = select(*_ROW_COLUMNS).order_by(_INDICATORS.c.kind, _INDICATORS.c.value)
         if kind is not None:
             query = query.where(_INDICATORS.c.kind == kind.value)
-        if active_at is not None:
-            query = query.where(
-                _INDICATORS.c.expires.is_(None) | (_INDICATORS.c.expires > active_at)
-            )
+        query = _in_force(query, active_at)
         with self._sessions() as session:
             return [_indicator(row) for row in session.execute(query)]
 
@@ -210,6 +208,33 @@ class SqlIndicatorRepo:
             found = _load(session.connection(), [(kind.value, value)])
         hit = found.get((kind.value, value))
         return None if hit is None else hit[1]
+
+    def get_many(
+        self, keys: Iterable[tuple[IndicatorKind, str]], *, active_at: dt.datetime | None = None
+    ) -> builtins.list[Indicator]:
+        """The indicators stored under these keys, by kind and value: one query per kind and
+        chunk of values (``CHUNK_VALUES``), however many values are asked for."""
+        wanted = sorted({(kind.value, value) for kind, value in keys})
+        found: builtins.list[Indicator] = []
+        with self._sessions() as session:
+            conn = session.connection()
+            for chunk in chunks(wanted, CHUNK_VALUES):
+                rows = _load_rows(conn, chunk, active_at)
+                found.extend(_indicator(rows[key]) for key in chunk if key in rows)
+        return found
+
+    def phone_prefixes(self, *, active_at: dt.datetime | None = None) -> builtins.list[Indicator]:
+        """Every phone number prefix (``+86170*``), by value.
+
+        ``LIKE '%*%'`` over the phone rows of the (kind, value) index, then the exact test in
+        Python: a value may end with spaces after the ``*`` (what the index accepts)."""
+        query = select(*_ROW_COLUMNS).where(
+            _INDICATORS.c.kind == IndicatorKind.PHONE.value, _INDICATORS.c.value.like("%*%")
+        )
+        with self._sessions() as session:
+            found = [_indicator(row) for row in session.execute(_in_force(query, active_at))]
+        # sorted here, not by the database's collation: the same order on every backend
+        return sorted((ind for ind in found if is_prefix(ind)), key=lambda ind: ind.value)
 
     def history(self, kind: IndicatorKind, value: str) -> builtins.list[Change]:
         """Its audit rows, oldest first."""
@@ -285,8 +310,17 @@ def _load(conn: Connection, keys: Sequence[Key]) -> dict[Key, tuple[int, Indicat
     return {key: (row.id, _indicator(row)) for key, row in _load_rows(conn, keys).items()}
 
 
-def _load_rows(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row[Any]]:
-    """The stored rows for these keys: one query per kind."""
+def _in_force(query: Select[Any], active_at: dt.datetime | None) -> Select[Any]:
+    """``query`` limited to the indicators in force at ``active_at`` (all when None)."""
+    if active_at is None:
+        return query
+    return query.where(_INDICATORS.c.expires.is_(None) | (_INDICATORS.c.expires > active_at))
+
+
+def _load_rows(
+    conn: Connection, keys: Sequence[Key], active_at: dt.datetime | None = None
+) -> dict[Key, Row[Any]]:
+    """The stored rows for these keys (those in force at ``active_at``): one query per kind."""
     by_kind: dict[str, list[str]] = {}
     for kind, value in keys:
         by_kind.setdefault(kind, []).append(value)
@@ -295,7 +329,7 @@ def _load_rows(conn: Connection, keys: Sequence[Key]) -> dict[Key, Row[Any]]:
         query = select(*_ROW_COLUMNS).where(
             _INDICATORS.c.kind == kind, _one_of(conn, _INDICATORS.c.value, values)
         )
-        for row in conn.execute(query):
+        for row in conn.execute(_in_force(query, active_at)):
             found[(kind, row.value)] = row
     return found
 

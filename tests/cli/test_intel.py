@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from fanzha.cli.main import app
-from fanzha.intel.model import IndicatorKind, Verdict
+from fanzha.intel.feeds import guess_kind
+from fanzha.intel.model import Indicator, IndicatorKind, Verdict
 from fanzha.service import App
 from fanzha.settings import Settings
 
@@ -234,6 +235,38 @@ def test_check_a_file_with_a_kind(data_dir: Path, tmp_path: Path) -> None:
     assert [json.loads(x)["verdict"] for x in lines] == ["fraud", "none"]
     fanzha("check", code=2)
     fanzha("check", "--file", str(tmp_path / "missing"), code=2)
+
+
+def test_check_reads_only_what_could_match_and_answers_as_the_full_index(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    feed = write(tmp_path / "block.txt", "example.com\nshop.co.uk\nevil.example.org\n")
+    fanzha("import", str(feed), "--kind", "domain")
+    fanzha("allow", "domain", "good.example.com", "--reason", "our own site")
+    fanzha("add", "url", "http://pay.example.net/login", "--verdict", "suspicious")
+    fanzha("add", "phone", "13800138000")
+    with App(Settings(data_dir=data_dir)) as fz:
+        prefixes = [
+            Indicator(kind=IndicatorKind.PHONE, value="+86170*", verdict=Verdict.SUSPICIOUS),
+            Indicator(kind=IndicatorKind.PHONE, value="+861701*", verdict=Verdict.ALLOW),
+        ]
+        fz.intel.upsert_many(prefixes, actor="import:ranges", reason="ranges")
+    values = ["WWW.Example.COM.", "a.good.example.com", "http://u:p@x.shop.co.uk:8080/a",
+              "http://pay.example.net/login", "https://pay.example.net/other", "co.uk",
+              "+86 138-0013-8000", "17099998888", "17011112222", "innocent.example",
+              "1.2.3.4"]  # fmt: skip
+    lines = fanzha("check", *values, "--json").stdout.splitlines()
+    got = [json.loads(line) for line in lines]
+    with App(Settings(data_dir=data_dir)) as fz:
+        full = fz.intel_index()
+        small = fz.intel_index_for([(guess_kind(v), v) for v in values])
+    assert len(small) == 7 < len(full) == 8  # evil.example.org is not read
+    want = [full.check(guess_kind(v), [v])[0] for v in values]
+    assert [(a["verdict"], a["matched"], a["reason"]) for a in got] == [
+        (w.verdict, w.matched, w.reason) for w in want
+    ]
+    assert [a["verdict"] for a in got] == ["fraud", "allow", "fraud", "suspicious", "none",
+        "none", "fraud", "suspicious", "allow", "none", "none"]  # fmt: skip
 
 
 def test_check_reasons_in_chinese_by_default(

@@ -220,6 +220,84 @@ def test_all_by_kind_and_in_force(repo: IndicatorRepo) -> None:
     assert repo.get(IndicatorKind.URL, "a.example") is None
 
 
+P = IndicatorKind.PHONE
+
+
+def phone(value: str, **fields: object) -> Indicator:
+    return Indicator.model_validate({"kind": P, "value": value, "source": "feed-a", **fields})
+
+
+def test_get_many_by_key_in_force_allow_entries_included(repo: IndicatorRepo) -> None:
+    url = Indicator(kind=IndicatorKind.URL, value="http://evil.example/login")
+    repo.upsert_many(
+        [
+            ind("b.example"),
+            ind("a.example", verdict="allow", source="manual"),
+            ind("old.example", expires=T0),
+            ind("later.example", expires=T0 + dt.timedelta(days=1)),
+            phone("+8613800138000"),
+            url,
+        ],
+        actor=FEED,
+        reason="r",
+    )
+    keys = [(D, "old.example"), (D, "b.example"), (D, "a.example"), (D, "b.example"),
+            (D, "later.example"), (D, "missing.example"), (P, "+8613800138000"),
+            (IndicatorKind.URL, url.value), (IndicatorKind.URL, "b.example")]  # fmt: skip
+    everything = repo.get_many(keys)
+    assert [(i.kind.value, i.value) for i in everything] == [
+        ("domain", "a.example"),
+        ("domain", "b.example"),
+        ("domain", "later.example"),
+        ("domain", "old.example"),
+        ("phone", "+8613800138000"),
+        ("url", url.value),
+    ]
+    assert everything[0].verdict is Verdict.ALLOW and everything[0] == repo.get(D, "a.example")
+    # expiry as in all(): in force strictly before ``expires``
+    assert [i.value for i in repo.get_many(keys, active_at=T0)] == [
+        "a.example", "b.example", "later.example", "+8613800138000", url.value
+    ]  # fmt: skip
+    later = repo.get_many(keys, active_at=T0 + dt.timedelta(days=1))
+    assert "later.example" not in [i.value for i in later] and len(later) == 4
+    assert repo.get_many([]) == []
+    assert repo.get_many(iter([(D, "b.example")])) == [repo.get(D, "b.example")]
+
+
+def test_get_many_more_keys_than_a_chunk(repo: IndicatorRepo) -> None:
+    n = 2 * CHUNK_VALUES + 7
+    repo.upsert_many([ind(f"h{i}.example") for i in range(0, n, 3)], actor=FEED, reason="r")
+    found = repo.get_many((D, f"h{i}.example") for i in range(n))
+    assert sorted(i.value for i in found) == sorted(f"h{i}.example" for i in range(0, n, 3))
+    assert [i.key for i in found] == sorted(i.key for i in found)
+
+
+def test_phone_prefixes(repo: IndicatorRepo) -> None:
+    repo.upsert_many(
+        [
+            phone("+86170*", verdict="suspicious"),
+            phone("0086 171*"),  # stored as written: the index normalises prefixes
+            phone("+86138* "),  # the index strips the value before looking for the star
+            phone("+86139*", verdict="allow", source="manual"),
+            phone("+86165*", expires=T0),
+            phone("+8613800138000"),
+            phone("+86*1"),  # a star inside is no prefix
+            ind("*.evil.example"),  # not a phone
+        ],
+        actor=FEED,
+        reason="r",
+    )
+    everything = repo.phone_prefixes()
+    assert [i.value for i in everything] == sorted(
+        ["+86170*", "0086 171*", "+86138* ", "+86139*", "+86165*"]
+    )
+    allowed = [i for i in everything if i.verdict is Verdict.ALLOW]
+    assert [i.value for i in allowed] == ["+86139*"]
+    in_force = [i.value for i in repo.phone_prefixes(active_at=T0)]
+    assert "+86165*" not in in_force and len(in_force) == 4
+    assert repo.phone_prefixes(active_at=T0 - dt.timedelta(seconds=1)) == everything
+
+
 def test_changed_since_gives_what_changed_after_a_seq(repo: IndicatorRepo) -> None:
     assert repo.changed_since(0) == ([], 0)
     repo.upsert_many([ind("a.example"), ind("b.example")], actor=FEED, reason="r")
