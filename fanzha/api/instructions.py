@@ -45,6 +45,7 @@ from fanzha.model.enums import FraudType
 
 router = APIRouter(prefix="/api/v1", tags=["instructions"])
 
+Level = Annotated[int, Field(ge=1, le=4)]
 Reader = Annotated[Principal, Depends(require(Permission.INSTRUCTIONS_READ))]
 Actor = Annotated[Principal, Depends(require(Permission.INSTRUCTIONS_ACT))]
 DispatcherRole = Annotated[Principal, Depends(require(Permission.INSTRUCTIONS_DISPATCH))]
@@ -290,7 +291,7 @@ async def list_instructions(
     unit: Annotated[
         str | None, Query(max_length=32, description="A unit and all below it.")
     ] = None,
-    level: Annotated[list[int] | None, Query(ge=1, le=4)] = None,
+    level: Annotated[list[Level] | None, Query(description="Risk levels 1–4.")] = None,
     state: Annotated[list[State] | None, Query()] = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
