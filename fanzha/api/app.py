@@ -72,6 +72,9 @@ def create_app(settings: Settings) -> FastAPI:
     api.include_router(auth_router)
     api.include_router(instructions_router)
     api.include_router(events_router)
+    from fanzha.web.pages import install as install_pages
+
+    install_pages(api, settings)
 
     @api.get("/api/v1/health")
     def health() -> dict[str, str]:

@@ -138,3 +138,17 @@ def warnings_per_hour(
             hour = at.replace(minute=0, second=0, microsecond=0)
             out[(hour, int(level))] = out.get((hour, int(level)), 0) + 1
     return out
+
+
+def rule_hits(sessions: sessionmaker[Session], limit: int = 5000) -> dict[str, tuple[int, int]]:
+    """Per rule: (live, shadow) warnings among the latest ``limit`` that it contributed to."""
+    query = select(_WARN.c.shadow, _WARN.c.signals).order_by(_WARN.c.updated_at.desc()).limit(limit)
+    out: dict[str, tuple[int, int]] = {}
+    with sessions() as session:
+        for shadow, signals in session.execute(query):
+            for rule in {s.get("rule") for s in signals or [] if isinstance(s, dict)}:
+                if not isinstance(rule, str):
+                    continue
+                live, shadowed = out.get(rule, (0, 0))
+                out[rule] = (live, shadowed + 1) if shadow else (live + 1, shadowed)
+    return out
