@@ -19,9 +19,11 @@ SYS_PACKAGES := postgresql
 SYS_CHECK_postgresql := command -v initdb || ls /usr/lib/postgresql/*/bin/initdb
 # The browser tests drive Debian's chromium (never a downloaded one); npm installs the
 # pages' front-end packages (HTMX, ECharts) at setup.
-SYS_PACKAGES += chromium npm
+# fonts-wqy-zenhei: Chinese glyphs in the browser's screenshots (docs/screenshots).
+SYS_PACKAGES += chromium npm fonts-wqy-zenhei
 SYS_CHECK_chromium := command -v chromium
 SYS_CHECK_npm := command -v npm
+SYS_CHECK_fonts-wqy-zenhei := fc-list :lang=zh | grep -q .
 NODE_STAMP := node_modules/.fanzha-npm-stamp
 
 .PHONY: help setup sysdeps test check lint types imports demo bench clean distclean

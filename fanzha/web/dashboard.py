@@ -18,6 +18,7 @@ from fanzha.web.labels import label
 
 LEVEL_COLOURS = {4: "#7b2cbf", 3: "#d62828", 2: "#e9c46a", 1: "#457b9d"}
 HISTORY_DAYS = 7
+TEXT, GRID = "#cfd8e3", "#2a3a50"  # on the pages' dark background
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +165,11 @@ def history_chart(fz: Any, lang: str) -> dict[str, Any]:
     return {
         "animation": False,
         "tooltip": {"trigger": "axis"},
-        "legend": {"top": 0},
+        "legend": {"top": 0, "textStyle": {"color": TEXT}},
         "grid": {"left": 40, "right": 10, "top": 30, "bottom": 30},
         "xAxis": {"type": "category", "data": labels},
-        "yAxis": {"type": "value", "minInterval": 1},
+        "yAxis": {"type": "value", "minInterval": 1, "splitLine": {"lineStyle": {"color": GRID}}},
+        "textStyle": {"color": TEXT},
         "series": series,
     }
 
@@ -185,5 +187,13 @@ def fraud_chart(f: Figures, lang: str) -> dict[str, Any]:
     return {
         "animation": False,
         "tooltip": {"trigger": "item"},
-        "series": [{"type": "pie", "radius": ["35%", "65%"], "data": data}],
+        "textStyle": {"color": TEXT},
+        "series": [
+            {
+                "type": "pie",
+                "radius": ["35%", "65%"],
+                "label": {"color": TEXT, "textBorderWidth": 0},
+                "data": data,
+            }
+        ],
     }
