@@ -17,13 +17,33 @@ export DEBIAN_FRONTEND := noninteractive
 #              SYS_CHECK_nats-server := command -v nats-server
 SYS_PACKAGES := postgresql
 SYS_CHECK_postgresql := command -v initdb || ls /usr/lib/postgresql/*/bin/initdb
+# The browser tests drive Debian's chromium (never a downloaded one); npm installs the
+# pages' front-end packages (HTMX, ECharts) at setup.
+# fonts-wqy-zenhei: Chinese glyphs in the browser's screenshots (docs/screenshots).
+SYS_PACKAGES += chromium npm fonts-wqy-zenhei
+SYS_CHECK_chromium := command -v chromium
+SYS_CHECK_npm := command -v npm
+SYS_CHECK_fonts-wqy-zenhei := fc-list :lang=zh | grep -q .
+NODE_STAMP := node_modules/.fanzha-npm-stamp
 
 .PHONY: help setup sysdeps test check lint types imports demo bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
-setup: $(STAMP) ## create .venv from uv.lock (fast when nothing changed)
+setup: $(STAMP) $(NODE_STAMP) ## create .venv from uv.lock and node_modules from package-lock.json
+
+# The pages' HTMX and ECharts come from npm at setup, never at run time, and are never
+# committed (the app serves them from node_modules at /static/vendor/). Offline-safe: the
+# npm cache is tried first, and a missing npm only warns (the API works without the pages).
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefer-offline --no-audit --no-fund --loglevel=error \
+	    || npm ci --offline --no-audit --no-fund --loglevel=error; \
+	  touch $@; \
+	else \
+	  echo "setup: npm is missing ('sudo make sysdeps'): the web pages will lack HTMX and ECharts"; \
+	fi
 
 # Re-sync when the venv is missing or the lock (or pyproject) is newer than the stamp.
 $(STAMP): uv.lock pyproject.toml

@@ -32,8 +32,13 @@ from fanzha.store.warnings import SqlWarnings
 
 if TYPE_CHECKING:
     from fanzha.auth.service import Security
+    from fanzha.bus import EventBus
+    from fanzha.dispatching import Dispatcher
+    from fanzha.instructing import InstructionService
     from fanzha.intel.index import IntelIndex
     from fanzha.intel.model import IndicatorKind
+    from fanzha.model.clock import Clock
+    from fanzha.store.instructions import SqlInstructions
 
 
 def _persons(table: pa.Table) -> list[PersonRow]:
@@ -137,6 +142,49 @@ class App:
     def warnings(self) -> SqlWarnings:
         """Warnings issued by detection (``fanzha detect``)."""
         return SqlWarnings(self.store.sessions)
+
+    @cached_property
+    def clock(self) -> Clock:
+        """The platform clock of pages and actions (wall time; tests and demos set theirs)."""
+        from fanzha.model.clock import SystemClock
+
+        return SystemClock()
+
+    @cached_property
+    def bus(self) -> EventBus:
+        """Instruction events for live pages (in-process)."""
+        from fanzha.bus import EventBus
+
+        return EventBus()
+
+    @cached_property
+    def instructions(self) -> SqlInstructions:
+        """Stored instructions (reads; changes go through :attr:`dispatcher`)."""
+        from fanzha.store.instructions import SqlInstructions
+
+        return SqlInstructions(self.store.sessions)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The Dispatcher over the current org tree (rebuilt when org units change);
+        its changes are published on :attr:`bus`."""
+        from fanzha.instructing import NoOrgTreeError, build_dispatcher
+
+        tree = self.security.tree
+        if tree is None:
+            raise NoOrgTreeError("no org units are loaded: ingest the org_unit registry first")
+        current: Dispatcher | None = self.__dict__.get("_dispatcher")
+        if current is None or current.tree is not tree or current.clock is not self.clock:
+            current = build_dispatcher(self, tree, self.clock)
+            self.__dict__["_dispatcher"] = current
+        return current
+
+    @cached_property
+    def instruction_service(self) -> InstructionService:
+        """Instructions as a logged-in principal sees and works them."""
+        from fanzha.instructing import InstructionService
+
+        return InstructionService(self)
 
     def warnings_table(self) -> pa.Table:
         """Every stored warning as the warnings table (``fanzha evaluate``)."""

@@ -229,6 +229,7 @@ class WarningRecord(Base):
     __table_args__ = (
         CheckConstraint("level >= 1 AND level <= 4", name="level"),
         Index(None, "subject", "first_at"),
+        Index("ix_warnings_first_at", "first_at"),  # the dashboard's today and last days
     )
 
     warning_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -261,6 +262,7 @@ class InstructionRecord(Base):
         CheckConstraint(_in("state", INSTRUCTION_STATES), name="state"),
         CheckConstraint("level >= 1 AND level <= 4", name="level"),
         Index(None, "unit", "state"),
+        Index("ix_instructions_unit_created", "unit", "created_at"),  # queue, dashboard
     )
 
     instruction_id: Mapped[str] = mapped_column(String(24), primary_key=True)

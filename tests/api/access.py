@@ -107,6 +107,61 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("GET", "/api/v1/audit", Permission.AUDIT_READ),
     Endpoint("GET", "/api/v1/audit/verify", Permission.AUDIT_READ),
+    # Instructions (fanzha/api/instructions.py). Actions work on ``{act}``, an instruction
+    # of its own, so that they leave the scoped objects below as they were.
+    Endpoint("GET", "/api/v1/instructions", Permission.INSTRUCTIONS_READ),
+    Endpoint(
+        "GET",
+        "/api/v1/instructions/{instruction_id}",
+        Permission.INSTRUCTIONS_READ,
+        url="/api/v1/instructions/{own}",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/instructions/{instruction_id}/sign",
+        Permission.INSTRUCTIONS_ACT,
+        url="/api/v1/instructions/{act}/sign",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/instructions/{instruction_id}/attempts",
+        Permission.INSTRUCTIONS_ACT,
+        url="/api/v1/instructions/{act}/attempts",
+        json={"channel": "phone", "reached": True},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/instructions/{instruction_id}/outcome",
+        Permission.INSTRUCTIONS_ACT,
+        url="/api/v1/instructions/{act}/outcome",
+        json={"reached": True, "contacted": "person", "judgement": "unclear"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/instructions/{instruction_id}/close",
+        Permission.INSTRUCTIONS_ACT,
+        url="/api/v1/instructions/{act}/close",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/instructions/{instruction_id}/transfer",
+        Permission.INSTRUCTIONS_DISPATCH,
+        url="/api/v1/instructions/{spare}/transfer",
+        json={"unit": "{sibling}", "reason": "辖区调整"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/instructions/{instruction_id}/escalate",
+        Permission.INSTRUCTIONS_DISPATCH,
+        url="/api/v1/instructions/{spare}/escalate",
+        json={"reason": "需分局协调"},
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/units/{code}/events",
+        Permission.INSTRUCTIONS_READ,
+        url="/api/v1/units/{home}/events?max_seconds=0",
+    ),
 ]
 
 SCOPED: list[Scoped] = [
@@ -123,6 +178,36 @@ SCOPED: list[Scoped] = [
                 "field": "phone",
                 "reason": "回访核实",
             },
+        ),
+    ),
+    Scoped(
+        "read an instruction",
+        "instruction",
+        Endpoint(
+            "GET",
+            "/api/v1/instructions/{instruction_id}",
+            Permission.INSTRUCTIONS_READ,
+            url="/api/v1/instructions/{object}",
+        ),
+    ),
+    Scoped(
+        "sign an instruction",
+        "signable",
+        Endpoint(
+            "POST",
+            "/api/v1/instructions/{instruction_id}/sign",
+            Permission.INSTRUCTIONS_ACT,
+            url="/api/v1/instructions/{object}/sign",
+        ),
+    ),
+    Scoped(
+        "a unit's event stream",
+        "unit",
+        Endpoint(
+            "GET",
+            "/api/v1/units/{code}/events",
+            Permission.INSTRUCTIONS_READ,
+            url="/api/v1/units/{object}/events?max_seconds=0",
         ),
     ),
 ]

@@ -96,8 +96,23 @@ def build_world(client: TestClient) -> World:
     for n, unit in enumerate((NANPING, XINHUA, SHENGLI)):
         created, _ = repo.create(_instruction(unit, n))
         world.objects[("instruction", unit)] = created.instruction_id
+        world.objects[("unit", unit)] = unit
     world.ids["own"] = world.objects[("instruction", NANPING)]
+    # Instructions the action rows change (sign → contact → outcome → close; handovers).
+    world.ids["act"] = repo.create(_instruction(NANPING, 10))[0].instruction_id
+    world.ids["spare"] = repo.create(_instruction(NANPING, 11))[0].instruction_id
+    world.ids["sibling"] = XINHUA
+    world.ids["home"] = NANPING
     return world
+
+
+def _signable(world: World, role: Role, unit: str) -> str:
+    """A fresh issued instruction at ``unit`` for one signing case (signing is once only)."""
+    repo = SqlInstructions(world.client.app.state.fz.store.sessions)  # type: ignore[attr-defined]
+    n = len(world.objects) + 100
+    made = repo.create(_instruction(unit, n))[0].instruction_id
+    world.objects[("signable", f"{role.value}:{unit}")] = made
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +147,10 @@ def test_nobody_gets_in_without_credentials(world: World, endpoint: Endpoint) ->
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("case", SCOPED, ids=lambda c: c.name)
 def test_jurisdiction_by_guessed_id(world: World, case: Scoped, role: Role, target: str) -> None:
-    object_id = world.objects.get((case.kind, target), "NOSUCHOBJECT0001")
+    if case.kind == "signable" and target != "missing":
+        object_id = _signable(world, role, target)
+    else:
+        object_id = world.objects.get((case.kind, target), "NOSUCHOBJECT0001")
     status = _call(world, role, case.endpoint, {**world.ids, "object": object_id})
     if case.endpoint.permission not in PERMISSIONS[role]:
         assert status == 403

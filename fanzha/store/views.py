@@ -1,0 +1,154 @@
+"""Read-only queries for the pages and the instruction API: filtered, bounded, indexed.
+
+Every query here has a limit or reads a bounded window (today, the last days), so that the
+dashboard and the queue stay fast on a city's data (indexes: migration ``0006_web``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fanzha.dispatch.instruction import Instruction, State
+from fanzha.store.tables import InstructionRecord, WarningRecord
+
+_INS: Table = InstructionRecord.__table__  # type: ignore[assignment]
+_WARN: Table = WarningRecord.__table__  # type: ignore[assignment]
+MAX_PAGE = 500
+# Outcomes read for today's figures (dissuaded, saved) are bounded too.
+MAX_OUTCOMES = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class InstructionFilter:
+    """Which instructions: units (None: all), states, levels, only overdue at ``overdue_at``."""
+
+    units: Collection[str] | None = None
+    states: Collection[State] | None = None
+    levels: Collection[int] | None = None
+    overdue_at: dt.datetime | None = None
+
+
+def _where(query: Any, f: InstructionFilter) -> Any:
+    if f.units is not None:
+        query = query.where(_INS.c.unit.in_(sorted(f.units)))
+    if f.states is not None:
+        query = query.where(_INS.c.state.in_(sorted(s.value for s in f.states)))
+    if f.levels is not None:
+        query = query.where(_INS.c.level.in_(sorted(f.levels)))
+    if f.overdue_at is not None:
+        query = query.where(_INS.c.next_due < f.overdue_at)
+    return query
+
+
+def find_instructions(
+    sessions: sessionmaker[Session], f: InstructionFilter, *, limit: int = 100, offset: int = 0
+) -> tuple[list[Instruction], int]:
+    """A page of matching instructions, most urgent first (level, then newest), and the total."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = _where(select(_INS.c.body), f).order_by(
+        _INS.c.level.desc(), _INS.c.created_at.desc(), _INS.c.instruction_id
+    )
+    count = _where(select(func.count()).select_from(_INS), f)
+    with sessions() as session:
+        total = int(session.scalar(count) or 0)
+        rows = session.scalars(query.limit(limit).offset(max(0, offset))).all()
+    return [Instruction.model_validate(b) for b in rows], total
+
+
+@dataclass
+class Figures:
+    """The dashboard's numbers for one window (today) over some units."""
+
+    warnings_by_level: dict[int, int] = field(default_factory=dict)
+    instructions_by_unit: dict[str, int] = field(default_factory=dict)
+    open_by_unit: dict[str, int] = field(default_factory=dict)
+    overdue: int = 0
+    overdue_by_unit: dict[str, int] = field(default_factory=dict)
+    dissuaded: int = 0
+    saved_fen: int = 0
+    fraud_types: dict[str, int] = field(default_factory=dict)
+
+
+def figures(
+    sessions: sessionmaker[Session],
+    units: Collection[str] | None,
+    since: dt.datetime,
+    now: dt.datetime,
+) -> Figures:
+    """Warnings since ``since`` by level (city-wide for the city, else of the units'
+    instructions), instructions by unit, overdue now, dissuaded and saved since ``since``."""
+    out = Figures()
+    scoped = InstructionFilter(units=units)
+    with sessions() as session:
+        if units is None:
+            q = select(_WARN.c.level, func.count()).where(_WARN.c.first_at >= since)
+            q = q.where(_WARN.c.shadow.is_(False)).group_by(_WARN.c.level)
+        else:
+            q = _where(select(_INS.c.level, func.count()), scoped)
+            q = q.where(_INS.c.created_at >= since).group_by(_INS.c.level)
+        out.warnings_by_level = {int(k): int(n) for k, n in session.execute(q)}
+        q = _where(select(_INS.c.unit, func.count()), scoped).where(_INS.c.created_at >= since)
+        out.instructions_by_unit = {u: int(n) for u, n in session.execute(q.group_by(_INS.c.unit))}
+        q = _where(select(_INS.c.unit, func.count()), scoped).where(_INS.c.state != "closed")
+        out.open_by_unit = {u: int(n) for u, n in session.execute(q.group_by(_INS.c.unit))}
+        late = InstructionFilter(units=units, overdue_at=now)
+        q = _where(select(_INS.c.unit, func.count()), late).group_by(_INS.c.unit)
+        out.overdue_by_unit = {u: int(n) for u, n in session.execute(q)}
+        out.overdue = sum(out.overdue_by_unit.values())
+        done = _where(select(_INS.c.body), scoped).where(_INS.c.updated_at >= since)
+        done = done.where(_INS.c.state.in_(["outcome_recorded", "closed"]))
+        for body in session.scalars(done.limit(MAX_OUTCOMES)):
+            _count_outcome(out, body)
+        fraud_type = _INS.c.body["fraud_type"].as_string()
+        q = _where(select(fraud_type, func.count()), scoped)
+        q = q.where(_INS.c.created_at >= since).group_by(fraud_type)
+        for fraud, n in session.execute(q):
+            key = fraud or "unknown"
+            out.fraud_types[key] = out.fraud_types.get(key, 0) + int(n)
+    return out
+
+
+def _count_outcome(out: Figures, body: dict[str, Any]) -> None:
+    outcome = body.get("outcome") or {}
+    if outcome.get("dissuaded"):
+        out.dissuaded += 1
+    out.saved_fen += int(outcome.get("amount_saved_fen") or 0)
+
+
+def warnings_per_hour(
+    sessions: sessionmaker[Session], since: dt.datetime, until: dt.datetime
+) -> dict[tuple[dt.datetime, int], int]:
+    """Live warnings first seen in ``[since, until)`` by (hour, level); a window of days."""
+    query = (
+        select(_WARN.c.first_at, _WARN.c.level)
+        .where(_WARN.c.first_at >= since, _WARN.c.first_at < until)
+        .where(_WARN.c.shadow.is_(False))
+        .limit(200_000)
+    )
+    out: dict[tuple[dt.datetime, int], int] = {}
+    with sessions() as session:
+        for at, level in session.execute(query):
+            at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            out[(hour, int(level))] = out.get((hour, int(level)), 0) + 1
+    return out
+
+
+def rule_hits(sessions: sessionmaker[Session], limit: int = 5000) -> dict[str, tuple[int, int]]:
+    """Per rule: (live, shadow) warnings among the latest ``limit`` that it contributed to."""
+    query = select(_WARN.c.shadow, _WARN.c.signals).order_by(_WARN.c.updated_at.desc()).limit(limit)
+    out: dict[str, tuple[int, int]] = {}
+    with sessions() as session:
+        for shadow, signals in session.execute(query):
+            for rule in {s.get("rule") for s in signals or [] if isinstance(s, dict)}:
+                if not isinstance(rule, str):
+                    continue
+                live, shadowed = out.get(rule, (0, 0))
+                out[rule] = (live, shadowed + 1) if shadow else (live + 1, shadowed)
+    return out

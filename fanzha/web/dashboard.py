@@ -1,0 +1,199 @@
+"""The dashboard's content: tiles, the heat grid over the org tree, and chart options.
+
+Charts are ECharts option objects built here (JSON); the browser only draws them, so that
+the page's script stays generic and the figures are tested in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from fanzha.dispatch.levels import RiskLevel
+from fanzha.dispatch.org import OrgTree
+from fanzha.model.enums import FraudType, OrgLevel
+from fanzha.store.views import Figures, figures, warnings_per_hour
+from fanzha.web.labels import label
+
+LEVEL_COLOURS = {4: "#7b2cbf", 3: "#d62828", 2: "#e9c46a", 1: "#457b9d"}
+HISTORY_DAYS = 7
+TEXT, GRID = "#cfd8e3", "#2a3a50"  # on the pages' dark background
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One unit of the heat grid."""
+
+    code: str
+    name: str
+    open: int
+    overdue: int
+    heat: int  # 0..5, the CSS class
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A district and its stations."""
+
+    district: Cell
+    stations: list[Cell]
+
+
+def day_start(now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """Midnight of ``now``'s day in the city's time zone."""
+    local = now.astimezone(tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def today(fz: Any, units: frozenset[str] | None) -> Figures:
+    """Today's figures over ``units`` (None: the city)."""
+    now = fz.clock.now()
+    return figures(fz.store.sessions, units, day_start(now, _tz(fz)), now)
+
+
+def _tz(fz: Any) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(str(fz.settings.timezone))
+
+
+def tiles(f: Figures, lang: str) -> list[dict[str, Any]]:
+    """The tiles in order: warnings by level, overdue, dissuaded, saved, funds (—)."""
+    out: list[dict[str, Any]] = []
+    for level in sorted(RiskLevel, reverse=True):
+        name = level.label_en if lang.startswith("en") else level.label_zh
+        out.append(
+            {
+                "key": f"level{int(level)}",
+                "label": f"{label('warnings_today', lang)} · {name}",
+                "value": f"{f.warnings_by_level.get(int(level), 0):,}",
+                "css": f"level{int(level)}",
+            }
+        )
+    out.append(
+        {
+            "key": "overdue",
+            "label": label("overdue_now", lang),
+            "value": f"{f.overdue:,}",
+            "css": "alert" if f.overdue else "",
+        }
+    )
+    out.append(
+        {
+            "key": "dissuaded",
+            "label": label("dissuaded_today", lang),
+            "value": f"{f.dissuaded:,}",
+            "css": "good",
+        }
+    )
+    out.append(
+        {
+            "key": "saved",
+            "label": label("saved_today", lang),
+            "value": f"{f.saved_fen / 100:,.0f}",
+            "css": "good",
+        }
+    )
+    for key in ("stop_payments", "held", "rate60"):
+        out.append(
+            {
+                "key": key,
+                "label": label(key, lang),
+                "value": "—",
+                "css": "muted",
+                "title": label("funds_later", lang),
+            }
+        )
+    return out
+
+
+def grid(tree: OrgTree | None, f: Figures, units: frozenset[str] | None, lang: str) -> list[Row]:
+    """Districts with their stations (community counts roll up into the station)."""
+    if tree is None:
+        return []
+    rows = []
+    for root in tree.roots():
+        for district in tree.children(root.code):
+            if district.level is not OrgLevel.DISTRICT:
+                continue
+            stations = [
+                _cell(tree, s.code, f, lang)
+                for s in tree.children(district.code)
+                if units is None or s.code in units
+            ]
+            if units is not None and district.code not in units and not stations:
+                continue
+            rows.append(Row(_cell(tree, district.code, f, lang, own_only=True), stations))
+    return rows
+
+
+def _cell(tree: OrgTree, code: str, f: Figures, lang: str, own_only: bool = False) -> Cell:
+    codes = [code] if own_only else [code, *(c.code for c in tree.children(code))]
+    opened = sum(f.open_by_unit.get(c, 0) for c in codes)
+    overdue = sum(f.overdue_by_unit.get(c, 0) for c in codes)
+    unit = tree.unit(code)
+    name = (unit.name_en or unit.name) if lang.startswith("en") else unit.name
+    heat = 5 if overdue else min(4, (opened + 1) // 2)
+    return Cell(code, name, opened, overdue, heat)
+
+
+def history_chart(fz: Any, lang: str) -> dict[str, Any]:
+    """Warnings per hour over the last days, stacked by level."""
+    now = fz.clock.now()
+    start = day_start(now, _tz(fz)) - dt.timedelta(days=HISTORY_DAYS - 1)
+    counts = warnings_per_hour(fz.store.sessions, start, now + dt.timedelta(hours=1))
+    hours = []
+    at = start
+    while at <= now:
+        hours.append(at)
+        at += dt.timedelta(hours=1)
+    keys = [h.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) for h in hours]
+    series = []
+    for level in sorted(RiskLevel):
+        name = level.label_en if lang.startswith("en") else level.label_zh
+        series.append(
+            {
+                "name": name,
+                "type": "bar",
+                "stack": "w",
+                "itemStyle": {"color": LEVEL_COLOURS[int(level)]},
+                "data": [counts.get((k, int(level)), 0) for k in keys],
+            }
+        )
+    labels = [h.astimezone(_tz(fz)).strftime("%m-%d %H:00") for h in hours]
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0, "textStyle": {"color": TEXT}},
+        "grid": {"left": 40, "right": 10, "top": 30, "bottom": 30},
+        "xAxis": {"type": "category", "data": labels},
+        "yAxis": {"type": "value", "minInterval": 1, "splitLine": {"lineStyle": {"color": GRID}}},
+        "textStyle": {"color": TEXT},
+        "series": series,
+    }
+
+
+def fraud_chart(f: Figures, lang: str) -> dict[str, Any]:
+    """Today's instructions by fraud type."""
+    data = []
+    for key, n in sorted(f.fraud_types.items(), key=lambda kv: -kv[1]):
+        try:
+            ft = FraudType(key)
+            name = ft.value if lang.startswith("en") else ft.label_zh
+        except ValueError:
+            name = "未分类" if not lang.startswith("en") else "unclassified"
+        data.append({"name": name, "value": n})
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "item"},
+        "textStyle": {"color": TEXT},
+        "series": [
+            {
+                "type": "pie",
+                "radius": ["35%", "65%"],
+                "label": {"color": TEXT, "textBorderWidth": 0},
+                "data": data,
+            }
+        ],
+    }

@@ -1,0 +1,133 @@
+"""The pages in a real browser: Playwright (Python) driving Debian's chromium, headless,
+against uvicorn on a loopback port in this process (so the test reaches the Dispatcher).
+
+A station officer sees a 特危 instruction appear live, signs it and records an outcome;
+another station's officer gets the 404 page for it; the dashboard draws its charts. The
+screenshots in docs/screenshots/ are written by this run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from webworld import PASSWORD, issue, populate, serve
+
+from fanzha.api.app import create_app
+from fanzha.service import App
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is missing: make sysdeps"
+)
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+NANPING_ID, XINHUA_ID, SHENGLI_ID = "500101198610030001", "500101198610030002", "500103199001010003"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, App]]:
+    from api.helpers import settings_for
+
+    api = create_app(settings_for(tmp_path_factory.mktemp("e2e")))
+    with serve(api) as url:
+        fz: App = api.state.fz
+        populate(fz)
+        yield url, fz
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield launched
+        launched.close()
+
+
+def log_in(browser: object, url: str, username: str) -> object:
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")  # type: ignore[attr-defined]
+    page.set_default_timeout(10_000)
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
+def test_officer_sees_a_critical_instruction_live_signs_it_and_records_the_outcome(
+    site: tuple[str, App], browser: object
+) -> None:
+    url, fz = site
+    errors: list[str] = []
+    page = log_in(browser, url, "nanping")
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)  # type: ignore[attr-defined]
+    page.goto(f"{url}/queue")  # type: ignore[attr-defined]
+    page.wait_for_selector("body[data-live='1']")  # type: ignore[attr-defined]
+    issue(fz, "E2E-1", 3, XINHUA_ID)  # another station's: not in this queue
+    made = issue(fz, "E2E-2", 4, NANPING_ID)
+    row = page.locator(f"#row-{made.instruction_id}")  # type: ignore[attr-defined]
+    row.wait_for()
+    assert "特危" in row.inner_text()
+    assert page.locator("#toast.show").count() == 1  # type: ignore[attr-defined]
+    page.screenshot(path=str(SHOTS / "queue.png"))  # type: ignore[attr-defined]
+
+    row.locator("button.sign").click()
+    page.locator(f"#row-{made.instruction_id} .state", has_text="已签收").wait_for()  # type: ignore[attr-defined]
+    row.locator("a.open").click()
+    page.wait_for_selector("#attempt-form")  # type: ignore[attr-defined]
+    page.select_option("#attempt-form select[name=channel]", "phone")  # type: ignore[attr-defined]
+    page.click("#save-attempt")  # type: ignore[attr-defined]
+    page.wait_for_selector("#outcome-form")  # type: ignore[attr-defined]
+    form = "#outcome-form"
+    page.select_option(f"{form} select[name=contacted]", "person")  # type: ignore[attr-defined]
+    page.select_option(f"{form} select[name=judgement]", "confirmed")  # type: ignore[attr-defined]
+    page.check(f"{form} input[name=dissuaded]")  # type: ignore[attr-defined]
+    page.fill(f"{form} input[name=amount_at_risk]", "50000")  # type: ignore[attr-defined]
+    page.fill(f"{form} input[name=amount_saved]", "50000")  # type: ignore[attr-defined]
+    page.check(f"{form} input[name=notice_signed]")  # type: ignore[attr-defined]
+    page.fill(f"{form} textarea[name=note]", "本人接听,已劝阻,未转账")  # type: ignore[attr-defined]
+    page.click("#save-outcome")  # type: ignore[attr-defined]
+    page.wait_for_selector("#outcome")  # type: ignore[attr-defined]
+    assert "50,000.00" in page.inner_text("#outcome")  # type: ignore[attr-defined]
+    history = page.inner_text("#history")  # type: ignore[attr-defined]
+    assert "签收" in history and "反馈结果" in history and "nanping" in history
+    stored = fz.instructions.get(made.instruction_id)
+    assert stored is not None and stored.outcome is not None and stored.outcome.dissuaded
+    assert not errors, errors
+    page.close()  # type: ignore[attr-defined]
+
+
+def test_another_station_cannot_open_it(site: tuple[str, App], browser: object) -> None:
+    url, fz = site
+    made = issue(fz, "E2E-3", 4, NANPING_ID)
+    page = log_in(browser, url, "shengli")
+    answer = page.goto(f"{url}/instructions/{made.instruction_id}")  # type: ignore[attr-defined]
+    assert answer.status == 404
+    assert "不在您的辖区内" in page.inner_text("main")  # type: ignore[attr-defined]
+    page.close()  # type: ignore[attr-defined]
+
+
+def test_the_dashboard_draws_its_charts(site: tuple[str, App], browser: object) -> None:
+    url, fz = site
+    issue(fz, "E2E-4", 3, SHENGLI_ID, fraud_type="fake_investment")
+    issue(fz, "E2E-5", 2, XINHUA_ID, fraud_type="order_brushing")
+    page = log_in(browser, url, "admin1")
+    page.goto(f"{url}/dashboard")  # type: ignore[attr-defined]
+    page.wait_for_selector("#chart-history[data-drawn='1'] canvas")  # type: ignore[attr-defined]
+    page.wait_for_selector("#chart-fraud[data-drawn='1'] canvas")  # type: ignore[attr-defined]
+    page.wait_for_selector("body[data-live='1']")  # type: ignore[attr-defined]
+    before = page.inner_text("#tile-level4 .tile-value")  # type: ignore[attr-defined]
+    issue(fz, "E2E-6", 4, SHENGLI_ID)
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "b => document.querySelector('#tile-level4 .tile-value').textContent.trim() !== b",
+        arg=before,
+    )
+    page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)  # type: ignore[attr-defined]
+    page.close()  # type: ignore[attr-defined]
