@@ -70,7 +70,7 @@ sysdeps: ## install missing Debian packages the tests need (as root)
 	  echo "sysdeps: until then the tests that need them are skipped (and fail under CI=true)."; \
 	fi
 
-test: setup sysdeps ## run the test suite
+test: sysdeps setup ## run the test suite (Debian packages first: npm is one of them)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff lint and format check
