@@ -54,6 +54,7 @@ def test_the_answer_decides_the_state(held: int, state: OrderState) -> None:
     assert order.state is state
     assert order.held_fen == min(held, 10_000)
     if held:
+        assert order.answered_at is not None
         assert order.expires_at == order.answered_at + dt.timedelta(hours=48)
 
 
