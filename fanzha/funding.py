@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
@@ -40,7 +41,7 @@ from fanzha.funds.orders import (
     case_id_for,
 )
 from fanzha.funds.repo import FundsRepo, StaleError
-from fanzha.funds.report import Report, from_case_request, indicators_of
+from fanzha.funds.report import Report, from_case_request, indicators_of, parse_report
 from fanzha.funds.trace import DEFAULT_DEPTH, DEFAULT_HORIZON_S, Policy, Trace, trace
 from fanzha.intel.model import Indicator
 from fanzha.model.clock import Clock
@@ -292,8 +293,9 @@ class Funds:
         self.order(order_id, scope)
         changed: list[bool] = []
         policy = self.config.orders
+        when = min(answer.at, self.clock.now())  # the bank's time, never in our future
         saved = self._update_order(
-            order_id, lambda o: changed.append(o.answer(answer, self.clock.now(), policy))
+            order_id, lambda o: changed.append(o.answer(answer, when, policy))
         )
         self._record(
             actor,
@@ -649,4 +651,141 @@ def _micros(moment: dt.datetime) -> int:
     return round(moment.timestamp() * 1_000_000)
 
 
-__all__ = ["Funds", "FundsConfig", "Intake", "OutOfScope", "UnknownError"]
+# ---------------------------------------------------------------------- accelerated replay
+
+
+@dataclass(frozen=True)
+class ReplayTiming:
+    """How the desk works in a replay: how long after the report the officer confirms it,
+    and how often (and for how long) open cases are traced again for extended orders."""
+
+    entry_delay_s: int = 0
+    extend_every_s: int = 600
+    extend_for_s: int = 6 * 3600
+
+
+def replay(
+    reports: Sequence[Report],
+    ledger: Ledger,
+    bank: BankAdapter,
+    *,
+    config: FundsConfig | None = None,
+    timing: ReplayTiming | None = None,
+    repo: FundsRepo | None = None,
+) -> tuple[dict[str, Any], Funds]:
+    """Run intake → orders → bank → extended stop-payment over ``reports`` in accelerated
+    event time (no sleeping) against ``ledger`` (which must hold every transfer: tracing
+    only looks up to the clock), and return the scorecard and the service. This is what
+    ``fanzha replay --responders simulated`` calls with its reports and
+    :class:`fanzha.sim.bank.SimulatedBank`."""
+    import heapq
+
+    plan = timing or ReplayTiming()
+    ordered = sorted(reports, key=lambda r: (r.received_at, r.report_id))
+    if not ordered:
+        return kpi.Scorecard().as_dict(), Funds(repo or _memory(), _clock(dt.datetime.now(dt.UTC)))
+    clock = _clock(ordered[0].received_at)
+    funds = Funds(repo or _memory(), clock, bank=bank, ledger=ledger, config=config)
+    step = dt.timedelta(seconds=plan.extend_every_s)
+    queue: list[tuple[dt.datetime, int, str, str]] = []
+    for n, r in enumerate(ordered):
+        heapq.heappush(
+            queue,
+            (r.received_at + dt.timedelta(seconds=plan.entry_delay_s), n, "intake", r.report_id),
+        )
+    by_id = {r.report_id: r for r in ordered}
+    while queue:
+        when, n, what, key = heapq.heappop(queue)
+        _answers_until(funds, clock, when)
+        clock.set(max(when, clock.now()))
+        if what == "intake":
+            case = funds.intake(by_id[key], "desk").case
+            key = case.case_id
+            heapq.heappush(queue, (when + step, n, "extend", key))
+            continue
+        funds.extend(key, "system")
+        if when + step <= funds.case(key).opened_at + dt.timedelta(seconds=plan.extend_for_s):
+            heapq.heappush(queue, (when + step, n, "extend", key))
+    _answers_until(funds, clock, clock.now() + dt.timedelta(days=1))
+    return funds.scorecard(), funds
+
+
+def sim_reports(root: Path) -> list[Report]:
+    """The victims' police reports of a simulator output directory (``events/police_report``
+    and ``truth/payments.parquet``): each report with the payments its victim made before
+    reporting (the victim's bank statement, as a station takes it). Read only."""
+    import pyarrow.parquet as pq
+
+    files = sorted((root / "events" / "police_report").glob("*.parquet"))
+    events = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    truth = pq.read_table(root / "truth" / "reports.parquet", columns=["event_id", "victim_id"])
+    victim_of = dict(
+        zip(truth["event_id"].to_pylist(), truth["victim_id"].to_pylist(), strict=True)
+    )
+    paid: dict[str, list[dict[str, Any]]] = {}
+    for p in pq.read_table(root / "truth" / "payments.parquet").to_pylist():
+        paid.setdefault(p["victim_id"], []).append(p)
+    out = []
+    for r in events.to_pylist():
+        payments = [
+            {"account": p["payee_account"], "amount_fen": p["amount_fen"], "paid_at": p["ts"]}
+            for p in paid.get(victim_of.get(r["event_id"], ""), [])
+            if p["ts"] <= r["ts"] and p["amount_fen"] > 0
+        ]
+        out.append(
+            parse_report(
+                {
+                    "report_id": r["event_id"],
+                    "unit": r["org_unit"] or "unknown",
+                    "received_at": r["ts"],
+                    "taken_by": "desk",
+                    "fraud_type": r["fraud_type"] or "other",
+                    "narrative": r["narrative"] or "",
+                    "loss_fen": r["loss_fen"] or 0,
+                    "payments": payments,
+                    "suspect_phones": r["suspect_phones"] or [],
+                    "suspect_urls": r["suspect_urls"] or [],
+                    "victim_phone": r["reporter_phone"],
+                }
+            )
+        )
+    return out
+
+
+def sim_transfers(root: Path) -> pa.Table:
+    """Every transfer of a simulator output directory, in time order (for the ledger)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from fanzha.tracing import COLUMNS
+
+    files = sorted((root / "events" / "transfer").glob("*.parquet"))
+    table = pa.concat_tables([pq.read_table(f, columns=list(COLUMNS)) for f in files])
+    order = pc.sort_indices(table, sort_keys=[("ts", "ascending"), ("event_id", "ascending")])
+    return table.take(order)
+
+
+def _answers_until(funds: Funds, clock: Any, until: dt.datetime) -> None:
+    """Apply the bank's answers one moment at a time, so each lands at its own time."""
+    while funds.bank is not None:
+        ready = funds.bank.answers(until)
+        if not ready:
+            return
+        for order_id, answer in ready:
+            clock.set(max(answer.at, clock.now()))
+            funds.answer(order_id, answer)
+
+
+def _memory() -> FundsRepo:
+    from fanzha.funds.repo import MemoryFundsRepo
+
+    return MemoryFundsRepo()
+
+
+def _clock(start: dt.datetime) -> Any:
+    from fanzha.model.clock import ManualClock
+
+    return ManualClock(start)
+
+
+__all__ = ["Funds", "FundsConfig", "Intake", "OutOfScope", "ReplayTiming", "UnknownError", "replay"]
