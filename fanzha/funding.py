@@ -657,11 +657,11 @@ def _micros(moment: dt.datetime) -> int:
 @dataclass(frozen=True)
 class ReplayTiming:
     """How the desk works in a replay: how long after the report the officer confirms it,
-    and how often (and for how long) open cases are traced again for extended orders."""
+    and when (seconds after intake) the case is traced again for extended orders — often at
+    first, when money moves fastest, then less often."""
 
     entry_delay_s: int = 0
-    extend_every_s: int = 600
-    extend_for_s: int = 6 * 3600
+    extend_at_s: tuple[int, ...] = (0, 300, 900, 1800, 3600, 7200, 21600)
 
 
 def replay(
@@ -686,26 +686,21 @@ def replay(
         return kpi.Scorecard().as_dict(), Funds(repo or _memory(), _clock(dt.datetime.now(dt.UTC)))
     clock = _clock(ordered[0].received_at)
     funds = Funds(repo or _memory(), clock, bank=bank, ledger=ledger, config=config)
-    step = dt.timedelta(seconds=plan.extend_every_s)
+    delay = dt.timedelta(seconds=plan.entry_delay_s)
     queue: list[tuple[dt.datetime, int, str, str]] = []
     for n, r in enumerate(ordered):
-        heapq.heappush(
-            queue,
-            (r.received_at + dt.timedelta(seconds=plan.entry_delay_s), n, "intake", r.report_id),
-        )
+        heapq.heappush(queue, (r.received_at + delay, n, "intake", r.report_id))
     by_id = {r.report_id: r for r in ordered}
     while queue:
         when, n, what, key = heapq.heappop(queue)
         _answers_until(funds, clock, when)
         clock.set(max(when, clock.now()))
         if what == "intake":
-            case = funds.intake(by_id[key], "desk").case
-            key = case.case_id
-            heapq.heappush(queue, (when + step, n, "extend", key))
-            continue
-        funds.extend(key, "system")
-        if when + step <= funds.case(key).opened_at + dt.timedelta(seconds=plan.extend_for_s):
-            heapq.heappush(queue, (when + step, n, "extend", key))
+            key = funds.intake(by_id[key], "desk").case.case_id
+            for after in plan.extend_at_s:
+                heapq.heappush(queue, (when + dt.timedelta(seconds=after), n, "extend", key))
+        else:
+            funds.extend(key, "system")
     _answers_until(funds, clock, clock.now() + dt.timedelta(days=1))
     return funds.scorecard(), funds
 
