@@ -12,6 +12,7 @@ import builtins
 from collections.abc import Collection
 from typing import Protocol
 
+from fanzha.funds.banks import bank_key
 from fanzha.funds.orders import Case, CaseState, Order, OrderState
 
 
@@ -160,7 +161,7 @@ class MemoryFundsRepo:
             for o in self._orders.values()
             if (case_id is None or o.case_id == case_id)
             and (units is None or o.unit in units)
-            and (banks is None or o.bank in banks)
+            and (banks is None or bank_key(o.bank) in {bank_key(b) for b in banks})
             and (states is None or o.state in states)
         ]
         found.sort(key=lambda o: (o.created_at, o.order_id))
