@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from fanzha import __version__
 from fanzha.api import auth
 from fanzha.api.auth_routes import router as auth_router
+from fanzha.api.funds import router as funds_router
 from fanzha.auth import Permission
 from fanzha.ingest.pipeline import ALL_TYPES, IngestError
 from fanzha.ingest.pipeline import Request as IngestRequest
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     auth.install(api, settings)
     api.include_router(auth_router)
+    api.include_router(funds_router)
 
     @api.get("/api/v1/health")
     def health() -> dict[str, str]:
