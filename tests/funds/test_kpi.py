@@ -24,7 +24,7 @@ def case(n: int, unit: str, loss: int, fraud: str = "刷单返利") -> Case:
 
 def order(case_id: str, sent_min: int, held: int | None, answered_min: int, hop: int = 0) -> Order:
     o = Order.draft(
-        case_id, "S", f"62220{hop}{case_id}", None, OrderKind.STOP_PAYMENT, 1000, "x", T0
+        case_id, "S", f"62220{hop}{case_id}", None, OrderKind.STOP_PAYMENT, 1000, "x", T0, hop=hop
     )
     o.send("x", T0 + sent_min * MIN)
     if held is not None:
