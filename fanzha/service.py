@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from fanzha.auth.service import Security
     from fanzha.bus import EventBus
     from fanzha.dispatching import Dispatcher
+    from fanzha.funding import Funds
     from fanzha.instructing import InstructionService
     from fanzha.intel.index import IntelIndex
     from fanzha.intel.model import IndicatorKind
@@ -137,6 +138,26 @@ class App:
         from fanzha.security import open_security
 
         return open_security(self.settings, self.store.sessions)
+
+    @cached_property
+    def funds(self) -> Funds:
+        """Cases, stop-payment and freeze orders, tracing, returns and appeals (docs/funds.md):
+        over SQL, the lake's ledger (built on first use), banks answering through their
+        liaisons, indicators into intel, every change into the audit chain."""
+        from fanzha.funding import Funds
+        from fanzha.funds.banks import LiaisonDesk
+        from fanzha.model.clock import SystemClock
+        from fanzha.store.funds import SqlFunds
+        from fanzha.tracing import lake_ledger
+
+        return Funds(
+            SqlFunds(self.store.sessions),
+            SystemClock(),
+            bank=LiaisonDesk(),
+            ledger=lambda: lake_ledger(self.lake),
+            intel=self.intel,
+            audit=self.security,
+        )
 
     @cached_property
     def warnings(self) -> SqlWarnings:

@@ -19,6 +19,7 @@ from fanzha import __version__
 from fanzha.api import auth
 from fanzha.api.auth_routes import router as auth_router
 from fanzha.api.events import router as events_router
+from fanzha.api.funds import router as funds_router
 from fanzha.api.instructions import router as instructions_router
 from fanzha.auth import Permission
 from fanzha.ingest.pipeline import ALL_TYPES, IngestError
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     from fanzha.web.pages import install as install_pages
 
     install_pages(api, settings)
+    api.include_router(funds_router)
 
     @api.get("/api/v1/health")
     def health() -> dict[str, str]:

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from fanzha.cli.case import case_app, orders_app
 from fanzha.cli.detect import app as rules_app
 from fanzha.cli.detect import detect
 from fanzha.cli.intel import app as intel_app
@@ -48,6 +49,8 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
+app.add_typer(case_app, name="case")
+app.add_typer(orders_app, name="orders")
 app.command("detect")(detect)
 app.command("trace")(trace_command)
 

@@ -1,6 +1,8 @@
 """``fanzha trace``: follow a victim's money from one account through the lake's transfers.
 
-``--case ID`` (trace every payment of a case) needs cases, which are not built yet.
+``--case ID`` traces every payment of a case (``--json``: the payments' traces merged into
+one object — nodes summed by account, every edge — with ``"case"`` and ``"payments"``, the
+trace of each payment, beside it).
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
@@ -109,11 +111,16 @@ def yuan(fen: int) -> str:
 
 
 def trace_command(
-    account: Annotated[str, typer.Option(help="Account the victim's money arrived in.")],
+    account: Annotated[
+        str | None, typer.Option(help="Account the victim's money arrived in.")
+    ] = None,
     since: Annotated[
-        str, typer.Option(help="When it arrived (ISO 8601; local time if no offset).")
-    ],
-    amount: Annotated[int, typer.Option(min=1, help="How much arrived, in fen.")],
+        str | None, typer.Option(help="When it arrived (ISO 8601; local time if no offset).")
+    ] = None,
+    amount: Annotated[int | None, typer.Option(min=1, help="How much arrived, in fen.")] = None,
+    case: Annotated[
+        str | None, typer.Option("--case", help="Trace every payment of this case instead.")
+    ] = None,
     policy: Annotated[
         str, typer.Option(help="libr (default), fifo, lifo, pro_rata (haircut) or poison.")
     ] = "libr",
@@ -130,12 +137,12 @@ def trace_command(
     accounts, hop, time, amount attributable, balance that can be frozen, cash-outs."""
     settings = Settings()
     lang, tz = settings.lang, settings.timezone
+    if case is None and (account is None or since is None or amount is None):
+        raise typer.BadParameter("give --case ID, or --account, --since and --amount")
     try:
         chosen = Policy.parse(policy)
         horizon_s = parse_duration(horizon)
-        start = values.parse_timestamp(since, tz=tz)
         end = values.parse_timestamp(until, tz=tz) if until else None
-        acc = values.parse_account(account).value
     except (ValueError, values.InvalidValue) as exc:
         raise typer.BadParameter(str(exc)) from None
     err = Console(stderr=True)
@@ -143,6 +150,16 @@ def trace_command(
     if not lake.files("transfer"):
         err.print(pick(LABELS, "empty", lang))
         raise typer.Exit(1)
+    if case is not None:
+        limits = (chosen, depth, horizon_s, None if end is None else _micros(end.timestamp()))
+        _trace_case(settings, lake, case, limits, as_json)
+        return
+    assert account is not None and since is not None and amount is not None
+    try:
+        start = values.parse_timestamp(since, tz=tz)
+        acc = values.parse_account(account).value
+    except (ValueError, values.InvalidValue) as exc:
+        raise typer.BadParameter(str(exc)) from None
     began = time.process_time()
     ledger = lake_ledger(lake)
     built = time.process_time() - began
@@ -174,6 +191,73 @@ def trace_command(
     console.print(freeze_table(result, lang))
     timing = pick(LABELS, "timing", lang, build=built, trace=took_ms, touched=result.touched)
     err.print(f"[dim]{timing}[/dim]")
+
+
+def _trace_case(
+    settings: Settings,
+    lake: Lake,
+    case_id: str,
+    limits: tuple[Policy, int, int, int | None],
+    as_json: bool,
+) -> None:
+    """Every payment of a case, traced through the lake's transfers."""
+    from fanzha.funding import UnknownError
+    from fanzha.service import App
+
+    policy, depth, horizon_s, until = limits
+    with App(settings) as fz:
+        try:
+            found = fz.funds.case(case_id)
+        except UnknownError:
+            raise typer.BadParameter(f"no case {case_id!r}") from None
+    ledger = lake_ledger(lake)
+    traces = []
+    for p in found.report.payments:
+        since = _micros((p.paid_at or found.report.received_at).timestamp())
+        traces.append(
+            trace(
+                ledger,
+                p.account,
+                since,
+                p.amount_fen,
+                policy,
+                depth=depth,
+                horizon_s=horizon_s,
+                until=until,
+            )
+        )
+    tz, lang = settings.timezone, settings.lang
+    if as_json:
+        print(json.dumps(merged_json(case_id, traces, tz), ensure_ascii=False))
+        return
+    console = Console()
+    for result in traces:
+        console.print(render_tree(result, lang, tz))
+        console.print(freeze_table(result, lang))
+
+
+def merged_json(case_id: str, traces: list[Trace], tz: str) -> dict[str, Any]:
+    """The traces of a case's payments as one object: nodes summed by account (hop: the
+    nearest), every edge, and each payment's own trace under ``payments``."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for t in traces:
+        for n in t.to_json(tz)["nodes"]:
+            got = nodes.setdefault(n["account"], {**n, **dict.fromkeys(_SUMMED, 0)})
+            got["hop"] = min(got["hop"], n["hop"])
+            for key in _SUMMED:
+                got[key] += n[key]
+    edges = [e for t in traces for e in t.to_json(tz)["edges"]]
+    return {
+        "case": case_id,
+        "policy": traces[0].policy.value if traces else Policy.LIBR.value,
+        "traced_fen": sum(t.traced_fen for t in traces),
+        "nodes": sorted(nodes.values(), key=lambda n: (n["hop"], n["account"])),
+        "edges": sorted(edges, key=lambda e: e["ts"]),
+        "payments": [t.to_json(tz) for t in traces],
+    }
+
+
+_SUMMED: Final = ("attributed_fen", "holdable_fen", "cash_out_fen", "untraced_fen")
 
 
 def _micros(seconds: float) -> int:

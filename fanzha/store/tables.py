@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -369,3 +370,65 @@ class AuditRow(Base):
     details: Mapped[dict[str, object]] = mapped_column(json_type())
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+CASE_STATES = ("open", "closed")
+ORDER_STATES = (
+    "draft",
+    "sent",
+    "executed",
+    "partially_executed",
+    "failed",
+    "expired",
+    "released",
+)
+ORDER_KINDS = ("stop_payment", "freeze")
+
+
+class CaseRecord(Base):
+    """A funds case (see :mod:`fanzha.funds.orders`): the whole case, its report included,
+    as JSON in ``body``; the filtered columns beside it."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("state", CASE_STATES), name="state"),
+        Index(None, "unit", "state"),
+    )
+
+    case_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    escalated: Mapped[bool] = mapped_column(Boolean)
+    loss_fen: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, object]] = mapped_column(json_type())
+
+
+class OrderRecord(Base):
+    """A stop-payment or freeze order: the whole order as JSON in ``body``; the id is derived
+    from (case, account, kind), so the primary key makes orders idempotent."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(_in("state", ORDER_STATES), name="state"),
+        CheckConstraint(_in("kind", ORDER_KINDS), name="kind"),
+        UniqueConstraint("case_id", "account", "kind"),
+        Index(None, "bank", "state"),
+        Index(None, "unit", "state"),
+        Index(None, "account"),
+    )
+
+    order_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(80), ForeignKey("cases.case_id"))
+    unit: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64))
+    bank: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(24))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    held_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, object]] = mapped_column(json_type())

@@ -162,6 +162,55 @@ ENDPOINTS: list[Endpoint] = [
         Permission.INSTRUCTIONS_READ,
         url="/api/v1/units/{home}/events?max_seconds=0",
     ),
+    # funds: the bank liaison interface and the stop-payment desk
+    Endpoint("GET", "/api/v1/bank/orders", Permission.ORDERS_READ),
+    Endpoint(
+        "POST",
+        "/api/v1/bank/orders/{order_id}/result",
+        Permission.ORDERS_RESPOND,
+        url="/api/v1/bank/orders/{own_order}/result",
+        json={"answer_id": "BANK-REF-1", "held_fen": 100},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/reports/extract",
+        Permission.CASES_WRITE,
+        json={"narrative": "其于5月1日9时27分向账户6217000000000000001转账三万五千元"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases",
+        Permission.CASES_WRITE,
+        json={
+            "report_id": "R-MATRIX",
+            "unit": "50010101",
+            "received_at": "2024-05-01T08:00:00+08:00",
+            "payments": [{"account": "6217000000000000009", "amount_fen": 100}],
+        },
+    ),
+    Endpoint("GET", "/api/v1/cases", Permission.CASES_READ),
+    Endpoint(
+        "GET", "/api/v1/cases/{case_id}", Permission.CASES_READ, url="/api/v1/cases/{own_case}"
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/cases/{case_id}/trace",
+        Permission.TRACE_READ,
+        url="/api/v1/cases/{own_case}/trace",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/cases/{case_id}/extend",
+        Permission.CASES_WRITE,
+        url="/api/v1/cases/{own_case}/extend",
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/orders/{order_id}/release",
+        Permission.CASES_WRITE,
+        url="/api/v1/orders/{own_order}/release",
+        json={"reason": "申诉成立"},
+    ),
 ]
 
 SCOPED: list[Scoped] = [
@@ -208,6 +257,45 @@ SCOPED: list[Scoped] = [
             "/api/v1/units/{code}/events",
             Permission.INSTRUCTIONS_READ,
             url="/api/v1/units/{object}/events?max_seconds=0",
+        ),
+    ),
+    Scoped(
+        "show a case",
+        "case",
+        Endpoint(
+            "GET", "/api/v1/cases/{case_id}", Permission.CASES_READ, url="/api/v1/cases/{object}"
+        ),
+    ),
+    Scoped(
+        "trace a case",
+        "case",
+        Endpoint(
+            "GET",
+            "/api/v1/cases/{case_id}/trace",
+            Permission.TRACE_READ,
+            url="/api/v1/cases/{object}/trace",
+        ),
+    ),
+    Scoped(
+        "extend a case",
+        "case",
+        Endpoint(
+            "POST",
+            "/api/v1/cases/{case_id}/extend",
+            Permission.CASES_WRITE,
+            url="/api/v1/cases/{object}/extend",
+        ),
+    ),
+    # the world's orders are at 建设银行: the ICBC liaison gets 404 for every one of them
+    Scoped(
+        "a bank's result on an order",
+        "order",
+        Endpoint(
+            "POST",
+            "/api/v1/bank/orders/{order_id}/result",
+            Permission.ORDERS_RESPOND,
+            url="/api/v1/bank/orders/{object}/result",
+            json={"answer_id": "BANK-REF-2", "held_fen": 50},
         ),
     ),
 ]

@@ -23,6 +23,7 @@ from fanzha.auth.roles import PERMISSIONS, Role
 from fanzha.dispatch.instruction import Instruction
 from fanzha.dispatch.levels import DEFAULT_POLICIES, RiskLevel
 from fanzha.dispatch.routing import Route, RouteReason
+from fanzha.funds.report import parse_report
 from fanzha.store.instructions import SqlInstructions
 
 from .access import ANY_PRINCIPAL, ENDPOINTS, PUBLIC, SCOPED, Endpoint, Scoped
@@ -103,6 +104,7 @@ def build_world(client: TestClient) -> World:
     world.ids["spare"] = repo.create(_instruction(NANPING, 11))[0].instruction_id
     world.ids["sibling"] = XINHUA
     world.ids["home"] = NANPING
+    _cases(client, world)
     return world
 
 
@@ -113,6 +115,26 @@ def _signable(world: World, role: Role, unit: str) -> str:
     made = repo.create(_instruction(unit, n))[0].instruction_id
     world.objects[("signable", f"{role.value}:{unit}")] = made
     return made
+
+
+def _cases(client: TestClient, world: World) -> None:
+    """A case with one stop-payment order (at 建设银行, by the card BIN) at each station."""
+    funds = client.app.state.fz.funds  # type: ignore[attr-defined]
+    for n, unit in enumerate((NANPING, XINHUA, SHENGLI)):
+        report = parse_report(
+            {
+                "report_id": f"R-{unit}",
+                "unit": unit,
+                "received_at": T0,
+                "taken_by": "user:test",
+                "payments": [{"account": f"621700000000000{n:04d}", "amount_fen": 10_000}],
+            }
+        )
+        done = funds.intake(report, "user:test")
+        world.objects[("case", unit)] = done.case.case_id
+        world.objects[("order", unit)] = done.orders[0].order_id
+    world.ids["own_case"] = world.objects[("case", NANPING)]
+    world.ids["own_order"] = world.objects[("order", NANPING)]
 
 
 @pytest.fixture(scope="module")

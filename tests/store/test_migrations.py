@@ -41,6 +41,8 @@ TABLES = {
     "sessions",
     "login_attempts",
     "audit_log",
+    "cases",
+    "orders",
     "alembic_version",
 }
 
