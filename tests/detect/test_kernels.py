@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ from fanzha.detect.kernels import (
     NONE,
     Column,
     Interner,
+    IntMap,
     KeySeen,
     group_starts,
     pair_keys,
@@ -182,3 +184,81 @@ def test_column_grows_with_its_default() -> None:
 def test_pair_keys_are_unique_and_carry_the_first(a: int, b: int) -> None:
     k = pair_keys(np.array([a], I64), np.array([b], I64))
     assert int(k[0]) >> 31 == a and int(k[0]) & (2**31 - 1) == b
+
+
+ops_st = st.lists(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                st.integers(-50, 50),
+                st.sampled_from([NONE, NEVER, NONE + 1, 2**62, -(2**62)]),
+            ),
+            st.integers(-(10**9), 10**9),
+        ),
+        max_size=40,
+    ),
+    max_size=8,
+)
+
+
+@SETTINGS
+@given(ops_st, st.integers(1, 64))
+def test_intmap_is_a_dict(batches: list[list[tuple[int, int]]], capacity: int) -> None:
+    """Batches of writes (distinct keys in a batch) and reads answer what a dict answers,
+    through growth, collisions and the key that marks a free slot."""
+    m, d = IntMap(capacity), dict[int, int]()
+    probe = np.array(sorted({k for b in batches for k, _ in b} | {7, NONE, -1}), I64)
+    for batch in batches:
+        write = dict(batch)
+        m.put_many(np.array(list(write), I64), np.array(list(write.values()), I64))
+        d.update(write)
+        assert m.get_many(probe, -99).tolist() == [d.get(k, -99) for k in probe.tolist()]
+        assert m.contains(probe).tolist() == [k in d for k in probe.tolist()]
+        assert len(m) == len(d)
+    assert dict(m.items()) == d == dict(IntMap.of(*m.arrays()).items())
+    for k in probe.tolist():
+        assert (m[k] == d[k]) if k in d else (k not in m)
+    m[12345] = 6
+    assert m.get(12345) == 6 and m.get(-12345) is None
+
+
+def test_intmap_grows_past_many_keys() -> None:
+    m = IntMap()
+    keys = np.arange(0, 300_000 * 7, 7, dtype=I64) << 31
+    m.put_many(keys, keys + 1)
+    assert len(m) == keys.size
+    assert (m.get_many(keys, 0) == keys + 1).all()
+    assert not m.contains(keys + 1).any()
+
+
+class _OneHash(Interner):
+    """An interner whose hash sends everything to a few buckets: every path of a collision."""
+
+    @staticmethod
+    def _hash(values: pa.Array) -> np.ndarray:
+        return np.asarray(pc.utf8_length(values.cast(pa.string())).to_numpy(), I64) % 2
+
+
+@SETTINGS
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=12), max_size=5),
+    st.sampled_from([Interner, _OneHash]),
+)
+def test_interner_is_a_dict(batches: list[list[str | None]], cls: type[Interner]) -> None:
+    """Ids over batches are what a dict handing out ids in order of first sight says, even
+    when hashes collide."""
+    interner, ids = cls(), dict[str, int]()
+    for batch in batches:
+        got = interner.intern(pa.array(batch, pa.string())).tolist()
+        expected = [-1 if v is None else ids.setdefault(v, len(ids)) for v in batch]
+        assert got == expected
+    assert interner.values == list(ids)
+    for v, i in ids.items():
+        assert interner.find(v) == i and interner.value(i) == v
+    assert interner.find("never\x00") == -1
+    again = cls()
+    again.values = list(interner.values)
+    assert again.ids == ids
+    codes, distinct, dist_ids = again.intern_distinct(pa.array(["x", None, "x", "y"]))
+    assert codes.tolist() == [0, -1, 0, 1] and distinct.to_pylist() == ["x", "y"]
+    assert [again.value(i) for i in dist_ids.tolist()] == ["x", "y"]
