@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fanzha.detect.features import CounterpartyState, SubjectState
 from fanzha.detect.frame import COLUMNS, F_RESIDENT, Frame, FrameBuilder, K, concat, empty_frame
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, KeySeen
+from fanzha.detect.kernels import I64, IntMap, KeySeen
 from fanzha.detect.registry import Registry
 from fanzha.detect.retro import Chunk, ContactIndex
 from fanzha.detect.rules import RULES, Rule, Target
@@ -627,14 +627,12 @@ def _unpack(data: bytes, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarra
     return meta, arrays
 
 
-def _seen(d: Mapping[int, int]) -> np.ndarray:
-    if not d:
-        return np.empty((0, 2), np.int64)
-    return np.array(list(d.items()), np.int64)
+def _seen(d: IntMap) -> np.ndarray:
+    return np.stack(d.arrays(), axis=1)
 
 
-def _unseen(a: np.ndarray) -> dict[int, int]:
-    return dict(zip(a[:, 0].tolist(), a[:, 1].tolist(), strict=True))
+def _unseen(a: np.ndarray) -> IntMap:
+    return IntMap.of(a[:, 0], a[:, 1])
 
 
 def _strings_out(values: pa.Array, name: str) -> dict[str, np.ndarray]:
@@ -699,8 +697,8 @@ def _repartition(states: list[SubjectState], n: int) -> list[SubjectState]:
     return out
 
 
-def _pairs_of(s: SubjectState, name: str) -> dict[int, int]:
-    """The dict behind a pair-keyed part of the subject state."""
+def _pairs_of(s: SubjectState, name: str) -> IntMap:
+    """The map behind a pair-keyed part of the subject state."""
     if name == "pair_n":
         return s.pair_n
     seen: KeySeen = getattr(s, name)
