@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fanzha.detect.features import CounterpartyState, SubjectState
 from fanzha.detect.frame import COLUMNS, F_RESIDENT, Frame, FrameBuilder, K, concat, empty_frame
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, IntMap, KeySeen
+from fanzha.detect.kernels import I64, IntMap, KeySeen, members
 from fanzha.detect.registry import Registry
 from fanzha.detect.retro import Chunk, ContactIndex
 from fanzha.detect.rules import RULES, Rule, Target
@@ -242,19 +242,22 @@ class Engine:
     ) -> list[tuple[Rule, np.ndarray]]:
         out = []
         view = RowView(f)
-        kinds = f.kind
+        # Warnings are for the centre's residents; rows about outsiders (a mule paying the
+        # next mule, an unknown number) only feed the counterparty state and intelligence.
+        who = {Target.SUBJECT: f.person >= 0, Target.INDICATOR: f.cp >= 0}
+        # Rules that read the same rows share them (and the columns gathered for them).
+        rows_of: dict[tuple[tuple[K, ...], Target], tuple[I64, RowView]] = {}
         for r in rules:
             if r.stage != stage or not r.kinds:
                 continue
-            # Warnings are for the centre's residents; rows about outsiders (a mule paying the
-            # next mule, an unknown number) only feed the counterparty state and intelligence.
-            rows = np.isin(kinds, [int(k) for k in r.kinds]) & (f.person >= 0)
-            if r.target is Target.INDICATOR:
-                rows = np.isin(kinds, [int(k) for k in r.kinds]) & (f.cp >= 0)
+            found = rows_of.get((r.kinds, r.target))
+            if found is None:
+                idx = np.flatnonzero(members(f.kind, r.kinds) & who[r.target])
+                found = rows_of[(r.kinds, r.target)] = (idx, view.subset(idx))
+            idx, rows = found
             mask = np.zeros(len(f), np.bool_)
-            idx = np.flatnonzero(rows)
             if idx.size:
-                mask[idx] = np.asarray(r.evaluate(view.subset(idx)), np.bool_)
+                mask[idx] = np.asarray(r.evaluate(rows), np.bool_)
             out.append((r, mask))
         return out
 
