@@ -56,16 +56,31 @@ class IntelView:
     def _both(
         self, pick: Callable[[IntelIndex], Callable[[pa.Array], Matches]], values: pa.Array
     ) -> Lookup:
-        a = pick(self.base)(values)
+        a = _pair(pick(self.base)(values))
         if not self.learnt:
-            return _pair(a)
-        b = pick(self.overlay)(values)
-        va, vb = np.asarray(a.verdict, np.int64), np.asarray(b.verdict, np.int64)
-        ia = np.asarray(a.indicator, np.int64)
-        ib = np.where(
-            b.indicator >= 0, np.asarray(b.indicator, np.int64) + len(self.base.indicators), -1
-        )
-        # Allow (0) wins wherever either says allow; otherwise the more severe verdict.
+            return a
+        return self.combine(a, self._offset(pick(self.overlay)(values)))
+
+    def lookup_base(self, kind: str, values: pa.Array) -> Lookup:
+        """Verdicts of ``values`` in the base snapshot alone (``kind``: ``phones``, ``hosts``,
+        ``urls``, ``accounts`` or ``apps``); they never change for a given base."""
+        return _pair(getattr(self.base, kind)(values))
+
+    def lookup_overlay(self, kind: str, values: pa.Array) -> Lookup:
+        """Verdicts of ``values`` among the learnt indicators alone (numbers past the base)."""
+        return self._offset(getattr(self.overlay, kind)(values))
+
+    def _offset(self, m: Matches) -> Lookup:
+        ib = np.asarray(m.indicator, np.int64)
+        past = np.where(ib >= 0, ib + len(self.base.indicators), -1)
+        return np.asarray(m.verdict, np.int64), past
+
+    @staticmethod
+    def combine(base: Lookup, overlay: Lookup) -> Lookup:
+        """One verdict from the base's and the overlay's: allow (0) wins wherever either says
+        allow; otherwise the more severe verdict (the base's on a tie)."""
+        va, ia = base
+        vb, ib = overlay
         allow = (va == 0) | (vb == 0)
         use_b = (vb > va) & ~(allow & (va == 0))
         verdict = np.where(allow, 0, np.maximum(va, vb))

@@ -366,6 +366,15 @@ class Interner:
         """The string of an id."""
         return self._values[i]
 
+    def array(self, ids: I64) -> pa.Array:
+        """The strings of ``ids`` as an Arrow ``string`` array (read from the byte buffer)."""
+        n = len(self._values)
+        offsets = self._offsets[: n + 1]
+        every = pa.LargeStringArray.from_buffers(
+            n, pa.py_buffer(offsets), pa.py_buffer(self._data[: int(offsets[-1])])
+        )
+        return every.take(pa.array(ids, pa.int64())).cast(pa.string())
+
 
 def _gather(per_distinct: I64, codes: I64) -> I64:
     """``per_distinct[codes]`` with -1 where a code is -1 (a null row)."""
