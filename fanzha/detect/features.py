@@ -152,9 +152,9 @@ class SubjectState:
             return out
         k = keys[rows]
         uniq, inverse = np.unique(k, return_inverse=True)
-        prior = self.pair_n.get_many(uniq, 0)
+        prior, where = self.pair_n.lookup(uniq, 0)
         out[rows] = prior[inverse] + running_count(k) + 1
-        self.pair_n.put_many(uniq, prior + np.bincount(inverse, minlength=uniq.size))
+        self.pair_n.put_many(uniq, prior + np.bincount(inverse, minlength=uniq.size), where)
         return out
 
     def _amounts(self, f: Frame, s: I64, pay: I64) -> None:

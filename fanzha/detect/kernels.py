@@ -15,8 +15,6 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanzha.intel.keyset import Strings, hash_strings, spans_equal
-
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
@@ -24,6 +22,16 @@ NEVER = np.iinfo(np.int64).max  # "no time yet" for first-seen columns
 NONE = np.iinfo(np.int64).min  # "no time yet" for last-seen columns
 _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
+_WINDOW: Final = np.arange(4, dtype=np.int64)  # slots an IntMap probe reads a step
+_ARANGE = np.arange(0, dtype=np.int64)
+
+
+def _rows(n: int) -> I64:
+    """``np.arange(n)``, cut from one kept array."""
+    global _ARANGE
+    if _ARANGE.size < n:
+        _ARANGE = np.arange(max(n, 2 * _ARANGE.size), dtype=np.int64)
+    return _ARANGE[:n]
 
 
 class Column:
@@ -51,14 +59,20 @@ class IntMap(MutableMapping[int, int]):
     """A hash map from int64 keys to int64 values, read and written a whole array at a time.
 
     Open addressing with linear probing in two NumPy arrays (keys, values) at most half full:
-    a batch lookup probes every key at once, one gather per probe step, and the few keys
-    still looking move on together (about 1.5 steps for a hit, 2.5 for a miss). Inserting a
-    batch of new keys claims free slots the same way: every key writes itself into its free
-    slot, reads back which key won, and the losers probe on. As a ``MutableMapping`` it also
+    a batch lookup probes every key at once, one gather per probe step, and the keys still
+    looking move on together (about 1.5 steps for a hit, 2.5 for a miss); the last few, at
+    the end of long probe runs, finish in a plain loop rather than in many NumPy calls on tiny
+    arrays. Inserting a batch of new keys claims free slots the same way: every key writes
+    itself into its free slot, reads back which key won, and the losers probe on. Growing
+    places every key at once: sorted by home slot, key ``i`` goes to
+    ``max(home_i, slot_{i-1} + 1)`` (a running maximum). As a ``MutableMapping`` it also
     answers one key at a time (snapshots, tests); per-key calls are for the rare path.
     """
 
-    __slots__ = ("_free_value", "_keys", "_mask", "_n", "_shift", "_values")
+    __slots__ = ("_bits", "_free_value", "_keys", "_mask", "_n", "_shift", "_values")
+
+    #: keys still probing when the vectorised loop hands over to the plain loop
+    TAIL: Final = 24
 
     def __init__(self, capacity: int = 1024) -> None:
         self._alloc(capacity)
@@ -66,11 +80,11 @@ class IntMap(MutableMapping[int, int]):
         self._free_value: int | None = None  # the value of the key equal to _FREE, if any
 
     def _alloc(self, capacity: int) -> None:
-        bits = max(4, int(capacity - 1).bit_length())
-        self._keys = np.full(1 << bits, _FREE, np.int64)
-        self._values = np.zeros(1 << bits, np.int64)
-        self._mask = (1 << bits) - 1
-        self._shift = np.uint64(64 - bits)
+        self._bits = max(4, int(capacity - 1).bit_length())
+        self._keys = np.full(1 << self._bits, _FREE, np.int64)
+        self._values = np.zeros(1 << self._bits, np.int64)
+        self._mask = (1 << self._bits) - 1
+        self._shift = np.uint64(64 - self._bits)
 
     @classmethod
     def of(cls, keys: I64, values: I64) -> IntMap:
@@ -93,21 +107,28 @@ class IntMap(MutableMapping[int, int]):
         table, mask = self._keys, self._mask
         slot = self._home(keys)
         q = keys
-        todo: I64 | None = None  # every row
-        while q.size:
-            here = table[slot]
-            hit = here == q
-            go_on = (here != _FREE) & ~hit
-            if todo is None:
-                out[hit] = slot[hit]
-                more = np.flatnonzero(go_on)
-                todo = more
-            else:
-                out[todo[hit]] = slot[hit]
-                more = np.flatnonzero(go_on)
-                todo = todo[more]
-            q = q[more]
-            slot = (slot[more] + 1) & mask
+        todo = np.arange(n)
+        while q.size > self.TAIL:  # a window of slots a step: most keys end in the first
+            cand = (slot[:, None] + _WINDOW) & mask
+            here = table[cand]
+            hit = here == q[:, None]
+            stop = hit | (here == _FREE)
+            first = stop.argmax(axis=1)
+            ended = stop[_rows(first.size), first]
+            found = np.flatnonzero(ended & hit[_rows(first.size), first])
+            out[todo[found]] = cand[found, first[found]]
+            more = np.flatnonzero(~ended)
+            todo, q = todo[more], q[more]
+            slot = (slot[more] + _WINDOW.size) & mask
+        for i, key, s in zip(todo.tolist(), q.tolist(), slot.tolist(), strict=True):
+            while True:
+                here = int(table[s])
+                if here == key:
+                    out[i] = s
+                    break
+                if here == _FREE:
+                    break
+                s = (s + 1) & mask
         free = keys == _FREE  # it "finds" an empty slot above: never a position
         if free.any():
             out[free] = -1
@@ -121,40 +142,53 @@ class IntMap(MutableMapping[int, int]):
             found |= keys == _FREE
         return found
 
-    def get_many(self, keys: I64, default: int) -> I64:
-        """The value of each key, ``default`` where absent."""
+    def lookup(self, keys: I64, default: int) -> tuple[I64, I64]:
+        """The value of each key (``default`` where absent) and its slot (-1 where absent);
+        the slots serve :meth:`put_many` while the map is unchanged."""
         keys = np.asarray(keys, np.int64)
         pos = self.positions(keys)
         out = np.where(pos >= 0, self._values[pos], default)
         if self._free_value is not None:
             out[keys == _FREE] = self._free_value
-        return out
+        return out, pos
 
-    def put_many(self, keys: I64, values: I64) -> None:
-        """Set ``keys`` (distinct) to ``values``: present keys are overwritten, others added."""
+    def get_many(self, keys: I64, default: int) -> I64:
+        """The value of each key, ``default`` where absent."""
+        return self.lookup(keys, default)[0]
+
+    def put_many(self, keys: I64, values: I64, positions: I64 | None = None) -> None:
+        """Set ``keys`` (distinct) to ``values``: present keys are overwritten, others added
+        (``positions``: their slots from :meth:`lookup`, when known)."""
         keys = np.asarray(keys, np.int64)
         values = np.asarray(values, np.int64)
         free = keys == _FREE
         if free.any():
             self._n += self._free_value is None
             self._free_value = int(values[free][-1])
-            keys, values = keys[~free], values[~free]
-        pos = self.positions(keys)
+            keep = ~free
+            keys, values = keys[keep], values[keep]
+            positions = None if positions is None else positions[keep]
+        pos = self.positions(keys) if positions is None else positions
         old = pos >= 0
+        if old.all():
+            self._values[pos] = values
+            return
         self._values[pos[old]] = values[old]
-        if not old.all():
-            new = np.flatnonzero(~old)
-            self._insert(keys[new], values[new])
+        new = np.flatnonzero(~old)
+        self.add_new(keys[new], values[new])
 
-    def _insert(self, keys: I64, values: I64) -> None:
-        """Add distinct keys that are absent."""
+    def add_new(self, keys: I64, values: I64) -> None:
+        """Add keys known to be absent (distinct, none equal to ``_FREE``)."""
         m = keys.size
+        if m == 0:
+            return
         if 2 * (self._n + m) > self._keys.size:
-            self._grow(2 * (self._n + m))
+            self._grow(3 * (self._n + m))
+        self._n += m
         table, mask = self._keys, self._mask
         slot = self._home(keys)
         idx = np.arange(m)
-        while idx.size:
+        while idx.size > self.TAIL:
             free = table[slot] == _FREE
             cand, where = idx[free], slot[free]
             table[where] = keys[cand]  # several keys on one slot: one of them is written
@@ -164,14 +198,29 @@ class IntMap(MutableMapping[int, int]):
             go_on[np.flatnonzero(free)[~won]] = True
             idx = idx[go_on]
             slot = (slot[go_on] + 1) & mask
-        self._n += m
+        for i, s in zip(idx.tolist(), slot.tolist(), strict=True):
+            while table[s] != _FREE:
+                s = (s + 1) & mask
+            table[s] = keys[i]
+            self._values[s] = values[i]
 
     def _grow(self, capacity: int) -> None:
         used = self._keys != _FREE
         keys, values = self._keys[used], self._values[used]
         self._alloc(capacity)
-        n, self._n = self._n, 0
-        self._insert(keys, values)
+        home = self._home(keys)
+        order = np.argsort(home, kind="stable")
+        keys, values, home = keys[order], values[order], home[order]
+        rank = np.arange(keys.size)
+        slot = np.maximum.accumulate(home - rank) + rank if keys.size else home
+        inside = slot <= self._mask
+        self._keys[slot[inside]] = keys[inside]
+        self._values[slot[inside]] = values[inside]
+        n = self._n
+        self._n = int(inside.sum())
+        if not inside.all():  # past the end: probe on from the start, as lookups do
+            out = ~inside
+            self.add_new(keys[out], values[out])
         self._n = n
 
     def arrays(self) -> tuple[I64, I64]:
@@ -215,23 +264,15 @@ class IntMap(MutableMapping[int, int]):
 class Interner:
     """Dense integer ids for strings, stable for the life of the interner (and its snapshot).
 
-    Vectorised: a batch is dictionary-encoded (Arrow), its distinct values are hashed (the
-    :mod:`fanzha.intel.keyset` 64-bit hash, all at once with NumPy) and looked up in an
-    :class:`IntMap` from hash to id; every hit is checked against the bytes of the interned
-    value (kept in one growing byte buffer), so a hash collision is never a wrong id: the
-    rare value whose hash belongs to another string is interned through a plain dict. Only
-    the values seen for the first time become Python strings (:attr:`values`).
+    A batch is dictionary-encoded (Arrow) and only its distinct values meet the dict, in one
+    list comprehension; the ids of the rows follow from the dictionary codes. (A hash map in
+    NumPy over 64-bit string hashes, checked against the bytes, was measured no faster: the
+    per-value cost is Arrow's conversion and the memory access, not the Python.)
     """
 
     def __init__(self) -> None:
-        self._reset()
-
-    def _reset(self) -> None:
+        self._ids: dict[str, int] = {}
         self._values: list[str] = []
-        self._by_hash = IntMap()
-        self._odd: dict[str, int] = {}  # values whose hash belongs to another value
-        self._data = np.zeros(1024, np.uint8)
-        self._offsets = np.zeros(1025, np.int64)
 
     def __len__(self) -> int:
         return len(self._values)
@@ -243,15 +284,15 @@ class Interner:
 
     @values.setter
     def values(self, values: list[str]) -> None:
-        self._reset()
-        self.intern(pa.array(values, pa.string()))
-        if len(self._values) != len(values):
+        ids = {v: i for i, v in enumerate(values)}
+        if len(ids) != len(values):
             raise ValueError("interned values must be distinct")
+        self._values, self._ids = list(values), ids
 
     @property
     def ids(self) -> dict[str, int]:
-        """Value → id (built on demand: for snapshots and tests, not the hot path)."""
-        return {v: i for i, v in enumerate(self._values)}
+        """Value → id."""
+        return self._ids
 
     @ids.setter
     def ids(self, ids: Mapping[str, int]) -> None:
@@ -276,104 +317,33 @@ class Interner:
         codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
         if encoded.indices.null_count:
             codes = np.where(np.asarray(encoded.indices.is_valid()), codes, -1)
-        return codes.astype(np.int64, copy=False), distinct, self._ids_of(distinct)
+        return codes.astype(np.int64, copy=False), distinct, self._ids_of(distinct.to_pylist())
 
-    def _ids_of(self, distinct: pa.Array) -> I64:
+    def _ids_of(self, distinct: list[str]) -> I64:
         """Ids of distinct strings, interning the new ones in their order."""
-        strings = Strings.of(distinct)
-        hashes = self._hash(distinct)
-        ids = self._by_hash.get_many(hashes, -1)
-        odd = np.zeros(ids.size, np.bool_)  # interned apart: another value holds the hash
-        hit = np.flatnonzero(ids >= 0)
-        if hit.size:
-            odd[hit] = ~self._same(strings, hit, ids[hit])
+        get = self._ids.get
+        ids = np.array([get(v, -1) for v in distinct], np.int64)
         new = np.flatnonzero(ids < 0)
         if new.size:
-            # Two new values with one hash: the first takes the hash, the others go apart.
-            _, first = np.unique(hashes[new], return_index=True)
-            if first.size != new.size:
-                odd[new] = True
-                odd[new[first]] = False
-        if odd.any():
-            ids[odd] = -1
-            new = np.flatnonzero(ids < 0)
-            self._add_apart(distinct, new, odd, ids)
-        elif new.size:
-            ids[new] = np.arange(len(self._values), len(self._values) + new.size)
-            self._append(distinct.take(pa.array(new)))
-        keyed = new[~odd[new]] if new.size else new
-        if keyed.size:
-            self._by_hash.put_many(hashes[keyed], ids[keyed])
+            start = len(self._values)
+            ids[new] = np.arange(start, start + new.size)
+            fresh = [distinct[i] for i in new.tolist()]
+            self._values.extend(fresh)
+            self._ids.update(zip(fresh, range(start, start + new.size), strict=True))
         return ids
-
-    def _append(self, fresh: pa.Array) -> None:
-        """Add distinct new values (ids follow on)."""
-        self._values.extend(fresh.to_pylist())
-        s = Strings.of(fresh)
-        lo, hi = int(s.offsets[0]), int(s.offsets[-1])
-        n = len(self._values)
-        start = int(self._offsets[n - len(fresh)])
-        end = start + hi - lo
-        if end > self._data.size:
-            grown = np.zeros(max(end, 2 * self._data.size), np.uint8)
-            grown[:start] = self._data[:start]
-            self._data = grown
-        if n + 1 > self._offsets.size:
-            grown_off = np.zeros(max(n + 1, 2 * self._offsets.size), np.int64)
-            grown_off[: n - len(fresh) + 1] = self._offsets[: n - len(fresh) + 1]
-            self._offsets = grown_off
-        self._data[start:end] = s.data[lo:hi]
-        self._offsets[n - len(fresh) + 1 : n + 1] = s.offsets[1:].astype(np.int64) - lo + start
-
-    def _add_apart(self, distinct: pa.Array, new: I64, odd: B, ids: I64) -> None:
-        """The rare path (a hash collision): new values one by one, odd ones through a dict."""
-        for row in new.tolist():
-            one = distinct.slice(row, 1)
-            if odd[row]:
-                text = one[0].as_py()
-                found = self._odd.get(text)
-                if found is not None:
-                    ids[row] = found
-                    continue
-                self._odd[text] = len(self._values)
-            ids[row] = len(self._values)
-            self._append(one)
-
-    def _same(self, strings: Strings, rows: I64, ids: I64) -> B:
-        """Whether each distinct value at ``rows`` has the bytes of the interned ``ids``."""
-        starts = strings.offsets[rows].astype(np.int64)
-        lengths = strings.offsets[rows + 1].astype(np.int64) - starts
-        mine = self._offsets[ids]
-        same: B = (self._offsets[ids + 1] - mine) == lengths
-        stored = Strings(strings.array, self._data, self._offsets, None)
-        same[same] = spans_equal(strings, starts[same], stored, mine[same], lengths[same])
-        return same
-
-    @staticmethod
-    def _hash(values: pa.Array) -> I64:
-        """64-bit hashes of strings (a subclass may pick a weaker one: tests of collisions)."""
-        return hash_strings(values).view(np.int64)
 
     def find(self, value: str) -> int:
         """The id of ``value``, or -1 when it was never interned."""
-        h = self._hash(pa.array([value], pa.string()))
-        i = int(self._by_hash.get_many(h, -1)[0])
-        if i >= 0 and self._values[i] == value:
-            return i
-        return self._odd.get(value, -1)
+        return self._ids.get(value, -1)
 
     def value(self, i: int) -> str:
         """The string of an id."""
         return self._values[i]
 
     def array(self, ids: I64) -> pa.Array:
-        """The strings of ``ids`` as an Arrow ``string`` array (read from the byte buffer)."""
-        n = len(self._values)
-        offsets = self._offsets[: n + 1]
-        every = pa.LargeStringArray.from_buffers(
-            n, pa.py_buffer(offsets), pa.py_buffer(self._data[: int(offsets[-1])])
-        )
-        return every.take(pa.array(ids, pa.int64())).cast(pa.string())
+        """The strings of ``ids`` as an Arrow ``string`` array."""
+        values = self._values
+        return pa.array([values[i] for i in ids.tolist()], pa.string())
 
 
 def _gather(per_distinct: I64, codes: I64) -> I64:
@@ -477,10 +447,10 @@ class KeySeen:
             return np.empty(0, np.int64)
         uniq, first_idx, inverse = np.unique(keys, return_index=True, return_inverse=True)
         batch_first = at[first_idx]
-        prior = self.first.get_many(uniq, NEVER)
+        prior, pos = self.first.lookup(uniq, NEVER)
         fresh = prior == NEVER
         if fresh.any():
-            self.first.put_many(uniq[fresh], batch_first[fresh])
+            self.first.put_many(uniq[fresh], batch_first[fresh], pos[fresh])
         return np.minimum(prior, batch_first)[inverse]
 
     def is_new(self, keys: I64, at: I64) -> B:
@@ -492,7 +462,7 @@ class KeySeen:
         new = np.zeros(keys.size, np.bool_)
         new[first_idx[fresh]] = True
         if fresh.any():
-            self.first.put_many(uniq[fresh], at[first_idx[fresh]])
+            self.first.put_many(uniq[fresh], at[first_idx[fresh]], np.full(fresh.sum(), -1))
         return new
 
     def get(self, keys: I64, default: int = NEVER) -> I64:
