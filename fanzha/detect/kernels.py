@@ -356,28 +356,78 @@ def _gather(per_distinct: I64, codes: I64) -> I64:
     return out
 
 
-def group_starts(keys: I64) -> tuple[I64, I64]:
-    """Stable order grouping equal keys, and for each sorted row the position its group starts."""
-    order = np.argsort(keys, kind="stable")
+_ROW_BITS: Final = 32
+_ROW_MASK: Final = np.int64((1 << _ROW_BITS) - 1)
+
+
+def stable_order(keys: I64) -> I64:
+    """``np.argsort(keys, kind="stable")``, faster for keys spanning less than 2**31 (ids):
+    each key goes in the high half of an int64 and its row in the low half, and one plain
+    ``np.sort`` (SIMD) orders them."""
+    n = keys.size
+    rows = _rows(n)
+    if n < 2:
+        return rows.copy()
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo >= 1 << 31 or n > 1 << _ROW_BITS:  # wide keys (pairs of ids): no room
+        wide: I64 = np.argsort(keys, kind="stable")
+        return wide
+    packed = np.sort(((keys - lo) << _ROW_BITS) | rows)
+    order: I64 = packed & _ROW_MASK
+    return order
+
+
+def group_rows(keys: I64) -> tuple[I64, I64, I64, I64]:
+    """``(order, starts, first, inverse)``: the stable order grouping equal keys, for each sorted
+    row the position its group starts, the first row of each group (groups in key order), and
+    each row's group."""
+    order = stable_order(keys)
     sk = keys[order]
     new = np.empty(sk.size, np.bool_)
     if sk.size:
         new[0] = True
-        new[1:] = sk[1:] != sk[:-1]
-    starts = np.maximum.accumulate(np.where(new, np.arange(sk.size), 0))
+        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    at = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(keys.size, np.int64)
+    inverse[order] = group
+    return order, at[group], order[at], inverse
+
+
+def group_starts(keys: I64) -> tuple[I64, I64]:
+    """Stable order grouping equal keys, and for each sorted row the position its group starts."""
+    order, starts, _, _ = group_rows(keys)
     return order, starts
+
+
+def _involved(keys: I64, active: B) -> I64:
+    """Rows whose key has at least one active row (the only rows a sparse running sum or
+    maximum changes)."""
+    wanted = np.unique(keys[active])
+    at = np.minimum(np.searchsorted(wanted, keys), wanted.size - 1)
+    return np.flatnonzero(wanted[at] == keys)
 
 
 def running_count(keys: I64) -> I64:
     """For each row, how many earlier rows of the batch have the same key (0 for the first)."""
     order, starts = group_starts(keys)
     out = np.empty(keys.size, np.int64)
-    out[order] = np.arange(keys.size) - starts
+    out[order] = _rows(keys.size) - starts
     return out
 
 
 def running_sum(keys: I64, values: I64, *, inclusive: bool = True) -> I64:
     """Running sum of ``values`` per key in row order (including the row itself by default)."""
+    active = values != 0
+    k = int(np.count_nonzero(active))
+    if k == 0:
+        return np.zeros(keys.size, np.int64)
+    if 8 * k < keys.size:  # few non-zero values: only the rows of their keys change
+        rows = _involved(keys, active)
+        if rows.size < keys.size:
+            out = np.zeros(keys.size, np.int64)
+            out[rows] = running_sum(keys[rows], values[rows], inclusive=inclusive)
+            return out
     order, starts = group_starts(keys)
     sv = values[order]
     cs = np.cumsum(sv)
@@ -392,20 +442,34 @@ def running_sum(keys: I64, values: I64, *, inclusive: bool = True) -> I64:
 
 def running_max(keys: I64, values: I64, *, inclusive: bool = True, floor: int = NONE) -> I64:
     """Running maximum of ``values`` per key in row order; ``floor`` where nothing came yet."""
-    order = np.argsort(keys, kind="stable")
-    sk, sv = keys[order], values[order]
-    n = sv.size
-    out = np.empty(n, np.int64)
+    n = values.size
     if n == 0:
-        return out
+        return np.empty(0, np.int64)
+    active = values > floor
+    k = int(np.count_nonzero(active))
+    if k == 0:  # nothing above the floor: the floor everywhere
+        return np.full(n, floor, np.int64)
+    if 8 * k < n:  # few values above the floor: only the rows of their keys change
+        rows = _involved(keys, active)
+        if rows.size < n:
+            out = np.full(n, floor, np.int64)
+            out[rows] = running_max(keys[rows], values[rows], inclusive=inclusive, floor=floor)
+            return out
+    order, _, first, inverse = group_rows(keys)
+    if inclusive and n > 1 and (values[1:] <= values[:-1]).all():
+        # Non-increasing values (``-at`` of rows sorted by time): each key's first value.
+        return np.maximum(values[first][inverse], floor)
+    sk, sv = keys[order], values[order]
+    out = np.empty(n, np.int64)
     new = np.empty(n, np.bool_)
     new[0] = True
-    new[1:] = sk[1:] != sk[:-1]
+    np.not_equal(sk[1:], sk[:-1], out=new[1:])
     seg = np.cumsum(new) - 1
     # Segmented maximum: rank the values, lift each segment above the previous one so one
     # global maximum.accumulate never leaks across keys, and map the ranks back.
-    uniq, rank = np.unique(sv, return_inverse=True)
-    lifted = rank.astype(np.int64) + seg * uniq.size
+    uniq = np.unique(sv)
+    rank = np.searchsorted(uniq, sv)
+    lifted = rank + seg * uniq.size
     acc = uniq[np.maximum.accumulate(lifted) - seg * uniq.size]
     if not inclusive:
         prev = np.empty(n, np.int64)
@@ -445,24 +509,38 @@ class KeySeen:
         """For each row: the first time its key was seen, this batch's rows included (in order)."""
         if keys.size == 0:
             return np.empty(0, np.int64)
-        uniq, first_idx, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        batch_first = at[first_idx]
-        prior, pos = self.first.lookup(uniq, NEVER)
-        fresh = prior == NEVER
+        prior = self.first.get_many(keys, NEVER)
+        unseen = prior == NEVER
+        if (at[~unseen] >= prior[~unseen]).all():
+            # Keys seen before keep their first time (no row of theirs is earlier); the
+            # unseen ones get the time of their first row in the batch.
+            rows = np.flatnonzero(unseen)
+            if rows.size == 0:
+                return prior
+            _, _, first, inverse = group_rows(keys[rows])
+            firsts = at[rows[first]]
+            self.first.put_many(keys[rows[first]], firsts)
+            prior[rows] = firsts[inverse]
+            return prior
+        _, _, first, inverse = group_rows(keys)
+        uniq, batch_first = keys[first], at[first]
+        known, pos = self.first.lookup(uniq, NEVER)
+        fresh = known == NEVER
         if fresh.any():
             self.first.put_many(uniq[fresh], batch_first[fresh], pos[fresh])
-        return np.minimum(prior, batch_first)[inverse]
+        return np.minimum(known, batch_first)[inverse]
 
     def is_new(self, keys: I64, at: I64) -> B:
         """True for the row where a key is seen for the first time ever (earlier rows count)."""
-        if keys.size == 0:
-            return np.empty(0, np.bool_)
-        uniq, first_idx = np.unique(keys, return_index=True)
-        fresh = ~self.first.contains(uniq)
         new = np.zeros(keys.size, np.bool_)
-        new[first_idx[fresh]] = True
-        if fresh.any():
-            self.first.put_many(uniq[fresh], at[first_idx[fresh]], np.full(fresh.sum(), -1))
+        if keys.size == 0:
+            return new
+        rows = np.flatnonzero(~self.first.contains(keys))
+        if rows.size:
+            _, _, first, _ = group_rows(keys[rows])
+            firsts = rows[first]
+            new[firsts] = True
+            self.first.put_many(keys[firsts], at[firsts], np.full(firsts.size, -1))
         return new
 
     def get(self, keys: I64, default: int = NEVER) -> I64:

@@ -17,11 +17,13 @@ from fanzha.detect.kernels import (
     Interner,
     IntMap,
     KeySeen,
+    group_rows,
     group_starts,
     pair_keys,
     running_count,
     running_max,
     running_sum,
+    stable_order,
     take_strings,
 )
 
@@ -249,3 +251,64 @@ def test_interner_hands_out_ids_in_order_of_first_sight(batches: list[list[str |
     codes, distinct, dist_ids = again.intern_distinct(pa.array(["x", None, "x", "y"]))
     assert codes.tolist() == [0, -1, 0, 1] and distinct.to_pylist() == ["x", "y"]
     assert [again.value(i) for i in dist_ids.tolist()] == ["x", "y"]
+
+
+@SETTINGS
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=80), st.integers(0, 3))
+def test_stable_order_and_groups(keys: list[int], spread: int) -> None:
+    """The SIMD-sort stable order is ``np.argsort(kind="stable")``, narrow or wide keys."""
+    k = np.array([x >> (20 * spread) for x in keys], I64)
+    assert stable_order(k).tolist() == np.argsort(k, kind="stable").tolist()
+    order, starts, first, inverse = group_rows(k)
+    uniq, first_idx, inv = np.unique(k, return_index=True, return_inverse=True)
+    assert first.tolist() == first_idx.tolist() and inverse.tolist() == inv.tolist()
+    assert k[order].tolist() == sorted(k.tolist())
+    assert (k[first] == uniq).all() and (k[order][starts] == k[order]).all()
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([NONE, NONE, NONE, 0, 3, -7, 9]))))
+def test_sparse_running_sum_and_max(rows: list[tuple[int, int]]) -> None:
+    """Mostly-empty values (times of rare rows, marks of hits) take the sparse path: the same
+    answers as a loop."""
+    keys = np.array([k for k, _ in rows], I64)
+    values = np.array([v for _, v in rows], I64)
+    best: dict[int, int] = {}
+    total: dict[int, int] = {}
+    want_max, want_sum = [], []
+    for k, v in rows:
+        best[k] = max(best.get(k, NONE), v)
+        want_max.append(best[k])
+        total[k] = total.get(k, 0) + (v if v != NONE else 0)
+        want_sum.append(total[k])
+    assert running_max(keys, values).tolist() == want_max
+    sums = np.where(values == NONE, 0, values)
+    assert running_sum(keys, sums).tolist() == want_sum
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 5), max_size=40))
+def test_running_max_of_falling_values(keys: list[int]) -> None:
+    """Non-increasing values (``-at`` of time-sorted rows) take a shortcut: each key's first."""
+    k = np.array(keys, I64)
+    values = -np.arange(k.size, dtype=I64) // 2
+    first: dict[int, int] = {}
+    expected = [first.setdefault(key, int(v)) for key, v in zip(keys, values, strict=True)]
+    assert running_max(k, values).tolist() == expected
+
+
+@SETTINGS
+@given(timed_keys(), st.lists(st.integers(0, 8), max_size=10))
+def test_keyseen_first_at_with_late_rows(
+    data: tuple[list[int], list[int], list[int]], late: list[int]
+) -> None:
+    """A later batch with rows earlier than a key's first time (late rows) still answers the
+    earliest time seen in order."""
+    keys, times, _ = data
+    seen = KeySeen()
+    seen.first_at(np.array(keys, I64), np.array(times, I64))
+    first: dict[int, int] = {}
+    for key, time in zip(keys, times, strict=True):
+        first.setdefault(key, time)
+    got = seen.first_at(np.array(late, I64), np.full(len(late), -1, I64)).tolist()
+    assert got == [min(first.get(k, NEVER), -1) for k in late]
