@@ -426,7 +426,7 @@ class FrameBuilder:
             return intel.lookup_base(kind, values)
 
         verdict, idx = cache.get_all(("verdict", "indicator"), ids, base, (-1, -1))
-        if not intel.learnt:
+        if not intel.has_overlay(kind):
             return verdict, idx
         u, inverse = _distinct(ids)
         v_u, i_u = intel.lookup_overlay(kind, cache.values.array(u))
