@@ -323,6 +323,7 @@ class FrameBuilder:
         self.urls = PerValue()
         self.apps = PerValue()  # lower-case app ids
         self.texts = PerValue()
+        self.holders = PerValue()  # ID numbers
 
     # ------------------------------------------------------------------ per type
 
@@ -541,25 +542,16 @@ class FrameBuilder:
 
     # ------------------------------------------------------------------ rare event types
 
-    def _subjects(self, rows: I64, raw: pa.Array, prefix: str) -> I64:
-        """Subject keys row by row: the resident's ID number, else the raw value with a prefix."""
-        ids = self.registry.id_number.take(pa.array(np.maximum(rows, 0)))
-        if self.registry.n == 0:
-            ids = pa.nulls(len(raw), pa.string())
-        fallback = pc.binary_join_element_wise(_scalar(prefix), raw.cast(pa.string()), _EMPTY)
-        keys = pc.if_else(pa.array(rows >= 0), ids, fallback)
-        return self.keys.intern(keys)
+    def _holder_row(self, values: pa.Array, _: I64) -> I64:
+        return self.registry.by_id_number(values)
 
-    def _cp(self, raw: pa.Array, prefix: str) -> I64:
-        keys = pc.binary_join_element_wise(_scalar(prefix), raw.cast(pa.string()), _EMPTY)
-        return self.keys.intern(keys)
-
-    def _rare(
-        self, table: pa.Table, kind: K, rows: I64, raw: pa.Array, prefix: str
-    ) -> dict[str, I64]:
-        cols = self._base(
-            _seconds(table.column("ts")), kind, None, rows, self._subjects(rows, raw, prefix)
-        )
+    def _holder(self, table: pa.Table, kind: K) -> dict[str, I64]:
+        """Columns of an account opening or SIM activation, about its holder."""
+        holders = self.holders
+        who = holders.ids(_col(table, "holder_id_number"))
+        rows = holders.get("row", who, self._holder_row, -1)
+        key = holders.get("subject", who, self._subject(self._holder_row, "id:"), -1)
+        cols = self._base(_seconds(table.column("ts")), kind, None, rows, key)
         n = table.num_rows
         cols["flags"] = np.zeros(n, np.int64)
         cols["intel"] = np.full(n, -1, np.int64)
@@ -567,27 +559,37 @@ class FrameBuilder:
         return cols
 
     def _accounts(self, table: pa.Table) -> Frame:
-        holder = _col(table, "holder_id_number")
-        rows = self.registry.by_id_number(holder)
-        cols = self._rare(table, K.ACCOUNT, rows, holder, "id:")
-        cols["cp"] = self._cp(_col(table, "account"), "a:")
+        cols = self._holder(table, K.ACCOUNT)
+        account = self.accounts.ids(_col(table, "account"))
+        cols["cp"] = self.accounts.get("cp", account, self._key("a:"), -1)
         return Frame.of(cols, _col(table, "event_id"))
 
     def _sims(self, table: pa.Table) -> Frame:
-        holder = _col(table, "holder_id_number")
-        rows = self.registry.by_id_number(holder)
-        cols = self._rare(table, K.SIM, rows, holder, "id:")
-        cols["cp"] = self._cp(_col(table, "msisdn"), "p:")
+        cols = self._holder(table, K.SIM)
+        msisdn = self.phones.ids(_col(table, "msisdn"))
+        cols["cp"] = self.phones.get("cp", msisdn, self._key("p:"), -1)
         return Frame.of(cols, _col(table, "event_id"))
 
     def _reports(self, table: pa.Table) -> Frame:
         phone = _col(table, "reporter_phone")
-        rows = self.registry.by_phone(phone)
-        by_id = self.registry.by_id_number(_col(table, "reporter_id_number"))
-        rows = np.where(by_id >= 0, by_id, rows)
-        cols = self._rare(table, K.REPORT, rows, phone, "phone:")
-        cols["cp"] = np.full(table.num_rows, -1, np.int64)
+        by_phone = self.phones.get("row", self.phones.ids(phone), self._phone_row, -1)
+        who = self.holders.ids(_col(table, "reporter_id_number"))
+        by_id = self.holders.get("row", who, self._holder_row, -1)
+        rows = np.where(by_id >= 0, by_id, by_phone)
+        # The subject depends on two columns: keys row by row (reports are few).
+        if self.registry.n == 0:
+            known = pa.nulls(len(phone), pa.string())
+        else:
+            known = self.registry.id_number.take(pa.array(np.maximum(rows, 0)))
+        fallback = pc.binary_join_element_wise(_scalar("phone:"), phone.cast(pa.string()), _EMPTY)
+        key = self.keys.intern(pc.if_else(pa.array(rows >= 0), known, fallback))
+        cols = self._base(_seconds(table.column("ts")), K.REPORT, None, rows, key)
+        n = table.num_rows
+        cols["cp"] = np.full(n, -1, np.int64)
+        cols["flags"] = np.zeros(n, np.int64)
         cols["amount"] = _ints(table, "loss_fen")
+        cols["intel"] = np.full(n, -1, np.int64)
+        cols["intel_idx"] = np.full(n, -1, np.int64)
         return Frame.of(cols, _col(table, "event_id"))
 
 
