@@ -247,12 +247,16 @@ class Engine:
         who = {Target.SUBJECT: f.person >= 0, Target.INDICATOR: f.cp >= 0}
         # Rules that read the same rows share them (and the columns gathered for them).
         rows_of: dict[tuple[tuple[K, ...], Target], tuple[I64, RowView]] = {}
+        present = set(np.flatnonzero(np.bincount(f.kind, minlength=len(K) + 1)).tolist())
         for r in rules:
             if r.stage != stage or not r.kinds:
                 continue
             found = rows_of.get((r.kinds, r.target))
             if found is None:
-                idx = np.flatnonzero(members(f.kind, r.kinds) & who[r.target])
+                if present.isdisjoint(int(k) for k in r.kinds):  # no row of its kinds
+                    idx = np.empty(0, np.int64)
+                else:
+                    idx = np.flatnonzero(members(f.kind, r.kinds) & who[r.target])
                 found = rows_of[(r.kinds, r.target)] = (idx, view.subset(idx))
             idx, rows = found
             mask = np.zeros(len(f), np.bool_)
