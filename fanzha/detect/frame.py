@@ -376,13 +376,13 @@ class FrameBuilder:
 
         return compute
 
-    def _subject(self, rows: Compute, prefix: str) -> Compute:
-        """Computes the subject key: the resident's ID number, else ``prefix + value``."""
+    def _subject(self, cache: PerValue, rows: Compute, prefix: str) -> Compute:
+        """Computes the subject key: the resident's ID number (the value's ``row`` attribute,
+        from ``rows``), else ``prefix + value``."""
         scalar = _scalar(prefix)
 
         def compute(values: pa.Array, ids: I64) -> I64:
-            row = rows(values, ids)
-            assert isinstance(row, np.ndarray)
+            row = cache.get("row", ids, rows, -1)
             fallback = pc.binary_join_element_wise(scalar, values, _EMPTY)
             if self.registry.n == 0:
                 return self.keys.intern(fallback)
@@ -450,7 +450,7 @@ class FrameBuilder:
         rows = np.where(flip, caller_row, callee_row)
         dur = _ints(table, "duration_s")
         ts = _seconds(table.column("ts"))
-        key = phones.get("subject", subject, self._subject(self._phone_row, "phone:"), -1)
+        key = phones.get("subject", subject, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(ts, K.CALL, ts + dur, rows, key)
         cols["dur"] = dur
         cols["cp"] = phones.get("cp", other, self._key("p:"), -1)
@@ -471,7 +471,7 @@ class FrameBuilder:
         recipient = phones.ids(_col(table, "recipient"))
         sender = phones.ids(_col(table, "sender"))
         rows = phones.get("row", recipient, self._phone_row, -1)
-        key = phones.get("subject", recipient, self._subject(self._phone_row, "phone:"), -1)
+        key = phones.get("subject", recipient, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.SMS, None, rows, key)
         cols["cp"] = phones.get("cp", sender, self._key("p:"), -1)
         texts = self.texts.ids(_col(table, "text"))
@@ -490,7 +490,7 @@ class FrameBuilder:
         phones = self.phones
         who = phones.ids(_col(table, "subscriber"))
         rows = phones.get("row", who, self._phone_row, -1)
-        key = phones.get("subject", who, self._subject(self._phone_row, "phone:"), -1)
+        key = phones.get("subject", who, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.VISIT, None, rows, key)
         urls = self.urls.ids(_col(table, "url"))
         host = self.urls.get("host", urls, self._url_host, -1)
@@ -503,7 +503,7 @@ class FrameBuilder:
         phones = self.phones
         who = phones.ids(_col(table, "subscriber"))
         rows = phones.get("row", who, self._phone_row, -1)
-        key = phones.get("subject", who, self._subject(self._phone_row, "phone:"), -1)
+        key = phones.get("subject", who, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.INSTALL, None, rows, key)
         apps = self.apps.ids(pc.utf8_lower(_col(table, "app_id")))
         cols["cp"] = self.apps.get("cp", apps, self._key("app:"), -1)
@@ -517,7 +517,7 @@ class FrameBuilder:
         payee = accounts.ids(_col(table, "payee_account"))
         payer_row = accounts.get("row", payer, self._account_row, -1)
         payee_row = accounts.get("row", payee, self._account_row, -1)
-        subject = self._subject(self._account_row, "account:")
+        subject = self._subject(accounts, self._account_row, "account:")
         amount = _ints(table, "amount_fen")
         ts = _seconds(table.column("ts"))
         event_id = _col(table, "event_id")
@@ -550,7 +550,7 @@ class FrameBuilder:
         holders = self.holders
         who = holders.ids(_col(table, "holder_id_number"))
         rows = holders.get("row", who, self._holder_row, -1)
-        key = holders.get("subject", who, self._subject(self._holder_row, "id:"), -1)
+        key = holders.get("subject", who, self._subject(holders, self._holder_row, "id:"), -1)
         cols = self._base(_seconds(table.column("ts")), kind, None, rows, key)
         n = table.num_rows
         cols["flags"] = np.zeros(n, np.int64)
