@@ -272,6 +272,34 @@ class PerValue:
                 values[~valid] = null
         return out
 
+    def get_versioned(
+        self,
+        names: tuple[str, ...],
+        ids: I64,
+        version: int,
+        compute: Compute,
+        nulls: tuple[int, ...],
+    ) -> list[I64]:
+        """Attributes that change with a version (the learnt overlay): kept per value with the
+        version they were computed at, computed again for the batch's values of an older one."""
+        stamp = self._column(names[0] + ".version")
+        cols = [self._column(name) for name in names]
+        u, inverse = _distinct(ids)
+        if u.size:
+            stale = u[stamp.get(u) != version]
+            if stale.size:
+                computed = compute(self.values.array(stale), stale)
+                if not isinstance(computed, tuple):
+                    computed = (computed,)
+                for col, new in zip(cols, computed, strict=True):
+                    col.ensure(int(stale.max()) + 1)
+                    col.data[stale] = new
+                stamp.data[stale] = version
+        # a null row (-1) reads the padding at the end
+        return [
+            np.append(col.data[u], null)[inverse] for col, null in zip(cols, nulls, strict=True)
+        ]
+
     def _column(self, name: str) -> Column:
         col = self._cols.get(name)
         if col is None:
@@ -420,7 +448,8 @@ class FrameBuilder:
 
     def _intel(self, cache: PerValue, kind: str, ids: I64) -> tuple[I64, I64]:
         """Verdict and indicator of each row's value: the base snapshot's (kept per value)
-        combined with the overlay of indicators learnt so far (looked up per batch)."""
+        combined with the overlay of indicators learnt so far (kept per value until the
+        overlay of its kind changes)."""
         intel = self.intel
 
         def base(values: pa.Array, _: I64) -> tuple[I64, I64]:
@@ -429,11 +458,13 @@ class FrameBuilder:
         verdict, idx = cache.get_all(("verdict", "indicator"), ids, base, (-1, -1))
         if not intel.has_overlay(kind):
             return verdict, idx
-        u, inverse = _distinct(ids)
-        v_u, i_u = intel.lookup_overlay(kind, cache.values.array(u))
-        # a null row looks up nothing: -1 (the padding at the end) for -1
-        ov = np.append(v_u, -1)[inverse], np.append(i_u, -1)[inverse]
-        return intel.combine((verdict, idx), ov)
+        version = intel.overlay_version(kind)
+
+        def overlay(values: pa.Array, _: I64) -> tuple[I64, I64]:
+            return intel.lookup_overlay(kind, values)
+
+        ov = cache.get_versioned(("ov_verdict", "ov_indicator"), ids, version, overlay, (-1, -1))
+        return intel.combine((verdict, idx), (ov[0], ov[1]))
 
     # ------------------------------------------------------------------ event types
 

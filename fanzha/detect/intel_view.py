@@ -48,6 +48,7 @@ class IntelView:
         self.learnt: dict[tuple[str, str], Indicator] = {}
         self._overlays: list[IntelIndex | None] = [None] * len(GROUPS)
         self._changed: set[int] = set()  # groups learnt into since the last refresh
+        self._versions = [0] * len(GROUPS)  # bumped on every rebuild of a group's overlay
 
     def indicator(self, number: int) -> Indicator:
         """The indicator behind a lookup's number (overlay numbers are offset past the base)."""
@@ -80,6 +81,7 @@ class IntelView:
             kinds = GROUPS[group]
             mine = [i for i in self.learnt.values() if i.kind in kinds]
             self._overlays[group] = IntelIndex.build(mine)
+            self._versions[group] += 1
         self._changed.clear()
 
     def lookup_base(self, kind: str, values: pa.Array) -> Lookup:
@@ -90,6 +92,10 @@ class IntelView:
     def has_overlay(self, kind: str) -> bool:
         """Whether anything learnt can match a lookup of ``kind``."""
         return self._overlays[_GROUP_OF_LOOKUP[kind]] is not None
+
+    def overlay_version(self, kind: str) -> int:
+        """A number that changes whenever the overlay a lookup of ``kind`` reads changes."""
+        return self._versions[_GROUP_OF_LOOKUP[kind]]
 
     def lookup_overlay(self, kind: str, values: pa.Array) -> Lookup:
         """Verdicts of ``values`` among the learnt indicators alone (numbers past the base)."""
