@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fanzha.detect.features import CounterpartyState, SubjectState
 from fanzha.detect.frame import COLUMNS, F_RESIDENT, Frame, FrameBuilder, K, concat, empty_frame
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, NONE, KeySeen
+from fanzha.detect.kernels import I64, NONE, IntMap, KeySeen, members
 from fanzha.detect.registry import Registry
 from fanzha.detect.retro import Chunk, ContactIndex
 from fanzha.detect.rules import RULES, Rule, Target
@@ -311,19 +311,26 @@ class Engine:
     ) -> list[tuple[Rule, np.ndarray]]:
         out = []
         view = RowView(f)
-        kinds = f.kind
+        # Warnings are for the centre's residents; rows about outsiders (a mule paying the
+        # next mule, an unknown number) only feed the counterparty state and intelligence.
+        who = {Target.SUBJECT: f.person >= 0, Target.INDICATOR: f.cp >= 0}
+        # Rules that read the same rows share them (and the columns gathered for them).
+        rows_of: dict[tuple[tuple[K, ...], Target], tuple[I64, RowView]] = {}
+        present = set(np.flatnonzero(np.bincount(f.kind, minlength=len(K) + 1)).tolist())
         for r in rules:
             if r.stage != stage or not r.kinds:
                 continue
-            # Warnings are for the centre's residents; rows about outsiders (a mule paying the
-            # next mule, an unknown number) only feed the counterparty state and intelligence.
-            rows = np.isin(kinds, [int(k) for k in r.kinds]) & (f.person >= 0)
-            if r.target is Target.INDICATOR:
-                rows = np.isin(kinds, [int(k) for k in r.kinds]) & (f.cp >= 0)
+            found = rows_of.get((r.kinds, r.target))
+            if found is None:
+                if present.isdisjoint(int(k) for k in r.kinds):  # no row of its kinds
+                    idx = np.empty(0, np.int64)
+                else:
+                    idx = np.flatnonzero(members(f.kind, r.kinds) & who[r.target])
+                found = rows_of[(r.kinds, r.target)] = (idx, view.subset(idx))
+            idx, rows = found
             mask = np.zeros(len(f), np.bool_)
-            idx = np.flatnonzero(rows)
             if idx.size:
-                mask[idx] = np.asarray(r.evaluate(view.subset(idx)), np.bool_)
+                mask[idx] = np.asarray(r.evaluate(rows), np.bool_)
             out.append((r, mask))
         return out
 
@@ -746,14 +753,12 @@ def _unpack(data: bytes, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarra
     return meta, arrays
 
 
-def _seen(d: Mapping[int, int]) -> np.ndarray:
-    if not d:
-        return np.empty((0, 2), np.int64)
-    return np.array(list(d.items()), np.int64)
+def _seen(d: IntMap) -> np.ndarray:
+    return np.stack(d.arrays(), axis=1)
 
 
-def _unseen(a: np.ndarray) -> dict[int, int]:
-    return dict(zip(a[:, 0].tolist(), a[:, 1].tolist(), strict=True))
+def _unseen(a: np.ndarray) -> IntMap:
+    return IntMap.of(a[:, 0], a[:, 1])
 
 
 def _strings_out(values: pa.Array, name: str) -> dict[str, np.ndarray]:
@@ -834,8 +839,8 @@ def _repartition(states: list[SubjectState], n: int) -> list[SubjectState]:
     return out
 
 
-def _pairs_of(s: SubjectState, name: str) -> dict[int, int]:
-    """The dict behind a pair-keyed part of the subject state."""
+def _pairs_of(s: SubjectState, name: str) -> IntMap:
+    """The map behind a pair-keyed part of the subject state."""
     if name == "long_calls":
         return s.long_calls
     seen: KeySeen = getattr(s, name)

@@ -25,7 +25,9 @@ from fanzha.detect.kernels import (
     NEVER,
     NONE,
     Column,
+    IntMap,
     KeySeen,
+    members,
     pair_keys,
     running_count,
     running_max,
@@ -39,7 +41,7 @@ LONG_CALL_S = 300
 
 
 def _is(kind: I64, *kinds: K) -> np.ndarray:
-    return np.isin(kind, [int(k) for k in kinds])
+    return members(kind, kinds)
 
 
 @dataclass
@@ -126,7 +128,7 @@ class CounterpartyState:
 class SubjectState:
     """State keyed by subject id."""
 
-    long_calls: dict[int, int] = field(default_factory=dict)
+    long_calls: IntMap = field(default_factory=IntMap)
     payees: KeySeen = field(default_factory=KeySeen)
     links: KeySeen = field(default_factory=KeySeen)
     out_max: Column = field(default_factory=lambda: Column(np.int64, 0))
@@ -154,9 +156,7 @@ class SubjectState:
             self.links.first_at(pair_keys(s[link_rows], f.cp2[link_rows]), f.at[link_rows])
         visit = np.flatnonzero(f.kind == int(K.VISIT))
         if visit.size:
-            keys = pair_keys(s[visit], f.cp[visit]).tolist()
-            known = self.links.first
-            link_at[visit] = np.fromiter((known.get(k, NEVER) for k in keys), np.int64, visit.size)
+            link_at[visit] = self.links.get(pair_keys(s[visit], f.cp[visit]), NEVER)
         f.features["link_at"] = link_at
         self._amounts(f, s, pay)
         recv = f.kind == int(K.RECEIVE)
@@ -176,10 +176,9 @@ class SubjectState:
             return out
         k = keys[rows]
         uniq, inverse = np.unique(k, return_inverse=True)
-        prior = np.fromiter((self.long_calls.get(x, 0) for x in uniq.tolist()), np.int64, uniq.size)
+        prior, where = self.long_calls.lookup(uniq, 0)
         out[rows] = prior[inverse] + running_count(k) + 1
-        totals = prior + np.bincount(inverse, minlength=uniq.size)
-        self.long_calls.update(zip(uniq.tolist(), totals.tolist(), strict=True))
+        self.long_calls.put_many(uniq, prior + np.bincount(inverse, minlength=uniq.size), where)
         return out
 
     def _amounts(self, f: Frame, s: I64, pay: I64) -> None:

@@ -10,6 +10,7 @@ shows while the call is still going on (the "phone busy for an hour" case). Rows
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, Interner
+from fanzha.detect.kernels import I64, NONE, Column, Interner
 from fanzha.detect.registry import Registry
 from fanzha.detect.text import SmsText, classify_texts
 
@@ -219,8 +220,113 @@ def _scalar(text: str) -> pa.Scalar:
 _EMPTY = _scalar("")
 
 
+Compute = Callable[[pa.Array, I64], "I64 | tuple[I64, ...]"]
+
+
+class PerValue:
+    """Attributes of distinct raw values (phone numbers, accounts, hosts, URLs, message texts),
+    each computed once, on the value's first use, by a vectorised function of the values.
+
+    The raw values are interned apart from the frame's keys; an attribute is a column indexed
+    by value id. Only values never seen before reach the (Arrow) function that computes an
+    attribute, in the order they first appear in the batch, so attributes that intern frame
+    keys intern them in the order a per-row pass would have.
+    """
+
+    def __init__(self) -> None:
+        self.values = Interner()
+        self._cols: dict[str, Column] = {}
+
+    def ids(self, raw: pa.Array) -> I64:
+        """The value id of each row (-1 for null)."""
+        return self.values.intern(raw)
+
+    def get(self, name: str, ids: I64, compute: Compute, null: int) -> I64:
+        """Attribute ``name`` of each row's value (``null`` where the id is -1)."""
+        return self.get_all((name,), ids, compute, (null,))[0]
+
+    def get_all(
+        self, names: tuple[str, ...], ids: I64, compute: Compute, nulls: tuple[int, ...]
+    ) -> list[I64]:
+        """Several attributes computed together (``compute`` returns one array per name)."""
+        cols = [self._column(name) for name in names]
+        valid = ids >= 0
+        some_null = not valid.all()
+        safe = np.where(valid, ids, 0) if some_null else ids
+        got = cols[0].get(safe)
+        todo = got == _UNSET
+        if some_null:
+            todo &= valid
+        if todo.any():
+            u, first = np.unique(ids[todo], return_index=True)
+            order = u[np.argsort(first, kind="stable")]
+            computed = compute(self.values.array(order), order)
+            if not isinstance(computed, tuple):
+                computed = (computed,)
+            for col, new in zip(cols, computed, strict=True):
+                col.ensure(int(order.max()) + 1)
+                col.data[order] = new
+        out: list[I64] = [col.data[safe] for col in cols]
+        if some_null:
+            for values, null in zip(out, nulls, strict=True):
+                values[~valid] = null
+        return out
+
+    def get_versioned(
+        self,
+        names: tuple[str, ...],
+        ids: I64,
+        version: int,
+        compute: Compute,
+        nulls: tuple[int, ...],
+    ) -> list[I64]:
+        """Attributes that change with a version (the learnt overlay): kept per value with the
+        version they were computed at, computed again for the batch's values of an older one."""
+        stamp = self._column(names[0] + ".version")
+        cols = [self._column(name) for name in names]
+        u, inverse = _distinct(ids)
+        if u.size:
+            stale = u[stamp.get(u) != version]
+            if stale.size:
+                computed = compute(self.values.array(stale), stale)
+                if not isinstance(computed, tuple):
+                    computed = (computed,)
+                for col, new in zip(cols, computed, strict=True):
+                    col.ensure(int(stale.max()) + 1)
+                    col.data[stale] = new
+                stamp.data[stale] = version
+        # a null row (-1) reads the padding at the end
+        return [
+            np.append(col.data[u], null)[inverse] for col, null in zip(cols, nulls, strict=True)
+        ]
+
+    def _column(self, name: str) -> Column:
+        col = self._cols.get(name)
+        if col is None:
+            col = self._cols[name] = Column(np.int64, _UNSET)
+        return col
+
+
+_UNSET = NONE  # an attribute not computed yet (no attribute takes this value)
+
+
+def _distinct(ids: I64) -> tuple[I64, I64]:
+    """The distinct ids (-1 excluded) and, per row, the position of its id among them (-1)."""
+    u, inverse = np.unique(ids, return_inverse=True)
+    if u.size and u[0] < 0:
+        return u[1:], inverse - 1
+    return u, inverse
+
+
 class FrameBuilder:
-    """Turns each event type's Arrow table into frame rows; holds the key interner."""
+    """Turns each event type's Arrow table into frame rows; holds the key interner.
+
+    Attributes of raw values that do not change during a run (registry rows, subject and
+    counterparty keys, phone classes, the base intelligence verdicts, SMS text families and
+    links) are computed once per distinct value (:class:`PerValue`); only the indicators
+    learnt during the run (the intelligence overlay) are looked up again per batch, over the
+    batch's distinct values.
+    """
 
     def __init__(
         self,
@@ -235,6 +341,17 @@ class FrameBuilder:
         self.keys = Interner()
         self.call_probe_s = call_probe_s
         self.screen_share = pa.array(list(screen_share_apps), pa.string())
+        self._base_intel = intel.base
+        self._reset_values()
+
+    def _reset_values(self) -> None:
+        self.phones = PerValue()
+        self.accounts = PerValue()
+        self.domains = PerValue()  # lower-case host names
+        self.urls = PerValue()
+        self.apps = PerValue()  # lower-case app ids
+        self.texts = PerValue()
+        self.holders = PerValue()  # ID numbers
 
     # ------------------------------------------------------------------ per type
 
@@ -252,67 +369,124 @@ class FrameBuilder:
             "sim_activated": self._sims,
             "police_report": self._reports,
         }.get(event_type)
-        return make(table) if make else empty_frame()
+        if make is None:
+            return empty_frame()
+        if self.intel.base is not self._base_intel:  # a new base snapshot: verdicts change
+            self._base_intel = self.intel.base
+            self._reset_values()
+        return make(table)
 
-    def _base(
-        self,
-        table: pa.Table,
-        kind: K,
-        at: I64,
-        subject_rows: I64,
-        subject_raw: pa.Array,
-        subject_prefix: str,
-    ) -> dict[str, np.ndarray]:
-        n = table.num_rows
-        ts = _seconds(table.column("ts"))
-        subject = self._subjects(subject_rows, subject_raw, subject_prefix)
+    def _base(self, ts: I64, kind: K, at: I64 | None, rows: I64, subject: I64) -> dict[str, I64]:
+        n = ts.size
         return {
-            "at": at if at.size else ts,
+            "at": ts if at is None else at,
             "ts": ts,
             "kind": np.full(n, int(kind), np.int64),
             "subject": subject,
-            "person": subject_rows,
+            "person": rows,
             "cp2": np.full(n, -1, np.int64),
             "dur": np.zeros(n, np.int64),
             "amount": np.zeros(n, np.int64),
             "text": np.zeros(n, np.int64),
-            "age": self.registry.age_at(subject_rows, ts),
+            "age": self.registry.age_at(rows, ts),
             "intel2": np.full(n, -1, np.int64),
             "intel2_idx": np.full(n, -1, np.int64),
         }
 
-    def _subjects(self, rows: I64, raw: pa.Array, prefix: str) -> I64:
-        """Subject keys: the resident's ID number, else the raw value with a prefix."""
-        ids = self.registry.id_number.take(pa.array(np.maximum(rows, 0)))
-        if self.registry.n == 0:
-            ids = pa.nulls(len(raw), pa.string())
-        fallback = pc.binary_join_element_wise(_scalar(prefix), raw.cast(pa.string()), _EMPTY)
-        keys = pc.if_else(pa.array(rows >= 0), ids, fallback)
-        return self.keys.intern(keys)
+    # ------------------------------------------------------------------ per-value attributes
 
-    def _cp(self, raw: pa.Array, prefix: str) -> I64:
-        keys = pc.binary_join_element_wise(_scalar(prefix), raw.cast(pa.string()), _EMPTY)
-        return self.keys.intern(keys)
+    def _key(self, prefix: str) -> Compute:
+        """Computes the frame key ``prefix + value``."""
+        scalar = _scalar(prefix)
+
+        def compute(values: pa.Array, _: I64) -> I64:
+            return self.keys.intern(pc.binary_join_element_wise(scalar, values, _EMPTY))
+
+        return compute
+
+    def _subject(self, cache: PerValue, rows: Compute, prefix: str) -> Compute:
+        """Computes the subject key: the resident's ID number (the value's ``row`` attribute,
+        from ``rows``), else ``prefix + value``."""
+        scalar = _scalar(prefix)
+
+        def compute(values: pa.Array, ids: I64) -> I64:
+            row = cache.get("row", ids, rows, -1)
+            fallback = pc.binary_join_element_wise(scalar, values, _EMPTY)
+            if self.registry.n == 0:
+                return self.keys.intern(fallback)
+            known = self.registry.id_number.take(pa.array(np.maximum(row, 0)))
+            return self.keys.intern(pc.if_else(pa.array(row >= 0), known, fallback))
+
+        return compute
+
+    def _phone_row(self, values: pa.Array, _: I64) -> I64:
+        return self.registry.by_phone(values)
+
+    def _account_row(self, values: pa.Array, _: I64) -> I64:
+        return self.registry.by_account(values)
+
+    def _phone_flags(self, values: pa.Array, ids: I64) -> I64:
+        resident = self.phones.get("row", ids, self._phone_row, -1) >= 0
+        return phone_flags(values) | np.where(resident, F_RESIDENT, 0)
+
+    def _texts(self, values: pa.Array, _: I64) -> tuple[I64, I64, I64]:
+        """Family, flags (link, account number) and the linked host (domain value id)."""
+        hosts = pc.extract_regex(values, _URL_HOST_RE.replace("([", "(?P<h>[", 1))
+        host = pc.utf8_lower(pc.struct_field(hosts, [0]))
+        has_url = np.asarray(hosts.is_valid().to_numpy(zero_copy_only=False), np.bool_)
+        acct = np.asarray(pc.match_substring_regex(values, _ACCOUNT_RE).to_numpy(False), np.bool_)
+        flags = np.where(has_url, F_URL, 0) | np.where(acct, F_ACCOUNT_IN_TEXT, 0)
+        return classify_texts(values), flags.astype(np.int64), self.domains.ids(host)
+
+    def _url_host(self, values: pa.Array, _: I64) -> I64:
+        found = pc.extract_regex(values, r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
+        return self.domains.ids(pc.utf8_lower(pc.struct_field(found, [0])))
+
+    def _screen(self, values: pa.Array, _: I64) -> I64:
+        screen = np.asarray(pc.is_in(values, value_set=self.screen_share).to_numpy(False), bool)
+        return np.where(screen, F_SCREEN, 0).astype(np.int64)
+
+    def _intel(self, cache: PerValue, kind: str, ids: I64) -> tuple[I64, I64]:
+        """Verdict and indicator of each row's value: the base snapshot's (kept per value)
+        combined with the overlay of indicators learnt so far (kept per value until the
+        overlay of its kind changes)."""
+        intel = self.intel
+
+        def base(values: pa.Array, _: I64) -> tuple[I64, I64]:
+            return intel.lookup_base(kind, values)
+
+        verdict, idx = cache.get_all(("verdict", "indicator"), ids, base, (-1, -1))
+        if not intel.has_overlay(kind):
+            return verdict, idx
+        version = intel.overlay_version(kind)
+
+        def overlay(values: pa.Array, _: I64) -> tuple[I64, I64]:
+            return intel.lookup_overlay(kind, values)
+
+        ov = cache.get_versioned(("ov_verdict", "ov_indicator"), ids, version, overlay, (-1, -1))
+        return intel.combine((verdict, idx), (ov[0], ov[1]))
+
+    # ------------------------------------------------------------------ event types
 
     def _calls(self, table: pa.Table) -> Frame:
-        caller, callee = _col(table, "caller"), _col(table, "callee")
-        callee_row = self.registry.by_phone(callee)
-        caller_row = self.registry.by_phone(caller)
+        phones = self.phones
+        callee = phones.ids(_col(table, "callee"))
+        caller = phones.ids(_col(table, "caller"))
+        callee_row = phones.get("row", callee, self._phone_row, -1)
+        caller_row = phones.get("row", caller, self._phone_row, -1)
         # The subject is the resident on the line: the callee, else a resident caller.
         flip = (callee_row < 0) & (caller_row >= 0)
-        fl = pa.array(flip)
-        subject_phone = pc.if_else(fl, caller, callee)
-        other = pc.if_else(fl, callee, caller)
+        subject = np.where(flip, caller, callee)
+        other = np.where(flip, callee, caller)
         rows = np.where(flip, caller_row, callee_row)
-        other_row = np.where(flip, callee_row, caller_row)
         dur = _ints(table, "duration_s")
         ts = _seconds(table.column("ts"))
-        cols = self._base(table, K.CALL, ts + dur, rows, subject_phone, "phone:")
+        key = phones.get("subject", subject, self._subject(phones, self._phone_row, "phone:"), -1)
+        cols = self._base(ts, K.CALL, ts + dur, rows, key)
         cols["dur"] = dur
-        cols["cp"] = self._cp(other, "p:")
-        cols["flags"] = phone_flags(other) | np.where(other_row >= 0, F_RESIDENT, 0)
-        m = self.intel.phones(other)
-        cols["intel"], cols["intel_idx"] = m[0], m[1]
+        cols["cp"] = phones.get("cp", other, self._key("p:"), -1)
+        cols["flags"] = phones.get("flags", other, self._phone_flags, 0)
+        cols["intel"], cols["intel_idx"] = self._intel(phones, "phones", other)
         frame = Frame.of(cols, _col(table, "event_id"))
         live = np.flatnonzero(dur > self.call_probe_s)
         if live.size == 0:
@@ -324,124 +498,130 @@ class FrameBuilder:
         return concat([frame, probe])
 
     def _sms(self, table: pa.Table) -> Frame:
-        sender, recipient = _col(table, "sender"), _col(table, "recipient")
-        rows = self.registry.by_phone(recipient)
-        cols = self._base(table, K.SMS, np.empty(0, np.int64), rows, recipient, "phone:")
-        cols["cp"] = self._cp(sender, "p:")
-        flags = phone_flags(sender) | np.where(self.registry.by_phone(sender) >= 0, F_RESIDENT, 0)
-        text = _col(table, "text").fill_null("")
-        hosts = pc.extract_regex(text, _URL_HOST_RE.replace("([", "(?P<h>[", 1))
-        host = pc.utf8_lower(pc.struct_field(hosts, [0]))
-        has_url = np.asarray(hosts.is_valid().to_numpy(zero_copy_only=False), np.bool_)
-        flags |= np.where(has_url, F_URL, 0)
-        acct = np.asarray(pc.match_substring_regex(text, _ACCOUNT_RE).to_numpy(False), np.bool_)
-        flags |= np.where(acct, F_ACCOUNT_IN_TEXT, 0)
-        cols["flags"] = flags
-        cols["text"] = classify_texts(text)
-        m = self.intel.phones(sender)
-        cols["intel"], cols["intel_idx"] = m[0], m[1]
-        if has_url.any():
-            cp2 = self._cp(host, "d:")
-            cols["cp2"] = np.where(has_url, cp2, -1)
-            m2 = self.intel.hosts(host)
-            cols["intel2"] = np.where(has_url, m2[0], -1)
-            cols["intel2_idx"] = np.where(has_url, m2[1], -1)
+        phones = self.phones
+        recipient = phones.ids(_col(table, "recipient"))
+        sender = phones.ids(_col(table, "sender"))
+        rows = phones.get("row", recipient, self._phone_row, -1)
+        key = phones.get("subject", recipient, self._subject(phones, self._phone_row, "phone:"), -1)
+        cols = self._base(_seconds(table.column("ts")), K.SMS, None, rows, key)
+        cols["cp"] = phones.get("cp", sender, self._key("p:"), -1)
+        texts = self.texts.ids(_col(table, "text"))
+        family, text_flags, host = self.texts.get_all(
+            ("family", "flags", "host"), texts, self._texts, (0, 0, -1)
+        )
+        cols["flags"] = phones.get("flags", sender, self._phone_flags, 0) | text_flags
+        cols["text"] = family
+        cols["intel"], cols["intel_idx"] = self._intel(phones, "phones", sender)
+        if (host >= 0).any():
+            cols["cp2"] = self.domains.get("cp", host, self._key("d:"), -1)
+            cols["intel2"], cols["intel2_idx"] = self._intel(self.domains, "hosts", host)
         return Frame.of(cols, _col(table, "event_id"))
 
     def _visits(self, table: pa.Table) -> Frame:
-        who, url = _col(table, "subscriber"), _col(table, "url")
-        rows = self.registry.by_phone(who)
-        cols = self._base(table, K.VISIT, np.empty(0, np.int64), rows, who, "phone:")
-        host = pc.utf8_lower(
-            pc.struct_field(
-                pc.extract_regex(
-                    url.fill_null(""), r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)"
-                ),
-                [0],
-            )
-        )
-        cols["cp"] = self._cp(host, "d:")
+        phones = self.phones
+        who = phones.ids(_col(table, "subscriber"))
+        rows = phones.get("row", who, self._phone_row, -1)
+        key = phones.get("subject", who, self._subject(phones, self._phone_row, "phone:"), -1)
+        cols = self._base(_seconds(table.column("ts")), K.VISIT, None, rows, key)
+        urls = self.urls.ids(_col(table, "url"))
+        host = self.urls.get("host", urls, self._url_host, -1)
+        cols["cp"] = self.domains.get("cp", host, self._key("d:"), -1)
         cols["flags"] = np.zeros(table.num_rows, np.int64)
-        m = self.intel.urls(url)
-        cols["intel"], cols["intel_idx"] = m[0], m[1]
+        cols["intel"], cols["intel_idx"] = self._intel(self.urls, "urls", urls)
         return Frame.of(cols, _col(table, "event_id"))
 
     def _installs(self, table: pa.Table) -> Frame:
-        who, app = _col(table, "subscriber"), pc.utf8_lower(_col(table, "app_id"))
-        rows = self.registry.by_phone(who)
-        cols = self._base(table, K.INSTALL, np.empty(0, np.int64), rows, who, "phone:")
-        cols["cp"] = self._cp(app, "app:")
-        screen = np.asarray(pc.is_in(app, value_set=self.screen_share).to_numpy(False), np.bool_)
-        cols["flags"] = np.where(screen, F_SCREEN, 0).astype(np.int64)
-        m = self.intel.apps(app)
-        cols["intel"], cols["intel_idx"] = m[0], m[1]
+        phones = self.phones
+        who = phones.ids(_col(table, "subscriber"))
+        rows = phones.get("row", who, self._phone_row, -1)
+        key = phones.get("subject", who, self._subject(phones, self._phone_row, "phone:"), -1)
+        cols = self._base(_seconds(table.column("ts")), K.INSTALL, None, rows, key)
+        apps = self.apps.ids(pc.utf8_lower(_col(table, "app_id")))
+        cols["cp"] = self.apps.get("cp", apps, self._key("app:"), -1)
+        cols["flags"] = self.apps.get("flags", apps, self._screen, 0)
+        cols["intel"], cols["intel_idx"] = self._intel(self.apps, "apps", apps)
         return Frame.of(cols, _col(table, "event_id"))
 
     def _transfers(self, table: pa.Table) -> Frame:
-        payer, payee = _col(table, "payer_account"), _col(table, "payee_account")
-        payer_row, payee_row = self.registry.by_account(payer), self.registry.by_account(payee)
+        accounts = self.accounts
+        payer = accounts.ids(_col(table, "payer_account"))
+        payee = accounts.ids(_col(table, "payee_account"))
+        payer_row = accounts.get("row", payer, self._account_row, -1)
+        payee_row = accounts.get("row", payee, self._account_row, -1)
+        subject = self._subject(accounts, self._account_row, "account:")
         amount = _ints(table, "amount_fen")
-        pay = self._base(table, K.PAY, np.empty(0, np.int64), payer_row, payer, "account:")
-        pay["cp"] = self._cp(payee, "a:")
+        ts = _seconds(table.column("ts"))
+        event_id = _col(table, "event_id")
+        key = accounts.get("subject", payer, subject, -1)
+        pay = self._base(ts, K.PAY, None, payer_row, key)
+        pay["cp"] = accounts.get("cp", payee, self._key("a:"), -1)
         pay["flags"] = np.where(payee_row >= 0, F_RESIDENT, 0).astype(np.int64)
         pay["amount"] = amount
-        m = self.intel.accounts(payee)
-        pay["intel"], pay["intel_idx"] = m[0], m[1]
-        out = Frame.of(pay, _col(table, "event_id"))
+        pay["intel"], pay["intel_idx"] = self._intel(accounts, "accounts", payee)
+        out = Frame.of(pay, event_id)
         # Money into a resident's account from outside (rebates, "salaries" of a task scam).
         inn = np.flatnonzero((payee_row >= 0) & (payer_row < 0))
         if inn.size == 0:
             return out
-        sub = table.take(pa.array(inn))
-        recv = self._base(
-            sub,
-            K.RECEIVE,
-            np.empty(0, np.int64),
-            payee_row[inn],
-            _col(sub, "payee_account"),
-            "account:",
-        )
-        recv["cp"] = self._cp(_col(sub, "payer_account"), "a:")
+        key = accounts.get("subject", payee[inn], subject, -1)
+        recv = self._base(ts[inn], K.RECEIVE, None, payee_row[inn], key)
+        recv["cp"] = accounts.get("cp", payer[inn], self._key("a:"), -1)
         recv["flags"] = np.zeros(inn.size, np.int64)
         recv["amount"] = amount[inn]
-        m2 = self.intel.accounts(_col(sub, "payer_account"))
-        recv["intel"], recv["intel_idx"] = m2[0], m2[1]
-        return concat([out, Frame.of(recv, _col(sub, "event_id"))])
+        recv["intel"], recv["intel_idx"] = self._intel(accounts, "accounts", payer[inn])
+        return concat([out, Frame.of(recv, event_id.take(pa.array(inn)))])
 
-    def _holder_rows(self, table: pa.Table) -> tuple[I64, pa.Array]:
-        holder = _col(table, "holder_id_number")
-        return self.registry.by_id_number(holder), holder
+    # ------------------------------------------------------------------ rare event types
+
+    def _holder_row(self, values: pa.Array, _: I64) -> I64:
+        return self.registry.by_id_number(values)
+
+    def _holder(self, table: pa.Table, kind: K) -> dict[str, I64]:
+        """Columns of an account opening or SIM activation, about its holder."""
+        holders = self.holders
+        who = holders.ids(_col(table, "holder_id_number"))
+        rows = holders.get("row", who, self._holder_row, -1)
+        key = holders.get("subject", who, self._subject(holders, self._holder_row, "id:"), -1)
+        cols = self._base(_seconds(table.column("ts")), kind, None, rows, key)
+        n = table.num_rows
+        cols["flags"] = np.zeros(n, np.int64)
+        cols["intel"] = np.full(n, -1, np.int64)
+        cols["intel_idx"] = np.full(n, -1, np.int64)
+        return cols
 
     def _accounts(self, table: pa.Table) -> Frame:
-        rows, holder = self._holder_rows(table)
-        cols = self._base(table, K.ACCOUNT, np.empty(0, np.int64), rows, holder, "id:")
-        cols["cp"] = self._cp(_col(table, "account"), "a:")
-        cols["flags"] = np.zeros(table.num_rows, np.int64)
-        cols["intel"] = np.full(table.num_rows, -1, np.int64)
-        cols["intel_idx"] = np.full(table.num_rows, -1, np.int64)
+        cols = self._holder(table, K.ACCOUNT)
+        account = self.accounts.ids(_col(table, "account"))
+        cols["cp"] = self.accounts.get("cp", account, self._key("a:"), -1)
         return Frame.of(cols, _col(table, "event_id"))
 
     def _sims(self, table: pa.Table) -> Frame:
-        rows, holder = self._holder_rows(table)
-        cols = self._base(table, K.SIM, np.empty(0, np.int64), rows, holder, "id:")
-        cols["cp"] = self._cp(_col(table, "msisdn"), "p:")
-        cols["flags"] = np.zeros(table.num_rows, np.int64)
-        cols["intel"] = np.full(table.num_rows, -1, np.int64)
-        cols["intel_idx"] = np.full(table.num_rows, -1, np.int64)
+        cols = self._holder(table, K.SIM)
+        msisdn = self.phones.ids(_col(table, "msisdn"))
+        cols["cp"] = self.phones.get("cp", msisdn, self._key("p:"), -1)
         return Frame.of(cols, _col(table, "event_id"))
 
     def _reports(self, table: pa.Table) -> Frame:
         phone = _col(table, "reporter_phone")
-        rows = self.registry.by_phone(phone)
-        by_id = self.registry.by_id_number(_col(table, "reporter_id_number"))
-        rows = np.where(by_id >= 0, by_id, rows)
-        cols = self._base(table, K.REPORT, np.empty(0, np.int64), rows, phone, "phone:")
-        cols["cp"] = np.full(table.num_rows, -1, np.int64)
-        cols["flags"] = np.zeros(table.num_rows, np.int64)
+        by_phone = self.phones.get("row", self.phones.ids(phone), self._phone_row, -1)
+        who = self.holders.ids(_col(table, "reporter_id_number"))
+        by_id = self.holders.get("row", who, self._holder_row, -1)
+        rows = np.where(by_id >= 0, by_id, by_phone)
+        # The subject depends on two columns: keys row by row (reports are few).
+        if self.registry.n == 0:
+            known = pa.nulls(len(phone), pa.string())
+        else:
+            known = self.registry.id_number.take(pa.array(np.maximum(rows, 0)))
+        fallback = pc.binary_join_element_wise(_scalar("phone:"), phone.cast(pa.string()), _EMPTY)
+        key = self.keys.intern(pc.if_else(pa.array(rows >= 0), known, fallback))
+        cols = self._base(_seconds(table.column("ts")), K.REPORT, None, rows, key)
+        n = table.num_rows
+        cols["cp"] = np.full(n, -1, np.int64)
+        cols["flags"] = np.zeros(n, np.int64)
         cols["amount"] = _ints(table, "loss_fen")
-        cols["intel"] = np.full(table.num_rows, -1, np.int64)
-        cols["intel_idx"] = np.full(table.num_rows, -1, np.int64)
+        cols["intel"] = np.full(n, -1, np.int64)
+        cols["intel_idx"] = np.full(n, -1, np.int64)
         return Frame.of(cols, _col(table, "event_id"))
 
 
-__all__ = ["Frame", "FrameBuilder", "K", "SmsText"]
+__all__ = ["Frame", "FrameBuilder", "K", "PerValue", "SmsText"]

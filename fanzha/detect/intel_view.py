@@ -4,20 +4,40 @@
 find fraud infrastructure) over the base snapshot loaded at start. Both are immutable
 :class:`~fanzha.intel.index.IntelIndex` snapshots; a change builds a new overlay and swaps it in
 at a micro-batch boundary, so every batch sees one consistent view.
+
+The overlay is one index per group of kinds that lookups read together (numbers; accounts;
+URLs and domains, for the host walk; apps; devices): a batch that learns a number rebuilds the
+numbers' index alone, and a lookup of a kind nothing was learnt for reads no overlay at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
 
 from fanzha.detect.kernels import I64
 from fanzha.intel.index import IntelIndex, Matches
-from fanzha.intel.model import Indicator
+from fanzha.intel.model import Indicator, IndicatorKind
 
 Lookup = tuple[I64, I64]  # (verdict rank or -1, indicator number or -1)
+
+#: Overlay groups: the kinds each lookup reads (lookups of one group never read another's).
+GROUPS: Final = (
+    (IndicatorKind.PHONE,),
+    (IndicatorKind.ACCOUNT,),
+    (IndicatorKind.URL, IndicatorKind.DOMAIN),
+    (IndicatorKind.APP,),
+    (IndicatorKind.DEVICE,),
+)
+_GROUP_OF_KIND: Final = {kind: g for g, kinds in enumerate(GROUPS) for kind in kinds}
+#: The overlay group each lookup reads.
+_GROUP_OF_LOOKUP: Final = {"phones": 0, "accounts": 1, "urls": 2, "hosts": 2, "apps": 3}
+#: Overlay indicator numbers: past the base, ``STRIDE`` apart per group (stable while a group
+#: is rebuilt: its indicators keep their order).
+STRIDE: Final = 1 << 40
 
 
 class IntelView:
@@ -26,15 +46,20 @@ class IntelView:
     def __init__(self, base: IntelIndex | None = None) -> None:
         self.base = base if base is not None else IntelIndex.build([])
         self.learnt: dict[tuple[str, str], Indicator] = {}
-        self.overlay = IntelIndex.build([])
-        self._dirty = False
+        self._overlays: list[IntelIndex | None] = [None] * len(GROUPS)
+        self._changed: set[int] = set()  # groups learnt into since the last refresh
+        self._versions = [0] * len(GROUPS)  # bumped on every rebuild of a group's overlay
 
     def indicator(self, number: int) -> Indicator:
         """The indicator behind a lookup's number (overlay numbers are offset past the base)."""
         size = len(self.base.indicators)
         if number < size:
             return self.base.indicator(number)
-        return self.overlay.indicator(number - size)
+        group, i = divmod(number - size, STRIDE)
+        overlay = self._overlays[group]
+        if overlay is None:
+            raise IndexError(f"no learnt indicator {number}")
+        return overlay.indicator(i)
 
     def learn(self, indicators: Iterable[Indicator]) -> list[Indicator]:
         """Add or upgrade indicators; returns those that are new or more severe than before."""
@@ -44,28 +69,52 @@ class IntelView:
             if old is None or ind.verdict.rank > old.verdict.rank:
                 self.learnt[ind.key] = ind
                 changed.append(ind)
-        self._dirty = self._dirty or bool(changed)
+                self._changed.add(_GROUP_OF_KIND[ind.kind])
         return changed
 
     def refresh(self) -> None:
-        """Swap in the overlay with everything learnt so far (call at batch boundaries)."""
-        if self._dirty:
-            self.overlay = IntelIndex.build(list(self.learnt.values()))
-            self._dirty = False
+        """Swap in the overlay with everything learnt so far (call at batch boundaries): the
+        index of each group something was learnt into is rebuilt."""
+        if not self._changed:
+            return
+        for group in sorted(self._changed):
+            kinds = GROUPS[group]
+            mine = [i for i in self.learnt.values() if i.kind in kinds]
+            self._overlays[group] = IntelIndex.build(mine)
+            self._versions[group] += 1
+        self._changed.clear()
 
-    def _both(
-        self, pick: Callable[[IntelIndex], Callable[[pa.Array], Matches]], values: pa.Array
-    ) -> Lookup:
-        a = pick(self.base)(values)
-        if len(self.overlay) == 0:
-            return _pair(a)
-        b = pick(self.overlay)(values)
-        va, vb = np.asarray(a.verdict, np.int64), np.asarray(b.verdict, np.int64)
-        ia = np.asarray(a.indicator, np.int64)
-        ib = np.where(
-            b.indicator >= 0, np.asarray(b.indicator, np.int64) + len(self.base.indicators), -1
-        )
-        # Allow (0) wins wherever either says allow; otherwise the more severe verdict.
+    def lookup_base(self, kind: str, values: pa.Array) -> Lookup:
+        """Verdicts of ``values`` in the base snapshot alone (``kind``: ``phones``, ``hosts``,
+        ``urls``, ``accounts`` or ``apps``); they never change for a given base."""
+        return _pair(getattr(self.base, kind)(values))
+
+    def has_overlay(self, kind: str) -> bool:
+        """Whether anything learnt can match a lookup of ``kind``."""
+        return self._overlays[_GROUP_OF_LOOKUP[kind]] is not None
+
+    def overlay_version(self, kind: str) -> int:
+        """A number that changes whenever the overlay a lookup of ``kind`` reads changes."""
+        return self._versions[_GROUP_OF_LOOKUP[kind]]
+
+    def lookup_overlay(self, kind: str, values: pa.Array) -> Lookup:
+        """Verdicts of ``values`` among the learnt indicators alone (numbers past the base)."""
+        group = _GROUP_OF_LOOKUP[kind]
+        overlay = self._overlays[group]
+        if overlay is None:
+            none = np.full(len(values), -1, np.int64)
+            return none, none.copy()
+        m: Matches = getattr(overlay, kind)(values)
+        ib = np.asarray(m.indicator, np.int64)
+        past = np.where(ib >= 0, ib + len(self.base.indicators) + group * STRIDE, -1)
+        return np.asarray(m.verdict, np.int64), past
+
+    @staticmethod
+    def combine(base: Lookup, overlay: Lookup) -> Lookup:
+        """One verdict from the base's and the overlay's: allow (0) wins wherever either says
+        allow; otherwise the more severe verdict (the base's on a tie)."""
+        va, ia = base
+        vb, ib = overlay
         allow = (va == 0) | (vb == 0)
         use_b = (vb > va) & ~(allow & (va == 0))
         verdict = np.where(allow, 0, np.maximum(va, vb))
@@ -73,25 +122,32 @@ class IntelView:
         idx = np.where(allow & (vb == 0) & (va != 0), ib, idx)
         return verdict.astype(np.int64), idx.astype(np.int64)
 
+    def lookup(self, kind: str, values: pa.Array) -> Lookup:
+        """Verdicts of ``values``: the base's and the overlay's combined."""
+        base = self.lookup_base(kind, values)
+        if not self.has_overlay(kind):
+            return base
+        return self.combine(base, self.lookup_overlay(kind, values))
+
     def phones(self, values: pa.Array) -> Lookup:
         """Verdicts of phone numbers."""
-        return self._both(lambda i: i.phones, values)
+        return self.lookup("phones", values)
 
     def hosts(self, values: pa.Array) -> Lookup:
         """Verdicts of host names (domain walk)."""
-        return self._both(lambda i: i.hosts, values)
+        return self.lookup("hosts", values)
 
     def urls(self, values: pa.Array) -> Lookup:
         """Verdicts of URLs (exact URL, then the host walk)."""
-        return self._both(lambda i: i.urls, values)
+        return self.lookup("urls", values)
 
     def accounts(self, values: pa.Array) -> Lookup:
         """Verdicts of bank accounts."""
-        return self._both(lambda i: i.accounts, values)
+        return self.lookup("accounts", values)
 
     def apps(self, values: pa.Array) -> Lookup:
         """Verdicts of app package ids."""
-        return self._both(lambda i: i.apps, values)
+        return self.lookup("apps", values)
 
 
 def _pair(m: Matches) -> Lookup:

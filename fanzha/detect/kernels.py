@@ -7,8 +7,8 @@ would have answered at that row: the batch boundary never changes a result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,18 @@ F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 NEVER = np.iinfo(np.int64).max  # "no time yet" for first-seen columns
 NONE = np.iinfo(np.int64).min  # "no time yet" for last-seen columns
+_FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
+_GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
+_WINDOW: Final = np.arange(4, dtype=np.int64)  # slots an IntMap probe reads a step
+_ARANGE = np.arange(0, dtype=np.int64)
+
+
+def _rows(n: int) -> I64:
+    """``np.arange(n)``, cut from one kept array."""
+    global _ARANGE
+    if _ARANGE.size < n:
+        _ARANGE = np.arange(max(n, 2 * _ARANGE.size), dtype=np.int64)
+    return _ARANGE[:n]
 
 
 class Column:
@@ -43,71 +55,379 @@ class Column:
         return self.data[ids]
 
 
-class Interner:
-    """Dense integer ids for strings, stable for the life of the interner (and its snapshot)."""
+class IntMap(MutableMapping[int, int]):
+    """A hash map from int64 keys to int64 values, read and written a whole array at a time.
 
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.values: list[str] = []
+    Open addressing with linear probing in two NumPy arrays (keys, values) at most half full:
+    a batch lookup probes every key at once, one gather per probe step, and the keys still
+    looking move on together (about 1.5 steps for a hit, 2.5 for a miss); the last few, at
+    the end of long probe runs, finish in a plain loop rather than in many NumPy calls on tiny
+    arrays. Inserting a batch of new keys claims free slots the same way: every key writes
+    itself into its free slot, reads back which key won, and the losers probe on. Growing
+    places every key at once: sorted by home slot, key ``i`` goes to
+    ``max(home_i, slot_{i-1} + 1)`` (a running maximum). As a ``MutableMapping`` it also
+    answers one key at a time (snapshots, tests); per-key calls are for the rare path.
+    """
+
+    __slots__ = ("_bits", "_free_value", "_keys", "_mask", "_n", "_shift", "_values")
+
+    #: keys still probing when the vectorised loop hands over to the plain loop
+    TAIL: Final = 24
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._alloc(capacity)
+        self._n = 0
+        self._free_value: int | None = None  # the value of the key equal to _FREE, if any
+
+    def _alloc(self, capacity: int) -> None:
+        self._bits = max(4, int(capacity - 1).bit_length())
+        self._keys = np.full(1 << self._bits, _FREE, np.int64)
+        self._values = np.zeros(1 << self._bits, np.int64)
+        self._mask = (1 << self._bits) - 1
+        self._shift = np.uint64(64 - self._bits)
+
+    @classmethod
+    def of(cls, keys: I64, values: I64) -> IntMap:
+        """A map of ``keys`` (distinct) to ``values``."""
+        out = cls(2 * len(keys) + 1)
+        out.put_many(np.asarray(keys, np.int64), np.asarray(values, np.int64))
+        return out
+
+    def _home(self, keys: I64) -> I64:
+        with np.errstate(over="ignore"):
+            h = keys.view(np.uint64) * _GOLDEN
+        return (h >> self._shift).view(np.int64)
+
+    def positions(self, keys: I64) -> I64:
+        """The slot of each key, -1 when absent (the key equal to ``_FREE`` included)."""
+        n = keys.size
+        out = np.full(n, -1, np.int64)
+        if n == 0 or self._n == 0:
+            return out
+        table, mask = self._keys, self._mask
+        slot = self._home(keys)
+        q = keys
+        todo = np.arange(n)
+        while q.size > self.TAIL:  # a window of slots a step: most keys end in the first
+            cand = (slot[:, None] + _WINDOW) & mask
+            here = table[cand]
+            hit = here == q[:, None]
+            stop = hit | (here == _FREE)
+            first = stop.argmax(axis=1)
+            ended = stop[_rows(first.size), first]
+            found = np.flatnonzero(ended & hit[_rows(first.size), first])
+            out[todo[found]] = cand[found, first[found]]
+            more = np.flatnonzero(~ended)
+            todo, q = todo[more], q[more]
+            slot = (slot[more] + _WINDOW.size) & mask
+        for i, key, s in zip(todo.tolist(), q.tolist(), slot.tolist(), strict=True):
+            while True:
+                here = int(table[s])
+                if here == key:
+                    out[i] = s
+                    break
+                if here == _FREE:
+                    break
+                s = (s + 1) & mask
+        free = keys == _FREE  # it "finds" an empty slot above: never a position
+        if free.any():
+            out[free] = -1
+        return out
+
+    def contains(self, keys: I64) -> B:
+        """Whether each key is in the map."""
+        keys = np.asarray(keys, np.int64)
+        found: B = self.positions(keys) >= 0
+        if self._free_value is not None:
+            found |= keys == _FREE
+        return found
+
+    def lookup(self, keys: I64, default: int) -> tuple[I64, I64]:
+        """The value of each key (``default`` where absent) and its slot (-1 where absent);
+        the slots serve :meth:`put_many` while the map is unchanged."""
+        keys = np.asarray(keys, np.int64)
+        pos = self.positions(keys)
+        out = np.where(pos >= 0, self._values[pos], default)
+        if self._free_value is not None:
+            out[keys == _FREE] = self._free_value
+        return out, pos
+
+    def get_many(self, keys: I64, default: int) -> I64:
+        """The value of each key, ``default`` where absent."""
+        return self.lookup(keys, default)[0]
+
+    def put_many(self, keys: I64, values: I64, positions: I64 | None = None) -> None:
+        """Set ``keys`` (distinct) to ``values``: present keys are overwritten, others added
+        (``positions``: their slots from :meth:`lookup`, when known)."""
+        keys = np.asarray(keys, np.int64)
+        values = np.asarray(values, np.int64)
+        free = keys == _FREE
+        if free.any():
+            self._n += self._free_value is None
+            self._free_value = int(values[free][-1])
+            keep = ~free
+            keys, values = keys[keep], values[keep]
+            positions = None if positions is None else positions[keep]
+        pos = self.positions(keys) if positions is None else positions
+        old = pos >= 0
+        if old.all():
+            self._values[pos] = values
+            return
+        self._values[pos[old]] = values[old]
+        new = np.flatnonzero(~old)
+        self.add_new(keys[new], values[new])
+
+    def add_new(self, keys: I64, values: I64) -> None:
+        """Add keys known to be absent (distinct, none equal to ``_FREE``)."""
+        m = keys.size
+        if m == 0:
+            return
+        if 2 * (self._n + m) > self._keys.size:
+            self._grow(3 * (self._n + m))
+        self._n += m
+        table, mask = self._keys, self._mask
+        slot = self._home(keys)
+        idx = np.arange(m)
+        while idx.size > self.TAIL:
+            free = table[slot] == _FREE
+            cand, where = idx[free], slot[free]
+            table[where] = keys[cand]  # several keys on one slot: one of them is written
+            won = table[where] == keys[cand]
+            self._values[where[won]] = values[cand[won]]
+            go_on = ~free
+            go_on[np.flatnonzero(free)[~won]] = True
+            idx = idx[go_on]
+            slot = (slot[go_on] + 1) & mask
+        for i, s in zip(idx.tolist(), slot.tolist(), strict=True):
+            while table[s] != _FREE:
+                s = (s + 1) & mask
+            table[s] = keys[i]
+            self._values[s] = values[i]
+
+    def _grow(self, capacity: int) -> None:
+        used = self._keys != _FREE
+        keys, values = self._keys[used], self._values[used]
+        self._alloc(capacity)
+        home = self._home(keys)
+        order = np.argsort(home, kind="stable")
+        keys, values, home = keys[order], values[order], home[order]
+        rank = np.arange(keys.size)
+        slot = np.maximum.accumulate(home - rank) + rank if keys.size else home
+        inside = slot <= self._mask
+        self._keys[slot[inside]] = keys[inside]
+        self._values[slot[inside]] = values[inside]
+        n = self._n
+        self._n = int(inside.sum())
+        if not inside.all():  # past the end: probe on from the start, as lookups do
+            out = ~inside
+            self.add_new(keys[out], values[out])
+        self._n = n
+
+    def arrays(self) -> tuple[I64, I64]:
+        """Every (key, value) as two arrays, by key (the same whatever the map's history)."""
+        used = self._keys != _FREE
+        keys, values = self._keys[used], self._values[used]
+        if self._free_value is not None:
+            keys = np.append(keys, _FREE)
+            values = np.append(values, self._free_value)
+        order = np.argsort(keys, kind="stable")
+        return keys[order], values[order]
+
+    # ------------------------------------------------------------ one key at a time
 
     def __len__(self) -> int:
-        return len(self.values)
+        return self._n
+
+    def __getitem__(self, key: int) -> int:
+        if key == _FREE and self._free_value is not None:
+            return self._free_value
+        pos = self.positions(np.array([key], np.int64))
+        if pos[0] < 0:
+            raise KeyError(key)
+        return int(self._values[pos[0]])
+
+    def __setitem__(self, key: int, value: int) -> None:
+        self.put_many(np.array([key], np.int64), np.array([value], np.int64))
+
+    def __delitem__(self, key: int) -> None:
+        raise TypeError("IntMap keys cannot be deleted")
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.arrays()[0].tolist())
+
+    def items(self) -> list[tuple[int, int]]:  # type: ignore[override]
+        """(key, value) pairs, by key."""
+        keys, values = self.arrays()
+        return list(zip(keys.tolist(), values.tolist(), strict=True))
+
+
+class Interner:
+    """Dense integer ids for strings, stable for the life of the interner (and its snapshot).
+
+    A batch is dictionary-encoded (Arrow) and only its distinct values meet the dict, in one
+    list comprehension; the ids of the rows follow from the dictionary codes. (A hash map in
+    NumPy over 64-bit string hashes, checked against the bytes, was measured no faster: the
+    per-value cost is Arrow's conversion and the memory access, not the Python.)
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._values: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def values(self) -> list[str]:
+        """Every interned string, by id."""
+        return self._values
+
+    @values.setter
+    def values(self, values: list[str]) -> None:
+        ids = {v: i for i, v in enumerate(values)}
+        if len(ids) != len(values):
+            raise ValueError("interned values must be distinct")
+        self._values, self._ids = list(values), ids
+
+    @property
+    def ids(self) -> dict[str, int]:
+        """Value → id."""
+        return self._ids
+
+    @ids.setter
+    def ids(self, ids: Mapping[str, int]) -> None:
+        self.values = sorted(ids, key=ids.__getitem__)
 
     def intern(self, values: pa.Array | pa.ChunkedArray) -> I64:
         """The id of each value (nulls → -1), adding the new ones."""
+        codes, _, ids = self.intern_distinct(values)
+        return _gather(ids, codes)
+
+    def intern_distinct(self, values: pa.Array | pa.ChunkedArray) -> tuple[I64, pa.Array, I64]:
+        """``(codes, distinct, ids)``: each row's position among the distinct values (-1 for
+        null), the distinct values in order of first appearance, and their ids."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+        if pa.types.is_null(values.type):
+            values = values.cast(pa.string())
         if len(values) == 0:
-            return np.empty(0, np.int64)
+            return np.empty(0, np.int64), values, np.empty(0, np.int64)
         encoded = pc.dictionary_encode(values)
-        uniques = encoded.dictionary.to_pylist()
-        lookup = np.fromiter((self._one(u) for u in uniques), np.int64, len(uniques))
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        distinct = encoded.dictionary
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
         if encoded.indices.null_count:
-            valid = ~np.asarray(encoded.indices.is_null())
-            out = np.full(len(values), -1, np.int64)
-            out[valid] = lookup[codes[valid].astype(np.int64)]
-            return out
-        return np.asarray(lookup[codes.astype(np.int64)], np.int64)
+            codes = np.where(np.asarray(encoded.indices.is_valid()), codes, -1)
+        return codes.astype(np.int64, copy=False), distinct, self._ids_of(distinct.to_pylist())
 
-    def _one(self, value: str) -> int:
-        found = self.ids.get(value)
-        if found is None:
-            found = self.ids[value] = len(self.values)
-            self.values.append(value)
-        return found
+    def _ids_of(self, distinct: list[str]) -> I64:
+        """Ids of distinct strings, interning the new ones in their order."""
+        get = self._ids.get
+        ids = np.array([get(v, -1) for v in distinct], np.int64)
+        new = np.flatnonzero(ids < 0)
+        if new.size:
+            start = len(self._values)
+            ids[new] = np.arange(start, start + new.size)
+            fresh = [distinct[i] for i in new.tolist()]
+            self._values.extend(fresh)
+            self._ids.update(zip(fresh, range(start, start + new.size), strict=True))
+        return ids
 
     def find(self, value: str) -> int:
         """The id of ``value``, or -1 when it was never interned."""
-        return self.ids.get(value, -1)
+        return self._ids.get(value, -1)
 
     def value(self, i: int) -> str:
         """The string of an id."""
-        return self.values[i]
+        return self._values[i]
+
+    def array(self, ids: I64) -> pa.Array:
+        """The strings of ``ids`` as an Arrow ``string`` array."""
+        values = self._values
+        return pa.array([values[i] for i in ids.tolist()], pa.string())
 
 
-def group_starts(keys: I64) -> tuple[I64, I64]:
-    """Stable order grouping equal keys, and for each sorted row the position its group starts."""
-    order = np.argsort(keys, kind="stable")
+def _gather(per_distinct: I64, codes: I64) -> I64:
+    """``per_distinct[codes]`` with -1 where a code is -1 (a null row)."""
+    if per_distinct.size == 0:
+        return np.full(codes.size, -1, np.int64)
+    out = per_distinct[codes]
+    if codes.size and codes.min() < 0:
+        out[codes < 0] = -1
+    return out
+
+
+_ROW_BITS: Final = 32
+_ROW_MASK: Final = np.int64((1 << _ROW_BITS) - 1)
+
+
+def stable_order(keys: I64) -> I64:
+    """``np.argsort(keys, kind="stable")``, faster for keys spanning less than 2**31 (ids):
+    each key goes in the high half of an int64 and its row in the low half, and one plain
+    ``np.sort`` (SIMD) orders them."""
+    n = keys.size
+    rows = _rows(n)
+    if n < 2:
+        return rows.copy()
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo >= 1 << 31 or n > 1 << _ROW_BITS:  # wide keys (pairs of ids): no room
+        wide: I64 = np.argsort(keys, kind="stable")
+        return wide
+    packed = np.sort(((keys - lo) << _ROW_BITS) | rows)
+    order: I64 = packed & _ROW_MASK
+    return order
+
+
+def group_rows(keys: I64) -> tuple[I64, I64, I64, I64]:
+    """``(order, starts, first, inverse)``: the stable order grouping equal keys, for each sorted
+    row the position its group starts, the first row of each group (groups in key order), and
+    each row's group."""
+    order = stable_order(keys)
     sk = keys[order]
     new = np.empty(sk.size, np.bool_)
     if sk.size:
         new[0] = True
-        new[1:] = sk[1:] != sk[:-1]
-    starts = np.maximum.accumulate(np.where(new, np.arange(sk.size), 0))
+        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    at = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(keys.size, np.int64)
+    inverse[order] = group
+    return order, at[group], order[at], inverse
+
+
+def group_starts(keys: I64) -> tuple[I64, I64]:
+    """Stable order grouping equal keys, and for each sorted row the position its group starts."""
+    order, starts, _, _ = group_rows(keys)
     return order, starts
+
+
+def _involved(keys: I64, active: B) -> I64:
+    """Rows whose key has at least one active row (the only rows a sparse running sum or
+    maximum changes)."""
+    wanted = np.unique(keys[active])
+    at = np.minimum(np.searchsorted(wanted, keys), wanted.size - 1)
+    return np.flatnonzero(wanted[at] == keys)
 
 
 def running_count(keys: I64) -> I64:
     """For each row, how many earlier rows of the batch have the same key (0 for the first)."""
     order, starts = group_starts(keys)
     out = np.empty(keys.size, np.int64)
-    out[order] = np.arange(keys.size) - starts
+    out[order] = _rows(keys.size) - starts
     return out
 
 
 def running_sum(keys: I64, values: I64, *, inclusive: bool = True) -> I64:
     """Running sum of ``values`` per key in row order (including the row itself by default)."""
+    active = values != 0
+    k = int(np.count_nonzero(active))
+    if k == 0:
+        return np.zeros(keys.size, np.int64)
+    if 8 * k < keys.size:  # few non-zero values: only the rows of their keys change
+        rows = _involved(keys, active)
+        if rows.size < keys.size:
+            out = np.zeros(keys.size, np.int64)
+            out[rows] = running_sum(keys[rows], values[rows], inclusive=inclusive)
+            return out
     order, starts = group_starts(keys)
     sv = values[order]
     cs = np.cumsum(sv)
@@ -122,20 +442,34 @@ def running_sum(keys: I64, values: I64, *, inclusive: bool = True) -> I64:
 
 def running_max(keys: I64, values: I64, *, inclusive: bool = True, floor: int = NONE) -> I64:
     """Running maximum of ``values`` per key in row order; ``floor`` where nothing came yet."""
-    order = np.argsort(keys, kind="stable")
-    sk, sv = keys[order], values[order]
-    n = sv.size
-    out = np.empty(n, np.int64)
+    n = values.size
     if n == 0:
-        return out
+        return np.empty(0, np.int64)
+    active = values > floor
+    k = int(np.count_nonzero(active))
+    if k == 0:  # nothing above the floor: the floor everywhere
+        return np.full(n, floor, np.int64)
+    if 8 * k < n:  # few values above the floor: only the rows of their keys change
+        rows = _involved(keys, active)
+        if rows.size < n:
+            out = np.full(n, floor, np.int64)
+            out[rows] = running_max(keys[rows], values[rows], inclusive=inclusive, floor=floor)
+            return out
+    order, _, first, inverse = group_rows(keys)
+    if inclusive and n > 1 and (values[1:] <= values[:-1]).all():
+        # Non-increasing values (``-at`` of rows sorted by time): each key's first value.
+        return np.maximum(values[first][inverse], floor)
+    sk, sv = keys[order], values[order]
+    out = np.empty(n, np.int64)
     new = np.empty(n, np.bool_)
     new[0] = True
-    new[1:] = sk[1:] != sk[:-1]
+    np.not_equal(sk[1:], sk[:-1], out=new[1:])
     seg = np.cumsum(new) - 1
     # Segmented maximum: rank the values, lift each segment above the previous one so one
     # global maximum.accumulate never leaks across keys, and map the ranks back.
-    uniq, rank = np.unique(sv, return_inverse=True)
-    lifted = rank.astype(np.int64) + seg * uniq.size
+    uniq = np.unique(sv)
+    rank = np.searchsorted(uniq, sv)
+    lifted = rank + seg * uniq.size
     acc = uniq[np.maximum.accumulate(lifted) - seg * uniq.size]
     if not inclusive:
         prev = np.empty(n, np.int64)
@@ -148,10 +482,25 @@ def running_max(keys: I64, values: I64, *, inclusive: bool = True, floor: int = 
 
 
 class KeySeen:
-    """A set of int64 keys with the first moment each was seen ("is this pair new?")."""
+    """A set of int64 keys with the first moment each was seen ("is this pair new?"), held in
+    an :class:`IntMap` (:attr:`first`: key → first time)."""
 
     def __init__(self) -> None:
-        self.first: dict[int, int] = {}
+        self._first = IntMap()
+
+    @property
+    def first(self) -> IntMap:
+        """Key → first time seen."""
+        return self._first
+
+    @first.setter
+    def first(self, first: Mapping[int, int]) -> None:
+        if isinstance(first, IntMap):
+            self._first = first
+            return
+        keys = np.fromiter(first.keys(), np.int64, len(first))
+        values = np.fromiter(first.values(), np.int64, len(first))
+        self._first = IntMap.of(keys, values)
 
     def __len__(self) -> int:
         return len(self.first)
@@ -160,31 +509,57 @@ class KeySeen:
         """For each row: the first time its key was seen, this batch's rows included (in order)."""
         if keys.size == 0:
             return np.empty(0, np.int64)
-        uniq, first_idx = np.unique(keys, return_index=True)
-        batch_first = at[first_idx]
-        known = self.first
-        prior = np.fromiter((known.get(k, NEVER) for k in uniq.tolist()), np.int64, uniq.size)
-        firsts = np.minimum(prior, batch_first)
-        fresh = prior == NEVER
-        known.update(zip(uniq[fresh].tolist(), batch_first[fresh].tolist(), strict=True))
-        return firsts[np.searchsorted(uniq, keys)]
+        prior = self.first.get_many(keys, NEVER)
+        unseen = prior == NEVER
+        if (at[~unseen] >= prior[~unseen]).all():
+            # Keys seen before keep their first time (no row of theirs is earlier); the
+            # unseen ones get the time of their first row in the batch.
+            rows = np.flatnonzero(unseen)
+            if rows.size == 0:
+                return prior
+            _, _, first, inverse = group_rows(keys[rows])
+            firsts = at[rows[first]]
+            self.first.put_many(keys[rows[first]], firsts)
+            prior[rows] = firsts[inverse]
+            return prior
+        _, _, first, inverse = group_rows(keys)
+        uniq, batch_first = keys[first], at[first]
+        known, pos = self.first.lookup(uniq, NEVER)
+        fresh = known == NEVER
+        if fresh.any():
+            self.first.put_many(uniq[fresh], batch_first[fresh], pos[fresh])
+        return np.minimum(known, batch_first)[inverse]
 
     def is_new(self, keys: I64, at: I64) -> B:
         """True for the row where a key is seen for the first time ever (earlier rows count)."""
-        if keys.size == 0:
-            return np.empty(0, np.bool_)
-        known = self.first
-        uniq, first_idx = np.unique(keys, return_index=True)
-        prior = np.fromiter((k in known for k in uniq.tolist()), np.bool_, uniq.size)
         new = np.zeros(keys.size, np.bool_)
-        new[first_idx[~prior]] = True
-        fresh_keys = uniq[~prior].tolist()
-        known.update(zip(fresh_keys, at[first_idx[~prior]].tolist(), strict=True))
+        if keys.size == 0:
+            return new
+        rows = np.flatnonzero(~self.first.contains(keys))
+        if rows.size:
+            _, _, first, _ = group_rows(keys[rows])
+            firsts = rows[first]
+            new[firsts] = True
+            self.first.put_many(keys[firsts], at[firsts], np.full(firsts.size, -1))
         return new
+
+    def get(self, keys: I64, default: int = NEVER) -> I64:
+        """The first time each key was seen, ``default`` for keys never seen."""
+        return self.first.get_many(keys, default)
 
     def items(self) -> Iterable[tuple[int, int]]:
         """(key, first time) pairs."""
         return self.first.items()
+
+
+def members(values: I64, small: Iterable[int]) -> B:
+    """Whether each value is one of ``small`` (non-negative ints below 64, such as row kinds):
+    a table look-up, where ``np.isin`` sorts."""
+    table = np.zeros(64, np.bool_)
+    table[list(small)] = True
+    if values.size and (values.min() < 0 or values.max() >= 64):
+        return np.isin(values, np.flatnonzero(table))
+    return table[values]
 
 
 def pair_keys(a: I64, b: I64) -> I64:

@@ -15,12 +15,15 @@ from fanzha.detect.kernels import (
     NONE,
     Column,
     Interner,
+    IntMap,
     KeySeen,
+    group_rows,
     group_starts,
     pair_keys,
     running_count,
     running_max,
     running_sum,
+    stable_order,
     take_strings,
 )
 
@@ -182,3 +185,130 @@ def test_column_grows_with_its_default() -> None:
 def test_pair_keys_are_unique_and_carry_the_first(a: int, b: int) -> None:
     k = pair_keys(np.array([a], I64), np.array([b], I64))
     assert int(k[0]) >> 31 == a and int(k[0]) & (2**31 - 1) == b
+
+
+ops_st = st.lists(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                st.integers(-50, 50),
+                st.sampled_from([NONE, NEVER, NONE + 1, 2**62, -(2**62)]),
+            ),
+            st.integers(-(10**9), 10**9),
+        ),
+        max_size=40,
+    ),
+    max_size=8,
+)
+
+
+@SETTINGS
+@given(ops_st, st.integers(1, 64))
+def test_intmap_is_a_dict(batches: list[list[tuple[int, int]]], capacity: int) -> None:
+    """Batches of writes (distinct keys in a batch) and reads answer what a dict answers,
+    through growth, collisions and the key that marks a free slot."""
+    m, d = IntMap(capacity), dict[int, int]()
+    probe = np.array(sorted({k for b in batches for k, _ in b} | {7, NONE, -1}), I64)
+    for batch in batches:
+        write = dict(batch)
+        m.put_many(np.array(list(write), I64), np.array(list(write.values()), I64))
+        d.update(write)
+        assert m.get_many(probe, -99).tolist() == [d.get(k, -99) for k in probe.tolist()]
+        assert m.contains(probe).tolist() == [k in d for k in probe.tolist()]
+        assert len(m) == len(d)
+    assert dict(m.items()) == d == dict(IntMap.of(*m.arrays()).items())
+    for k in probe.tolist():
+        assert (m[k] == d[k]) if k in d else (k not in m)
+    m[12345] = 6
+    assert m.get(12345) == 6 and m.get(-12345) is None
+
+
+def test_intmap_grows_past_many_keys() -> None:
+    m = IntMap()
+    keys = np.arange(0, 300_000 * 7, 7, dtype=I64) << 31
+    m.put_many(keys, keys + 1)
+    assert len(m) == keys.size
+    assert (m.get_many(keys, 0) == keys + 1).all()
+    assert not m.contains(keys + 1).any()
+
+
+@SETTINGS
+@given(st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=12), max_size=5))
+def test_interner_hands_out_ids_in_order_of_first_sight(batches: list[list[str | None]]) -> None:
+    """Ids over batches are what a dict handing out ids in order of first sight says."""
+    interner, ids = Interner(), dict[str, int]()
+    for batch in batches:
+        got = interner.intern(pa.array(batch, pa.string())).tolist()
+        expected = [-1 if v is None else ids.setdefault(v, len(ids)) for v in batch]
+        assert got == expected
+    assert interner.values == list(ids)
+    for v, i in ids.items():
+        assert interner.find(v) == i and interner.value(i) == v
+    assert interner.find("never\x00") == -1
+    again = Interner()
+    again.values = list(interner.values)
+    assert again.ids == ids
+    codes, distinct, dist_ids = again.intern_distinct(pa.array(["x", None, "x", "y"]))
+    assert codes.tolist() == [0, -1, 0, 1] and distinct.to_pylist() == ["x", "y"]
+    assert [again.value(i) for i in dist_ids.tolist()] == ["x", "y"]
+
+
+@SETTINGS
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=80), st.integers(0, 3))
+def test_stable_order_and_groups(keys: list[int], spread: int) -> None:
+    """The SIMD-sort stable order is ``np.argsort(kind="stable")``, narrow or wide keys."""
+    k = np.array([x >> (20 * spread) for x in keys], I64)
+    assert stable_order(k).tolist() == np.argsort(k, kind="stable").tolist()
+    order, starts, first, inverse = group_rows(k)
+    uniq, first_idx, inv = np.unique(k, return_index=True, return_inverse=True)
+    assert first.tolist() == first_idx.tolist() and inverse.tolist() == inv.tolist()
+    assert k[order].tolist() == sorted(k.tolist())
+    assert (k[first] == uniq).all() and (k[order][starts] == k[order]).all()
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([NONE, NONE, NONE, 0, 3, -7, 9]))))
+def test_sparse_running_sum_and_max(rows: list[tuple[int, int]]) -> None:
+    """Mostly-empty values (times of rare rows, marks of hits) take the sparse path: the same
+    answers as a loop."""
+    keys = np.array([k for k, _ in rows], I64)
+    values = np.array([v for _, v in rows], I64)
+    best: dict[int, int] = {}
+    total: dict[int, int] = {}
+    want_max, want_sum = [], []
+    for k, v in rows:
+        best[k] = max(best.get(k, NONE), v)
+        want_max.append(best[k])
+        total[k] = total.get(k, 0) + (v if v != NONE else 0)
+        want_sum.append(total[k])
+    assert running_max(keys, values).tolist() == want_max
+    sums = np.where(values == NONE, 0, values)
+    assert running_sum(keys, sums).tolist() == want_sum
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 5), max_size=40))
+def test_running_max_of_falling_values(keys: list[int]) -> None:
+    """Non-increasing values (``-at`` of time-sorted rows) take a shortcut: each key's first."""
+    k = np.array(keys, I64)
+    values = -np.arange(k.size, dtype=I64) // 2
+    first: dict[int, int] = {}
+    expected = [first.setdefault(key, int(v)) for key, v in zip(keys, values, strict=True)]
+    assert running_max(k, values).tolist() == expected
+
+
+@SETTINGS
+@given(timed_keys(), st.lists(st.integers(0, 8), max_size=10))
+def test_keyseen_first_at_with_late_rows(
+    data: tuple[list[int], list[int], list[int]], late: list[int]
+) -> None:
+    """A later batch with rows earlier than a key's first time (late rows) still answers the
+    earliest time seen in order."""
+    keys, times, _ = data
+    seen = KeySeen()
+    seen.first_at(np.array(keys, I64), np.array(times, I64))
+    first: dict[int, int] = {}
+    for key, time in zip(keys, times, strict=True):
+        first.setdefault(key, time)
+    got = seen.first_at(np.array(late, I64), np.full(len(late), -1, I64)).tolist()
+    assert got == [min(first.get(k, NEVER), -1) for k in late]

@@ -1,0 +1,60 @@
+"""Per-value attributes of the frame builder: computed once per distinct value, in the order
+values first appear, and the same as computing them row by row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fanzha.detect.frame import PerValue
+
+I64 = np.int64
+batches_st = st.lists(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", "bb", "c", "dd", "+8613800000000"]))),
+    max_size=6,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches_st)
+def test_per_value_attributes_are_computed_once_in_order(batches: list[list[str | None]]) -> None:
+    seen: list[str] = []
+
+    def length_and_first(values: pa.Array, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.extend(values.to_pylist())
+        lengths = np.asarray(pc.utf8_length(values).to_numpy(), I64)
+        return lengths, ids.astype(I64) * 10
+
+    cache = PerValue()
+    order: list[str] = []
+    for batch in batches:
+        ids = cache.ids(pa.array(batch, pa.string()))
+        lengths, tens = cache.get_all(("len", "ten"), ids, length_and_first, (-1, -2))
+        assert lengths.tolist() == [-1 if v is None else len(v) for v in batch]
+        assert tens.tolist() == [-2 if i < 0 else 10 * i for i in ids.tolist()]
+        for v in batch:
+            if v is not None and v not in order:
+                order.append(v)
+    # Each distinct value was computed exactly once, in the order values first appeared.
+    assert seen == order
+    assert cache.values.values == order
+
+
+def test_versioned_attributes_are_computed_again_for_a_new_version() -> None:
+    calls: list[list[str]] = []
+
+    def tag(values: pa.Array, ids: np.ndarray) -> np.ndarray:
+        calls.append(values.to_pylist())
+        return np.asarray(pc.utf8_length(values).to_numpy(), I64) + 100 * len(calls)
+
+    cache = PerValue()
+    ids = cache.ids(pa.array(["a", None, "bb", "a"]))
+    assert cache.get_versioned(("x",), ids, 1, tag, (-1,))[0].tolist() == [101, -1, 102, 101]
+    assert cache.get_versioned(("x",), ids, 1, tag, (-1,))[0].tolist() == [101, -1, 102, 101]
+    more = cache.ids(pa.array(["bb", "ccc"]))
+    assert cache.get_versioned(("x",), more, 1, tag, (-1,))[0].tolist() == [102, 203]
+    assert cache.get_versioned(("x",), ids, 2, tag, (-1,))[0].tolist() == [301, -1, 302, 301]
+    assert calls == [["a", "bb"], ["ccc"], ["a", "bb"]]
