@@ -152,8 +152,19 @@ class Dispatcher:
 
         ``evidence`` maps warning ids to their signals, ``locations`` phones to where their
         latest call was handled. Replaying the same table changes nothing."""
+        return self.dispatch_rows(warnings.to_pylist(), registry, evidence, locations)
+
+    def dispatch_rows(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        registry: Registry,
+        evidence: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        locations: Mapping[str, Location] | None = None,
+    ) -> DispatchReport:
+        """:meth:`dispatch_warnings` over warnings-table rows as dicts (a replay dispatches
+        each change as it happens, one row at a time)."""
         report = DispatchReport()
-        for index, row in enumerate(warnings.to_pylist(), start=1):
+        for index, row in enumerate(rows, start=1):
             if row.get("shadow"):
                 report.shadow += 1
                 continue

@@ -131,6 +131,10 @@ class MemoryInstructionRepo:
         late = sorted((due, i) for i, due in self._next_due.items() if due <= at)
         return [self._out(self._by_id[i]) for _, i in late]
 
+    def earliest_due(self) -> dt.datetime | None:
+        """The earliest deadline an open instruction works towards (None: nothing is owed)."""
+        return min(self._next_due.values(), default=None)
+
     def find(
         self,
         *,

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.dispatch.instruction import Instruction, State
 from fanzha.dispatch.levels import RiskLevel
 from fanzha.dispatch.repo import StaleInstructionError
-from fanzha.store._sql import dialect_insert, safe_text
+from fanzha.store._sql import chunks, dialect_insert, safe_text
 from fanzha.store.tables import InstructionRecord
 
 _TABLE: Table = InstructionRecord.__table__  # type: ignore[assignment]
@@ -107,6 +107,27 @@ class SqlInstructions:
             query = query.where(_TABLE.c.level == int(level))
         query = query.order_by(_TABLE.c.created_at.desc(), _TABLE.c.instruction_id.desc())
         return self._many(query.limit(limit))
+
+    def between(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> builtins.list[Instruction]:
+        """Every instruction created in ``[since, until)`` (either open), oldest first."""
+        query = select(_TABLE.c.body)
+        if since is not None:
+            query = query.where(_TABLE.c.created_at >= since)
+        if until is not None:
+            query = query.where(_TABLE.c.created_at < until)
+        return self._many(query.order_by(_TABLE.c.created_at, _TABLE.c.instruction_id))
+
+    def replace_all(self, instructions: Iterable[Instruction]) -> int:
+        """Delete every stored instruction and store these (a replay's result), in one
+        transaction: readers see the old set or the new one, never a mix."""
+        rows = [_params(ins) for ins in instructions]
+        with self._sessions.begin() as session:
+            session.execute(delete(_TABLE))
+            for group in chunks(rows):
+                session.execute(insert(_TABLE), list(group))
+        return len(rows)
 
     def _one(self, where: Any) -> Instruction | None:
         with self._sessions() as session:
