@@ -352,20 +352,11 @@ class SimulatedResponders:
     def _start_talk(self, ins: Instruction, work: _Work, *, face_to_face: bool) -> None:
         now = self.clock.now()
         situation = self.victims.situation(ins.id_number, ins.phone, now)
-        chance = self._persuasion(situation) * (
-            self.params.visit_persuasion_factor if face_to_face else 1.0
-        )
-        persuaded = work.rng.random() < min(chance, MAX_PERSUASION)
+        chance = persuasion(self.params, situation, face_to_face=face_to_face)
+        persuaded = work.rng.random() < chance
         work.talk = _Talk(situation, persuaded, face_to_face)
         self.report.talks += 1
         self._schedule(ins, work, Step.TALK_END, now + _draw(work.rng, self.params.talk_s))
-
-    def _persuasion(self, situation: Situation) -> float:
-        p = self.params.persuasion
-        if situation.stage is Stage.PAYING:
-            after = max(0, len(situation.paid) - 1)
-            return p.get("paying", 0.0) * self.params.persuasion_decay**after
-        return p.get(situation.stage.value, 0.0)
 
     def _talk_end(self, ins: Instruction, work: _Work) -> None:
         talk, now = work.talk, self.clock.now()
@@ -466,6 +457,20 @@ class SimulatedResponders:
         done = self.dispatcher.close(ins.instruction_id, officer(ins.unit))
         work.key = _key(done)
         work.token += 1  # nothing more to do
+
+
+def persuasion(params: ResponderParams, situation: Situation, *, face_to_face: bool) -> float:
+    """The chance that a person who listens is dissuaded: by stage, lower with every payment
+    made, higher face to face (at most :data:`MAX_PERSUASION`)."""
+    p = params.persuasion
+    if situation.stage is Stage.PAYING:
+        after = max(0, len(situation.paid) - 1)
+        chance = p.get("paying", 0.0) * params.persuasion_decay**after
+    else:
+        chance = p.get(situation.stage.value, 0.0)
+    if face_to_face:
+        chance *= params.visit_persuasion_factor
+    return min(chance, MAX_PERSUASION)
 
 
 def _key(ins: Instruction) -> tuple[str, State, bool]:
