@@ -22,7 +22,8 @@ from fanzha.stats.kpi import ALL_UNITS, KpiRow, Kpis, kpis
 from fanzha.store.instructions import SqlInstructions
 
 LABELS: dict[str, tuple[str, str]] = {
-    "title": ("预警指令工作考核", "Dispatch KPIs"),
+    "title_time": ("预警指令考核:时效", "Dispatch KPIs: timeliness"),
+    "title_work": ("预警指令考核:劝阻", "Dispatch KPIs: dissuasion"),
     "unit": ("单位", "unit"),
     "level": ("等级", "level"),
     "all_levels": ("全部", "all"),
@@ -112,19 +113,29 @@ def _within(
 
 
 def print_kpis(table: Kpis, tree: OrgTree | None, console: Console, lang: str) -> None:
-    """One row per unit and level, the unit's total, the level totals and the overall row."""
-    out = Table(title=_l("title", lang))
-    out.add_column(_l("unit", lang))
-    out.add_column(_l("level", lang))
-    keys = ("instructions", "sign", "contact", "on_time", "overdue", "calls", "reach")
-    for key in (*keys, "refusal", "dissuasion", "per_dissuasion", "saved"):
-        out.add_column(_l(key, lang), justify="right")
-    for row in table.rows:
-        out.add_row(_unit_name(row.unit, tree, lang), _level_name(row.level, lang), *_cells(row))
-    console.print(out)
+    """Two tables (timeliness, then dissuasion), each with one row per unit and level, the
+    unit's total, the level totals and the overall row."""
+    parts = (
+        ("title_time", ("instructions", "sign", "contact", "on_time", "overdue"), _time_cells),
+        (
+            "title_work",
+            ("calls", "reach", "refusal", "dissuasion", "per_dissuasion", "saved"),
+            _work_cells,
+        ),
+    )
+    for title, keys, cells in parts:
+        out = Table(title=_l(title, lang))
+        out.add_column(_l("unit", lang))
+        out.add_column(_l("level", lang))
+        for key in keys:
+            out.add_column(_l(key, lang), justify="right")
+        for row in table.rows:
+            name = _unit_name(row.unit, tree, lang)
+            out.add_row(name, _level_name(row.level, lang), *cells(row))
+        console.print(out)
 
 
-def _cells(row: KpiRow) -> list[str]:
+def _time_cells(row: KpiRow) -> list[str]:
     j = row.to_json()
     return [
         f"{row.legs:,}",
@@ -132,6 +143,11 @@ def _cells(row: KpiRow) -> list[str]:
         _num(j["median_first_contact_s"]),
         _pct(row.on_time_rate),
         f"{row.overdue:,}",
+    ]
+
+
+def _work_cells(row: KpiRow) -> list[str]:
+    return [
         f"{row.calls:,}",
         _pct(row.reach_rate),
         _pct(row.refusal_rate),

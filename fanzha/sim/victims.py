@@ -136,6 +136,7 @@ class Victims:
                 self._by_phone[scam.phone].append(scam)
         self.removed: set[str] = set()
         self.frontier: int | None = None  # events before this (epoch s) were streamed
+        self._gone: tuple[int, pa.Array] = (0, pa.array([], pa.string()))  # filter's value set
 
     @classmethod
     def from_truth(cls, out_dir: Path) -> Victims:
@@ -201,7 +202,9 @@ class Victims:
         """A window's tables without the events stopped people no longer cause."""
         if not self.removed:
             return dict(tables)
-        gone = pa.array(sorted(self.removed), pa.string())
+        if self._gone[0] != len(self.removed):  # only ever grows: its size tells it changed
+            self._gone = (len(self.removed), pa.array(list(self.removed), pa.string()))
+        gone = self._gone[1]
         out = {}
         for name, table in tables.items():
             if name in ("transfer", "police_report") and table.num_rows:
