@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from dispatch.builders import CITY, JIANGBEI, NANPING, NANPING_GRID, SHENGLI_GRID, units
 
 from fanzha.dispatch.instruction import Action, Instruction, State, instruction_id
 from fanzha.dispatch.levels import Channel
@@ -26,7 +27,6 @@ from fanzha.sim.responders import (
     simulated_users,
 )
 from fanzha.sim.victims import Payment, Scam, Situation, Stage, Victims
-from tests.dispatch.builders import CITY, JIANGBEI, NANPING, NANPING_GRID, SHENGLI_GRID, units
 
 T0 = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.UTC)
 E0 = int(T0.timestamp())
@@ -81,11 +81,12 @@ class City:
     def warn(self, k: int, level: int, at: dt.datetime = T0, warning_id: str = "") -> str:
         id_number, phone = person(k)
         self.clock.set(max(self.clock.now(), at))
-        row = {"warning_id": warning_id or f"W{k}", "subject": id_number, "level": level}
+        wid = warning_id or f"W{k}"
+        row = {"warning_id": wid, "subject": id_number, "level": level}
         self.dispatcher.dispatch_rows(
             [{**row, "id_number": id_number, "phone": phone}], self.registry
         )
-        iid = instruction_id(row["warning_id"])
+        iid = instruction_id(wid)
         self.responders.notice(iid)
         return iid
 

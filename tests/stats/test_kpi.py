@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from dispatch.builders import CITY, JIANGBEI, NANPING
+from dispatch.instructions import dissuaded, issued, warning
 
 from fanzha.dispatch.instruction import Breach, Instruction
 from fanzha.dispatch.levels import DEFAULT_POLICIES, Channel, RiskLevel
 from fanzha.dispatch.outcome import ContactAttempt, Contacted, NotReachedReason, Outcome
 from fanzha.dispatch.routing import Route, RouteReason
 from fanzha.stats.kpi import ALL_UNITS, instruction_figures, kpis, legs
-from tests.dispatch.builders import CITY, JIANGBEI, NANPING
-from tests.dispatch.instructions import dissuaded, issued, warning
 
 MIN = dt.timedelta(minutes=1)
 DAY = dt.timedelta(days=1)
