@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from fanzha.detect.engine import Engine, EngineConfig
@@ -61,10 +62,12 @@ from fanzha.sim.responders import (
 from fanzha.sim.stream import REPLAY_ORDER, Window, iter_windows
 from fanzha.sim.victims import Victims
 from fanzha.stats.kpi import Kpis, instruction_figures, kpis
+from fanzha.store import OrgUnitRow
 from fanzha.store.instructions import SqlInstructions
 from fanzha.store.warnings import SqlWarnings
 
 OUTBOX_NAME = "sms-replay.jsonl"
+PERSON_COLUMNS = ("id_number", "birth_date", "phones", "accounts", "community")
 
 
 class ReplayError(ValueError):
@@ -216,7 +219,7 @@ def replay_with_responders(
     clock = run.timings
     for window in iter_windows(folder / "events", options.window_s, tz=app.settings.timezone):
         with clock("victims"):
-            tables = run.victims.filter(window.tables)
+            tables = run.victims.filter(window.tables, int(window.end.timestamp()))
         if ingest is not None:
             with clock("ingest"):
                 ingest(tables)
@@ -272,8 +275,7 @@ def responder_params(manifest: Mapping[str, Any]) -> ResponderParams:
 
 
 def _wire(app: App, folder: Path, manifest: Mapping[str, Any], options: ReplayOptions) -> _Run:
-    app.ingest(Request([folder / "registry"]))  # residents and units, upserted by key
-    persons = persons_table(app.store.sessions)
+    persons = _registry(app, folder, manifest, options)
     engine = build_engine(persons, IntelView(app.intel_index()), EngineConfig())
     units = tree_from_registry(app.store.reference.org_units())
     tree = OrgTree(list(units), simulated_users(units))
@@ -306,6 +308,29 @@ def _wire(app: App, folder: Path, manifest: Mapping[str, Any], options: ReplayOp
     return _Run(
         engine, dispatcher, repo, clock, registry, phones, responders, victims, report, options
     )
+
+
+def _registry(
+    app: App, folder: Path, manifest: Mapping[str, Any], options: ReplayOptions
+) -> pa.Table:
+    """The residents (for detection and routing); the units land in the store either way.
+
+    With ``ingest`` (or a simulation written as NDJSON) the registry goes through ingestion
+    like any provider's file; otherwise the simulator's Parquet is read directly, as the
+    events are, and only the units are stored (for routing and ``fanzha kpi``): validating
+    every resident again costs seconds and tells nothing new about the simulator's output."""
+    registry = folder / "registry"
+    if options.ingest or manifest.get("format") != "parquet":
+        app.ingest(Request([registry]))
+        return persons_table(app.store.sessions)
+    units = pq.read_table(registry / "org_unit.parquet").to_pylist()
+    app.store.reference.upsert_org_units(
+        [
+            OrgUnitRow(r["code"], r["name"], r["level"], r.get("parent_code"), r.get("name_en"))
+            for r in units
+        ]
+    )
+    return pq.read_table(registry / "person.parquet", columns=list(PERSON_COLUMNS))
 
 
 def _ingester(app: App, folder: Path) -> Callable[[Mapping[str, pa.Table]], None]:

@@ -16,6 +16,7 @@ as lost (``paid_after_stop``), which the scorecard reports so the window size ca
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import enum
 from collections import defaultdict
@@ -64,7 +65,8 @@ class Scam:
     payments: list[Payment]
     rebates: list[tuple[int, str]] = field(default_factory=list)  # (at, event id)
     report: tuple[int, str] | None = None
-    flows: dict[str, list[str]] = field(default_factory=dict)  # payment → laundering events
+    # payment → its laundering transfers (at, event id)
+    flows: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     stopped_at: int | None = None
     stopped_by: str = ""
     removed: set[str] = field(default_factory=set)  # payment event ids taken out
@@ -136,7 +138,9 @@ class Victims:
                 self._by_phone[scam.phone].append(scam)
         self.removed: set[str] = set()
         self.frontier: int | None = None  # events before this (epoch s) were streamed
-        self._gone: tuple[int, pa.Array] = (0, pa.array([], pa.string()))  # filter's value set
+        # What is still to be taken out, by time: a window needs only its own stretch.
+        self._pending: list[tuple[int, str]] = []
+        self._times = self._event_times()
 
     @classmethod
     def from_truth(cls, out_dir: Path) -> Victims:
@@ -175,7 +179,13 @@ class Victims:
     def stop(self, id_number: str | None, phone: str | None, at: dt.datetime, by: str) -> Stop:
         """The person stops paying at ``at``: take every later event of their begun scams
         out of the stream (those not streamed yet)."""
-        now = _epoch(at)
+        before = set(self.removed)
+        stop = self._stop(id_number, phone, _epoch(at), by)
+        for event_id in self.removed - before:
+            bisect.insort(self._pending, (self._times.get(event_id, 0), event_id))
+        return stop
+
+    def _stop(self, id_number: str | None, phone: str | None, now: int, by: str) -> Stop:
         scams = removed = saved = late = 0
         for scam in self.of(id_number, phone):
             if scam.first_contact > now or scam.stopped_at is not None:
@@ -190,7 +200,7 @@ class Victims:
                     continue
                 scam.removed.add(p.event_id)
                 self.removed.add(p.event_id)
-                self.removed.update(scam.flows.get(p.event_id, ()))
+                self.removed.update(e for _, e in scam.flows.get(p.event_id, ()))
                 removed += 1
                 saved += p.amount_fen
             self.removed.update(e for t, e in scam.rebates if t > now)
@@ -198,13 +208,20 @@ class Victims:
                 self.removed.add(scam.report[1])
         return Stop(scams, removed, saved, late)
 
-    def filter(self, tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
-        """A window's tables without the events stopped people no longer cause."""
-        if not self.removed:
+    def filter(
+        self, tables: Mapping[str, pa.Table], until: int | None = None
+    ) -> dict[str, pa.Table]:
+        """A window's tables without the events stopped people no longer cause (``until``:
+        the window's end, epoch s; the removals due before it are used up)."""
+        if until is None:
+            ids = list(self.removed)
+        else:
+            cut = bisect.bisect_left(self._pending, (until, ""))
+            ids = [event_id for _, event_id in self._pending[:cut]]
+            del self._pending[:cut]
+        if not ids:
             return dict(tables)
-        if self._gone[0] != len(self.removed):  # only ever grows: its size tells it changed
-            self._gone = (len(self.removed), pa.array(list(self.removed), pa.string()))
-        gone = self._gone[1]
+        gone = pa.array(ids, pa.string())
         out = {}
         for name, table in tables.items():
             if name in ("transfer", "police_report") and table.num_rows:
@@ -212,6 +229,18 @@ class Victims:
                 table = table.filter(keep)
             out[name] = table
         return out
+
+    def _event_times(self) -> dict[str, int]:
+        """When each event a stop can take out happens (epoch s)."""
+        times: dict[str, int] = {}
+        for scam in self.scams:
+            for p in scam.payments:
+                times[p.event_id] = p.at
+                times.update((e, t) for t, e in scam.flows.get(p.event_id, ()))
+            times.update((e, t) for t, e in scam.rebates)
+            if scam.report is not None:
+                times[scam.report[1]] = scam.report[0]
+        return times
 
     def money(self) -> Money:
         """Victims, protected before any loss, money lost and saved."""
@@ -255,11 +284,9 @@ def scams_from_tables(
             rebates[vid].append((at, row["event_id"]))
         elif row["step"] == "report":
             reports[vid] = (at, row["event_id"])
-    laundering: dict[str, list[str]] = defaultdict(list)
-    for root, event_id in zip(
-        flows.column("root_event_id").to_pylist(), flows.column("event_id").to_pylist(), strict=True
-    ):
-        laundering[root].append(event_id)
+    laundering: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row in flows.select(["root_event_id", "event_id", "ts"]).to_pylist():
+        laundering[row["root_event_id"]].append((_epoch(row["ts"]), row["event_id"]))
     out = []
     for row in victims.to_pylist():
         vid = row["victim_id"]

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,8 +156,21 @@ def _params(ins: Instruction) -> dict[str, Any]:
         "next_due": ins.next_due(),
         "escalations": ins.escalations,
         "version": ins.version,
-        "body": _storable(ins.model_dump(mode="json")),
+        "body": _body(ins),
     }
+
+
+def _body(ins: Instruction) -> Any:
+    """The instruction as JSON for the ``body`` column; the walk that escapes what a database
+    refuses runs only when the JSON text holds such a character (long histories are dumped
+    by pydantic's serialiser in one go)."""
+    try:
+        text = ins.model_dump_json()
+    except ValueError:  # a lone surrogate pydantic cannot encode
+        return _storable(ins.model_dump(mode="json"))
+    if "\\u0000" in text:
+        return _storable(ins.model_dump(mode="json"))
+    return orjson.loads(text)
 
 
 def _storable(value: Any) -> Any:

@@ -40,7 +40,10 @@ def scam(**kw: object) -> Scam:
         ],
         "rebates": [(E0 + 25 * MIN, "R1")],
         "report": (E0 + 300 * MIN, "REP1"),
-        "flows": {p: [f"{p}-h1", f"{p}-h2"] for p in ("P1", "P2", "P3")},
+        "flows": {
+            f"P{n}": [(E0 + (m + 5) * MIN, f"P{n}-h1"), (E0 + (m + 9) * MIN, f"P{n}-h2")]
+            for n, m in ((1, 20), (2, 60), (3, 120))
+        },
     }
     return Scam(**{**base, **kw})  # type: ignore[arg-type]
 
@@ -112,6 +115,18 @@ def test_filter_drops_removed_transfers_and_reports_only() -> None:
     out = v.filter({"transfer": transfers, "call": calls})
     assert out["transfer"].column("event_id").to_pylist() == ["X1"]
     assert out["call"].num_rows == 1
+
+
+def test_window_by_window_each_removal_is_used_in_its_own_window() -> None:
+    v = Victims([scam()])
+    v.stop(ALICE, None, at(15), "phone")
+    first = pa.table({"event_id": ["P1", "P1-h1", "X1"]})  # the window up to +40 min
+    out = v.filter({"transfer": first}, until=E0 + 40 * MIN)
+    assert out["transfer"].column("event_id").to_pylist() == ["X1"]
+    later = pa.table({"event_id": ["P3", "P3-h2", "X2"]})
+    out = v.filter({"transfer": later}, until=E0 + 200 * MIN)
+    assert out["transfer"].column("event_id").to_pylist() == ["X2"]
+    assert v.filter({"transfer": later}, until=E0 + 400 * MIN)["transfer"].num_rows == 3
 
 
 @given(
