@@ -141,3 +141,20 @@ def test_a_folder_that_is_not_a_simulation(tmp_path: Path) -> None:
         env={"FANZHA_DATA_DIR": str(tmp_path / "data")},
     )
     assert result.exit_code == 1 and "manifest.json" in result.output
+
+
+def test_with_ingest_the_lake_holds_only_the_payments_that_happened(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FANZHA_DATA_DIR", str(tmp_path))
+    # Hour-long windows: each lands as one ingestion run per type (slow by design), and a
+    # person stopped inside a window still pays what the window already carried.
+    args = ("replay", str(tiny), "--responders", "simulated", "--ingest", "--window", "3600")
+    args = (*args, "--json")
+    card = json.loads(fanzha(*args).stdout)
+    assert card["ingested"] and card["payments_removed"] > 0
+    paid = read_truth(tiny, "payments").column("event_id").to_pylist()
+    ids = ", ".join(f"'{p}'" for p in paid)
+    query = f"SELECT count(*) AS n FROM transfer WHERE event_id IN ({ids})"
+    landed = json.loads(fanzha("sql", query, "--json").stdout)
+    assert landed == [{"n": len(paid) - card["payments_removed"]}]
