@@ -109,7 +109,8 @@ class Scorecard:
     overdue_open: int
     home_visits: int
     calls: int
-    dissuaded: int
+    dissuaded: int  # scams stopped by an officer (phone or visit)
+    dissuasion_outcomes: int  # outcomes recorded as dissuaded (a person may be twice)
     stopped_by: dict[str, int]
     sms_sent: int
     sms_heeded: int
@@ -150,6 +151,7 @@ class Scorecard:
             "home_visits": self.home_visits,
             "calls": self.calls,
             "dissuaded": self.dissuaded,
+            "dissuasion_outcomes": self.dissuasion_outcomes,
             "stopped_by": dict(sorted(self.stopped_by.items())),
             "sms_sent": self.sms_sent,
             "sms_heeded": self.sms_heeded,
@@ -483,7 +485,8 @@ def _scorecard(
         overdue_open=figures.overdue_open,
         home_visits=figures.home_visits,
         calls=total.calls,
-        dissuaded=total.dissuaded,
+        dissuaded=sum(n for how, n in money.stopped_by.items() if how != "sms"),
+        dissuasion_outcomes=total.dissuaded,
         stopped_by=money.stopped_by,
         sms_sent=run.report.sms,
         sms_heeded=run.report.sms_heeded,

@@ -140,7 +140,6 @@ class Victims:
         self.frontier: int | None = None  # events before this (epoch s) were streamed
         # What is still to be taken out, by time: a window needs only its own stretch.
         self._pending: list[tuple[int, str]] = []
-        self._times = self._event_times()
 
     @classmethod
     def from_truth(cls, out_dir: Path) -> Victims:
@@ -179,14 +178,9 @@ class Victims:
     def stop(self, id_number: str | None, phone: str | None, at: dt.datetime, by: str) -> Stop:
         """The person stops paying at ``at``: take every later event of their begun scams
         out of the stream (those not streamed yet)."""
-        before = set(self.removed)
-        stop = self._stop(id_number, phone, _epoch(at), by)
-        for event_id in self.removed - before:
-            bisect.insort(self._pending, (self._times.get(event_id, 0), event_id))
-        return stop
-
-    def _stop(self, id_number: str | None, phone: str | None, now: int, by: str) -> Stop:
+        now = _epoch(at)
         scams = removed = saved = late = 0
+        gone: list[tuple[int, str]] = []  # (when, event id) taken out by this stop
         for scam in self.of(id_number, phone):
             if scam.first_contact > now or scam.stopped_at is not None:
                 continue
@@ -199,13 +193,17 @@ class Victims:
                     late += 1
                     continue
                 scam.removed.add(p.event_id)
-                self.removed.add(p.event_id)
-                self.removed.update(e for _, e in scam.flows.get(p.event_id, ()))
+                gone.append((p.at, p.event_id))
+                gone.extend(scam.flows.get(p.event_id, ()))
                 removed += 1
                 saved += p.amount_fen
-            self.removed.update(e for t, e in scam.rebates if t > now)
+            gone.extend((t, e) for t, e in scam.rebates if t > now)
             if scam.report is not None and scam.report[0] > now and not scam.kept():
-                self.removed.add(scam.report[1])
+                gone.append(scam.report)
+        for item in gone:
+            if item[1] not in self.removed:
+                self.removed.add(item[1])
+                bisect.insort(self._pending, item)
         return Stop(scams, removed, saved, late)
 
     def filter(
@@ -229,18 +227,6 @@ class Victims:
                 table = table.filter(keep)
             out[name] = table
         return out
-
-    def _event_times(self) -> dict[str, int]:
-        """When each event a stop can take out happens (epoch s)."""
-        times: dict[str, int] = {}
-        for scam in self.scams:
-            for p in scam.payments:
-                times[p.event_id] = p.at
-                times.update((e, t) for t, e in scam.flows.get(p.event_id, ()))
-            times.update((e, t) for t, e in scam.rebates)
-            if scam.report is not None:
-                times[scam.report[1]] = scam.report[0]
-        return times
 
     def money(self) -> Money:
         """Victims, protected before any loss, money lost and saved."""
