@@ -219,7 +219,7 @@ def replay_with_responders(
     run.timings = timings
     ingest = _ingester(app, folder) if options.ingest else None
     clock = run.timings
-    for window in iter_windows(folder / "events", options.window_s, tz=app.settings.timezone):
+    for window in _windows(folder, manifest, options, app.settings.timezone):
         with clock("victims"):
             tables = run.victims.filter(window.tables, int(window.end.timestamp()))
         if ingest is not None:
@@ -346,6 +346,21 @@ def _ingester(app: App, folder: Path) -> Callable[[Mapping[str, pa.Table]], None
 
 
 # ---------------------------------------------------------------------- the event-time loop
+
+
+def _windows(
+    folder: Path, manifest: Mapping[str, Any], options: ReplayOptions, tz: str
+) -> Iterator[Window]:
+    """The simulation's windows: the weeks before its start (accounts and SIMs opened ahead,
+    a few events a day) in day-long windows, then ``window_s`` windows; every event once."""
+    events = folder / "events"
+    start = manifest.get("start")
+    if not start:
+        yield from iter_windows(events, options.window_s, tz=tz)
+        return
+    begin = dt.datetime.fromisoformat(str(start))
+    yield from iter_windows(events, max(options.window_s, 86_400.0), until=begin, tz=tz)
+    yield from iter_windows(events, options.window_s, since=begin, tz=tz)
 
 
 def _significant(changes: list[Change]) -> list[Change]:
