@@ -56,6 +56,7 @@ LEVEL_KEYS = {
     RiskLevel.LOW: "low",
 }
 MAX_PERSUASION = 0.95
+MAX_FAILURES = 3  # refused actions on one instruction before the responders leave it alone
 _SMS_DELIVERY_S = 5.0  # an operator's delivery report comes back within seconds
 
 
@@ -108,6 +109,7 @@ class _Work:
     calls: int = 0
     reason: NotReachedReason | None = None
     talk: _Talk | None = None
+    failures: int = 0
 
 
 @dataclass(order=True)
@@ -265,6 +267,10 @@ class SimulatedResponders:
             OutcomeError,
         ) as exc:
             self.report.problems.append(f"{wake.instruction_id} {wake.step.value}: {exc}")
+            work.failures += 1
+            if work.failures >= MAX_FAILURES:  # give up on it rather than loop
+                work.token += 1
+                return
             work.key = None  # plan again from whatever state it is in now
             self.notice(wake.instruction_id)
 

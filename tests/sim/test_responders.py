@@ -255,3 +255,14 @@ def test_call_rates_follow_the_parameters() -> None:
     assert report.refused / report.answered == pytest.approx(p.refusal_rate, abs=0.05)
     open_left = [i for i in city.repo.find(limit=10_000) if i.state is not State.CLOSED]
     assert not open_left  # every instruction was worked to the end
+
+
+def test_refused_actions_are_reported_and_never_loop() -> None:
+    """A tree without the simulated officers: every signature is refused (unknown user)."""
+    city = City(params(**ALWAYS), [scam(1)])
+    city.dispatcher.tree = OrgTree(units())  # the same units, no users
+    iid = city.warn(1, level=3)
+    city.run(T0 + dt.timedelta(hours=2))
+    problems = city.responders.report.problems
+    assert 3 <= len(problems) <= 6 and all("unknown user" in p for p in problems)
+    assert city.get(iid).signed_at is None  # nobody signed it; the scheduler still escalated it
