@@ -149,9 +149,8 @@ def test_with_ingest_the_lake_holds_only_the_payments_that_happened(
     monkeypatch.setenv("FANZHA_DATA_DIR", str(tmp_path))
     # Hour-long windows: each lands as one ingestion run per type (slow by design), and a
     # person stopped inside a window still pays what the window already carried.
-    args = ("replay", str(tiny), "--responders", "simulated", "--ingest", "--window", "3600")
-    args = (*args, "--json")
-    card = json.loads(fanzha(*args).stdout)
+    args = ["replay", str(tiny), "--responders", "simulated", "--ingest", "--window", "3600"]
+    card = json.loads(fanzha(*args, "--json").stdout)
     assert card["ingested"] and card["payments_removed"] > 0
     paid = read_truth(tiny, "payments").column("event_id").to_pylist()
     ids = ", ".join(f"'{p}'" for p in paid)
