@@ -699,9 +699,7 @@ class ResponderParams(_Params):
         ge=0,
         le=1,
     )
-    sms_delivery_rate: float = P(
-        0.97, "Probability a warning SMS is delivered.", ge=0, le=1
-    )
+    sms_delivery_rate: float = P(0.97, "Probability a warning SMS is delivered.", ge=0, le=1)
     sms_heeded: float = P(
         0.05,
         "Probability a targeted person who receives a warning SMS stops on reading it.",
