@@ -27,9 +27,9 @@ from fanzha.dispatch.instruction import (
     TransitionError,
     WarningFacts,
 )
-from fanzha.dispatch.levels import RiskLevel
+from fanzha.dispatch.levels import Channel, RiskLevel
 from fanzha.dispatch.org import OrgTree, Problem, Role
-from fanzha.dispatch.outcome import ContactAttempt, parse_outcome
+from fanzha.dispatch.outcome import ContactAttempt, Contacted, parse_outcome
 from fanzha.dispatch.repo import InstructionRepo, StaleInstructionError
 from fanzha.dispatch.routing import Location, Router
 from fanzha.dispatch.scheduler import (
@@ -38,6 +38,7 @@ from fanzha.dispatch.scheduler import (
     apply_escalation,
     plan_escalations,
 )
+from fanzha.dispatch.sms import SmsGateway, SmsMessage
 from fanzha.lake import Lake
 from fanzha.lake.query import connect
 from fanzha.model.clock import Clock
@@ -89,6 +90,10 @@ class UnknownInstructionError(KeyError):
     """No instruction with that id."""
 
 
+class NoSmsGatewayError(RuntimeError):
+    """The dispatcher was built without an SMS gateway (outbox)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Registry:
     """Where residents live: community by identity number and by phone number."""
@@ -129,12 +134,17 @@ class Dispatcher:
         router: Router,
         clock: Clock,
         feedback: FeedbackConfig | None = None,
+        sms: SmsGateway | None = None,
     ) -> None:
         self.repo = repo
         self.router = router
         self.tree: OrgTree = router.tree
+        self._city_units = frozenset(u.code for u in self.tree.roots())  # see everything
         self.clock = clock
         self.feedback = feedback or FeedbackConfig()
+        # With a gateway, an instruction whose only channel is SMS (低危 by default) is
+        # texted and closed by the platform itself as soon as it is issued.
+        self.sms = sms
 
     # ------------------------------------------------------------------ warnings in
 
@@ -149,8 +159,19 @@ class Dispatcher:
 
         ``evidence`` maps warning ids to their signals, ``locations`` phones to where their
         latest call was handled. Replaying the same table changes nothing."""
+        return self.dispatch_rows(warnings.to_pylist(), registry, evidence, locations)
+
+    def dispatch_rows(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        registry: Registry,
+        evidence: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        locations: Mapping[str, Location] | None = None,
+    ) -> DispatchReport:
+        """:meth:`dispatch_warnings` over warnings-table rows as dicts (a replay dispatches
+        each change as it happens, one row at a time)."""
         report = DispatchReport()
-        for index, row in enumerate(warnings.to_pylist(), start=1):
+        for index, row in enumerate(rows, start=1):
             if row.get("shadow"):
                 report.shadow += 1
                 continue
@@ -160,6 +181,8 @@ class Dispatcher:
                 continue
             where = (locations or {}).get(row.get("phone") or "")
             outcome = self._one(facts, registry.community(facts.id_number, facts.phone), where)
+            if outcome != "unchanged":
+                self._auto_sms(facts.warning_id)
             if outcome == "issued":
                 report.issued += 1
             else:
@@ -289,6 +312,57 @@ class Dispatcher:
             ),
         )
 
+    # ------------------------------------------------------------------ warning SMS
+
+    def send_sms(self, instruction_id: str, actor: str) -> tuple[Instruction, SmsMessage]:
+        """Send the 12381-style warning SMS for the instruction's level and fraud type to
+        the person's phone through the gateway, and record it as an SMS contact attempt."""
+        if self.sms is None:
+            raise NoSmsGatewayError("no SMS gateway is configured")
+        ins = self.repo.get(instruction_id)
+        if ins is None:
+            raise UnknownInstructionError(instruction_id)
+        self._check_jurisdiction(actor, ins)
+        if not ins.phone:
+            raise TransitionError(
+                Action.CONTACT, ins.state, "the person has no known phone", "无手机号码"
+            )
+        at = max(self.clock.now(), ins.updated_at)
+        sent = sum(1 for a in ins.attempts if a.attempt.channel is Channel.SMS)
+        message = self.sms.send(
+            SmsMessage.compose(instruction_id, ins.phone, ins.level, ins.fraud_type, at, sent)
+        )
+        attempt = ContactAttempt(
+            channel=Channel.SMS, reached=True, note=f"{message.template} {message.message_id}"
+        )
+        return self.record_attempt(instruction_id, actor, attempt), message
+
+    def _auto_sms(self, warning_id: str) -> None:
+        """Text and close an SMS-only instruction that is waiting to be signed (低危)."""
+        ins = self.repo.by_warning(warning_id)
+        if (
+            self.sms is None
+            or ins is None
+            or ins.state is not State.ISSUED
+            or set(ins.channels) != {Channel.SMS}
+            or not ins.phone
+        ):
+            return
+        iid = ins.instruction_id
+        self.sign(iid, SYSTEM)
+        _, message = self.send_sms(iid, SYSTEM)
+        self.record_outcome(
+            iid,
+            SYSTEM,
+            {
+                "reached": True,
+                "contacted": Contacted.PERSON,
+                "sms_template": message.template,
+                "note": "自动发送预警短信 / warning SMS sent automatically",
+            },
+        )
+        self.close(iid, SYSTEM)
+
     def _visit_unit(self, ins: Instruction) -> str:
         for code in (*ins.copy_to, ins.unit):
             if code in self.tree and self.tree.unit(code).level.value == "station":
@@ -337,7 +411,7 @@ class Dispatcher:
         user = self.tree.user(actor)
         if user is None:
             raise JurisdictionError(f"unknown user {actor!r}")
-        if Role.ADMIN in user.roles or self.tree.get(user.unit) in self.tree.roots():
+        if Role.ADMIN in user.roles or user.unit in self._city_units:
             return
         if ins.unit not in self.tree or not self.tree.is_within(ins.unit, user.unit):
             raise JurisdictionError(

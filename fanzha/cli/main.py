@@ -23,6 +23,7 @@ from fanzha.cli.case import case_app, orders_app
 from fanzha.cli.detect import app as rules_app
 from fanzha.cli.detect import detect
 from fanzha.cli.intel import app as intel_app
+from fanzha.cli.kpi import kpi
 from fanzha.cli.security import audit_app, ensure_admin, tokens_app, users_app
 from fanzha.cli.trace import trace_command
 from fanzha.i18n import t
@@ -53,6 +54,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(orders_app, name="orders")
 app.command("detect")(detect)
 app.command("trace")(trace_command)
+app.command("kpi")(kpi)
 
 console = Console()
 err = Console(stderr=True)
@@ -488,10 +490,50 @@ def replay(
     type_: Annotated[
         list[str] | None, typer.Option("--type", "-t", help="Only this event type (repeatable).")
     ] = None,
+    responders: Annotated[
+        str | None,
+        typer.Option(
+            help="'simulated': run the whole platform (detection, dispatch, simulated officers,"
+            " victims who stop paying) in accelerated event time and print the scorecard."
+        ),
+    ] = None,
+    ingest_events: Annotated[
+        bool,
+        typer.Option(
+            "--ingest/--no-ingest",
+            help="With --responders: also land the events in the lake (slower);"
+            " by default detection reads the simulation's files directly.",
+        ),
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option(help="With --responders: their seed (default: the simulation's).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --responders: the scorecard as one JSON object.")
+    ] = False,
 ) -> None:
-    """Stream a simulation's events into the platform in event-time order at a chosen speed."""
-    from fanzha.cli.replay import run_replay
+    """Stream a simulation's events into the platform in event-time order at a chosen speed;
+    with --responders simulated, run it through the whole platform and score it."""
+    from fanzha.cli.replay import ResponderRun, run_replay, run_replay_responders
 
+    if responders is not None:
+        run_replay_responders(
+            _settings(),
+            folder,
+            ResponderRun(
+                mode=responders,
+                window_s=window,
+                ingest=ingest_events,
+                seed=seed,
+                as_json=as_json,
+                conflicting=_conflicting(speed=speed, since=since, until=until, type=type_),
+            ),
+            console=console,
+            err=err,
+        )
+        return
+    if as_json or seed is not None or ingest_events:
+        raise typer.BadParameter("--json, --seed and --ingest need --responders simulated")
     run_replay(
         _settings(),
         folder,
@@ -503,6 +545,11 @@ def replay(
         console=console,
         err=err,
     )
+
+
+def _conflicting(**options: object) -> list[str]:
+    """The options given that a replay with responders does not take."""
+    return [f"--{name}" for name, value in options.items() if value]
 
 
 @app.command()

@@ -1,9 +1,12 @@
 """``fanzha replay``: stream a simulation's events into the platform in event-time order, with a
-live view of simulated time and events per type, and a summary at the end."""
+live view of simulated time and events per type, and a summary at the end; with
+``--responders simulated``, run it through the whole platform (:mod:`fanzha.replaying`) and
+print the scorecard."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from rich.table import Table
 from fanzha.i18n import pick, t
 from fanzha.ingest.pipeline import IngestReport
 from fanzha.model.events import EVENT_TYPES
+from fanzha.replaying import ReplayError, ReplayOptions, Scorecard, replay_with_responders
 from fanzha.service import App
 from fanzha.settings import Settings
 from fanzha.sim.stream import REPLAY_ORDER, ReplayStats, Window, event_files, replay
@@ -34,6 +38,28 @@ LABELS: dict[str, tuple[str, str]] = {
     "windows": ("批次", "windows"),
     "simulated": ("模拟时长(秒)", "simulated seconds"),
     "speed": ("实际倍速", "actual speed"),
+    "scorecard": ("全流程回放评分(模拟民警)", "Scorecard (whole platform, simulated responders)"),
+    "victims": ("受骗人(原本会损失)", "victims (would have lost money)"),
+    "protected": ("损失前成功保护", "protected before any loss"),
+    "instructions": ("预警指令", "instructions"),
+    "on_time": ("按时联系率", "contacted on time"),
+    "reach": ("电话/上门接通率", "reach rate (calls, visits)"),
+    "refusal": ("接通后拒听率", "refused once answered"),
+    "dissuasion": ("劝阻成功率", "dissuasion success rate"),
+    "lost": ("实际损失(元)", "money lost (yuan)"),
+    "saved": ("避免损失(元)", "money saved (yuan)"),
+    "warnings": ("预警", "warnings"),
+    "escalated": ("超时升级的指令", "instructions escalated"),
+    "visits": ("派警上门", "home visits"),
+    "calls": ("劝阻电话", "calls"),
+    "dissuaded": ("民警劝阻成功(起)", "scams stopped by officers"),
+    "sms": ("预警短信", "warning SMS"),
+    "heeded": ("看短信后停止", "stopped on reading an SMS"),
+    "cases": ("已被骗转立案", "cases opened (already defrauded)"),
+    "late": ("劝阻后仍付款(同一批次)", "paid after being stopped (same window)"),
+    "cpu": ("CPU秒", "CPU seconds"),
+    "replaying_platform": ("全流程回放", "Replaying through the platform"),
+    "problems": ("问题", "problems"),
 }
 
 
@@ -205,3 +231,124 @@ def _summary(stats: ReplayStats, totals: dict[str, _Totals], lang: str, console:
     )
     if any(row.rejected for row in totals.values()):
         console.print(f"[yellow]{t('some_rejected', lang)}[/yellow]")
+
+
+# ---------------------------------------------------------------------- with responders
+
+
+@dataclass(frozen=True)
+class ResponderRun:
+    """The command-line choices of a replay with responders."""
+
+    mode: str
+    window_s: float
+    ingest: bool
+    seed: int | None
+    as_json: bool
+    conflicting: list[str]
+
+
+def run_replay_responders(
+    settings: Settings, folder: Path, run: ResponderRun, *, console: Console, err: Console
+) -> Scorecard:
+    """Replay ``folder`` through the whole platform with simulated responders and print the
+    scorecard (usage problems exit with 2, a folder that is not a simulation with 1)."""
+    if run.mode != "simulated":
+        raise typer.BadParameter(
+            f"only 'simulated' exists, got {run.mode!r}", param_hint="--responders"
+        )
+    if run.conflicting:
+        raise typer.BadParameter(
+            f"{', '.join(run.conflicting)} cannot be used with --responders",
+            param_hint="--responders",
+        )
+    if run.window_s <= 0:
+        raise typer.BadParameter(f"must be positive, got {run.window_s}", param_hint="--window")
+    options = ReplayOptions(window_s=run.window_s, ingest=run.ingest, seed=run.seed)
+    try:
+        with App(settings) as fz, _platform_bar(settings, folder, err, quiet=run.as_json) as show:
+            card = replay_with_responders(fz, folder, options, show)
+    except ReplayError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    if run.as_json:
+        typer.echo(json.dumps(card.to_json(), ensure_ascii=False))
+    else:
+        print_scorecard(card, console, settings.lang)
+    return card
+
+
+@contextmanager
+def _platform_bar(
+    settings: Settings, folder: Path, err: Console, *, quiet: bool
+) -> Iterator[Callable[[Window, int], None]]:
+    """A progress bar over simulated time (from the manifest's start to its end)."""
+    start = end = None
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        start = dt.datetime.fromisoformat(manifest["start"])
+        end = dt.datetime.fromisoformat(manifest["end"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # the replay itself reports what is wrong with the folder
+    zone = ZoneInfo(settings.timezone)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[now]}"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[events]}"),
+    )
+    with Progress(*columns, console=err, transient=True, disable=quiet) as bar:
+        total = (end - start).total_seconds() if start and end else None
+        label = _label("replaying_platform", settings.lang)
+        task = bar.add_task(label, total=total, now="", events="")
+
+        def show(window: Window, events: int) -> None:
+            done = max(0.0, (window.end - start).total_seconds()) if start else None
+            now = window.end.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            bar.update(task, completed=done, now=now, events=f"{events:,}")
+
+        yield show
+
+
+def print_scorecard(card: Scorecard, console: Console, lang: str) -> None:
+    """The headline figures as one table (then the per-level KPIs with ``fanzha kpi``)."""
+    table = Table(title=_label("scorecard", lang), show_header=False)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1%}"
+
+    rows = (
+        ("victims", f"{card.victims:,}"),
+        ("protected", f"{card.protected_before_loss:,}"),
+        ("instructions", f"{card.instructions:,}"),
+        ("on_time", pct(card.on_time_rate)),
+        ("reach", pct(card.reach_rate)),
+        ("refusal", pct(card.refusal_rate)),
+        ("dissuasion", pct(card.dissuasion_success_rate)),
+        ("lost", f"{card.money_lost_fen / 100:,.0f}"),
+        ("saved", f"{card.money_saved_fen / 100:,.0f}"),
+        ("warnings", f"{card.warnings:,}"),
+        ("escalated", f"{card.escalated:,}"),
+        ("calls", f"{card.calls:,}"),
+        ("dissuaded", f"{card.dissuaded:,}"),
+        ("visits", f"{card.home_visits:,}"),
+        ("sms", f"{card.sms_sent:,}"),
+        ("heeded", f"{card.sms_heeded:,}"),
+        ("cases", f"{card.cases_opened:,}"),
+        ("late", f"{card.paid_after_stop:,}"),
+        ("events", f"{card.events:,}"),
+        ("windows", f"{card.windows:,}"),
+    )
+    for key, value in rows:
+        table.add_row(_label(key, lang), value)
+    table.add_row(t("seconds", lang), f"{card.seconds:.1f}")
+    table.add_row(_label("cpu", lang), f"{card.cpu_seconds:.1f}")
+    console.print(table)
+    if card.problems:
+        console.print(f"[yellow]{_label('problems', lang)}:[/yellow] {len(card.problems)}")
+        for line in card.problems[:5]:
+            console.print(f"  {line}", markup=False)

@@ -286,7 +286,11 @@ class Instruction(BaseModel):
             actor,
             Action.ISSUE,
             None,
-            {"level": int(warning.level), "route": route.reason.value},
+            {
+                "level": int(warning.level),
+                "route": route.reason.value,
+                "contact_by": made.deadlines.contact_by.isoformat(),
+            },
         )
         return made
 
@@ -437,7 +441,8 @@ class Instruction(BaseModel):
         self.channels = policy.channels
         self.home_visit = True
         self.deadlines = Deadlines.start(policy, at)
-        self._move(at, actor, Action.VISIT, State.ISSUED, {**detail, "to_unit": unit})
+        detail.update(to_unit=unit, contact_by=self.deadlines.contact_by.isoformat())
+        self._move(at, actor, Action.VISIT, State.ISSUED, detail)
 
     def update_from_warning(
         self, warning: WarningFacts, policy: LevelPolicy, at: dt.datetime, actor: str = SYSTEM
@@ -470,6 +475,7 @@ class Instruction(BaseModel):
                 detail["reopened"] = True
             else:
                 self.deadlines = self.deadlines.tightest(fresh)
+            detail["contact_by"] = self.deadlines.contact_by.isoformat()
         self.evidence = evidence
         self.fraud_type = self.fraud_type or warning.fraud_type
         self._move(at, actor, Action.UPDATE, state, detail)
@@ -496,9 +502,15 @@ class Instruction(BaseModel):
             self._refuse(action, f"it is already at unit {unit!r}", f"指令已在单位{unit}")
         self._check_unit(action, unit)
         self._check_time(action, at)
-        detail = {**detail, "from_unit": self.unit, "to_unit": unit}
+        from_unit = self.unit
         self.unit, self.assignee, self.signed_at = unit, None, None
         self.deadlines = Deadlines.start(policy, at)
+        detail = {
+            **detail,
+            "from_unit": from_unit,
+            "to_unit": unit,
+            "contact_by": self.deadlines.contact_by.isoformat(),
+        }
         self._move(at, actor, action, State.ISSUED, detail)
 
     def _require(

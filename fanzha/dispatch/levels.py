@@ -163,11 +163,12 @@ DEFAULT_POLICIES: dict[RiskLevel, LevelPolicy] = {
 }
 
 #: Policy for a re-dispatched home visit (上门劝阻): the station goes to the person's home.
+#: Contact means arriving: an hour, since a drive out to a village takes half of it or more.
 DEFAULT_VISIT_POLICY = LevelPolicy(
     channels=(Channel.VISIT,),
     handled_by=OrgLevel.STATION,
     sign_within=dt.timedelta(minutes=5),
-    contact_within=dt.timedelta(minutes=30),
+    contact_within=dt.timedelta(hours=1),
     outcome_within=dt.timedelta(hours=4),
 )
 

@@ -65,28 +65,47 @@ class InstructionRepo(Protocol):
 
 
 class MemoryInstructionRepo:
-    """Instructions in a dict (tests, simulation); copies in and out, like a database."""
+    """Instructions in a dict (tests, simulation); copies in and out, like a database.
 
-    def __init__(self) -> None:
+    ``copies=False`` hands out the stored objects themselves: for one single-threaded writer
+    (a replay) whose actions never half-apply (they check before they change), it saves a
+    deep copy of every instruction on every read and write. Versions are still checked."""
+
+    def __init__(self, *, copies: bool = True) -> None:
         self._by_id: dict[str, Instruction] = {}
         self._by_warning: dict[str, str] = {}
+        self._copies = copies
+        # The deadline each open instruction works towards: the scheduler asks for the due
+        # ones every minute, and most instructions are closed.
+        self._next_due: dict[str, dt.datetime] = {}
+
+    def _out(self, ins: Instruction) -> Instruction:
+        return ins.model_copy(deep=True) if self._copies else ins
+
+    def _keep(self, ins: Instruction) -> None:
+        self._by_id[ins.instruction_id] = ins
+        due = ins.next_due()
+        if due is None:
+            self._next_due.pop(ins.instruction_id, None)
+        else:
+            self._next_due[ins.instruction_id] = due
 
     def create(self, instruction: Instruction) -> tuple[Instruction, bool]:
         """Store a new instruction, or return the warning's existing one."""
         existing = self._by_warning.get(instruction.warning_id)
         if existing is not None:
-            return self._by_id[existing].model_copy(deep=True), False
+            return self._out(self._by_id[existing]), False
         if instruction.instruction_id in self._by_id:
             raise ValueError(f"instruction id {instruction.instruction_id} is taken")
-        stored = instruction.model_copy(deep=True, update={"version": 1})
-        self._by_id[stored.instruction_id] = stored
+        stored = instruction.model_copy(deep=self._copies, update={"version": 1})
+        self._keep(stored)
         self._by_warning[stored.warning_id] = stored.instruction_id
-        return stored.model_copy(deep=True), True
+        return self._out(stored), True
 
     def get(self, instruction_id: str) -> Instruction | None:
         """One instruction by id."""
         found = self._by_id.get(instruction_id)
-        return None if found is None else found.model_copy(deep=True)
+        return None if found is None else self._out(found)
 
     def by_warning(self, warning_id: str) -> Instruction | None:
         """The instruction of a warning."""
@@ -99,18 +118,22 @@ class MemoryInstructionRepo:
         if stored is None or stored.version != instruction.version:
             current = None if stored is None else stored.version
             raise StaleInstructionError(instruction.instruction_id, instruction.version, current)
-        saved = instruction.model_copy(deep=True, update={"version": instruction.version + 1})
-        self._by_id[saved.instruction_id] = saved
-        return saved.model_copy(deep=True)
+        if self._copies:
+            saved = instruction.model_copy(deep=True, update={"version": instruction.version + 1})
+        else:
+            saved = instruction
+            saved.version += 1
+        self._keep(saved)
+        return self._out(saved)
 
     def due(self, at: dt.datetime) -> builtins.list[Instruction]:
         """Open instructions past their current deadline, earliest deadline first."""
-        late = []
-        for ins in self._by_id.values():
-            due = ins.next_due()
-            if due is not None and due <= at:
-                late.append((due, ins.instruction_id))
-        return [self._by_id[i].model_copy(deep=True) for _, i in sorted(late)]
+        late = sorted((due, i) for i, due in self._next_due.items() if due <= at)
+        return [self._out(self._by_id[i]) for _, i in late]
+
+    def earliest_due(self) -> dt.datetime | None:
+        """The earliest deadline an open instruction works towards (None: nothing is owed)."""
+        return min(self._next_due.values(), default=None)
 
     def find(
         self,
@@ -129,4 +152,9 @@ class MemoryInstructionRepo:
             and (level is None or ins.level == level)
         ]
         found.sort(key=lambda i: (i.created_at, i.instruction_id), reverse=True)
-        return [ins.model_copy(deep=True) for ins in found[:limit]]
+        return [self._out(ins) for ins in found[:limit]]
+
+    def all(self) -> builtins.list[Instruction]:
+        """Every instruction, oldest first (a replay's end, KPIs)."""
+        found = sorted(self._by_id.values(), key=lambda i: (i.created_at, i.instruction_id))
+        return [self._out(ins) for ins in found]

@@ -599,36 +599,114 @@ class ReportParams(_Params):
 
 
 class ResponderParams(_Params):
-    """Simulated officers (behaviour lands with dispatch, issue 5)."""
+    """Simulated officers answering instructions, and how the warned person reacts
+    (:mod:`fanzha.sim.responders`). Delays are seconds of event time."""
 
-    sign_delay_s: LogNormal = P(LogNormal(median=120, sigma=0.7), "Time to sign an instruction.")
+    sign_delay_s: LogNormal = P(
+        LogNormal(median=120, sigma=0.7),
+        "Time to sign an instruction (签收) at a 高危 (high) instruction's pace; other levels"
+        " scale it by ``urgency``.",
+    )
     call_delay_s: LogNormal = P(
-        LogNormal(median=90, sigma=0.6), "Time from signing to the first call."
+        LogNormal(median=90, sigma=0.6),
+        "Time from signing to the first call, scaled by ``urgency`` like signing.",
+    )
+    urgency: dict[str, float] = P(
+        {"critical": 0.4, "high": 1.0, "medium": 6.0},
+        "Factor on the sign and call delays by level: 特危 is signed and phoned at once, 中危"
+        " within the district centre's two hours.",
+        "Chongqing grading: 特危 contact ≤ 5 min, 高危 ≤ 15 min, 中危 ≤ 2 h",
     )
     reach_rate: float = P(
         0.6,
-        "Probability a call reaches the person.",
+        "Probability a call is answered.",
         "Issue 5: officers reach ≈60 % of people",
         ge=0,
         le=1,
     )
     refusal_rate: float = P(
         0.4,
-        "Probability a reached person refuses to listen.",
+        "Probability an answered call is refused (the person hangs up or will not listen).",
         "Shenzhen 2019: ≈40 % of warning calls refused; Chongqing 2021: 彭先生 hung up twice",
         ge=0,
         le=1,
     )
+    wrong_number_share: float = P(
+        0.05,
+        "Share of unanswered calls whose number is wrong or out of service (no more calls).",
+        ge=0,
+        le=1,
+    )
+    max_calls: int = P(
+        4,
+        "Calls an officer makes before giving up on the phone.",
+        "Lanzhou Chengguan 2022: 10,068 instructions, >40,000 dissuasion calls (≈4 each)",
+        ge=1,
+        le=20,
+    )
+    retry_delay_s: LogNormal = P(
+        LogNormal(median=300, sigma=0.5), "Time between two calls to the same person."
+    )
+    talk_s: LogNormal = P(
+        LogNormal(median=360, sigma=0.5),
+        "Length of a dissuasion conversation; the outcome is recorded at its end.",
+    )
     persuasion: dict[str, float] = P(
         {"contacted": 0.8, "engaged": 0.6, "paying": 0.4},
-        "Probability a person who listens is dissuaded, by how far the fraud has gone.",
+        "Probability a person who listens is dissuaded, by how far the fraud has gone: only"
+        " contacted, engaged (visited the site, installed the app), paying (after the first"
+        " payment).",
         "Lanzhou Chengguan 2022: ≈40,000 warning calls, ≈10,000 people dissuaded (≈25 %)",
+    )
+    persuasion_decay: float = P(
+        0.6,
+        "Factor on the ``paying`` persuasion for each payment after the first: after three"
+        " payments a victim is hard to turn (0.4 → 0.24 → 0.14).",
+        ge=0,
+        le=1,
+    )
+    not_targeted_believe: float = P(
+        0.95,
+        "Probability an officer who talks to a person nobody targeted records 'not fraud'.",
+        ge=0,
+        le=1,
+    )
+    visit_after_failure: dict[str, float] = P(
+        {"critical": 1.0, "high": 0.5, "medium": 0.0},
+        "Probability, by level, that a station is sent to the home (上门劝阻) when the phone"
+        " did not dissuade the person.",
+        "Chongqing 2021: police knocked on 彭先生's door after he hung up twice; Weinan:"
+        " 电话联系后，由派出所民警进行上门劝阻",
     )
     visit_minutes_urban: LogNormal = P(
         LogNormal(median=12, sigma=0.4), "Travel time to an urban home."
     )
     visit_minutes_rural: LogNormal = P(
         LogNormal(median=35, sigma=0.4), "Travel time to a rural home."
+    )
+    visit_home_rate: float = P(
+        0.85, "Probability the visiting officers find the person.", ge=0, le=1
+    )
+    visit_persuasion_factor: float = P(
+        1.5,
+        "Factor on the persuasion probability face to face (capped at 0.95).",
+        ge=1,
+    )
+    notice_rate: float = P(
+        0.15,
+        "Probability a dissuaded person signs the anti-fraud notice (反诈告知书).",
+        "Lanzhou Chengguan 2022: 1,490 notices signed for ≈10,000 people dissuaded",
+        ge=0,
+        le=1,
+    )
+    sms_delivery_rate: float = P(0.97, "Probability a warning SMS is delivered.", ge=0, le=1)
+    sms_heeded: float = P(
+        0.05,
+        "Probability a targeted person who receives a warning SMS stops on reading it.",
+        "Shenzhen 2021: 黄女士 hung up on a fake police caller after a warning SMS (no rate"
+        " published; an assumption)",
+        ge=0,
+        le=1,
     )
 
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import Table, select, update
+import orjson
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.dispatch.instruction import Instruction, State
 from fanzha.dispatch.levels import RiskLevel
 from fanzha.dispatch.repo import StaleInstructionError
-from fanzha.store._sql import dialect_insert, safe_text
+from fanzha.store._sql import chunks, dialect_insert, safe_text
 from fanzha.store.tables import InstructionRecord
 
 _TABLE: Table = InstructionRecord.__table__  # type: ignore[assignment]
@@ -108,6 +109,27 @@ class SqlInstructions:
         query = query.order_by(_TABLE.c.created_at.desc(), _TABLE.c.instruction_id.desc())
         return self._many(query.limit(limit))
 
+    def between(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> builtins.list[Instruction]:
+        """Every instruction created in ``[since, until)`` (either open), oldest first."""
+        query = select(_TABLE.c.body)
+        if since is not None:
+            query = query.where(_TABLE.c.created_at >= since)
+        if until is not None:
+            query = query.where(_TABLE.c.created_at < until)
+        return self._many(query.order_by(_TABLE.c.created_at, _TABLE.c.instruction_id))
+
+    def replace_all(self, instructions: Iterable[Instruction]) -> int:
+        """Delete every stored instruction and store these (a replay's result), in one
+        transaction: readers see the old set or the new one, never a mix."""
+        rows = [_params(ins) for ins in instructions]
+        with self._sessions.begin() as session:
+            session.execute(delete(_TABLE))
+            for group in chunks(rows):
+                session.execute(insert(_TABLE), list(group))
+        return len(rows)
+
     def _one(self, where: Any) -> Instruction | None:
         with self._sessions() as session:
             body = session.scalar(select(_TABLE.c.body).where(where))
@@ -134,8 +156,21 @@ def _params(ins: Instruction) -> dict[str, Any]:
         "next_due": ins.next_due(),
         "escalations": ins.escalations,
         "version": ins.version,
-        "body": _storable(ins.model_dump(mode="json")),
+        "body": _body(ins),
     }
+
+
+def _body(ins: Instruction) -> Any:
+    """The instruction as JSON for the ``body`` column; the walk that escapes what a database
+    refuses runs only when the JSON text holds such a character (long histories are dumped
+    by pydantic's serialiser in one go)."""
+    try:
+        text = ins.model_dump_json()
+    except ValueError:  # a lone surrogate pydantic cannot encode
+        return _storable(ins.model_dump(mode="json"))
+    if "\\u0000" in text:
+        return _storable(ins.model_dump(mode="json"))
+    return orjson.loads(text)
 
 
 def _storable(value: Any) -> Any:

@@ -127,7 +127,12 @@ def test_transfer_and_escalation_hand_over_with_fresh_deadlines() -> None:
     ins.escalate("scheduler", CITY, HIGH, T0 + 60 * MIN, Breach.CONTACT)
     assert ins.escalations == 2
     last = ins.history[-1]
-    assert last.detail == {"breach": "contact", "from_unit": JIANGBEI, "to_unit": CITY}
+    assert last.detail == {
+        "breach": "contact",
+        "from_unit": JIANGBEI,
+        "to_unit": CITY,
+        "contact_by": (T0 + 60 * MIN + HIGH.contact_within).isoformat(),  # the KPIs read it
+    }
     assert (last.state_from, last.state_to, last.unit) == (State.ISSUED, State.ISSUED, CITY)
 
 
@@ -158,7 +163,12 @@ def test_an_upgrade_while_open_tightens_the_sla_and_adds_evidence_once() -> None
     assert ins.deadlines.contact_by == at + dt.timedelta(minutes=5)
     assert ins.channels == (Channel.PHONE, Channel.VISIT)
     assert ins.evidence == [FLAGGED, more]
-    assert ins.history[-1].detail == {"evidence_added": 1, "level_from": 2, "level_to": 4}
+    assert ins.history[-1].detail == {
+        "evidence_added": 1,
+        "level_from": 2,
+        "level_to": 4,
+        "contact_by": (at + dt.timedelta(minutes=5)).isoformat(),
+    }
     # The same warning again changes nothing and leaves no trace.
     before = ins.model_dump()
     assert not ins.update_from_warning(warning(RiskLevel.HIGH, more), HIGH, at + MIN)

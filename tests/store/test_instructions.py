@@ -140,3 +140,31 @@ def test_deadlines_survive_a_restart(url: str) -> None:
         [due] = repo.due(T0 + 3 * MIN)
         assert due.deadlines.sign_by == T0 + 2 * MIN
         assert due.deadlines.contact_by == T0 + 5 * MIN
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_replay_replaces_every_instruction_at_once(url: str) -> None:
+    """``replace_all`` (a replay's result) and ``between`` (``fanzha kpi``); a NUL in a note
+    is escaped on the way in, as ``save`` does."""
+    fresh = MemoryInstructionRepo(copies=False)
+    for k in range(3):
+        ins, _ = fresh.create(make(f"W{k}", at=T0 + k * MIN))
+        ins.sign("li", T0 + k * MIN)
+        ins.record_attempt("li", CALL, T0 + (k + 1) * MIN)
+        fresh.save(ins)
+    with Store.open_url(url) as store:
+        sql = SqlInstructions(store.sessions)
+        sql.create(make("OLD"))
+        assert sql.replace_all(fresh.all()) == 3
+        stored = sql.between()
+        assert [i.warning_id for i in stored] == ["W0", "W1", "W2"]
+        kept = fresh.all()
+        assert [i.model_dump(exclude={"attempts"}) for i in stored] == [
+            i.model_dump(exclude={"attempts"}) for i in kept
+        ]
+        assert stored[0].attempts[0].attempt.note == "接通\\x00本人"
+        window = sql.between(T0 + MIN, T0 + 2 * MIN)
+        assert [i.warning_id for i in window] == ["W1"]
+        assert sql.due(T0 + dt.timedelta(days=1))  # the deadline columns came along
