@@ -12,6 +12,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.funds.orders import Case, Order, OrderKind, OrderState
+from fanzha.funds.report import Report
 from fanzha.store.tables import CaseRecord, OrderRecord
 
 _CASES: Table = CaseRecord.__table__  # type: ignore[assignment]
@@ -58,9 +59,37 @@ def funds_today(
     with sessions() as session:
         out = FundsToday(int(session.scalar(count) or 0), int(session.scalar(held) or 0))
         found = session.execute(cases).all()
-        out.cases = [Case.model_validate(body) for _, body in found]
+        out.cases = [_light_case(body) for _, body in found]
         ids = [case_id for case_id, _ in found]
         for start in range(0, len(ids), 500):  # bounded IN lists
             part = select(o.body).where(o.case_id.in_(ids[start : start + 500]))
-            out.orders += [Order.model_validate(b) for b in session.scalars(part)]
+            out.orders += [_light_order(b) for b in session.scalars(part)]
     return out
+
+
+def _light_case(body: dict[str, Any]) -> Case:
+    """A case with only what the KPIs read (its id, unit, report time and loss): validating
+    whole reports (narratives, payments) would cost the dashboard most of its time."""
+    report = body["report"]
+    light = Report.model_construct(
+        received_at=dt.datetime.fromisoformat(report["received_at"]),
+        loss_fen=int(report["loss_fen"]),
+        report_id=report["report_id"],
+        unit=report["unit"],
+        taken_by=report["taken_by"],
+    )
+    return Case.model_construct(
+        case_id=body["case_id"],
+        unit=body["unit"],
+        report=light,
+        opened_at=dt.datetime.fromisoformat(body["opened_at"]),
+        opened_by=body["opened_by"],
+    )
+
+
+def _light_order(body: dict[str, Any]) -> Order:
+    """An order without its history and bank answers (the KPIs read neither)."""
+    return Order.model_validate({k: v for k, v in body.items() if k not in _HEAVY})
+
+
+_HEAVY = frozenset({"history", "answers"})
