@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.funds.orders import Case, Order, OrderKind, OrderState
-from fanzha.funds.report import Report
 from fanzha.store.tables import CaseRecord, OrderRecord
 
 _CASES: Table = CaseRecord.__table__  # type: ignore[assignment]
@@ -68,28 +68,30 @@ def funds_today(
 
 
 def _light_case(body: dict[str, Any]) -> Case:
-    """A case with only what the KPIs read (its id, unit, report time and loss): validating
-    whole reports (narratives, payments) would cost the dashboard most of its time."""
+    """What the KPIs read of a case (id, unit, report time and loss), as a plain object:
+    validating whole reports, or even pydantic's ``model_construct``, would cost the
+    dashboard most of its time. The KPI itself stays :func:`fanzha.funds.kpi.scorecard`."""
     report = body["report"]
-    light = Report.model_construct(
-        received_at=dt.datetime.fromisoformat(report["received_at"]),
-        loss_fen=int(report["loss_fen"]),
-        report_id=report["report_id"],
-        unit=report["unit"],
-        taken_by=report["taken_by"],
+    light = SimpleNamespace(
+        received_at=_at(report["received_at"]), loss_fen=int(report["loss_fen"])
     )
-    return Case.model_construct(
-        case_id=body["case_id"],
-        unit=body["unit"],
-        report=light,
-        opened_at=dt.datetime.fromisoformat(body["opened_at"]),
-        opened_by=body["opened_by"],
-    )
+    return cast(Case, SimpleNamespace(case_id=body["case_id"], unit=body["unit"], report=light))
 
 
 def _light_order(body: dict[str, Any]) -> Order:
-    """An order without its history and bank answers (the KPIs read neither)."""
-    return Order.model_validate({k: v for k, v in body.items() if k not in _HEAVY})
+    """What the KPIs read of an order (not its history or the bank's answers)."""
+    fields = {k: body.get(k) for k in _KPI_FIELDS}
+    for key in ("sent_at", "answered_at"):
+        fields[key] = _at(fields[key])
+    fields["state"] = OrderState(str(body["state"]))
+    return cast(Order, SimpleNamespace(**fields))
 
 
-_HEAVY = frozenset({"history", "answers"})
+def _at(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+_KPI_FIELDS = (
+    "case_id", "hop", "state", "sent_at", "answered_at", "converted_to",
+    "held_fen", "released_fen", "returned_fen", "kind", "unit",
+)  # fmt: skip
