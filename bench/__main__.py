@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import detect, funds, generate, intel, simulate
+from bench import detect, funds, generate, intel, simulate, web
 
 RESULTS = Path(__file__).parent / "results"
 AMLSIM = Path(__file__).resolve().parents[2] / "shared/data/amlsim/20K_cycle200/transactions.csv"
@@ -65,13 +65,14 @@ def _row(
     }
 
 
-PARTS = ("ingest", "sim", "intel", "detect", "funds")
+PARTS = ("ingest", "sim", "intel", "detect", "funds", "web")
 #: the heading that starts each part's details in results.md
 DETAILS_HEADINGS = {
     "sim": "### Simulator",
     "intel": "### Intel",
     "detect": "### Detection",
     "funds": "### Funds",
+    "web": "### Web pages",
 }
 
 
@@ -88,11 +89,19 @@ def _part_of(row: dict[str, Any]) -> str:
         return "detect"
     if figure.startswith("funds"):
         return "funds"
+    if figure.startswith("web"):
+        return "web"
     return "ingest"
 
 
 def _raw_part(key: str) -> str:
-    parts = {"simulator": "sim", "intel": "intel", "detect": "detect", "funds": "funds"}
+    parts = {
+        "simulator": "sim",
+        "intel": "intel",
+        "detect": "detect",
+        "funds": "funds",
+        "web": "web",
+    }
     return parts.get(key, "ingest")
 
 
@@ -200,6 +209,12 @@ def main() -> None:
     parser.add_argument(
         "--funds-peer-traces", type=int, default=10, help="traces the reference repeats"
     )
+    parser.add_argument(
+        "--web-requests", type=int, default=200, help="requests per page (web part)"
+    )
+    parser.add_argument(
+        "--web-scale", type=float, default=1.0, help="store size relative to the demo (web part)"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -273,6 +288,11 @@ def main() -> None:
             raw["funds"] = {"peer": funds.PEER_NAME, "data": traced.data} | traced.result
             details["funds"] = funds.markdown(traced)
             funds_differ = not traced.identical
+        if "web" in ran:
+            pages = web.run_all(args.web_requests, web.Sizes.scaled(args.web_scale))
+            rows += [_row(*r) | {"part": "web"} for r in web.rows(pages)]
+            raw["web"] = pages.as_dict()
+            details["web"] = web.markdown(pages)
     rows, raw, details = _merge(ran, rows, raw, details)
     payload = {
         "machine": {

@@ -13,7 +13,9 @@ from typing import Any
 from fanzha.dispatch.levels import RiskLevel
 from fanzha.dispatch.org import OrgTree
 from fanzha.model.enums import FraudType, OrgLevel
+from fanzha.store.funds_views import FundsToday, funds_today
 from fanzha.store.views import Figures, figures, warnings_per_hour
+from fanzha.web.desk import rate60
 from fanzha.web.labels import label
 
 LEVEL_COLOURS = {4: "#7b2cbf", 3: "#d62828", 2: "#e9c46a", 1: "#457b9d"}
@@ -52,14 +54,21 @@ def today(fz: Any, units: frozenset[str] | None) -> Figures:
     return figures(fz.store.sessions, units, day_start(now, _tz(fz)), now)
 
 
+def funds(fz: Any, units: frozenset[str] | None) -> FundsToday:
+    """Today's stop-payments, what is held now, and today's cases over ``units``."""
+    now = fz.clock.now()
+    return funds_today(fz.store.sessions, units, day_start(now, _tz(fz)))
+
+
 def _tz(fz: Any) -> dt.tzinfo:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(str(fz.settings.timezone))
 
 
-def tiles(f: Figures, lang: str) -> list[dict[str, Any]]:
-    """The tiles in order: warnings by level, overdue, dissuaded, saved, funds (—)."""
+def tiles(f: Figures, lang: str, money: FundsToday | None = None) -> list[dict[str, Any]]:
+    """The tiles in order: warnings by level, overdue, dissuaded, saved, and the funds
+    figures (stop-payments today, amount held, today's 60-minute stop-payment rate)."""
     out: list[dict[str, Any]] = []
     for level in sorted(RiskLevel, reverse=True):
         name = level.label_en if lang.startswith("en") else level.label_zh
@@ -95,17 +104,31 @@ def tiles(f: Figures, lang: str) -> list[dict[str, Any]]:
             "css": "good",
         }
     )
-    for key in ("stop_payments", "held", "rate60"):
-        out.append(
-            {
-                "key": key,
-                "label": label(key, lang),
-                "value": "—",
-                "css": "muted",
-                "title": label("funds_later", lang),
-            }
-        )
-    return out
+    return out + _funds_tiles(money or FundsToday(), lang)
+
+
+def _funds_tiles(money: FundsToday, lang: str) -> list[dict[str, Any]]:
+    rate = rate60(money.cases, money.orders)
+    return [
+        {
+            "key": "stop_payments",
+            "label": label("stop_payments", lang),
+            "value": f"{money.stop_payments:,}",
+            "css": "funds",
+        },
+        {
+            "key": "held",
+            "label": label("held", lang),
+            "value": f"{money.held_fen / 100:,.0f}",
+            "css": "good",
+        },
+        {
+            "key": "rate60",
+            "label": label("rate60", lang),
+            "value": "—" if rate is None else f"{rate:.0%}",
+            "css": "muted" if rate is None else "good" if rate >= 0.8 else "alert",
+        },
+    ]
 
 
 def grid(tree: OrgTree | None, f: Figures, units: frozenset[str] | None, lang: str) -> list[Row]:

@@ -89,8 +89,14 @@ def install(api: FastAPI, settings: Any) -> None:
             return Response(f"/* {package} is missing: run make setup */", 404)
         return FileResponse(file, media_type="text/javascript")
 
+    from fanzha.funding import UnknownError
+    from fanzha.web import funds_pages
+
+    api.state.pads = funds_pages.Pads()
     api.include_router(router)
+    api.include_router(funds_pages.router)
     api.add_exception_handler(LoginRequired, _to_login)
+    api.add_exception_handler(UnknownError, _not_found)
     api.add_exception_handler(OutOfScope, _not_found)
     api.add_exception_handler(Forbidden, _forbidden)
 
@@ -265,19 +271,24 @@ def _dashboard_units(request: Request, principal: Principal, unit: str | None) -
     return service(request).units_below(principal, unit)
 
 
+def _today(fz: Any, units: frozenset[str] | None) -> tuple[Any, Any]:
+    """Today's instruction figures and funds figures (one trip to the worker threads)."""
+    return dash.today(fz, units), dash.funds(fz, units)
+
+
 @router.get("/dashboard")
 async def dashboard(request: Request, principal: User, unit: str | None = None) -> Response:
     """The city (or district) dashboard: tiles, charts, heat grid, live over SSE."""
     units = await run_in_threadpool(_dashboard_units, request, principal, unit)
     fz = request.app.state.fz
-    figures = await run_in_threadpool(dash.today, fz, units)
+    figures, money = await run_in_threadpool(_today, fz, units)
     lang = lang_of(request)
     here = unit or principal.unit or ""
     return page(
         request,
         "dashboard.html",
         {
-            "tiles": dash.tiles(figures, lang),
+            "tiles": dash.tiles(figures, lang, money),
             "grid": dash.grid(fz.security.tree, figures, units, lang),
             "unit": here,
             "query": urlencode({"unit": unit} if unit else {}),
@@ -290,13 +301,13 @@ async def dashboard_live(request: Request, principal: User, unit: str | None = N
     """The tiles and the grid again (HTMX swaps them on every event)."""
     units = await run_in_threadpool(_dashboard_units, request, principal, unit)
     fz = request.app.state.fz
-    figures = await run_in_threadpool(dash.today, fz, units)
+    figures, money = await run_in_threadpool(_today, fz, units)
     lang = lang_of(request)
     return page(
         request,
         "_dashboard_live.html",
         {
-            "tiles": dash.tiles(figures, lang),
+            "tiles": dash.tiles(figures, lang, money),
             "grid": dash.grid(fz.security.tree, figures, units, lang),
         },
     )

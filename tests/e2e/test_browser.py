@@ -8,14 +8,19 @@ screenshots in docs/screenshots/ are written by this run.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pyarrow as pa
 import pytest
 from webworld import PASSWORD, issue, populate, serve
 
 from fanzha.api.app import create_app
+from fanzha.funds.ledger import Ledger
+from fanzha.funds.orders import BankAnswer
 from fanzha.service import App
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -130,4 +135,78 @@ def test_the_dashboard_draws_its_charts(site: tuple[str, App], browser: object) 
     )
     page.wait_for_timeout(300)  # type: ignore[attr-defined]
     page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)  # type: ignore[attr-defined]
+    page.close()  # type: ignore[attr-defined]
+
+
+MULE, LAYER2 = "6222021234567890128", "6217000000000000001"
+NARRATIVE = "受害人称接到自称客服电话13809402934,按对方要求向账户6222021234567890128转账5000元。"
+
+
+def _ledger_for(paid_at: dt.datetime) -> Ledger:
+    """The victim paid MULE, which passed 3,000 on to LAYER2 two minutes later."""
+    rows = [
+        ("VICTIM", MULE, paid_at, 500_000),
+        (MULE, LAYER2, paid_at + dt.timedelta(minutes=2), 300_000),
+    ]
+    return Ledger.build(
+        pa.table(
+            {
+                "payer_account": [r[0] for r in rows],
+                "payee_account": [r[1] for r in rows],
+                "ts": pa.array([r[2] for r in rows], pa.timestamp("us", tz="UTC")),
+                "amount_fen": pa.array([r[3] for r in rows], pa.int64()),
+            }
+        )
+    )
+
+
+def test_the_desk_with_its_mirror_window_and_the_trace_view(
+    site: tuple[str, App], browser: object
+) -> None:
+    url, fz = site
+    paid_at = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=1)
+    fz.funds._ledger = _ledger_for(paid_at)  # the lake holds no transfers in this world
+    errors: list[str] = []
+    page = log_in(browser, url, "nanping")
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)  # type: ignore[attr-defined]
+    page.goto(f"{url}/desk")  # type: ignore[attr-defined]
+    with page.expect_popup() as opened:  # type: ignore[attr-defined]
+        page.click("#open-mirror")  # type: ignore[attr-defined]
+    mirror = opened.value
+    mirror.wait_for_selector("#mirror-note")
+
+    page.fill("#narrative", NARRATIVE)  # type: ignore[attr-defined]
+    page.click("#extract")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "a => document.querySelector('input[name=pay_account]').value === a", arg=MULE
+    )
+    mirror.locator(".mirror-row", has_text="6222 0212 3456 7890 128").wait_for(timeout=1500)
+    local = paid_at.astimezone(ZoneInfo(str(fz.settings.timezone)))
+    page.fill("input[name=pay_time]", local.strftime("%Y-%m-%dT%H:%M"))  # type: ignore[attr-defined]
+    page.fill("input[name=pay_amount]", "5200")  # type: ignore[attr-defined]
+    mirror.locator(".mirror-row", has_text="5,200.00").wait_for(timeout=1500)  # live: < 1.5 s
+    page.fill("input[name=pay_amount]", "5000")  # type: ignore[attr-defined]
+    mirror.locator(".mirror-row", has_text="5,000.00").wait_for(timeout=1500)
+    assert local.strftime("%Y-%m-%d %H:%M") in mirror.inner_text("#mirror")
+    assert "13809402934" not in mirror.inner_text("body")
+    page.screenshot(path=str(SHOTS / "desk.png"), full_page=True)  # type: ignore[attr-defined]
+    mirror.screenshot(path=str(SHOTS / "mirror.png"))
+
+    page.click("#confirm-report")  # type: ignore[attr-defined]
+    page.wait_for_selector("#order-table .order-state[data-state='sent']")  # type: ignore[attr-defined]
+    mirror.locator("#mirror-note", has_text="已提交").wait_for(timeout=1500)
+    case_id = page.url.rsplit("/", 1)[-1]  # type: ignore[attr-defined]
+    order = fz.funds.orders(case_id=case_id)[0]
+    answer = BankAnswer(answer_id="B1", held_fen=200_000, at=fz.funds.clock.now())
+    fz.funds.answer(order.order_id, answer, "bank")  # the bank answers: the page follows
+    page.wait_for_selector("#order-table .order-state[data-state='partially_executed']")  # type: ignore[attr-defined]
+
+    page.click("#open-trace")  # type: ignore[attr-defined]
+    page.wait_for_selector("#chart-trace[data-drawn='1'] canvas")  # type: ignore[attr-defined]
+    table = page.inner_text("#trace-table")  # type: ignore[attr-defined]
+    assert "6222***********0128" in table and "6217***********0001" in table
+    assert "部分执行" in table and MULE not in table
+    page.screenshot(path=str(SHOTS / "trace.png"), full_page=True)  # type: ignore[attr-defined]
+    assert not errors, errors
+    mirror.close()
     page.close()  # type: ignore[attr-defined]

@@ -154,7 +154,8 @@ def test_the_dashboard_and_its_charts(client: TestClient) -> None:
     html = client.get("/dashboard").text
     assert 'id="tile-level4"' in html and "南坪派出所" in html and "胜利派出所" in html
     assert 'data-chart="/dashboard/charts/history"' in html
-    assert re.search(r'id="tile-stop_payments"[^>]*>\s*<div class="tile-value">—', html)
+    assert re.search(r'id="tile-stop_payments"[^>]*>\s*<div class="tile-value">0<', html)
+    assert re.search(r'id="tile-rate60"[^>]*>\s*<div class="tile-value">—', html)  # no case yet
     history = client.get("/dashboard/charts/history").json()
     assert sum(sum(s["data"]) for s in history["series"]) == 2
     fraud = client.get("/dashboard/charts/fraud").json()
