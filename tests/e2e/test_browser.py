@@ -3,13 +3,17 @@ against uvicorn on a loopback port in this process (so the test reaches the Disp
 
 A station officer sees a 特危 instruction appear live, signs it and records an outcome;
 another station's officer gets the 404 page for it; the dashboard draws its charts. The
-screenshots in docs/screenshots/ are written by this run.
+screenshots are taken on every run; they replace those in docs/screenshots/ when
+``FANZHA_SCREENSHOTS=1`` (``FANZHA_SCREENSHOTS=1 .venv/bin/pytest tests/e2e``), so that an
+ordinary test run leaves the checked-in pictures alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,11 +29,17 @@ from fanzha.service import App
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium")
+if CHROMIUM is None and os.environ.get("CI") == "true":
+    raise RuntimeError("Debian's chromium is missing under CI: make sysdeps")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is missing: make sysdeps"
 )
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("FANZHA_SCREENSHOTS") == "1"
+    else Path(tempfile.mkdtemp(prefix="fanzha-shots-"))
+)
 NANPING_ID, XINHUA_ID, SHENGLI_ID = "500101198610030001", "500101198610030002", "500103199001010003"
 
 
