@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from fanzha.dispatch.events import InstructionEvent
 
@@ -56,6 +56,13 @@ class EventBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
+        self._listeners: list[Callable[[InstructionEvent], None]] = []
+
+    def listen(self, listener: Callable[[InstructionEvent], None]) -> None:
+        """Call ``listener`` with every event, in the publisher's thread: it must not block
+        (the webhook sender only queues the event for its own thread)."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def subscribe(self, units: Collection[str] | None) -> Subscription:
         """A subscription on the running event loop for ``units`` (None: everything)."""
@@ -74,6 +81,9 @@ class EventBus:
         """Deliver ``event`` to every subscription it concerns (any thread)."""
         with self._lock:
             subs = list(self._subscriptions)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event)
         for sub in subs:
             try:
                 sub.offer(event)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from fanzha.intel.model import IndicatorKind
     from fanzha.model.clock import Clock
     from fanzha.store.instructions import SqlInstructions
+    from fanzha.webhooks import WebhookSender
 
 
 def _persons(table: pa.Table) -> list[PersonRow]:
@@ -97,7 +98,10 @@ class App:
         self.ingestor = Ingestor(settings, self.lake, self.store.dead_letters, self._reference)
 
     def close(self) -> None:
-        """Release the store."""
+        """Deliver the queued webhooks, release the store."""
+        sender = self.__dict__.get("webhooks")
+        if sender is not None:
+            sender.close()
         self.store.close()
 
     def __enter__(self) -> App:
@@ -173,10 +177,29 @@ class App:
 
     @cached_property
     def bus(self) -> EventBus:
-        """Instruction events for live pages (in-process)."""
+        """Instruction events for live pages (in-process), and for the webhooks when
+        ``webhook_urls`` is set."""
         from fanzha.bus import EventBus
 
-        return EventBus()
+        bus = EventBus()
+        sender = self.webhooks
+        if sender is not None:
+            bus.listen(sender)
+        return bus
+
+    @cached_property
+    def webhooks(self) -> WebhookSender | None:
+        """The webhook sender (None: no URLs configured); failed deliveries are kept in
+        ``data_dir/webhooks-failed.jsonl``."""
+        from fanzha.webhooks import WebhookSender, parse_urls
+
+        urls = parse_urls(self.settings.webhook_urls)
+        if not urls:
+            return None
+        if not self.settings.webhook_secret:
+            raise ValueError("FANZHA_WEBHOOK_URLS needs FANZHA_WEBHOOK_SECRET (to sign events)")
+        failed = self.settings.data_dir / "webhooks-failed.jsonl"
+        return WebhookSender(urls, self.settings.webhook_secret, failed_path=failed).start()
 
     @cached_property
     def instructions(self) -> SqlInstructions:

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest accepted HTTP ingest body in bytes (streamed to disk, not memory).",
     )
+    webhook_urls: str | None = Field(
+        default=None,
+        description=(
+            "Instruction events are POSTed (JSON, HMAC-signed) to these http(s) URLs,"
+            " comma-separated; empty: no webhooks."
+        ),
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="Shared secret of the webhooks' X-Fanzha-Signature (needed with webhook_urls).",
+    )
     ingest_token: str | None = Field(
         default=None,
         description=(
