@@ -10,13 +10,14 @@ name as the actor, so the history says who did what.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fanzha.auth import Forbidden, OutOfScope, Permission, Principal, Scope
 from fanzha.auth.principal import subtree
-from fanzha.dispatch.effects import Decision
+from fanzha.dispatch.effects import CaseRequest, Decision, Direction
 from fanzha.dispatch.events import PublishingRepo
 from fanzha.dispatch.instruction import SYSTEM, Instruction, State
 from fanzha.dispatch.org import OrgTree
@@ -24,6 +25,8 @@ from fanzha.dispatch.outcome import ContactAttempt
 from fanzha.dispatch.routing import Router
 from fanzha.dispatch.scheduler import SCHEDULER
 from fanzha.dispatching import Dispatcher
+from fanzha.funds.report import ReportError
+from fanzha.intel.model import IndicatorKind
 from fanzha.model.clock import Clock
 from fanzha.store.instructions import SqlInstructions
 from fanzha.store.views import InstructionFilter, find_instructions
@@ -74,6 +77,26 @@ class Detail:
     explanation_en: str = ""
     signals: list[dict[str, Any]] = field(default_factory=list)
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+log = logging.getLogger(__name__)
+
+
+def apply_decisions(fz: App, decisions: Collection[Decision], actor: str) -> None:
+    """Carry out an outcome's decisions: case requests to the funds workflow, feedback to the
+    intelligence store (every kind stored under the value; audited with the actor)."""
+    for decision in decisions:
+        if isinstance(decision, CaseRequest):
+            try:
+                fz.funds.open_from_request(decision, actor)
+            except ReportError as exc:  # the outcome stands; the desk can open the case
+                log.warning("no case from instruction %s: %s", decision.instruction_id, exc)
+            continue
+        delta = decision.delta if decision.direction is Direction.RAISE else -decision.delta
+        for kind in IndicatorKind:
+            fz.intel.adjust_confidence(
+                kind, decision.value, delta, actor=actor, reason=decision.reason
+            )
 
 
 class InstructionService:
@@ -167,9 +190,13 @@ class InstructionService:
     def record_outcome(
         self, principal: Principal, instruction_id: str, data: Mapping[str, Any]
     ) -> tuple[Instruction, list[Decision]]:
-        """The structured outcome (OutcomeError lists every problem by field)."""
+        """The structured outcome (OutcomeError lists every problem by field), and what it
+        sets in motion: "already defrauded" opens a case for the stop-payment desk; "not
+        fraud" lowers and "confirmed" raises the confidence of the warning's indicators."""
         actor = self._actor(principal, Permission.INSTRUCTIONS_ACT, instruction_id)
-        return self.dispatcher.record_outcome(instruction_id, actor, data)
+        ins, decisions = self.dispatcher.record_outcome(instruction_id, actor, data)
+        apply_decisions(self.fz, decisions, actor)
+        return ins, decisions
 
     def close(self, principal: Principal, instruction_id: str) -> Instruction:
         """办结."""

@@ -178,6 +178,13 @@ class IndicatorRepo(Protocol):
         """Make an indicator expire at ``at`` (if it would not already); whether it changed."""
         ...
 
+    def adjust_confidence(
+        self, kind: IndicatorKind, value: str, delta: float, *, actor: str, reason: str
+    ) -> Indicator | None:
+        """Move an indicator's confidence by ``delta`` (kept within 0–1; an officer's
+        feedback on a warning it caused); the indicator after, None when not stored."""
+        ...
+
 
 # --------------------------------------------------------------------------- merging
 
@@ -336,6 +343,16 @@ def expired(old: Indicator, at: dt.datetime) -> Merged:
     return Merged(new, Action.EXPIRED, False, before, after)
 
 
+def adjusted(old: Indicator, delta: float) -> Merged:
+    """``old`` with its confidence moved by ``delta`` within 0–1 (unchanged at a bound)."""
+    confidence = round(min(1.0, max(0.0, old.confidence + delta)), 6)
+    if confidence == old.confidence:
+        return Merged(old, None, False, None, None)
+    new = old.model_copy(update={"confidence": confidence})
+    before, after = snapshot(old, ["confidence"]), snapshot(new, ["confidence"])
+    return Merged(new, Action.CONFIDENCE, False, before, after)
+
+
 # --------------------------------------------------------------------------- in memory
 
 
@@ -416,3 +433,17 @@ class MemoryIndicatorRepo:
         self._items[old.key] = result.indicator
         self._record([Pending(kind, value, Action.EXPIRED, result.old, result.new)], actor, reason)
         return True
+
+    def adjust_confidence(
+        self, kind: IndicatorKind, value: str, delta: float, *, actor: str, reason: str
+    ) -> Indicator | None:
+        """Move the confidence by ``delta`` within 0–1."""
+        old = self.get(kind, value)
+        if old is None:
+            return None
+        result = adjusted(old, delta)
+        if result.action is not None:
+            self._items[old.key] = result.indicator
+            pending = Pending(kind, value, Action.CONFIDENCE, result.old, result.new)
+            self._record([pending], actor, reason)
+        return result.indicator

@@ -45,6 +45,7 @@ from fanzha.intel.repo import (
     Fold,
     Pending,
     UpsertReport,
+    adjusted,
     check_storable,
     expired,
     is_manual,
@@ -188,6 +189,28 @@ class SqlIndicatorRepo:
             pending = Pending(kind, value, Action.EXPIRED, result.old, result.new)
             _audit(conn, [pending], {old.key: row_id}, now, actor, reason)
         return True
+
+    def adjust_confidence(
+        self, kind: IndicatorKind, value: str, delta: float, *, actor: str, reason: str
+    ) -> Indicator | None:
+        """Move the confidence by ``delta`` within 0–1 (read and written in one transaction)."""
+        now = self._clock.now()
+        with self._writing() as conn:
+            stored = _load(conn, [(kind.value, value)])
+            if not stored:
+                return None
+            row_id, old = stored[(kind.value, value)]
+            result = adjusted(old, delta)
+            if result.action is None:
+                return old
+            conn.execute(
+                update(_INDICATORS)
+                .where(_INDICATORS.c.id == row_id)
+                .values(confidence=result.indicator.confidence, updated_at=now)
+            )
+            pending = Pending(kind, value, Action.CONFIDENCE, result.old, result.new)
+            _audit(conn, [pending], {old.key: row_id}, now, actor, reason)
+        return result.indicator
 
     # ----------------------------------------------------------------- reading
 

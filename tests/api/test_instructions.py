@@ -20,6 +20,7 @@ from webworld import (
 )
 
 from fanzha.api.app import create_app
+from fanzha.intel.model import Indicator, IndicatorKind
 from fanzha.model.clock import ManualClock
 from fanzha.service import App
 
@@ -210,3 +211,48 @@ def test_openapi_describes_every_action(client: TestClient) -> None:
     assert "amount_saved_fen" in doc["components"]["schemas"]["Outcome"]["properties"]
     params = {p["name"] for p in paths["/api/v1/instructions"]["get"]["parameters"]}
     assert {"unit", "level", "state", "overdue"} <= params
+
+
+def _to_outcome(client: TestClient, warning: str, payload: dict[str, Any]) -> dict[str, Any]:
+    ins = issue(fz_of(client), warning, 4, NANPING_ID)
+    me = as_user(client, "nanping")
+    base = f"/api/v1/instructions/{ins.instruction_id}"
+    client.post(f"{base}/sign", headers=me)
+    reached = {"channel": "phone", "reached": True}
+    assert client.post(f"{base}/attempts", json=reached, headers=me).status_code == 200
+    done = client.post(f"{base}/outcome", json=payload, headers=me)
+    assert done.status_code == 200, done.text
+    return dict(done.json())
+
+
+def test_not_fraud_lowers_the_indicators_behind_the_warning(client: TestClient) -> None:
+    fz = fz_of(client)
+    flagged = Indicator(
+        kind=IndicatorKind.PHONE, value="+8617000000001", confidence=0.8, source="12381 feed"
+    )
+    fz.intel.upsert_many([flagged], actor="feed:12381", reason="feed")
+    payload = {"reached": True, "contacted": "person", "judgement": "not_fraud"}
+    done = _to_outcome(client, "W-NF", payload)
+    assert done["indicator_feedback"] == 1
+    stored = fz.intel.get(IndicatorKind.PHONE, "+8617000000001")
+    assert stored is not None and stored.confidence == pytest.approx(0.6)
+    (change,) = fz.intel.history(IndicatorKind.PHONE, "+8617000000001")[1:]
+    assert change.actor == "nanping" and "not_fraud" in change.reason
+
+
+def test_already_defrauded_opens_a_case_for_the_desk(client: TestClient) -> None:
+    fz = fz_of(client)
+    payload = {
+        "reached": True,
+        "contacted": "person",
+        "judgement": "confirmed",
+        "defrauded": True,
+        "amount_lost_fen": 3_000_000,
+        "fraud_type": "冒充公检法及政府机关",
+        "payees": [{"account": "6217000000000000017", "amount_fen": 3_000_000}],
+    }
+    done = _to_outcome(client, "W-DF", payload)
+    assert done["case_requested"] is True
+    (case,) = fz.funds.cases()
+    assert case.unit == "50010101"
+    assert sum(p.amount_fen for p in case.report.payments) == 3_000_000

@@ -326,6 +326,31 @@ def test_expire(repo: IndicatorRepo, clock: ManualClock) -> None:
     assert [i.expires for i in changed] == [at]
 
 
+def test_adjust_confidence_moves_within_bounds_and_is_audited(repo: IndicatorRepo) -> None:
+    repo.upsert_many([ind(confidence=0.8)], actor=FEED, reason="r")
+    _, seq = repo.changed_since(0)
+    lowered = repo.adjust_confidence(D, "evil.example", -0.2, actor="officer:1", reason="not fraud")
+    assert lowered is not None and lowered.confidence == pytest.approx(0.6)
+    raised = repo.adjust_confidence(D, "evil.example", 0.9, actor="officer:2", reason="confirmed")
+    assert raised is not None and raised.confidence == 1.0  # capped
+    same = repo.adjust_confidence(D, "evil.example", 0.1, actor="officer:2", reason="again")
+    assert same is not None and same.confidence == 1.0  # at the bound: no audit row
+    assert repo.adjust_confidence(D, "unknown.example", 0.1, actor="x", reason="x") is None
+    stored = repo.get(D, "evil.example")
+    assert stored is not None and stored.confidence == 1.0
+    assert stored.verdict is Verdict.FRAUD  # only the confidence moves
+    history = repo.history(D, "evil.example")
+    assert [c.action for c in history] == ["added", "confidence", "confidence"]
+    assert [c.reason for c in history[1:]] == ["not fraud", "confirmed"]
+    assert history[1].old == {"confidence": 0.8} and history[1].new == {"confidence": 0.6}
+    changed, _ = repo.changed_since(seq)
+    assert [i.confidence for i in changed] == [1.0]
+    # A later feed's lower confidence does not undo the feedback (the maximum is kept).
+    repo.upsert_many([ind(confidence=0.5)], actor=FEED, reason="feed")
+    again = repo.get(D, "evil.example")
+    assert again is not None and again.confidence == 1.0
+
+
 def test_hostile_values_are_kept_verbatim_and_unstorable_ones_refused(
     repo: IndicatorRepo,
 ) -> None:
