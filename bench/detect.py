@@ -199,7 +199,52 @@ def replay(kind: str, spec: str, workdir: Path) -> dict[str, Any]:
     }
     if kind == "engine":
         out["snapshot_bytes"] = len(engine.snapshot())
+        out["state"] = state_report(engine)
     return out
+
+
+def state_report(engine: Any) -> dict[str, Any]:
+    """Bytes of the engine's keyed state and how many keyed entries hold them.
+
+    Entries: every counterparty and subject with state, every (subject, counterparty) and
+    (counterparty, subject) pair remembered, every scored subject. Columns are dense arrays
+    by id (grown by doubling), maps are open-addressing tables (half empty at most): both
+    counted as allocated. The contact index (30 days of contacts for retro-correlation) is
+    reported apart: it is a log, not per-key state.
+    """
+    from fanzha.detect.engine import _scorer_out
+
+    cps = engine.counterparties
+    cp_cols = (cps.first_at, cps.born_at, cps.subjects, cps.payers)
+    cp_maps = (cps.pairs.first, cps.payer_pairs.first)
+    col_bytes = sum(c.data.nbytes for c in cp_cols)
+    map_bytes = sum(m.nbytes for m in cp_maps)
+    pairs = sum(len(m) for m in cp_maps)
+    for part in engine.parts:
+        s = part.subjects
+        cols = (s.out_max, s.out_n, s.last_amount, s.up_run, s.recv_at, s.exposed)
+        maps = (s.long_calls, s.payees.first, s.links.first)
+        col_bytes += sum(c.data.nbytes for c in cols)
+        map_bytes += sum(m.nbytes for m in maps)
+        pairs += sum(len(m) for m in maps)
+    keys = len(engine.builder.keys)
+    scorer = engine.scorer
+    scorer_bytes = len(json.dumps(_scorer_out(scorer), separators=(",", ":")).encode())
+    entries = keys + pairs + len(scorer.subjects)
+    state_bytes = col_bytes + map_bytes + scorer_bytes
+    return {
+        "keys": keys,
+        "pairs": pairs,
+        "scored_subjects": len(scorer.subjects),
+        "entries": entries,
+        "column_bytes": col_bytes,
+        "map_bytes": map_bytes,
+        "scorer_bytes_json": scorer_bytes,
+        "state_bytes": state_bytes,
+        "bytes_per_entry": state_bytes / entries if entries else 0.0,
+        "contact_index_bytes": engine.contacts.nbytes(),
+        "contacts": len(engine.contacts),
+    }
 
 
 def latency(spec: str, workdir: Path) -> dict[str, Any]:
@@ -421,6 +466,13 @@ def rows(bench: DetectBench) -> list[Row]:
         ),
         (f"{what}: peak RSS", "MiB", float(f["peak_rss_mib"]), None, ""),
         (
+            f"{what}: keyed state per entry (goal ≤ 200; {f['state']['entries']:,} entries)",
+            "bytes",
+            float(f["state"]["bytes_per_entry"]),
+            None,
+            "",
+        ),
+        (
             f"{what}: state after the run (snapshot)",
             "MiB",
             float(f["snapshot_bytes"]) / 2**20,
@@ -483,7 +535,11 @@ def markdown(bench: DetectBench) -> str:
         "",
         f"- Engine vs reference, {h}: {bench.ratio:.1f}× (CPU s); warnings {verdict}.",
         f"- State after everything: snapshot {f['snapshot_bytes'] / 2**20:,.1f} MiB, contact"
-        f" index {f['contact_index_bytes'] / 2**20:,.1f} MiB.",
+        f" index {f['contact_index_bytes'] / 2**20:,.1f} MiB; keyed state"
+        f" {f['state']['state_bytes'] / 2**20:,.1f} MiB over {f['state']['entries']:,} entries"
+        f" ({f['state']['keys']:,} keys, {f['state']['pairs']:,} pairs,"
+        f" {f['state']['scored_subjects']:,} scored subjects) ="
+        f" {f['state']['bytes_per_entry']:.0f} bytes per entry (see `state_report`).",
         f"- Streaming: after the first {s['warm_hours']:g} h in hourly windows, {s['windows']:,}"
         f" windows of {s['window_s']} s ({s['events']:,} events; p50 {s['events_p50']:,.0f}, p99"
         f" {s['events_p99']:,.0f} events per window): processing time per window p50"

@@ -238,6 +238,11 @@ class IntMap(MutableMapping[int, int]):
     def __len__(self) -> int:
         return self._n
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the table (keys and values, free slots included)."""
+        return int(self._keys.nbytes + self._values.nbytes)
+
     def __getitem__(self, key: int) -> int:
         if key == _FREE and self._free_value is not None:
             return self._free_value
