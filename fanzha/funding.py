@@ -126,6 +126,7 @@ class Funds:
         self.intel = intel
         self.audit = audit
         self.config = config or FundsConfig()
+        self._traced: dict[str, _Traced] = {}
 
     @property
     def ledger(self) -> Ledger | None:
@@ -361,12 +362,34 @@ class Funds:
     # ------------------------------------------------------------------ tracing and extension
 
     def trace_case(self, case_id: str, scope: Scope | None = None) -> list[Trace]:
-        """One trace per payment of the case, up to now (LIBR unless configured otherwise)."""
-        case = self.case(case_id, scope)
+        """One trace per payment of the case, up to now (LIBR unless configured otherwise).
+
+        The last traces of a case are kept: when no account they still follow has paid or
+        been paid since, and the ledger took no new transfers, tracing again would give the
+        same traces, so they are returned as they are."""
+        return self._traces(self.case(case_id, scope), victim_only=False)
+
+    def _traces(self, case: Case, *, victim_only: bool) -> list[Trace]:
+        """The case's traces now; ``victim_only``: exact in the victim's money (attributed,
+        holdable, cashed out, passed on; not in the holders' own money), which is all that
+        extension and the scorecard read. Money arriving in a followed account from
+        elsewhere changes only the holder's own money (under every policy but poison), so
+        for these figures only the followed accounts' payments need to be quiet — the
+        extension checks of a replay then mostly find the traces unchanged."""
         ledger = self.ledger
         if ledger is None:
             return []
         until = _micros(self.clock.now())
+        key = (len(ledger), self.config.policy, self.config.depth, self.config.horizon_s)
+        key += tuple(case.report.payments)
+        kept = self._traced.get(case.case_id)
+        if kept is not None and kept.usable(ledger, key, until, victim_only=victim_only):
+            return kept.traces
+        traces = self._trace_payments(case, ledger, until)
+        self._traced[case.case_id] = _Traced(ledger, key, until, until, traces)
+        return traces
+
+    def _trace_payments(self, case: Case, ledger: Ledger, until: int) -> list[Trace]:
         found = []
         for p in case.report.payments:
             since = _micros(p.paid_at or case.report.received_at)
@@ -391,7 +414,8 @@ class Funds:
         if case.state is CaseState.CLOSED:
             return []
         ordered = {o.account for o in self.repo.find_orders(case_id=case_id)}
-        found = targets(self.trace_case(case_id), ordered, self.config.min_extend_fen)
+        traces = self._traces(case, victim_only=True)
+        found = targets(traces, ordered, self.config.min_extend_fen)
         if not found:
             return []
         if self.config.auto_extend:
@@ -551,7 +575,7 @@ class Funds:
 
     def _sums(self, cases: list[Case]) -> tuple[dict[str, int], dict[str, int]]:
         cashed = {
-            c.case_id: sum(t.totals()["cash_out_fen"] for t in self.trace_case(c.case_id))
+            c.case_id: sum(t.totals()["cash_out_fen"] for t in self._traces(c, victim_only=True))
             for c in cases
         }
         return cashed, {c.case_id: c.returned_fen for c in cases}
@@ -577,6 +601,42 @@ class Funds:
 
     def _update_case(self, case_id: str, change: Callable[[Case], object]) -> Case:
         return _retry(self.repo.get_case, self.repo.save_case, case_id, change)
+
+
+@dataclass
+class _Traced:
+    """A case's last traces: what they were computed with, up to when, over which accounts."""
+
+    ledger: Ledger
+    key: tuple[Any, ...]
+    until: int  # the traces are exact up to here
+    victim_until: int  # ... and exact in the victim's money up to here
+    traces: list[Trace]
+    #: the accounts the traces still follow: the tracer reads no other account's transfers
+    #: after the end (a spent one is read again only when a followed account pays it)
+    accounts: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.accounts = sorted({a for t in self.traces for a in t.followed})
+
+    def usable(
+        self, ledger: Ledger, key: tuple[Any, ...], until: int, *, victim_only: bool
+    ) -> bool:
+        """Tracing again at ``until`` would give the same traces (``victim_only``: the same
+        figures of the victim's money); moves the matching horizon on when it would."""
+        if ledger is not self.ledger or key != self.key or until < self.until:
+            return False
+        if ledger.quiet(self.accounts, self.until, until):
+            self.until = self.victim_until = max(self.victim_until, until)
+            return True
+        if not victim_only or key[1] is Policy.POISON:
+            return False
+        if until <= self.victim_until or ledger.quiet(
+            self.accounts, self.victim_until, until, paying_only=True
+        ):
+            self.victim_until = until
+            return True
+        return False
 
 
 def _retry(
