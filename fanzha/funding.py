@@ -16,7 +16,7 @@ Pages (desk, mirror screen, trace view) call: :meth:`Funds.intake` (and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -380,8 +380,8 @@ class Funds:
         if ledger is None:
             return []
         until = _micros(self.clock.now())
-        key = (len(ledger), self.config.policy, self.config.depth, self.config.horizon_s)
-        key += tuple(case.report.payments)
+        c = self.config
+        key: tuple[Any, ...] = (len(ledger), c.policy, c.depth, c.horizon_s, *case.report.payments)
         kept = self._traced.get(case.case_id)
         if kept is not None and kept.usable(ledger, key, until, victim_only=victim_only):
             return kept.traces
@@ -732,12 +732,13 @@ def replay(
     config: FundsConfig | None = None,
     timing: ReplayTiming | None = None,
     repo: FundsRepo | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, Any], Funds]:
     """Run intake → orders → bank → extended stop-payment over ``reports`` in accelerated
     event time (no sleeping) against ``ledger`` (which must hold every transfer: tracing
     only looks up to the clock), and return the scorecard and the service. This is what
     ``fanzha replay --responders simulated`` calls with its reports and
-    :class:`fanzha.sim.bank.SimulatedBank`."""
+    :class:`fanzha.sim.bank.SimulatedBank`. ``progress`` is told the reports taken so far."""
     import heapq
 
     plan = timing or ReplayTiming()
@@ -751,12 +752,16 @@ def replay(
     for n, r in enumerate(ordered):
         heapq.heappush(queue, (r.received_at + delay, n, "intake", r.report_id))
     by_id = {r.report_id: r for r in ordered}
+    taken = 0
     while queue:
         when, n, what, key = heapq.heappop(queue)
         _answers_until(funds, clock, when)
         clock.set(max(when, clock.now()))
         if what == "intake":
             key = funds.intake(by_id[key], "desk").case.case_id
+            taken += 1
+            if progress is not None:
+                progress(taken)
             for after in plan.extend_at_s:
                 heapq.heappush(queue, (when + dt.timedelta(seconds=after), n, "extend", key))
         else:
@@ -765,10 +770,13 @@ def replay(
     return funds.scorecard(), funds
 
 
-def sim_reports(root: Path) -> list[Report]:
+def sim_reports(root: Path, removed: Collection[str] = ()) -> list[Report]:
     """The victims' police reports of a simulator output directory (``events/police_report``
     and ``truth/payments.parquet``): each report with the payments its victim made before
-    reporting (the victim's bank statement, as a station takes it). Read only."""
+    reporting (the victim's bank statement, as a station takes it). Read only.
+
+    ``removed``: event ids that did not happen after all (a replay's dissuaded victims:
+    their reports and the payments they never made)."""
     import pyarrow.parquet as pq
 
     files = sorted((root / "events" / "police_report").glob("*.parquet"))
@@ -779,9 +787,12 @@ def sim_reports(root: Path) -> list[Report]:
     )
     paid: dict[str, list[dict[str, Any]]] = {}
     for p in pq.read_table(root / "truth" / "payments.parquet").to_pylist():
-        paid.setdefault(p["victim_id"], []).append(p)
+        if p["event_id"] not in removed:
+            paid.setdefault(p["victim_id"], []).append(p)
     out = []
     for r in events.to_pylist():
+        if r["event_id"] in removed:
+            continue
         payments = [
             {"account": p["payee_account"], "amount_fen": p["amount_fen"], "paid_at": p["ts"]}
             for p in paid.get(victim_of.get(r["event_id"], ""), [])
@@ -807,15 +818,21 @@ def sim_reports(root: Path) -> list[Report]:
     return out
 
 
-def sim_transfers(root: Path) -> pa.Table:
-    """Every transfer of a simulator output directory, in time order (for the ledger)."""
+def sim_transfers(root: Path, removed: Collection[str] = ()) -> pa.Table:
+    """Every transfer of a simulator output directory, in time order (for the ledger),
+    but those in ``removed`` (transfers that did not happen after all)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from fanzha.tracing import COLUMNS
 
     files = sorted((root / "events" / "transfer").glob("*.parquet"))
-    table = pa.concat_tables([pq.read_table(f, columns=list(COLUMNS)) for f in files])
+    columns = list(dict.fromkeys([*COLUMNS, "event_id"]))
+    table = pa.concat_tables([pq.read_table(f, columns=columns) for f in files])
+    if removed:
+        gone = pc.is_in(table["event_id"], value_set=pa.array(list(removed), pa.string()))
+        table = table.filter(pc.invert(gone))
+    table = table.select(list(COLUMNS))
     order = pc.sort_indices(table, sort_keys=[("ts", "ascending"), ("event_id", "ascending")])
     return table.take(order)
 
