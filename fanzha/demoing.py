@@ -114,7 +114,14 @@ class DemoCard:
             "funds": self.funds,
             "evaluation": e.to_json(),
             "users": [
-                {"username": u.username, "role": u.role.value, "where": u.where} for u in self.users
+                # printed this once, like the tables' passwords (no other way to log in)
+                {
+                    "username": u.username,
+                    "role": u.role.value,
+                    "where": u.where,
+                    "secret": u.password,
+                }
+                for u in self.users
             ],
         }
 
