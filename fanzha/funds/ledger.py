@@ -448,12 +448,12 @@ class Accounts:
     def lookup_one(self, value: str) -> int:
         """The id of one account number (``-1`` if never interned), without building an
         Arrow array: tracing and the banks look accounts up one at a time."""
-        if value.isascii() and value.isdigit() and len(value) <= 19 and value[0] != "0":
-            if len(self.codes):
-                code = np.uint64(int(value))
-                at = min(int(np.searchsorted(self.codes, code)), len(self.codes) - 1)
-                if self.codes[at] == code:
-                    return at
+        numeric = value.isascii() and value.isdigit() and len(value) <= 19 and value[0] != "0"
+        if numeric and len(self.codes):
+            code = np.uint64(int(value))
+            at = min(int(np.searchsorted(self.codes, code)), len(self.codes) - 1)
+            if self.codes[at] == code:
+                return at
         return self.index.get(value, -1)
 
     def intern(self, values: pa.Array) -> I32:
