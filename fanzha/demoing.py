@@ -5,10 +5,11 @@ A simulation folder goes through, in accelerated event time:
 1. **replay** (:func:`fanzha.replaying.replay_with_responders` with ``ingest``): the events
    land in the lake, detection warns, the dispatcher instructs, simulated officers call and
    visit, dissuaded victims stop paying;
-2. **funds** (:func:`fanzha.funding.replay`): the police reports that still happened go to the
-   stop-payment desk, orders to the simulated bank, the money is traced and extended orders
-   follow it — over the ledger of the transfers that still happened; the cases and orders are
-   then stored, for the pages;
+2. **funds** (:func:`fanzha.funding.replay`): the police reports that still happened and the
+   officers' "already defrauded" outcomes (:func:`case_reports`) go to the stop-payment desk,
+   orders to the simulated bank, the money is traced and extended orders follow it — over the
+   ledger of the transfers that still happened; the cases and orders are then stored, for the
+   pages;
 3. **evaluate** (:func:`fanzha.sim.evaluate.evaluate`): the stored warnings against the truth
    (precision by level);
 4. **users**: one login per role for the pages, passwords generated (returned once).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,11 @@ from typing import Any
 from fanzha.auth.principal import Grant
 from fanzha.auth.repo import DuplicateError
 from fanzha.auth.roles import Role
+from fanzha.dispatch.effects import CaseRequest
 from fanzha.funding import replay as funds_replay
 from fanzha.funding import sim_reports, sim_transfers
 from fanzha.funds.ledger import Ledger
+from fanzha.funds.report import Payment, Report, from_case_request
 from fanzha.replaying import (
     CpuTimer,
     ReplayOptions,
@@ -137,7 +140,7 @@ def run_demo(
         shown.stage("replay", _span(folder))
         card = replay_with_responders(app, folder, ReplayOptions(ingest=True), _by_window(shown))
     with timer("funds"):
-        funds = replay_funds(app, folder, card.removed, shown)
+        funds = replay_funds(app, folder, card.removed, shown, card.case_requests)
     with timer("evaluate"):
         shown.stage("evaluate", None)
         evaluation = evaluate(app.warnings_table(), folder)
@@ -182,11 +185,16 @@ def _by_window(progress: DemoProgress) -> Callable[[Window, int], None]:
 
 
 def replay_funds(
-    app: App, folder: Path, removed: frozenset[str], progress: DemoProgress
+    app: App,
+    folder: Path,
+    removed: frozenset[str],
+    progress: DemoProgress,
+    requests: Sequence[CaseRequest] = (),
 ) -> dict[str, Any]:
-    """The funds replay over the reports and transfers that still happened; the cases and
-    orders are then stored in the platform (the desk and trace pages read them)."""
-    reports = sim_reports(folder, removed)
+    """The funds replay over the police reports and transfers that still happened and the
+    cases officers opened from "already defrauded" outcomes (:func:`case_reports`); the cases
+    and orders are then stored in the platform (the desk and trace pages read them)."""
+    reports = case_reports(sim_reports(folder, removed), requests)
     ledger = Ledger.build(sim_transfers(folder, removed))
     progress.stage("funds", len(reports))
     card, funds = funds_replay(
@@ -198,6 +206,40 @@ def replay_funds(
     for order in funds.repo.find_orders(limit=10**9):
         stored.create_order(order)
     return card
+
+
+def case_reports(police: Sequence[Report], requests: Sequence[CaseRequest]) -> list[Report]:
+    """The documents that open cases, once per lost payment: the victims' police reports and
+    the reports of officers' "already defrauded" outcomes, earliest first. A victim (by
+    phone) reached by an officer before going to the police has the case opened then; a later
+    document of the same victim opens a case only for payments no earlier one named (the
+    money lost since), so no payment is stopped, or counted as lost, twice."""
+    documents = [*police, *(from_case_request(r, f"I-{r.instruction_id}") for r in requests)]
+    documents.sort(key=lambda r: (r.received_at, r.report_id))
+    named: dict[str, set[tuple[str, int, int]]] = {}
+    out = []
+    for doc in documents:
+        if doc.victim_phone is None:
+            out.append(doc)
+            continue
+        seen = named.setdefault(doc.victim_phone, set())
+        keys = [_payment_key(p) for p in doc.payments]
+        new = [p for p, k in zip(doc.payments, keys, strict=True) if k not in seen]
+        seen.update(keys)
+        if len(new) == len(doc.payments):
+            out.append(doc)
+        elif new:  # only the money lost since the earlier document
+            out.append(doc.model_copy(update={"payments": tuple(new), "loss_fen": _sum(new)}))
+    return out
+
+
+def _payment_key(p: Payment) -> tuple[str, int, int]:
+    paid = int(p.paid_at.timestamp()) if p.paid_at is not None else -1
+    return p.account, p.amount_fen, paid
+
+
+def _sum(payments: Sequence[Payment]) -> int:
+    return sum(p.amount_fen for p in payments)
 
 
 def _liaison_bank(app: App) -> str:

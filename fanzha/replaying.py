@@ -43,6 +43,7 @@ from fanzha.detect.engine import Engine, EngineConfig
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.scoring import Change, signal_json
 from fanzha.detection import build_engine, persons_table, warning_rows
+from fanzha.dispatch.effects import CaseRequest
 from fanzha.dispatch.instruction import instruction_id
 from fanzha.dispatch.org import OrgTree
 from fanzha.dispatch.orgfile import tree_from_registry
@@ -129,6 +130,8 @@ class Scorecard:
     #: event ids the victims no longer caused (payments, rebates, laundering, reports):
     #: what later stages (the funds replay) must leave out too; not in the JSON
     removed: frozenset[str] = field(default_factory=frozenset, repr=False)
+    #: the case requests of "already defrauded" outcomes, in time order; not in the JSON
+    case_requests: list[CaseRequest] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """One JSON object (the headline keys first)."""
@@ -254,6 +257,7 @@ def replay_with_responders(
     card.seconds, card.cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
     card.cpu_by_stage = {k: round(v, 2) for k, v in run.timings.spent.items()}
     card.removed = frozenset(run.victims.removed)
+    card.case_requests = list(run.report.case_requests)
     return card
 
 

@@ -3,6 +3,7 @@ scorecard checked against the truth and against ``fanzha evaluate`` / ``fanzha k
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from fanzha.cli.main import app
+from fanzha.demoing import case_reports
+from fanzha.dispatch.effects import CaseRequest
+from fanzha.dispatch.outcome import Payee
+from fanzha.funds.report import Report, parse_report
+from fanzha.model.enums import FraudType
 from fanzha.model.events import EVENT_TYPES
 from fanzha.service import App
 from fanzha.settings import Settings
@@ -109,3 +115,38 @@ def test_a_second_run_reuses_the_simulation_and_prints_chinese_tables(
     out = fanzha(*ARGS).output  # the progress and the reuse note go to stderr
     assert "沿用已有模拟" in out and "演示评分" in out and "60分钟止付率" in out
     assert f"{card['victims']:,}" in out and "station1.officer" in out
+
+
+def test_a_victim_reached_before_the_police_has_one_case_per_lost_payment() -> None:
+    t0 = dt.datetime(2024, 5, 1, 8, tzinfo=dt.UTC)
+    a, b = "6217000000000000001", "6217000000000000002"
+
+    def paid(account: str, minutes: int) -> dict[str, Any]:
+        return {
+            "account": account,
+            "amount_fen": 1_000_00,
+            "paid_at": t0 + dt.timedelta(minutes=minutes),
+        }
+
+    def police(report_id: str, phone: str, minutes: int, *payments: dict[str, Any]) -> Report:
+        return parse_report({
+            "report_id": report_id, "unit": "S1", "taken_by": "desk", "victim_phone": phone,
+            "received_at": t0 + dt.timedelta(minutes=minutes), "payments": list(payments),
+            "loss_fen": sum(p["amount_fen"] for p in payments),
+        })  # fmt: skip
+
+    request = CaseRequest(
+        instruction_id="W1", warning_id="W1", subject="id", id_number=None, phone="13800000001",
+        unit="S1", fraud_type=FraudType.OTHER, amount_lost_fen=1_000_00,
+        payees=(Payee(**paid(a, 0)),), reported_at=t0 + dt.timedelta(minutes=30),
+        reported_by="officer",
+    )  # fmt: skip
+    reports = [
+        police("R1", "13800000001", 90, paid(a, 0), paid(b, 60)),  # paid b after the officer
+        police("R2", "13800000002", 10, paid(b, 5)),  # another victim
+        police("R3", "13800000001", 120, paid(a, 0)),  # nothing new: no second case
+    ]
+    opened = case_reports(reports, [request])
+    assert [r.report_id for r in opened] == ["R2", "I-W1", "R1"]
+    late = opened[-1]
+    assert [p.account for p in late.payments] == [b] and late.loss_fen == 1_000_00
