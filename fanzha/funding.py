@@ -16,7 +16,7 @@ Pages (desk, mirror screen, trace view) call: :meth:`Funds.intake` (and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -126,6 +126,7 @@ class Funds:
         self.intel = intel
         self.audit = audit
         self.config = config or FundsConfig()
+        self._traced: dict[str, _Traced] = {}
 
     @property
     def ledger(self) -> Ledger | None:
@@ -361,12 +362,34 @@ class Funds:
     # ------------------------------------------------------------------ tracing and extension
 
     def trace_case(self, case_id: str, scope: Scope | None = None) -> list[Trace]:
-        """One trace per payment of the case, up to now (LIBR unless configured otherwise)."""
-        case = self.case(case_id, scope)
+        """One trace per payment of the case, up to now (LIBR unless configured otherwise).
+
+        The last traces of a case are kept: when no account they still follow has paid or
+        been paid since, and the ledger took no new transfers, tracing again would give the
+        same traces, so they are returned as they are."""
+        return self._traces(self.case(case_id, scope), victim_only=False)
+
+    def _traces(self, case: Case, *, victim_only: bool) -> list[Trace]:
+        """The case's traces now; ``victim_only``: exact in the victim's money (attributed,
+        holdable, cashed out, passed on; not in the holders' own money), which is all that
+        extension and the scorecard read. Money arriving in a followed account from
+        elsewhere changes only the holder's own money (under every policy but poison), so
+        for these figures only the followed accounts' payments need to be quiet — the
+        extension checks of a replay then mostly find the traces unchanged."""
         ledger = self.ledger
         if ledger is None:
             return []
         until = _micros(self.clock.now())
+        c = self.config
+        key: tuple[Any, ...] = (len(ledger), c.policy, c.depth, c.horizon_s, *case.report.payments)
+        kept = self._traced.get(case.case_id)
+        if kept is not None and kept.usable(ledger, key, until, victim_only=victim_only):
+            return kept.traces
+        traces = self._trace_payments(case, ledger, until)
+        self._traced[case.case_id] = _Traced(ledger, key, until, until, traces)
+        return traces
+
+    def _trace_payments(self, case: Case, ledger: Ledger, until: int) -> list[Trace]:
         found = []
         for p in case.report.payments:
             since = _micros(p.paid_at or case.report.received_at)
@@ -391,7 +414,8 @@ class Funds:
         if case.state is CaseState.CLOSED:
             return []
         ordered = {o.account for o in self.repo.find_orders(case_id=case_id)}
-        found = targets(self.trace_case(case_id), ordered, self.config.min_extend_fen)
+        traces = self._traces(case, victim_only=True)
+        found = targets(traces, ordered, self.config.min_extend_fen)
         if not found:
             return []
         if self.config.auto_extend:
@@ -551,7 +575,7 @@ class Funds:
 
     def _sums(self, cases: list[Case]) -> tuple[dict[str, int], dict[str, int]]:
         cashed = {
-            c.case_id: sum(t.totals()["cash_out_fen"] for t in self.trace_case(c.case_id))
+            c.case_id: sum(t.totals()["cash_out_fen"] for t in self._traces(c, victim_only=True))
             for c in cases
         }
         return cashed, {c.case_id: c.returned_fen for c in cases}
@@ -577,6 +601,42 @@ class Funds:
 
     def _update_case(self, case_id: str, change: Callable[[Case], object]) -> Case:
         return _retry(self.repo.get_case, self.repo.save_case, case_id, change)
+
+
+@dataclass
+class _Traced:
+    """A case's last traces: what they were computed with, up to when, over which accounts."""
+
+    ledger: Ledger
+    key: tuple[Any, ...]
+    until: int  # the traces are exact up to here
+    victim_until: int  # ... and exact in the victim's money up to here
+    traces: list[Trace]
+    #: the accounts the traces still follow: the tracer reads no other account's transfers
+    #: after the end (a spent one is read again only when a followed account pays it)
+    accounts: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.accounts = sorted({a for t in self.traces for a in t.followed})
+
+    def usable(
+        self, ledger: Ledger, key: tuple[Any, ...], until: int, *, victim_only: bool
+    ) -> bool:
+        """Tracing again at ``until`` would give the same traces (``victim_only``: the same
+        figures of the victim's money); moves the matching horizon on when it would."""
+        if ledger is not self.ledger or key != self.key or until < self.until:
+            return False
+        if ledger.quiet(self.accounts, self.until, until):
+            self.until = self.victim_until = max(self.victim_until, until)
+            return True
+        if not victim_only or key[1] is Policy.POISON:
+            return False
+        if until <= self.victim_until or ledger.quiet(
+            self.accounts, self.victim_until, until, paying_only=True
+        ):
+            self.victim_until = until
+            return True
+        return False
 
 
 def _retry(
@@ -672,12 +732,13 @@ def replay(
     config: FundsConfig | None = None,
     timing: ReplayTiming | None = None,
     repo: FundsRepo | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, Any], Funds]:
     """Run intake → orders → bank → extended stop-payment over ``reports`` in accelerated
     event time (no sleeping) against ``ledger`` (which must hold every transfer: tracing
     only looks up to the clock), and return the scorecard and the service. This is what
     ``fanzha replay --responders simulated`` calls with its reports and
-    :class:`fanzha.sim.bank.SimulatedBank`."""
+    :class:`fanzha.sim.bank.SimulatedBank`. ``progress`` is told the reports taken so far."""
     import heapq
 
     plan = timing or ReplayTiming()
@@ -691,12 +752,16 @@ def replay(
     for n, r in enumerate(ordered):
         heapq.heappush(queue, (r.received_at + delay, n, "intake", r.report_id))
     by_id = {r.report_id: r for r in ordered}
+    taken = 0
     while queue:
         when, n, what, key = heapq.heappop(queue)
         _answers_until(funds, clock, when)
         clock.set(max(when, clock.now()))
         if what == "intake":
             key = funds.intake(by_id[key], "desk").case.case_id
+            taken += 1
+            if progress is not None:
+                progress(taken)
             for after in plan.extend_at_s:
                 heapq.heappush(queue, (when + dt.timedelta(seconds=after), n, "extend", key))
         else:
@@ -705,10 +770,13 @@ def replay(
     return funds.scorecard(), funds
 
 
-def sim_reports(root: Path) -> list[Report]:
+def sim_reports(root: Path, removed: Collection[str] = ()) -> list[Report]:
     """The victims' police reports of a simulator output directory (``events/police_report``
     and ``truth/payments.parquet``): each report with the payments its victim made before
-    reporting (the victim's bank statement, as a station takes it). Read only."""
+    reporting (the victim's bank statement, as a station takes it). Read only.
+
+    ``removed``: event ids that did not happen after all (a replay's dissuaded victims:
+    their reports and the payments they never made)."""
     import pyarrow.parquet as pq
 
     files = sorted((root / "events" / "police_report").glob("*.parquet"))
@@ -719,9 +787,12 @@ def sim_reports(root: Path) -> list[Report]:
     )
     paid: dict[str, list[dict[str, Any]]] = {}
     for p in pq.read_table(root / "truth" / "payments.parquet").to_pylist():
-        paid.setdefault(p["victim_id"], []).append(p)
+        if p["event_id"] not in removed:
+            paid.setdefault(p["victim_id"], []).append(p)
     out = []
     for r in events.to_pylist():
+        if r["event_id"] in removed:
+            continue
         payments = [
             {"account": p["payee_account"], "amount_fen": p["amount_fen"], "paid_at": p["ts"]}
             for p in paid.get(victim_of.get(r["event_id"], ""), [])
@@ -747,15 +818,21 @@ def sim_reports(root: Path) -> list[Report]:
     return out
 
 
-def sim_transfers(root: Path) -> pa.Table:
-    """Every transfer of a simulator output directory, in time order (for the ledger)."""
+def sim_transfers(root: Path, removed: Collection[str] = ()) -> pa.Table:
+    """Every transfer of a simulator output directory, in time order (for the ledger),
+    but those in ``removed`` (transfers that did not happen after all)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from fanzha.tracing import COLUMNS
 
     files = sorted((root / "events" / "transfer").glob("*.parquet"))
-    table = pa.concat_tables([pq.read_table(f, columns=list(COLUMNS)) for f in files])
+    columns = list(dict.fromkeys([*COLUMNS, "event_id"]))
+    table = pa.concat_tables([pq.read_table(f, columns=columns) for f in files])
+    if removed:
+        gone = pc.is_in(table["event_id"], value_set=pa.array(list(removed), pa.string()))
+        table = table.filter(pc.invert(gone))
+    table = table.select(list(COLUMNS))
     order = pc.sort_indices(table, sort_keys=[("ts", "ascending"), ("event_id", "ascending")])
     return table.take(order)
 

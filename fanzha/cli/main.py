@@ -418,14 +418,26 @@ def demo(
             "reused when its manifest has the same parameters."
         ),
     ] = None,
+    port: Annotated[int, typer.Option(help="TCP port of the pages (127.0.0.1).")] = 8000,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Exit after the scorecard (serve nothing).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the scorecard as one JSON object (no tables).")
+    ] = False,
 ) -> None:
-    """Simulate a city with fraud in it, ingest it, and take a first look at the lake."""
-    from fanzha.cli.demo import run_demo
+    """Simulate a city with fraud in it and run it through the whole platform (warnings,
+    dispatch, dissuasion, stop-payments, tracing); print the scorecard, create demo users
+    and serve the pages."""
+    from fanzha.cli.demo import run_demo, serve
 
     if preset_name not in ("tiny", "demo", "city"):
         err.print(f"[red]unknown preset {preset_name!r}[/red]: expected tiny, demo or city")
         raise typer.Exit(2)
-    run_demo(_settings(), preset_name, seed, folder, console)
+    settings = _settings()
+    run_demo(settings, preset_name, seed, folder, console, as_json=as_json)
+    if not no_serve:
+        serve(settings, "127.0.0.1", port, err if as_json else console)
 
 
 @app.command()

@@ -363,6 +363,11 @@ def _window(ts: I64, seq: I64, after: Key, before: Key) -> tuple[int, int]:
     return lo, max(lo, hi)
 
 
+def _any_between(ts: I64, after_ts: int, until_ts: int) -> bool:
+    """Whether the sorted ``ts`` holds a value in ``(after_ts, until_ts]``."""
+    return bool(np.searchsorted(ts, after_ts, "right") < np.searchsorted(ts, until_ts, "right"))
+
+
 # ------------------------------------------------------------------------------ accounts
 
 U64 = npt.NDArray[np.uint64]
@@ -440,6 +445,17 @@ class Accounts:
             found[rest] = [self.index.get(str(name), -1) for name in names]
         return found
 
+    def lookup_one(self, value: str) -> int:
+        """The id of one account number (``-1`` if never interned), without building an
+        Arrow array: tracing and the banks look accounts up one at a time."""
+        numeric = value.isascii() and value.isdigit() and len(value) <= 19 and value[0] != "0"
+        if numeric and len(self.codes):
+            code = np.uint64(int(value))
+            at = min(int(np.searchsorted(self.codes, code)), len(self.codes) - 1)
+            if self.codes[at] == code:
+                return at
+        return self.index.get(value, -1)
+
     def intern(self, values: pa.Array) -> I32:
         """Ids of account numbers, giving the next ids to accounts never seen."""
         encoded = pc.dictionary_encode(values)
@@ -513,8 +529,28 @@ class Ledger:
 
     def account_id(self, account: str) -> int | None:
         """The interned id of an account number, or None when the ledger never saw it."""
-        found = self.names.lookup(pa.array([account], pa.string()))[0]
-        return None if found < 0 else int(found)
+        found = self.names.lookup_one(account)
+        return None if found < 0 else found
+
+    def quiet(
+        self, accounts: Iterable[int], after_ts: int, until_ts: int, *, paying_only: bool = False
+    ) -> bool:
+        """True when none of ``accounts`` paid (or, unless ``paying_only``, was paid) with
+        ``after_ts < ts <= until_ts`` (µs): what a trace over them up to ``after_ts`` found
+        still holds at ``until_ts``."""
+        if until_ts <= after_ts:
+            return True
+        for run in self.runs:
+            for account in accounts:
+                lo, hi = run.out_slice(account)
+                if hi > lo and _any_between(run.ts[lo:hi], after_ts, until_ts):
+                    return False
+                if paying_only:
+                    continue
+                lo, hi = run.in_slice(account)
+                if hi > lo and _any_between(run.ts[run.in_perm[lo:hi]], after_ts, until_ts):
+                    return False
+        return True
 
     # -------------------------------------------------------------- appending
 

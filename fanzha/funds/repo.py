@@ -81,6 +81,7 @@ class MemoryFundsRepo:
     def __init__(self) -> None:
         self._cases: dict[str, Case] = {}
         self._orders: dict[str, Order] = {}
+        self._by_case: dict[str, builtins.list[str]] = {}  # order ids (an order keeps its case)
 
     def create_case(self, case: Case) -> tuple[Case, bool]:
         """Store a new case or return the stored one."""
@@ -128,6 +129,7 @@ class MemoryFundsRepo:
             return found.model_copy(deep=True), False
         stored = order.model_copy(deep=True, update={"version": 1})
         self._orders[order.order_id] = stored
+        self._by_case.setdefault(order.case_id, []).append(order.order_id)
         return stored.model_copy(deep=True), True
 
     def get_order(self, order_id: str) -> Order | None:
@@ -156,11 +158,15 @@ class MemoryFundsRepo:
         limit: int = 10_000,
     ) -> builtins.list[Order]:
         """Matching orders, oldest first."""
+        pool = (
+            self._orders.values()
+            if case_id is None
+            else [self._orders[i] for i in self._by_case.get(case_id, [])]
+        )
         found = [
             o
-            for o in self._orders.values()
-            if (case_id is None or o.case_id == case_id)
-            and (units is None or o.unit in units)
+            for o in pool
+            if (units is None or o.unit in units)
             and (banks is None or bank_key(o.bank) in {bank_key(b) for b in banks})
             and (states is None or o.state in states)
         ]

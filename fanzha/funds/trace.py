@@ -377,6 +377,9 @@ class Trace:
     edges: list[TraceEdge] = field(default_factory=list)
     #: transfers the tracer looked at
     touched: int = 0
+    #: ledger ids of the accounts still followed at the end (holding some of the money):
+    #: only their later transfers can change this trace
+    followed: list[int] = field(default_factory=list)
 
     def node(self, account: str) -> TraceNode | None:
         """The node of an account, if the money reached it."""
@@ -640,4 +643,5 @@ def trace(
     result.nodes = sorted(tracer.finish(), key=lambda n: (n.hop, n.first_ts, n.account))
     result.edges = sorted(tracer.edges, key=lambda e: (e.ts, e.seq))
     result.touched = tracer.touched
+    result.followed = sorted(a for a in tracer.nodes if a not in tracer.last)
     return result

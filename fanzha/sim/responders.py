@@ -138,6 +138,8 @@ class ResponderReport:
     cases: int = 0
     replans: int = 0
     problems: list[str] = field(default_factory=list)
+    #: the case requests of "already defrauded" outcomes (for the funds workflow)
+    case_requests: list[CaseRequest] = field(default_factory=list)
 
 
 class SimulatedSms:
@@ -378,7 +380,9 @@ class SimulatedResponders:
         done, decisions = self.dispatcher.record_outcome(
             ins.instruction_id, officer(ins.unit), outcome
         )
-        self.report.cases += sum(1 for d in decisions if isinstance(d, CaseRequest))
+        requests = [d for d in decisions if isinstance(d, CaseRequest)]
+        self.report.cases += len(requests)
+        self.report.case_requests.extend(requests)
         self._after_outcome(done, work, visit_wanted=s.targeted and not dissuaded)
 
     def _outcome(self, s: Situation, dissuaded: bool, rng: np.random.Generator) -> dict[str, Any]:

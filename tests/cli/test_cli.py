@@ -11,12 +11,9 @@ from factories import call_row, calls, sms_row, write_csv, write_ndjson
 from typer.testing import CliRunner, Result
 
 from fanzha.cli.main import app
-from fanzha.cli.simulate import fraud_summary
 from fanzha.model.docs import events_markdown
 from fanzha.model.events import EVENT_TYPES
 from fanzha.model.values import clean_text
-from fanzha.service import App
-from fanzha.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -277,33 +274,6 @@ def lake_counts() -> dict[str, int]:
         f"SELECT '{name}' AS type, count(*) AS n FROM {name}" for name in EVENT_TYPES
     )
     return {row["type"]: row["n"] for row in as_json(fanzha("sql", query, "--json"))}
-
-
-def test_demo_simulates_ingests_and_a_second_run_adds_nothing(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    folder = tmp_path / "sim"
-    args = ("demo", "--preset", "tiny", "--seed", "3", "--folder", str(folder))
-    first = fanzha(*args).stdout
-    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-    assert (manifest["preset"], manifest["seed"]) == ("tiny", 3)
-    counts = lake_counts()
-    assert all(counts[name] > 0 for name in EVENT_TYPES), counts
-    assert counts == manifest["counts"]
-    assert as_json(fanzha("deadletters", "list", "--status", "all", "--json")) == []
-    total = sum(counts.values())
-    assert f"events: accepted {total:,} · rejected (dead letters) 0 · duplicates 0" in first
-    fraud_total = fraud_summary(folder)[-1]
-    assert "Fraud ground truth by typology" in first and f"{fraud_total['loss_yuan']:,}" in first
-    assert "Top 5 callers by distinct callees" in first and "gang G" in first
-    assert "Police reports by fraud type" in first and "fanzha replay" in first
-
-    second = fanzha(*args).stdout
-    assert "reusing the simulation" in second
-    assert f"events: accepted 0 · rejected (dead letters) 0 · duplicates {total:,}" in second
-    assert lake_counts() == counts
-    with App(Settings()) as fz:
-        assert len(fz.store.reference.org_units()) == manifest["registry"]["org_unit"]
 
 
 def test_demo_refuses_a_folder_holding_something_else(data_dir: Path, tmp_path: Path) -> None:

@@ -184,3 +184,37 @@ def test_scorecard_keys() -> None:
     assert card["frozen_share"] == pytest.approx(2_005_00 / 10_000_00, abs=1e-4)
     assert card["cashed_out_fen"] == 1_995_00  # LIBR: C's own 5 yuan went first
     assert card["returned_fen"] == 0
+
+
+def _victims_money(traces: list[Any]) -> list[Any]:
+    """Every figure of the victim's money in traces (not the holders' own money)."""
+    return [
+        [(n.account, n.hop, n.attributed_fen, n.holdable_fen, n.cash_out_fen, n.untraced_fen,
+          n.out_fen) for n in t.nodes] + [t.edges]
+        for t in traces
+    ]  # fmt: skip
+
+
+def test_kept_traces_are_the_traces_a_fresh_service_finds() -> None:
+    rows: list[Row] = [
+        *LEDGER[:3],
+        ("Y", B, BASE + 1_000, 500_00),  # own money into a followed account: only that changes
+        (B, C, BASE + 2_000, 5_000_00),
+        (C, "ATM", BASE + 3_000, 2_000_00, "ATM"),
+        (A, D, BASE + 4_000, 1_000_00),
+    ]
+    funds, clock, _ = service(rows=rows)
+    funds.intake(report(), "user:li")
+    case = funds.case("C-R1")
+    seen = []
+    for moment in (600, 900, 1_500, 1_600, 2_500, 3_500, 5_000, 5_000):
+        clock.set(at(moment))
+        fresh, fresh_clock, _ = service(rows=rows)
+        fresh.intake(report(), "user:li")
+        fresh_clock.set(at(moment))
+        kept = funds._traces(case, victim_only=True)  # what extension and the scorecard read
+        seen.append(id(kept))
+        assert _victims_money(kept) == _victims_money(fresh.trace_case("C-R1")), moment
+        exact = [t.to_json(extra=True) for t in funds.trace_case("C-R1")]
+        assert exact == [t.to_json(extra=True) for t in fresh.trace_case("C-R1")], moment
+    assert 1 < len(set(seen)) < len(seen)  # kept while quiet, traced again after payments
