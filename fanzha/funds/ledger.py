@@ -271,6 +271,25 @@ class Run:
         lo = int(np.searchsorted(self.in_payee, account, "left"))
         return lo, int(np.searchsorted(self.in_payee, account, "right"))
 
+    def successors(self, accounts: I64) -> I64:
+        """Payees of every transfer paid by ``accounts`` (with repeats)."""
+        if self.out_off is not None:
+            top = len(self.out_off) - 1
+            inside = accounts[accounts < top]
+            lo, hi = self.out_off[inside], self.out_off[inside + 1]
+        else:
+            lo = np.searchsorted(self.payer, accounts, "left")
+            hi = np.searchsorted(self.payer, accounts, "right")
+        sizes = hi - lo
+        total = int(sizes.sum())
+        if total == 0:
+            return np.zeros(0, np.int64)
+        # the rows lo[k] … hi[k] - 1 of every account, in one arange: a run-length expansion
+        starts = np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
+        rows = starts + np.arange(total, dtype=np.int64)
+        out: I64 = self.payee[rows].astype(np.int64)
+        return out
+
     def rows(self) -> tuple[I32, I32, I64, I64, I64, Bool]:
         """Every row back in ``seq`` order (for merging runs)."""
         order = np.argsort(self.seq, kind="stable")
@@ -489,6 +508,7 @@ class Ledger:
     deltas: list[Run] = field(default_factory=list)
     names: Accounts = field(default_factory=Accounts)
     _next_seq: int = 0
+    _seen: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
     @classmethod
     def build(cls, table: pa.Table, rule: CashOutRule | None = None) -> Ledger:
@@ -584,6 +604,30 @@ class Ledger:
         self.deltas = []
 
     # -------------------------------------------------------------- queries
+
+    def reachable(self, account: int, hops: int) -> I64:
+        """Accounts reachable from ``account`` within ``hops`` transfers, ignoring time and
+        amount (``account`` itself only through a cycle), sorted: breadth first over the
+        payer-sorted runs, with a visited mask kept between calls and cleared after each,
+        so a call costs what it reaches, not the number of accounts."""
+        if len(self._seen) < self.accounts:
+            self._seen = np.zeros(self.accounts, dtype=bool)
+        seen = self._seen
+        found: list[I64] = []
+        frontier = np.array([account], dtype=np.int64)
+        try:
+            for _ in range(hops):
+                step = np.unique(np.concatenate([r.successors(frontier) for r in self.runs]))
+                frontier = step[~seen[step]]
+                if not len(frontier):
+                    break
+                seen[frontier] = True
+                found.append(frontier)
+        finally:
+            for part in found:
+                seen[part] = False
+        out: I64 = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
+        return out
 
     def events(self, account: int, after: Key = (NEVER, 0), before: Key = (FOREVER, 0)) -> Events:
         """The transfers of ``account`` with ``after < (ts, seq) < before``, in that order.

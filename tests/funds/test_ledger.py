@@ -176,3 +176,33 @@ def test_timestamps_of_any_unit_become_microseconds() -> None:
         ledger = Ledger.build(base.set_column(3, "ts", ts))
         assert ledger.main is not None and ledger.main.ts.tolist() == [7 * S]
     assert np.array_equal(Ledger.build(table([])).main.ts, np.zeros(0, np.int64))  # type: ignore[union-attr]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), min_size=1, max_size=40),
+    st.integers(0, 39),
+    st.integers(0, 7),
+    st.integers(1, 4),
+)
+def test_reachable_is_breadth_first_search(
+    pairs: list[tuple[int, int]], split: int, seed: int, hops: int
+) -> None:
+    """Reachability over the main run and a delta run equals a plain BFS (a seed reaches
+    itself only through a cycle)."""
+    rows = [(f"A{a}", f"A{b}", i, 100) for i, (a, b) in enumerate(pairs)]
+    ledger = Ledger.build(table(rows[:split]) if split else table(rows[:1]))
+    if split < len(rows):
+        ledger.append(table(rows[max(split, 1) :]))
+    start = ledger.account_id(f"A{seed}")
+    if start is None:
+        return
+    reached: set[str] = set()
+    frontier = {f"A{seed}"}
+    for _ in range(hops):
+        frontier = {b for a, b, _, _ in rows if a in frontier} - reached
+        reached |= frontier
+    got = {ledger.account(int(i)) for i in ledger.reachable(start, hops)}
+    assert got == reached
+    assert set(ledger.reachable(start, hops).tolist()) == set(
+        ledger.reachable(start, hops).tolist()
+    )  # the scratch mask was cleared
