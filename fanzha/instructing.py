@@ -28,6 +28,7 @@ from fanzha.dispatching import Dispatcher
 from fanzha.funds.report import ReportError
 from fanzha.intel.model import IndicatorKind
 from fanzha.model.clock import Clock
+from fanzha.stats.kpi import Kpis, kpis
 from fanzha.store.instructions import SqlInstructions
 from fanzha.store.views import InstructionFilter, find_instructions
 
@@ -186,6 +187,21 @@ class InstructionService:
         """A call, SMS or visit, reached or not."""
         actor = self._actor(principal, Permission.INSTRUCTIONS_ACT, instruction_id)
         return self.dispatcher.record_attempt(instruction_id, actor, attempt)
+
+    def kpis(
+        self,
+        principal: Principal,
+        unit: str | None,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+    ) -> Kpis:
+        """Dispatch KPIs of the instructions created in ``[since, until)``, per unit and level,
+        over ``unit`` and the units below it within the caller's jurisdiction."""
+        principal.require(Permission.INSTRUCTIONS_READ)
+        below = self.units_below(principal, unit)
+        instructions = self.fz.instructions.between(since, until)
+        as_of = until or self.fz.clock.now()
+        return kpis(instructions, as_of, units=None if below is None else below.__contains__)
 
     def record_outcome(
         self, principal: Principal, instruction_id: str, data: Mapping[str, Any]

@@ -306,6 +306,27 @@ async def list_instructions(
     return InstructionPage(items=items, total=page.total, limit=limit, offset=offset, now=page.now)
 
 
+@router.get("/kpi")
+async def dispatch_kpis(
+    request: Request,
+    principal: Reader,
+    unit: Annotated[
+        str | None, Query(max_length=32, description="A unit and all below it.")
+    ] = None,
+    since: Annotated[
+        dt.datetime | None, Query(description="Instructions created at or after (ISO 8601).")
+    ] = None,
+    until: Annotated[dt.datetime | None, Query(description="…and before (ISO 8601).")] = None,
+) -> dict[str, Any]:
+    """Dispatch KPIs per unit and level (time to sign, to first contact, on-time, reach,
+    refusal, calls per dissuasion, dissuasion rate, money saved, overdue) in the caller's
+    jurisdiction — the same figures as ``fanzha kpi --json``."""
+    if since is not None and until is not None and since >= until:
+        raise HTTPException(422, "until must be after since")
+    table = await run_in_threadpool(service_of(request).kpis, principal, unit, since, until)
+    return table.to_json()
+
+
 @router.get("/instructions/{instruction_id}", response_model=InstructionDetail)
 async def get_instruction(
     instruction_id: str, request: Request, principal: Reader

@@ -110,6 +110,7 @@ ENDPOINTS: list[Endpoint] = [
     # Instructions (fanzha/api/instructions.py). Actions work on ``{act}``, an instruction
     # of its own, so that they leave the scoped objects below as they were.
     Endpoint("GET", "/api/v1/instructions", Permission.INSTRUCTIONS_READ),
+    Endpoint("GET", "/api/v1/kpi", Permission.INSTRUCTIONS_READ),
     Endpoint(
         "GET",
         "/api/v1/instructions/{instruction_id}",
@@ -257,6 +258,13 @@ SCOPED: list[Scoped] = [
             "/api/v1/units/{code}/events",
             Permission.INSTRUCTIONS_READ,
             url="/api/v1/units/{object}/events?max_seconds=0",
+        ),
+    ),
+    Scoped(
+        "a unit's dispatch KPIs",
+        "unit",
+        Endpoint(
+            "GET", "/api/v1/kpi", Permission.INSTRUCTIONS_READ, url="/api/v1/kpi?unit={object}"
         ),
     ),
     Scoped(

@@ -256,3 +256,22 @@ def test_already_defrauded_opens_a_case_for_the_desk(client: TestClient) -> None
     (case,) = fz.funds.cases()
     assert case.unit == "50010101"
     assert sum(p.amount_fen for p in case.report.payments) == 3_000_000
+
+
+def test_kpis_over_the_api_are_the_callers_units_only(client: TestClient) -> None:
+    fz = fz_of(client)
+    mine = issue(fz, "W-K1", 4, NANPING_ID)
+    issue(fz, "W-K2", 3, XINHUA_ID)
+    me = as_user(client, "nanping")
+    client.post(f"/api/v1/instructions/{mine.instruction_id}/sign", headers=me)
+    got = client.get("/api/v1/kpi", headers=me)
+    assert got.status_code == 200
+    body = got.json()
+    assert body["total"]["instructions"] == 1  # the other station's is not counted
+    units = {r["unit"] for r in body["rows"]} - {"*"}
+    assert units and all(u == "50010101" for u in units)
+    assert client.get(f"/api/v1/kpi?unit={XINHUA}", headers=me).status_code == 404
+    bad = client.get(
+        "/api/v1/kpi?since=2024-05-02T00:00:00Z&until=2024-05-01T00:00:00Z", headers=me
+    )
+    assert bad.status_code == 422
