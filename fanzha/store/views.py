@@ -20,8 +20,6 @@ from fanzha.store.tables import InstructionRecord, WarningRecord
 _INS: Table = InstructionRecord.__table__  # type: ignore[assignment]
 _WARN: Table = WarningRecord.__table__  # type: ignore[assignment]
 MAX_PAGE = 500
-# Outcomes read for today's figures (dissuaded, saved) are bounded too.
-MAX_OUTCOMES = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +99,7 @@ def figures(
         q = _where(select(_INS.c.unit, func.count()), late).group_by(_INS.c.unit)
         out.overdue_by_unit = {u: int(n) for u, n in session.execute(q)}
         out.overdue = sum(out.overdue_by_unit.values())
-        done = _where(select(_INS.c.body), scoped).where(_INS.c.updated_at >= since)
-        done = done.where(_INS.c.state.in_(["outcome_recorded", "closed"]))
-        for body in session.scalars(done.limit(MAX_OUTCOMES)):
-            _count_outcome(out, body)
+        out.dissuaded, out.saved_fen = _outcomes(session, scoped, since, None)
         fraud_type = _INS.c.body["fraud_type"].as_string()
         q = _where(select(fraud_type, func.count()), scoped)
         q = q.where(_INS.c.created_at >= since).group_by(fraud_type)
@@ -114,11 +109,23 @@ def figures(
     return out
 
 
-def _count_outcome(out: Figures, body: dict[str, Any]) -> None:
-    outcome = body.get("outcome") or {}
-    if outcome.get("dissuaded"):
-        out.dissuaded += 1
-    out.saved_fen += int(outcome.get("amount_saved_fen") or 0)
+_DONE = ["outcome_recorded", "closed"]
+
+
+def _outcomes(
+    session: Session, scoped: InstructionFilter, since: dt.datetime, until: dt.datetime | None
+) -> tuple[int, int]:
+    """(dissuaded, saved fen) of the outcomes recorded in ``[since, until)``, summed in SQL."""
+    dissuaded = _INS.c.body[("outcome", "dissuaded")].as_boolean()
+    saved = _INS.c.body[("outcome", "amount_saved_fen")].as_integer()
+    q = select(
+        func.count().filter(dissuaded.is_(True)), func.coalesce(func.sum(saved), 0)
+    ).select_from(_INS)
+    q = _where(q, scoped).where(_INS.c.updated_at >= since, _INS.c.state.in_(_DONE))
+    if until is not None:
+        q = q.where(_INS.c.updated_at < until)
+    row = session.execute(q).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def warnings_per_hour(

@@ -15,6 +15,7 @@ from fanzha.dispatch.org import OrgTree
 from fanzha.model.enums import FraudType, OrgLevel
 from fanzha.store.funds_views import FundsToday, funds_today
 from fanzha.store.views import Figures, figures, warnings_per_hour
+from fanzha.web.cache import cache_of
 from fanzha.web.desk import rate60
 from fanzha.web.labels import label
 
@@ -49,15 +50,22 @@ def day_start(now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 
 
 def today(fz: Any, units: frozenset[str] | None) -> Figures:
-    """Today's figures over ``units`` (None: the city)."""
+    """Today's figures over ``units`` (None: the city), cached (:mod:`fanzha.web.cache`)."""
     now = fz.clock.now()
-    return figures(fz.store.sessions, units, day_start(now, _tz(fz)), now)
+    since = day_start(now, _tz(fz))
+    return cache_of(fz).get(
+        ("today", units, since), now, lambda: figures(fz.store.sessions, units, since, now)
+    )
 
 
 def funds(fz: Any, units: frozenset[str] | None) -> FundsToday:
-    """Today's stop-payments, what is held now, and today's cases over ``units``."""
+    """Today's stop-payments, what is held now, and today's cases over ``units`` (cached
+    for a clock slot: funds changes are not on the bus)."""
     now = fz.clock.now()
-    return funds_today(fz.store.sessions, units, day_start(now, _tz(fz)))
+    since = day_start(now, _tz(fz))
+    return cache_of(fz).get(
+        ("funds", units, since), now, lambda: funds_today(fz.store.sessions, units, since)
+    )
 
 
 def _tz(fz: Any) -> dt.tzinfo:
@@ -165,7 +173,10 @@ def history_chart(fz: Any, lang: str) -> dict[str, Any]:
     """Warnings per hour over the last days, stacked by level."""
     now = fz.clock.now()
     start = day_start(now, _tz(fz)) - dt.timedelta(days=HISTORY_DAYS - 1)
-    counts = warnings_per_hour(fz.store.sessions, start, now + dt.timedelta(hours=1))
+    until = now + dt.timedelta(hours=1)
+    counts = cache_of(fz).get(
+        ("history", start), now, lambda: warnings_per_hour(fz.store.sessions, start, until)
+    )
     hours = []
     at = start
     while at <= now:
