@@ -159,3 +159,37 @@ def rule_hits(sessions: sessionmaker[Session], limit: int = 5000) -> dict[str, t
                 live, shadowed = out.get(rule, (0, 0))
                 out[rule] = (live, shadowed + 1) if shadow else (live + 1, shadowed)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A period's warnings, instructions, dissuaded and money saved (fen) over some units."""
+
+    warnings: int = 0
+    instructions: int = 0
+    dissuaded: int = 0
+    saved_fen: int = 0
+
+
+def period_totals(
+    sessions: sessionmaker[Session],
+    units: Collection[str] | None,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> Totals:
+    """Counts and sums over ``[since, until)``, each one SQL aggregate on an indexed range:
+    live warnings first seen (city-wide for the city, else the units' instructions created),
+    instructions created, and the outcomes recorded then."""
+    scoped = InstructionFilter(units=units)
+    made = _where(select(func.count()).select_from(_INS), scoped)
+    made = made.where(_INS.c.created_at >= since, _INS.c.created_at < until)
+    with sessions() as session:
+        instructions = int(session.scalar(made) or 0)
+        if units is None:
+            seen = select(func.count()).select_from(_WARN).where(_WARN.c.shadow.is_(False))
+            seen = seen.where(_WARN.c.first_at >= since, _WARN.c.first_at < until)
+            warnings = int(session.scalar(seen) or 0)
+        else:
+            warnings = instructions
+        dissuaded, saved = _outcomes(session, scoped, since, until)
+    return Totals(warnings, instructions, dissuaded, saved)

@@ -14,7 +14,7 @@ from fanzha.dispatch.levels import RiskLevel
 from fanzha.dispatch.org import OrgTree
 from fanzha.model.enums import FraudType, OrgLevel
 from fanzha.store.funds_views import FundsToday, funds_today
-from fanzha.store.views import Figures, figures, warnings_per_hour
+from fanzha.store.views import Figures, Totals, figures, period_totals, warnings_per_hour
 from fanzha.web.cache import cache_of
 from fanzha.web.desk import rate60
 from fanzha.web.labels import label
@@ -231,3 +231,74 @@ def fraud_chart(f: Figures, lang: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+# ---------------------------------------------------------------------- 同比 / 环比
+
+
+def month_start(at: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """Midnight of the first of ``at``'s month in the city's time zone."""
+    return day_start(at, tz).replace(day=1)
+
+
+def shift_months(start: dt.datetime, months: int) -> dt.datetime:
+    """The first of the month ``months`` away from ``start`` (a first of a month)."""
+    years, month = divmod(start.month - 1 + months, 12)
+    return start.replace(year=start.year + years, month=month + 1)
+
+
+def comparison_windows(
+    now: dt.datetime, tz: dt.tzinfo
+) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """This month to date, the previous month and the same month last year over the same
+    elapsed time (each bounded by its month's end)."""
+    start = month_start(now, tz)
+    elapsed = now - start
+    windows = [(start, now)]
+    for back in (1, 12):
+        other = shift_months(start, -back)
+        windows.append((other, min(other + elapsed, shift_months(other, 1))))
+    return tuple(windows)
+
+
+def month_totals(fz: Any, units: frozenset[str] | None) -> tuple[Totals, Totals, Totals]:
+    """(this month, previous month, same month last year) to date, cached."""
+    now = fz.clock.now()
+    windows = comparison_windows(now, _tz(fz))
+
+    def compute() -> tuple[Totals, Totals, Totals]:
+        cur, prev, last = (period_totals(fz.store.sessions, units, a, b) for a, b in windows)
+        return cur, prev, last
+
+    return cache_of(fz).get(("months", units, windows[0][0]), now, compute)
+
+
+def change(current: int, base: int) -> str:
+    """The relative change as a signed percentage, "—" without data for the base period."""
+    if base == 0:
+        return "—"
+    return f"{(current - base) / base:+.1%}"
+
+
+def trends(totals: tuple[Totals, Totals, Totals], lang: str) -> list[dict[str, str]]:
+    """The 同比/环比 rows: warnings, instructions, dissuaded, money saved (yuan)."""
+    cur, prev, last = totals
+    rows = []
+    for key, name in (
+        ("warnings", "month_warnings"),
+        ("instructions", "month_instructions"),
+        ("dissuaded", "dissuaded"),
+        ("saved_fen", "saved"),
+    ):
+        value = getattr(cur, key)
+        shown = f"{value / 100:,.0f}" if key == "saved_fen" else f"{value:,}"
+        rows.append(
+            {
+                "key": key,
+                "label": label(name, lang),
+                "value": shown,
+                "mom": change(value, getattr(prev, key)),
+                "yoy": change(value, getattr(last, key)),
+            }
+        )
+    return rows

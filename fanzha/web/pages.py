@@ -284,6 +284,7 @@ async def dashboard(request: Request, principal: User, unit: str | None = None) 
     units = await run_in_threadpool(_dashboard_units, request, principal, unit)
     fz = request.app.state.fz
     figures, money = await run_in_threadpool(_today, fz, units)
+    months = await run_in_threadpool(dash.month_totals, fz, units)
     lang = lang_of(request)
     here = unit or principal.unit or ""
     return page(
@@ -292,6 +293,7 @@ async def dashboard(request: Request, principal: User, unit: str | None = None) 
         {
             "tiles": dash.tiles(figures, lang, money),
             "grid": dash.grid(fz.security.tree, figures, units, lang),
+            "trends": dash.trends(months, lang),
             "unit": here,
             "query": urlencode({"unit": unit} if unit else {}),
         },
