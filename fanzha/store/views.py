@@ -131,20 +131,32 @@ def _outcomes(
 def warnings_per_hour(
     sessions: sessionmaker[Session], since: dt.datetime, until: dt.datetime
 ) -> dict[tuple[dt.datetime, int], int]:
-    """Live warnings first seen in ``[since, until)`` by (hour, level); a window of days."""
-    query = (
-        select(_WARN.c.first_at, _WARN.c.level)
-        .where(_WARN.c.first_at >= since, _WARN.c.first_at < until)
-        .where(_WARN.c.shadow.is_(False))
-        .limit(200_000)
-    )
+    """Live warnings first seen in ``[since, until)`` by (hour, level), counted in SQL
+    (GROUP BY the UTC hour); a window of days."""
     out: dict[tuple[dt.datetime, int], int] = {}
     with sessions() as session:
-        for at, level in session.execute(query):
-            at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-            hour = at.replace(minute=0, second=0, microsecond=0)
-            out[(hour, int(level))] = out.get((hour, int(level)), 0) + 1
+        hour = _hour(session, _WARN.c.first_at)
+        query = (
+            select(hour, _WARN.c.level, func.count())
+            .where(_WARN.c.first_at >= since, _WARN.c.first_at < until)
+            .where(_WARN.c.shadow.is_(False))
+            .group_by(hour, _WARN.c.level)
+        )
+        for at, level, n in session.execute(query):
+            out[(_utc_hour(at), int(level))] = int(n)
     return out
+
+
+def _hour(session: Session, column: Any) -> Any:
+    """``column`` truncated to its (UTC) hour, in the session's dialect."""
+    if session.get_bind().dialect.name == "sqlite":  # UTC wall time, stored as text
+        return func.strftime("%Y-%m-%d %H:00:00", column)
+    return func.date_trunc("hour", func.timezone("UTC", column))
+
+
+def _utc_hour(value: Any) -> dt.datetime:
+    at = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
 
 
 def rule_hits(sessions: sessionmaker[Session], limit: int = 5000) -> dict[str, tuple[int, int]]:

@@ -15,6 +15,7 @@ from webworld import issue, populate
 
 from fanzha.api.app import create_app
 from fanzha.model.clock import ManualClock
+from fanzha.store.views import warnings_per_hour
 from fanzha.web.dashboard import change, comparison_windows
 from web.test_pages import NANPING_ID, fz_of, log_in
 
@@ -69,3 +70,15 @@ def test_month_on_month_and_year_on_year(client: TestClient) -> None:
         assert "<td>3</td>" in row and "+50.0%" in row and "+200.0%" in row, row
     row = html.split('id="trend-dissuaded"')[1].split("</tr>")[0]
     assert row.count("—") == 2
+
+
+def test_warnings_per_hour_groups_by_the_utc_hour(client: TestClient) -> None:
+    fz = fz_of(client)
+    for warning_id, minute_hour in (("W1", (10, 1)), ("W2", (50, 1)), ("W3", (5, 3))):
+        minute, hour = minute_hour
+        when = dt.datetime(2026, 3, 2, hour, minute, tzinfo=dt.UTC)
+        _at(fz, when)
+        issue(fz, warning_id, 3, NANPING_ID, at=when)
+    day = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    counts = warnings_per_hour(fz.store.sessions, day, day + dt.timedelta(days=1))
+    assert counts == {(day.replace(hour=1), 3): 2, (day.replace(hour=3), 3): 1}
