@@ -14,7 +14,14 @@ from fanzha.dispatch.levels import RiskLevel
 from fanzha.dispatch.org import OrgTree
 from fanzha.model.enums import FraudType, OrgLevel
 from fanzha.store.funds_views import FundsToday, funds_today
-from fanzha.store.views import Figures, Totals, figures, period_totals, warnings_per_hour
+from fanzha.store.views import (
+    Figures,
+    Totals,
+    figures,
+    fraud_types,
+    period_totals,
+    warnings_per_hour,
+)
 from fanzha.web.cache import cache_of
 from fanzha.web.desk import rate60
 from fanzha.web.labels import label
@@ -50,11 +57,23 @@ def day_start(now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 
 
 def today(fz: Any, units: frozenset[str] | None) -> Figures:
-    """Today's figures over ``units`` (None: the city), cached (:mod:`fanzha.web.cache`)."""
+    """Today's figures over ``units`` (None: the city), cached (:mod:`fanzha.web.cache`);
+    without the fraud types (:func:`today_by_fraud_type`)."""
     now = fz.clock.now()
     since = day_start(now, _tz(fz))
     return cache_of(fz).get(
-        ("today", units, since), now, lambda: figures(fz.store.sessions, units, since, now)
+        ("today", units, since),
+        now,
+        lambda: figures(fz.store.sessions, units, since, now, fraud=False),
+    )
+
+
+def today_by_fraud_type(fz: Any, units: frozenset[str] | None) -> dict[str, int]:
+    """Today's instructions by fraud type over ``units`` (the chart's figures), cached."""
+    now = fz.clock.now()
+    since = day_start(now, _tz(fz))
+    return cache_of(fz).get(
+        ("fraud", units, since), now, lambda: fraud_types(fz.store.sessions, units, since)
     )
 
 
@@ -208,10 +227,10 @@ def history_chart(fz: Any, lang: str) -> dict[str, Any]:
     }
 
 
-def fraud_chart(f: Figures, lang: str) -> dict[str, Any]:
-    """Today's instructions by fraud type."""
+def fraud_chart(counts: dict[str, int], lang: str) -> dict[str, Any]:
+    """Today's instructions by fraud type (``counts``: fraud type → instructions)."""
     data = []
-    for key, n in sorted(f.fraud_types.items(), key=lambda kv: -kv[1]):
+    for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         try:
             ft = FraudType(key)
             name = ft.value if lang.startswith("en") else ft.label_zh

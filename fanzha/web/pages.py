@@ -328,8 +328,8 @@ async def dashboard_chart(
     if name == "history":
         return JSONResponse(await run_in_threadpool(dash.history_chart, fz, lang))
     if name == "fraud":
-        figures = await run_in_threadpool(dash.today, fz, units)
-        return JSONResponse(dash.fraud_chart(figures, lang))
+        counts = await run_in_threadpool(dash.today_by_fraud_type, fz, units)
+        return JSONResponse(dash.fraud_chart(counts, lang))
     raise OutOfScope(name)
 
 
