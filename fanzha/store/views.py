@@ -20,8 +20,6 @@ from fanzha.store.tables import InstructionRecord, WarningRecord
 _INS: Table = InstructionRecord.__table__  # type: ignore[assignment]
 _WARN: Table = WarningRecord.__table__  # type: ignore[assignment]
 MAX_PAGE = 500
-# Outcomes read for today's figures (dissuaded, saved) are bounded too.
-MAX_OUTCOMES = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +78,12 @@ def figures(
     units: Collection[str] | None,
     since: dt.datetime,
     now: dt.datetime,
+    *,
+    fraud: bool = True,
 ) -> Figures:
     """Warnings since ``since`` by level (city-wide for the city, else of the units'
-    instructions), instructions by unit, overdue now, dissuaded and saved since ``since``."""
+    instructions), instructions by unit, overdue now, dissuaded and saved since ``since``,
+    and (``fraud``) instructions by fraud type."""
     out = Figures()
     scoped = InstructionFilter(units=units)
     with sessions() as session:
@@ -101,43 +102,76 @@ def figures(
         q = _where(select(_INS.c.unit, func.count()), late).group_by(_INS.c.unit)
         out.overdue_by_unit = {u: int(n) for u, n in session.execute(q)}
         out.overdue = sum(out.overdue_by_unit.values())
-        done = _where(select(_INS.c.body), scoped).where(_INS.c.updated_at >= since)
-        done = done.where(_INS.c.state.in_(["outcome_recorded", "closed"]))
-        for body in session.scalars(done.limit(MAX_OUTCOMES)):
-            _count_outcome(out, body)
-        fraud_type = _INS.c.body["fraud_type"].as_string()
-        q = _where(select(fraud_type, func.count()), scoped)
-        q = q.where(_INS.c.created_at >= since).group_by(fraud_type)
-        for fraud, n in session.execute(q):
-            key = fraud or "unknown"
-            out.fraud_types[key] = out.fraud_types.get(key, 0) + int(n)
+        out.dissuaded, out.saved_fen = _outcomes(session, scoped, since, None)
+    if fraud:
+        out.fraud_types = fraud_types(sessions, units, since)
     return out
 
 
-def _count_outcome(out: Figures, body: dict[str, Any]) -> None:
-    outcome = body.get("outcome") or {}
-    if outcome.get("dissuaded"):
-        out.dissuaded += 1
-    out.saved_fen += int(outcome.get("amount_saved_fen") or 0)
+def fraud_types(
+    sessions: sessionmaker[Session], units: Collection[str] | None, since: dt.datetime
+) -> dict[str, int]:
+    """Instructions created since ``since`` by fraud type ("unknown" without one): the
+    costliest of the day's figures (JSON read per row), so only the chart asks for it."""
+    fraud_type = _INS.c.body["fraud_type"].as_string()
+    q = _where(select(fraud_type, func.count()), InstructionFilter(units=units))
+    q = q.where(_INS.c.created_at >= since).group_by(fraud_type)
+    out: dict[str, int] = {}
+    with sessions() as session:
+        for found, n in session.execute(q):
+            key = found or "unknown"
+            out[key] = out.get(key, 0) + int(n)
+    return out
+
+
+_DONE = ["outcome_recorded", "closed"]
+
+
+def _outcomes(
+    session: Session, scoped: InstructionFilter, since: dt.datetime, until: dt.datetime | None
+) -> tuple[int, int]:
+    """(dissuaded, saved fen) of the outcomes recorded in ``[since, until)``, summed in SQL."""
+    dissuaded = _INS.c.body[("outcome", "dissuaded")].as_boolean()
+    saved = _INS.c.body[("outcome", "amount_saved_fen")].as_integer()
+    q = select(
+        func.count().filter(dissuaded.is_(True)), func.coalesce(func.sum(saved), 0)
+    ).select_from(_INS)
+    q = _where(q, scoped).where(_INS.c.updated_at >= since, _INS.c.state.in_(_DONE))
+    if until is not None:
+        q = q.where(_INS.c.updated_at < until)
+    row = session.execute(q).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def warnings_per_hour(
     sessions: sessionmaker[Session], since: dt.datetime, until: dt.datetime
 ) -> dict[tuple[dt.datetime, int], int]:
-    """Live warnings first seen in ``[since, until)`` by (hour, level); a window of days."""
-    query = (
-        select(_WARN.c.first_at, _WARN.c.level)
-        .where(_WARN.c.first_at >= since, _WARN.c.first_at < until)
-        .where(_WARN.c.shadow.is_(False))
-        .limit(200_000)
-    )
+    """Live warnings first seen in ``[since, until)`` by (hour, level), counted in SQL
+    (GROUP BY the UTC hour); a window of days."""
     out: dict[tuple[dt.datetime, int], int] = {}
     with sessions() as session:
-        for at, level in session.execute(query):
-            at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-            hour = at.replace(minute=0, second=0, microsecond=0)
-            out[(hour, int(level))] = out.get((hour, int(level)), 0) + 1
+        hour = _hour(session, _WARN.c.first_at)
+        query = (
+            select(hour, _WARN.c.level, func.count())
+            .where(_WARN.c.first_at >= since, _WARN.c.first_at < until)
+            .where(_WARN.c.shadow.is_(False))
+            .group_by(hour, _WARN.c.level)
+        )
+        for at, level, n in session.execute(query):
+            out[(_utc_hour(at), int(level))] = int(n)
     return out
+
+
+def _hour(session: Session, column: Any) -> Any:
+    """``column`` truncated to its (UTC) hour, in the session's dialect."""
+    if session.get_bind().dialect.name == "sqlite":  # UTC wall time, stored as text
+        return func.strftime("%Y-%m-%d %H:00:00", column)
+    return func.date_trunc("hour", func.timezone("UTC", column))
+
+
+def _utc_hour(value: Any) -> dt.datetime:
+    at = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
 
 
 def rule_hits(sessions: sessionmaker[Session], limit: int = 5000) -> dict[str, tuple[int, int]]:
@@ -152,3 +186,37 @@ def rule_hits(sessions: sessionmaker[Session], limit: int = 5000) -> dict[str, t
                 live, shadowed = out.get(rule, (0, 0))
                 out[rule] = (live, shadowed + 1) if shadow else (live + 1, shadowed)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A period's warnings, instructions, dissuaded and money saved (fen) over some units."""
+
+    warnings: int = 0
+    instructions: int = 0
+    dissuaded: int = 0
+    saved_fen: int = 0
+
+
+def period_totals(
+    sessions: sessionmaker[Session],
+    units: Collection[str] | None,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> Totals:
+    """Counts and sums over ``[since, until)``, each one SQL aggregate on an indexed range:
+    live warnings first seen (city-wide for the city, else the units' instructions created),
+    instructions created, and the outcomes recorded then."""
+    scoped = InstructionFilter(units=units)
+    made = _where(select(func.count()).select_from(_INS), scoped)
+    made = made.where(_INS.c.created_at >= since, _INS.c.created_at < until)
+    with sessions() as session:
+        instructions = int(session.scalar(made) or 0)
+        if units is None:
+            seen = select(func.count()).select_from(_WARN).where(_WARN.c.shadow.is_(False))
+            seen = seen.where(_WARN.c.first_at >= since, _WARN.c.first_at < until)
+            warnings = int(session.scalar(seen) or 0)
+        else:
+            warnings = instructions
+        dissuaded, saved = _outcomes(session, scoped, since, until)
+    return Totals(warnings, instructions, dissuaded, saved)

@@ -14,7 +14,15 @@ from fanzha.dispatch.levels import RiskLevel
 from fanzha.dispatch.org import OrgTree
 from fanzha.model.enums import FraudType, OrgLevel
 from fanzha.store.funds_views import FundsToday, funds_today
-from fanzha.store.views import Figures, figures, warnings_per_hour
+from fanzha.store.views import (
+    Figures,
+    Totals,
+    figures,
+    fraud_types,
+    period_totals,
+    warnings_per_hour,
+)
+from fanzha.web.cache import cache_of
 from fanzha.web.desk import rate60
 from fanzha.web.labels import label
 
@@ -49,15 +57,34 @@ def day_start(now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 
 
 def today(fz: Any, units: frozenset[str] | None) -> Figures:
-    """Today's figures over ``units`` (None: the city)."""
+    """Today's figures over ``units`` (None: the city), cached (:mod:`fanzha.web.cache`);
+    without the fraud types (:func:`today_by_fraud_type`)."""
     now = fz.clock.now()
-    return figures(fz.store.sessions, units, day_start(now, _tz(fz)), now)
+    since = day_start(now, _tz(fz))
+    return cache_of(fz).get(
+        ("today", units, since),
+        now,
+        lambda: figures(fz.store.sessions, units, since, now, fraud=False),
+    )
+
+
+def today_by_fraud_type(fz: Any, units: frozenset[str] | None) -> dict[str, int]:
+    """Today's instructions by fraud type over ``units`` (the chart's figures), cached."""
+    now = fz.clock.now()
+    since = day_start(now, _tz(fz))
+    return cache_of(fz).get(
+        ("fraud", units, since), now, lambda: fraud_types(fz.store.sessions, units, since)
+    )
 
 
 def funds(fz: Any, units: frozenset[str] | None) -> FundsToday:
-    """Today's stop-payments, what is held now, and today's cases over ``units``."""
+    """Today's stop-payments, what is held now, and today's cases over ``units`` (cached
+    for a clock slot: funds changes are not on the bus)."""
     now = fz.clock.now()
-    return funds_today(fz.store.sessions, units, day_start(now, _tz(fz)))
+    since = day_start(now, _tz(fz))
+    return cache_of(fz).get(
+        ("funds", units, since), now, lambda: funds_today(fz.store.sessions, units, since)
+    )
 
 
 def _tz(fz: Any) -> dt.tzinfo:
@@ -165,7 +192,10 @@ def history_chart(fz: Any, lang: str) -> dict[str, Any]:
     """Warnings per hour over the last days, stacked by level."""
     now = fz.clock.now()
     start = day_start(now, _tz(fz)) - dt.timedelta(days=HISTORY_DAYS - 1)
-    counts = warnings_per_hour(fz.store.sessions, start, now + dt.timedelta(hours=1))
+    until = now + dt.timedelta(hours=1)
+    counts = cache_of(fz).get(
+        ("history", start), now, lambda: warnings_per_hour(fz.store.sessions, start, until)
+    )
     hours = []
     at = start
     while at <= now:
@@ -197,10 +227,10 @@ def history_chart(fz: Any, lang: str) -> dict[str, Any]:
     }
 
 
-def fraud_chart(f: Figures, lang: str) -> dict[str, Any]:
-    """Today's instructions by fraud type."""
+def fraud_chart(counts: dict[str, int], lang: str) -> dict[str, Any]:
+    """Today's instructions by fraud type (``counts``: fraud type → instructions)."""
     data = []
-    for key, n in sorted(f.fraud_types.items(), key=lambda kv: -kv[1]):
+    for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         try:
             ft = FraudType(key)
             name = ft.value if lang.startswith("en") else ft.label_zh
@@ -220,3 +250,74 @@ def fraud_chart(f: Figures, lang: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+# ---------------------------------------------------------------------- 同比 / 环比
+
+
+def month_start(at: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """Midnight of the first of ``at``'s month in the city's time zone."""
+    return day_start(at, tz).replace(day=1)
+
+
+def shift_months(start: dt.datetime, months: int) -> dt.datetime:
+    """The first of the month ``months`` away from ``start`` (a first of a month)."""
+    years, month = divmod(start.month - 1 + months, 12)
+    return start.replace(year=start.year + years, month=month + 1)
+
+
+def comparison_windows(
+    now: dt.datetime, tz: dt.tzinfo
+) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """This month to date, the previous month and the same month last year over the same
+    elapsed time (each bounded by its month's end)."""
+    start = month_start(now, tz)
+    elapsed = now - start
+    windows = [(start, now)]
+    for back in (1, 12):
+        other = shift_months(start, -back)
+        windows.append((other, min(other + elapsed, shift_months(other, 1))))
+    return tuple(windows)
+
+
+def month_totals(fz: Any, units: frozenset[str] | None) -> tuple[Totals, Totals, Totals]:
+    """(this month, previous month, same month last year) to date, cached."""
+    now = fz.clock.now()
+    windows = comparison_windows(now, _tz(fz))
+
+    def compute() -> tuple[Totals, Totals, Totals]:
+        cur, prev, last = (period_totals(fz.store.sessions, units, a, b) for a, b in windows)
+        return cur, prev, last
+
+    return cache_of(fz).get(("months", units, windows[0][0]), now, compute)
+
+
+def change(current: int, base: int) -> str:
+    """The relative change as a signed percentage, "—" without data for the base period."""
+    if base == 0:
+        return "—"
+    return f"{(current - base) / base:+.1%}"
+
+
+def trends(totals: tuple[Totals, Totals, Totals], lang: str) -> list[dict[str, str]]:
+    """The 同比/环比 rows: warnings, instructions, dissuaded, money saved (yuan)."""
+    cur, prev, last = totals
+    rows = []
+    for key, name in (
+        ("warnings", "month_warnings"),
+        ("instructions", "month_instructions"),
+        ("dissuaded", "dissuaded"),
+        ("saved_fen", "saved"),
+    ):
+        value = getattr(cur, key)
+        shown = f"{value / 100:,.0f}" if key == "saved_fen" else f"{value:,}"
+        rows.append(
+            {
+                "key": key,
+                "label": label(name, lang),
+                "value": shown,
+                "mom": change(value, getattr(prev, key)),
+                "yoy": change(value, getattr(last, key)),
+            }
+        )
+    return rows

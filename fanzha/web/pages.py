@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import Query as Param
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -44,6 +45,7 @@ from fanzha.dispatch.outcome import (
 )
 from fanzha.instructing import InstructionService, Query
 from fanzha.model.enums import FraudType
+from fanzha.store.views import MAX_PAGE
 from fanzha.web import dashboard as dash
 from fanzha.web import knowledge
 from fanzha.web.labels import label
@@ -282,6 +284,7 @@ async def dashboard(request: Request, principal: User, unit: str | None = None) 
     units = await run_in_threadpool(_dashboard_units, request, principal, unit)
     fz = request.app.state.fz
     figures, money = await run_in_threadpool(_today, fz, units)
+    months = await run_in_threadpool(dash.month_totals, fz, units)
     lang = lang_of(request)
     here = unit or principal.unit or ""
     return page(
@@ -290,6 +293,7 @@ async def dashboard(request: Request, principal: User, unit: str | None = None) 
         {
             "tiles": dash.tiles(figures, lang, money),
             "grid": dash.grid(fz.security.tree, figures, units, lang),
+            "trends": dash.trends(months, lang),
             "unit": here,
             "query": urlencode({"unit": unit} if unit else {}),
         },
@@ -324,28 +328,45 @@ async def dashboard_chart(
     if name == "history":
         return JSONResponse(await run_in_threadpool(dash.history_chart, fz, lang))
     if name == "fraud":
-        figures = await run_in_threadpool(dash.today, fz, units)
-        return JSONResponse(dash.fraud_chart(figures, lang))
+        counts = await run_in_threadpool(dash.today_by_fraud_type, fz, units)
+        return JSONResponse(dash.fraud_chart(counts, lang))
     raise OutOfScope(name)
 
 
 # ---------------------------------------------------------------------- queue
 
 
-def _query(unit: str | None, level: str | None, state: str | None, overdue: str | None) -> Query:
+PAGE_SIZE = 50  # rows of the queue per page (``size`` asks for others, up to MAX_PAGE)
+
+
+def _query(
+    unit: str | None,
+    level: str | None,
+    state: str | None,
+    overdue: str | None,
+    page_no: int = 1,
+    size: int = PAGE_SIZE,
+) -> Query:
     levels = [int(level)] if level and level.isdigit() and 1 <= int(level) <= 4 else None
     states = [State(state)] if state in {s.value for s in State} else None
-    return Query(unit or None, levels, states, overdue == "1", limit=200)
+    size = max(1, min(size, MAX_PAGE))
+    offset = (max(1, page_no) - 1) * size
+    return Query(unit or None, levels, states, overdue == "1", limit=size, offset=offset)
 
 
 def _rows_context(request: Request, principal: Principal, query: Query) -> dict[str, Any]:
     page_ = service(request).find(principal, query)
     tree = request.app.state.fz.security.tree
     lang = lang_of(request)
+    size = max(1, query.limit)
+    params = {k: v for k, v in request.query_params.items() if k not in ("page", "size")}
     return {
         "rows": [summary(i, tree, lang, page_.now) for i in page_.items],
         "total": page_.total,
         "can_act": principal.can(Permission.INSTRUCTIONS_ACT),
+        "page_no": query.offset // size + 1,
+        "pages": max(1, -(-page_.total // size)),
+        "pager": urlencode({**params, "size": size}),
     }
 
 
@@ -357,9 +378,11 @@ async def queue(
     level: str | None = None,
     state: str | None = None,
     overdue: str | None = None,
+    page_no: Annotated[int, Param(alias="page")] = 1,
+    size: int = PAGE_SIZE,
 ) -> Response:
     """The instruction queue of a unit (and the units below it)."""
-    query = _query(unit, level, state, overdue)
+    query = _query(unit, level, state, overdue, page_no, size)
     rows = await run_in_threadpool(_rows_context, request, principal, query)
     here = unit or principal.unit or ""
     filters = {
@@ -389,9 +412,11 @@ async def queue_rows(
     level: str | None = None,
     state: str | None = None,
     overdue: str | None = None,
+    page_no: Annotated[int, Param(alias="page")] = 1,
+    size: int = PAGE_SIZE,
 ) -> Response:
     """The queue's rows alone (HTMX: filters and live refresh)."""
-    query = _query(unit, level, state, overdue)
+    query = _query(unit, level, state, overdue, page_no, size)
     rows = await run_in_threadpool(_rows_context, request, principal, query)
     return page(request, "_queue_rows.html", rows)
 

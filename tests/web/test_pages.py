@@ -224,3 +224,46 @@ def test_vendor_assets_headers_and_no_inline_script(client: TestClient) -> None:
 def test_english_pages(client: TestClient) -> None:
     client.cookies.set("fanzha_lang", "en")
     assert "Log in" in client.get("/login").text
+
+
+def _tile(html: str, key: str) -> str:
+    found = re.search(rf'id="tile-{key}"[^>]*>\s*<div class="tile-value">([^<]*)<', html)
+    assert found, key
+    return found.group(1)
+
+
+def test_the_dashboard_cache_is_emptied_when_an_instruction_changes(client: TestClient) -> None:
+    ins = issue(fz_of(client), "W1", 4, NANPING_ID)
+    csrf = log_in(client, "admin1")
+    assert _tile(client.get("/dashboard/live").text, "level4") == "1"
+    issue(fz_of(client), "W2", 4, SHENGLI_ID)  # same clock slot: only the bus can tell
+    assert _tile(client.get("/dashboard/live").text, "level4") == "2"
+    url = f"/instructions/{ins.instruction_id}"
+    assert client.post(f"{url}/sign", data={"csrf_token": csrf}).status_code == 303
+    attempt = {"csrf_token": csrf, "channel": "phone", "reached": "1"}
+    assert client.post(f"{url}/attempt", data=attempt).status_code == 303
+    good = {
+        "csrf_token": csrf,
+        "reached": "1",
+        "contacted": "person",
+        "judgement": "confirmed",
+        "dissuaded": "1",
+        "amount_at_risk": "20000",
+        "amount_saved": "20000",
+        "notice_signed": "1",
+    }
+    assert _tile(client.get("/dashboard/live").text, "dissuaded") == "0"
+    assert client.post(f"{url}/outcome", data=good).status_code == 303
+    html = client.get("/dashboard/live").text
+    assert _tile(html, "dissuaded") == "1" and _tile(html, "saved") == "20,000"
+
+
+def test_the_queue_is_paged(client: TestClient) -> None:
+    for n in range(3):
+        issue(fz_of(client), f"W{n}", 3, NANPING_ID)
+    log_in(client, "admin1")
+    first = client.get("/queue?size=2").text
+    assert first.count('<tr id="row-') == 2
+    assert "1/2" in first and "page=2" in first
+    second = client.get("/queue/rows?size=2&page=2").text
+    assert "2/2" in second and "page=1" in second
