@@ -98,9 +98,7 @@ class CashOutRule:
         if n == 0:
             return hit
         if "channel" in table.column_names and self.channels:
-            channel = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(table["channel"])))
-            wanted = pa.array(sorted(c.upper() for c in self.channels), pa.string())
-            hit |= _filled(pc.is_in(channel, value_set=wanted))
+            hit |= self._channel_flags(table["channel"])
         if self.keywords:
             pattern = "|".join(_regex_escape(k) for k in self.keywords)
             for column in ("remittance", "payee_name"):
@@ -109,6 +107,23 @@ class CashOutRule:
                     found = pc.match_substring_regex(text, pattern, ignore_case=True)
                     hit |= _filled(found)
         return hit
+
+    def _channel_flags(self, column: pa.ChunkedArray) -> Bool:
+        """Cash-out channels; a dictionary column (the lake's) is matched once per distinct
+        value, not once per row."""
+        array = column.combine_chunks()
+        wanted = pa.array(sorted(c.upper() for c in self.channels), pa.string())
+        if pa.types.is_dictionary(array.type):
+            names = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(array.dictionary)))
+            hit_names = _filled(pc.is_in(names, value_set=wanted))
+            indices = array.indices
+            codes = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+            flags: Bool = hit_names[codes] if len(hit_names) else np.zeros(len(codes), bool)
+            if indices.null_count:
+                flags &= _filled(pc.is_valid(indices))
+            return flags
+        channel = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(array)))
+        return _filled(pc.is_in(channel, value_set=wanted))
 
 
 def _strings(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -186,8 +201,10 @@ def validate(table: pa.Table, rule: CashOutRule) -> Columns:
     accounts: dict[str, pa.Array] = {}
     for name in ("payer_account", "payee_account"):
         col = _strings(table[name])
-        empty = pc.or_kleene(pc.is_null(col), pc.equal(pc.utf8_length(col), 0))
-        _fail(table, _filled(empty), name, "missing account")
+        # the usual case, no null and no empty string, is seen from the offsets alone
+        if col.null_count or (len(col) and pc.min(pc.binary_length(col)).as_py() == 0):
+            empty = pc.or_kleene(pc.is_null(col), pc.equal(pc.utf8_length(col), 0))
+            _fail(table, _filled(empty), name, "missing account")
         accounts[name] = col
     fen_col = table["amount_fen"]
     if not pa.types.is_integer(fen_col.type):
@@ -229,24 +246,23 @@ class Run:
         cls, payer: I32, payee: I32, ts: I64, seq: I64, fen: I64, cash: Bool, accounts: int | None
     ) -> Run:
         """Index rows given in ``seq`` order (``accounts``: build CSR offsets for that many)."""
-        if len(ts) < 2 or bool(np.all(ts[1:] >= ts[:-1])):
-            by_time = np.arange(len(ts), dtype=np.int64)  # the usual case: already in time order
-        else:
-            by_time = np.argsort(ts, kind="stable")  # ties stay in seq order
-        out_order = _grouped(payer, by_time)
-        in_rows = _grouped(payee, by_time)
+        in_time = len(ts) < 2 or bool(np.all(ts[1:] >= ts[:-1]))
+        # the usual case: already in time order; otherwise ties stay in seq order
+        by_time = None if in_time else np.argsort(ts, kind="stable")
+        out_order, payer_sorted = _grouped(payer, by_time)
+        in_rows, payee_sorted = _grouped(payee, by_time)
         position = np.empty(len(ts), dtype=np.int64)
         position[out_order] = np.arange(len(ts), dtype=np.int64)
         in_perm = position[in_rows]
         run = cls(
-            payer=payer[out_order],
+            payer=payer_sorted,
             payee=payee[out_order],
             ts=ts[out_order],
-            seq=seq[out_order],
+            seq=_reordered_seq(seq, out_order),
             fen=fen[out_order],
             cash=cash[out_order],
             in_perm=in_perm,
-            in_payee=payee[in_rows],
+            in_payee=payee_sorted,
         )
         if accounts is not None:
             run.out_off = _offsets(run.payer, accounts)
@@ -303,16 +319,29 @@ class Run:
         )
 
 
-def _grouped(keys: I32, rows: I64) -> I64:
-    """``rows`` stably reordered by ``keys[rows]``: one sort of (key << 32 | position)
-    (about twice as fast as NumPy's stable argsort of int32, which is a merge sort)."""
-    packed = keys[rows].astype(np.int64)
+def _grouped(keys: I32, rows: I64 | None) -> tuple[I64, I32]:
+    """``rows`` (all rows when None) stably reordered by ``keys[rows]``, and those keys in
+    that order: one sort of (key << 32 | position), about twice as fast as NumPy's stable
+    argsort of int32 (a merge sort); the sorted keys are the high halves, no gather."""
+    packed = (keys if rows is None else keys[rows]).astype(np.int64)
     packed <<= 32
-    packed |= np.arange(len(rows), dtype=np.int64)
+    packed |= np.arange(len(packed), dtype=np.int64)
     packed.sort()
+    sorted_keys: I32 = (packed >> 32).astype(np.int32)
     packed &= 0xFFFFFFFF
-    out: I64 = rows[packed]
-    return out
+    out: I64 = packed if rows is None else rows[packed]
+    return out, sorted_keys
+
+
+def _reordered_seq(seq: I64, order: I64) -> I64:
+    """``seq[order]``; when ``seq`` is consecutive (a build, an append, a merge of
+    consecutive runs) that is ``order`` shifted, with no random gather."""
+    n = len(seq)
+    if n and int(seq[-1]) - int(seq[0]) == n - 1 and bool(np.all(seq[1:] > seq[:-1])):
+        out: I64 = order + seq[0]
+        return out
+    gathered: I64 = seq[order]
+    return gathered
 
 
 def _offsets(keys: I32, accounts: int) -> I64:
