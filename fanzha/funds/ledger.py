@@ -127,7 +127,11 @@ class CashOutRule:
 
 
 def _strings(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(column, pa.ChunkedArray):
+        # one chunk (a table built in memory) is taken as it is: combining copies every string
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    else:
+        array = column
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
@@ -187,6 +191,8 @@ def _micros(table: pa.Table) -> I64:
         raw = column.cast(pa.int64())
         values = np.asarray(raw.to_numpy(), dtype=np.int64)
         scale = _US_PER_UNIT[kind.unit]
+        if scale == 1:
+            return values
         return values // 1000 if scale == 0 else values * scale
     if pa.types.is_integer(kind):
         return np.asarray(column.cast(pa.int64()).to_numpy(), dtype=np.int64)
@@ -430,9 +436,20 @@ def _numeric(column: pa.Array) -> Bool:
 
 
 def _codes(column: pa.Array, mask: Bool) -> U64:
-    part = column if mask.all() else column.filter(pa.array(mask))
-    codes: U64 = np.asarray(pc.cast(part, pa.uint64()).to_numpy(zero_copy_only=False))
-    return codes
+    """The uint64 codes of the rows where ``mask`` holds (``column`` a string array)."""
+    if mask.all():
+        codes: U64 = np.asarray(pc.cast(column, pa.uint64()).to_numpy(zero_copy_only=False))
+        return codes
+    # the other rows are marked null over the same buffers, so the cast skips them without
+    # a filter copying every string
+    valid = pa.array(np.concatenate([np.zeros(column.offset, bool), mask])).buffers()[1]
+    masked = pa.Array.from_buffers(
+        column.type, len(column), [valid, *column.buffers()[1:]], offset=column.offset
+    )
+    cast = pc.cast(masked, pa.uint64())
+    values = np.frombuffer(cast.buffers()[1], np.uint64, len(cast), 8 * cast.offset)
+    picked: U64 = values[mask]
+    return picked
 
 
 class Accounts:
@@ -463,7 +480,7 @@ class Accounts:
         order = np.argsort(uniques)
         rank = np.empty(len(uniques), dtype=np.int32)
         rank[order] = np.arange(len(uniques), dtype=np.int32)
-        numeric_ids = rank[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
+        numeric_ids = rank[encoded.indices.to_numpy()]  # int32 indices, no widening copy
         accounts = cls(uniques[order])
         out: list[I32] = []
         start = 0
