@@ -451,9 +451,20 @@ U64 = npt.NDArray[np.uint64]
 def _numeric(column: pa.Array) -> Bool:
     """Account numbers that are 1–19 ASCII digits without a leading zero: these fit in a
     uint64 and come back as the same text."""
-    ok = pc.and_kleene(pc.ascii_is_decimal(column), pc.less_equal(pc.utf8_length(column), 19))
-    ok = pc.and_kleene(ok, pc.invert(pc.starts_with(column, "0")))
-    return _filled(ok)
+    digits = _filled(pc.ascii_is_decimal(column))
+    _, offsets_buf, data_buf = column.buffers()
+    if data_buf is None or data_buf.size == 0:
+        return np.zeros(len(column), dtype=bool)
+    # length and first byte straight from the offsets and bytes: two Arrow kernels fewer
+    wide = pa.types.is_large_string(column.type)
+    width = 8 if wide else 4
+    kind = np.int64 if wide else np.int32
+    offsets = np.frombuffer(offsets_buf, kind, len(column) + 1, width * column.offset)
+    data = np.frombuffer(data_buf, np.uint8)
+    length = np.diff(offsets)
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    ok: Bool = digits & (length > 0) & (length <= 19) & (first != ord("0"))
+    return ok
 
 
 def _codes(column: pa.Array, mask: Bool) -> U64:
