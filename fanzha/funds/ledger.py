@@ -98,9 +98,7 @@ class CashOutRule:
         if n == 0:
             return hit
         if "channel" in table.column_names and self.channels:
-            channel = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(table["channel"])))
-            wanted = pa.array(sorted(c.upper() for c in self.channels), pa.string())
-            hit |= _filled(pc.is_in(channel, value_set=wanted))
+            hit |= self._channel_flags(table["channel"])
         if self.keywords:
             pattern = "|".join(_regex_escape(k) for k in self.keywords)
             for column in ("remittance", "payee_name"):
@@ -110,9 +108,30 @@ class CashOutRule:
                     hit |= _filled(found)
         return hit
 
+    def _channel_flags(self, column: pa.ChunkedArray) -> Bool:
+        """Cash-out channels; a dictionary column (the lake's) is matched once per distinct
+        value, not once per row."""
+        array = column.combine_chunks()
+        wanted = pa.array(sorted(c.upper() for c in self.channels), pa.string())
+        if pa.types.is_dictionary(array.type):
+            names = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(array.dictionary)))
+            hit_names = _filled(pc.is_in(names, value_set=wanted))
+            indices = array.indices
+            codes = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+            flags: Bool = hit_names[codes] if len(hit_names) else np.zeros(len(codes), bool)
+            if indices.null_count:
+                flags &= _filled(pc.is_valid(indices))
+            return flags
+        channel = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(array)))
+        return _filled(pc.is_in(channel, value_set=wanted))
+
 
 def _strings(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(column, pa.ChunkedArray):
+        # one chunk (a table built in memory) is taken as it is: combining copies every string
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    else:
+        array = column
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
@@ -172,6 +191,8 @@ def _micros(table: pa.Table) -> I64:
         raw = column.cast(pa.int64())
         values = np.asarray(raw.to_numpy(), dtype=np.int64)
         scale = _US_PER_UNIT[kind.unit]
+        if scale == 1:
+            return values
         return values // 1000 if scale == 0 else values * scale
     if pa.types.is_integer(kind):
         return np.asarray(column.cast(pa.int64()).to_numpy(), dtype=np.int64)
@@ -186,8 +207,10 @@ def validate(table: pa.Table, rule: CashOutRule) -> Columns:
     accounts: dict[str, pa.Array] = {}
     for name in ("payer_account", "payee_account"):
         col = _strings(table[name])
-        empty = pc.or_kleene(pc.is_null(col), pc.equal(pc.utf8_length(col), 0))
-        _fail(table, _filled(empty), name, "missing account")
+        # the usual case, no null and no empty string, is seen from the offsets alone
+        if col.null_count or (len(col) and pc.min(pc.binary_length(col)).as_py() == 0):
+            empty = pc.or_kleene(pc.is_null(col), pc.equal(pc.utf8_length(col), 0))
+            _fail(table, _filled(empty), name, "missing account")
         accounts[name] = col
     fen_col = table["amount_fen"]
     if not pa.types.is_integer(fen_col.type):
@@ -229,24 +252,23 @@ class Run:
         cls, payer: I32, payee: I32, ts: I64, seq: I64, fen: I64, cash: Bool, accounts: int | None
     ) -> Run:
         """Index rows given in ``seq`` order (``accounts``: build CSR offsets for that many)."""
-        if len(ts) < 2 or bool(np.all(ts[1:] >= ts[:-1])):
-            by_time = np.arange(len(ts), dtype=np.int64)  # the usual case: already in time order
-        else:
-            by_time = np.argsort(ts, kind="stable")  # ties stay in seq order
-        out_order = _grouped(payer, by_time)
-        in_rows = _grouped(payee, by_time)
+        in_time = len(ts) < 2 or bool(np.all(ts[1:] >= ts[:-1]))
+        # the usual case: already in time order; otherwise ties stay in seq order
+        by_time = None if in_time else np.argsort(ts, kind="stable")
+        out_order, payer_sorted = _grouped(payer, by_time)
+        in_rows, payee_sorted = _grouped(payee, by_time)
         position = np.empty(len(ts), dtype=np.int64)
         position[out_order] = np.arange(len(ts), dtype=np.int64)
         in_perm = position[in_rows]
         run = cls(
-            payer=payer[out_order],
+            payer=payer_sorted,
             payee=payee[out_order],
             ts=ts[out_order],
-            seq=seq[out_order],
+            seq=_reordered_seq(seq, out_order),
             fen=fen[out_order],
             cash=cash[out_order],
             in_perm=in_perm,
-            in_payee=payee[in_rows],
+            in_payee=payee_sorted,
         )
         if accounts is not None:
             run.out_off = _offsets(run.payer, accounts)
@@ -303,16 +325,29 @@ class Run:
         )
 
 
-def _grouped(keys: I32, rows: I64) -> I64:
-    """``rows`` stably reordered by ``keys[rows]``: one sort of (key << 32 | position)
-    (about twice as fast as NumPy's stable argsort of int32, which is a merge sort)."""
-    packed = keys[rows].astype(np.int64)
+def _grouped(keys: I32, rows: I64 | None) -> tuple[I64, I32]:
+    """``rows`` (all rows when None) stably reordered by ``keys[rows]``, and those keys in
+    that order: one sort of (key << 32 | position), about twice as fast as NumPy's stable
+    argsort of int32 (a merge sort); the sorted keys are the high halves, no gather."""
+    packed = (keys if rows is None else keys[rows]).astype(np.int64)
     packed <<= 32
-    packed |= np.arange(len(rows), dtype=np.int64)
+    packed |= np.arange(len(packed), dtype=np.int64)
     packed.sort()
+    sorted_keys: I32 = (packed >> 32).astype(np.int32)
     packed &= 0xFFFFFFFF
-    out: I64 = rows[packed]
-    return out
+    out: I64 = packed if rows is None else rows[packed]
+    return out, sorted_keys
+
+
+def _reordered_seq(seq: I64, order: I64) -> I64:
+    """``seq[order]``; when ``seq`` is consecutive (a build, an append, a merge of
+    consecutive runs) that is ``order`` shifted, with no random gather."""
+    n = len(seq)
+    if n and int(seq[-1]) - int(seq[0]) == n - 1 and bool(np.all(seq[1:] > seq[:-1])):
+        out: I64 = order + seq[0]
+        return out
+    gathered: I64 = seq[order]
+    return gathered
 
 
 def _offsets(keys: I32, accounts: int) -> I64:
@@ -323,11 +358,32 @@ def _offsets(keys: I32, accounts: int) -> I64:
 
 
 def _merge(runs: Iterable[Run], accounts: int | None) -> Run:
+    runs = [r for r in runs if len(r)]
+    n = sum(len(r) for r in runs)
+    if n:
+        base = min(int(r.seq.min()) for r in runs)
+        if max(int(r.seq.max()) for r in runs) - base == n - 1:
+            return _merge_consecutive(runs, base, n, accounts)
     parts = [r.rows() for r in runs]
     cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
     order = np.argsort(cols[3], kind="stable")
     payer, payee, ts, seq, fen, cash = (c[order] for c in cols)
     return Run.sort(payer, payee, ts, seq, fen, cash, accounts)
+
+
+def _merge_consecutive(runs: list[Run], base: int, n: int, accounts: int | None) -> Run:
+    """Runs whose (distinct) seqs fill ``[base, base + n)``: every row is put back in seq
+    order by scattering it to ``seq - base``, in O(n) rather than two argsorts."""
+    fields = ("payer", "payee", "ts", "fen", "cash")
+    cols = {f: np.empty(n, dtype=getattr(runs[0], f).dtype) for f in fields}
+    for run in runs:
+        at = run.seq - base
+        for f in fields:
+            cols[f][at] = getattr(run, f)
+    seq = np.arange(base, base + n, dtype=np.int64)
+    return Run.sort(
+        cols["payer"], cols["payee"], cols["ts"], seq, cols["fen"], cols["cash"], accounts
+    )
 
 
 # ------------------------------------------------------------------------------ events
@@ -395,15 +451,46 @@ U64 = npt.NDArray[np.uint64]
 def _numeric(column: pa.Array) -> Bool:
     """Account numbers that are 1–19 ASCII digits without a leading zero: these fit in a
     uint64 and come back as the same text."""
-    ok = pc.and_kleene(pc.ascii_is_decimal(column), pc.less_equal(pc.utf8_length(column), 19))
-    ok = pc.and_kleene(ok, pc.invert(pc.starts_with(column, "0")))
-    return _filled(ok)
+    digits = _filled(pc.ascii_is_decimal(column))
+    _, offsets_buf, data_buf = column.buffers()
+    if data_buf is None or data_buf.size == 0:
+        return np.zeros(len(column), dtype=bool)
+    # length and first byte straight from the offsets and bytes: two Arrow kernels fewer
+    wide = pa.types.is_large_string(column.type)
+    width = 8 if wide else 4
+    kind = np.int64 if wide else np.int32
+    offsets = np.frombuffer(offsets_buf, kind, len(column) + 1, width * column.offset)
+    data = np.frombuffer(data_buf, np.uint8)
+    length = np.diff(offsets)
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    ok: Bool = digits & (length > 0) & (length <= 19) & (first != ord("0"))
+    return ok
 
 
 def _codes(column: pa.Array, mask: Bool) -> U64:
-    part = column if mask.all() else column.filter(pa.array(mask))
-    codes: U64 = np.asarray(pc.cast(part, pa.uint64()).to_numpy(zero_copy_only=False))
-    return codes
+    """The uint64 codes of the rows where ``mask`` holds (``column`` a string array)."""
+    if mask.all():
+        codes: U64 = np.asarray(pc.cast(column, pa.uint64()).to_numpy(zero_copy_only=False))
+        return codes
+    # the other rows are marked null over the same buffers, so the cast skips them without
+    # a filter copying every string
+    valid = pa.array(np.concatenate([np.zeros(column.offset, bool), mask])).buffers()[1]
+    masked = pa.Array.from_buffers(
+        column.type, len(column), [valid, *column.buffers()[1:]], offset=column.offset
+    )
+    cast = pc.cast(masked, pa.uint64())
+    values = np.frombuffer(cast.buffers()[1], np.uint64, len(cast), 8 * cast.offset)
+    picked: U64 = values[mask]
+    return picked
+
+
+def _search_sorted(haystack: U64, needles: U64) -> I64:
+    """``np.searchsorted(haystack, needles)``, the needles sorted first: in increasing order
+    each search starts where the last one ended, about 4x faster for 60 k needles in 2 M."""
+    order = np.argsort(needles)
+    at = np.empty(len(needles), dtype=np.int64)
+    at[order] = np.searchsorted(haystack, needles[order])
+    return at
 
 
 class Accounts:
@@ -434,7 +521,7 @@ class Accounts:
         order = np.argsort(uniques)
         rank = np.empty(len(uniques), dtype=np.int32)
         rank[order] = np.arange(len(uniques), dtype=np.int32)
-        numeric_ids = rank[np.asarray(encoded.indices.to_numpy(), dtype=np.int64)]
+        numeric_ids = rank[encoded.indices.to_numpy()]  # int32 indices, no widening copy
         accounts = cls(uniques[order])
         out: list[I32] = []
         start = 0
@@ -456,7 +543,7 @@ class Accounts:
         mask = _numeric(values)
         if mask.any() and len(self.codes):
             codes = _codes(values, mask)
-            at = np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)
+            at = np.minimum(_search_sorted(self.codes, codes), len(self.codes) - 1)
             found[mask] = np.where(self.codes[at] == codes, at, -1)
         rest = np.flatnonzero(found < 0)
         if rest.size and self.index:
