@@ -296,6 +296,59 @@ def latency(spec: str, workdir: Path) -> dict[str, Any]:
     }
 
 
+def stream(spec: str, workdir: Path) -> dict[str, Any]:
+    """Event → warning latency in-process at half the sustained rate (``WARM:HOURS:WINDOW_S``).
+
+    After ``WARM`` hours in hourly windows, the next ``HOURS`` are cut into micro-batches of
+    ``WINDOW_S`` seconds of event time, each processed as it closes (CPU time measured per
+    batch). The sustained rate is events / CPU seconds over those batches; arrivals are then
+    replayed at half of it, one event every 2/rate seconds in event order: a batch closes when
+    its last event has arrived, waits for the previous batch, and takes its measured CPU time.
+    An event's latency is its batch's finish time minus its arrival (the wait for its batch to
+    close included). Processing is measured; only the arrival clock is simulated.
+    """
+    from fanzha.service import App
+
+    warm, hours, window_s = (float(x) for x in spec.split(":"))
+    sizes: list[int] = []
+    cpu: list[float] = []
+    with App(_settings(workdir)) as fz:
+        engine = _engine("engine", fz)
+        for w in _windows(fz, workdir, 3600, 0, warm):
+            engine.process(w.tables, int(w.end.timestamp()))
+        for w in _windows(fz, workdir, window_s, warm, warm + hours):
+            start = time.process_time()
+            engine.process(w.tables, int(w.end.timestamp()))
+            cpu.append(time.process_time() - start)
+            sizes.append(w.events)
+    n = np.array(sizes, np.int64)
+    c = np.array(cpu)
+    sustained = float(n.sum() / c.sum()) if c.sum() else 0.0
+    rate = sustained / 2
+    last = np.cumsum(n) / rate  # arrival of each batch's last event (s)
+    finish = np.empty(n.size)
+    free = 0.0
+    for k in range(n.size):
+        free = max(free, last[k]) + c[k]
+        finish[k] = free
+    arrivals = np.arange(int(n.sum())) / rate
+    batch = np.repeat(np.arange(n.size), n)
+    waits_ms = (finish[batch] - arrivals) * 1000
+    return {
+        "warm_hours": warm,
+        "hours": hours,
+        "window_s": window_s,
+        "batches": int(n.size),
+        "events": int(n.sum()),
+        "sustained_events_per_cpu_s": sustained,
+        "arrival_rate": rate,
+        "latency_ms_p50": float(np.percentile(waits_ms, 50)) if waits_ms.size else 0.0,
+        "latency_ms_p99": float(np.percentile(waits_ms, 99)) if waits_ms.size else 0.0,
+        "batch_cpu_ms_p50": float(np.percentile(c * 1000, 50)),
+        "batch_cpu_ms_p99": float(np.percentile(c * 1000, 99)),
+    }
+
+
 def profile(spec: str, workdir: Path) -> dict[str, Any]:
     """cProfile of the engine over the first ``spec`` hours: top 25 by cumulative time."""
     from fanzha.service import App
@@ -337,6 +390,8 @@ def main() -> None:
         result = replay(kind, spec, workdir)
     elif kind == "latency":
         result = latency(spec, workdir)
+    elif kind == "stream":
+        result = stream(spec, workdir)
     elif kind == "profile":
         result = profile(spec, workdir)
     else:
