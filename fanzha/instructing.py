@@ -94,9 +94,11 @@ def apply_decisions(fz: App, decisions: Collection[Decision], actor: str) -> Non
                 log.warning("no case from instruction %s: %s", decision.instruction_id, exc)
             continue
         delta = decision.delta if decision.direction is Direction.RAISE else -decision.delta
-        for kind in IndicatorKind:
+        # The feedback names a value, not its kind: adjust whichever kinds are stored for it.
+        stored = fz.intel.get_many([(kind, decision.value) for kind in IndicatorKind])
+        for ind in stored:
             fz.intel.adjust_confidence(
-                kind, decision.value, delta, actor=actor, reason=decision.reason
+                ind.kind, ind.value, delta, actor=actor, reason=decision.reason
             )
 
 

@@ -272,34 +272,6 @@ class PerValue:
                 values[~valid] = null
         return out
 
-    def get_versioned(
-        self,
-        names: tuple[str, ...],
-        ids: I64,
-        version: int,
-        compute: Compute,
-        nulls: tuple[int, ...],
-    ) -> list[I64]:
-        """Attributes that change with a version (the learnt overlay): kept per value with the
-        version they were computed at, computed again for the batch's values of an older one."""
-        stamp = self._column(names[0] + ".version")
-        cols = [self._column(name) for name in names]
-        u, inverse = _distinct(ids)
-        if u.size:
-            stale = u[stamp.get(u) != version]
-            if stale.size:
-                computed = compute(self.values.array(stale), stale)
-                if not isinstance(computed, tuple):
-                    computed = (computed,)
-                for col, new in zip(cols, computed, strict=True):
-                    col.ensure(int(stale.max()) + 1)
-                    col.data[stale] = new
-                stamp.data[stale] = version
-        # a null row (-1) reads the padding at the end
-        return [
-            np.append(col.data[u], null)[inverse] for col, null in zip(cols, nulls, strict=True)
-        ]
-
     def _column(self, name: str) -> Column:
         col = self._cols.get(name)
         if col is None:
@@ -310,22 +282,12 @@ class PerValue:
 _UNSET = NONE  # an attribute not computed yet (no attribute takes this value)
 
 
-def _distinct(ids: I64) -> tuple[I64, I64]:
-    """The distinct ids (-1 excluded) and, per row, the position of its id among them (-1)."""
-    u, inverse = np.unique(ids, return_inverse=True)
-    if u.size and u[0] < 0:
-        return u[1:], inverse - 1
-    return u, inverse
-
-
 class FrameBuilder:
     """Turns each event type's Arrow table into frame rows; holds the key interner.
 
     Attributes of raw values that do not change during a run (registry rows, subject and
     counterparty keys, phone classes, the base intelligence verdicts, SMS text families and
-    links) are computed once per distinct value (:class:`PerValue`); only the indicators
-    learnt during the run (the intelligence overlay) are looked up again per batch, over the
-    batch's distinct values.
+    links) are computed once per distinct value (:class:`PerValue`).
     """
 
     def __init__(
@@ -447,24 +409,14 @@ class FrameBuilder:
         return np.where(screen, F_SCREEN, 0).astype(np.int64)
 
     def _intel(self, cache: PerValue, kind: str, ids: I64) -> tuple[I64, I64]:
-        """Verdict and indicator of each row's value: the base snapshot's (kept per value)
-        combined with the overlay of indicators learnt so far (kept per value until the
-        overlay of its kind changes)."""
+        """Verdict and indicator of each row's value in the base snapshot (kept per value)."""
         intel = self.intel
 
         def base(values: pa.Array, _: I64) -> tuple[I64, I64]:
-            return intel.lookup_base(kind, values)
+            return intel.lookup(kind, values)
 
         verdict, idx = cache.get_all(("verdict", "indicator"), ids, base, (-1, -1))
-        if not intel.has_overlay(kind):
-            return verdict, idx
-        version = intel.overlay_version(kind)
-
-        def overlay(values: pa.Array, _: I64) -> tuple[I64, I64]:
-            return intel.lookup_overlay(kind, values)
-
-        ov = cache.get_versioned(("ov_verdict", "ov_indicator"), ids, version, overlay, (-1, -1))
-        return intel.combine((verdict, idx), (ov[0], ov[1]))
+        return verdict, idx
 
     # ------------------------------------------------------------------ event types
 

@@ -47,6 +47,7 @@ into new accounts.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import heapq
 from collections import deque
@@ -124,7 +125,7 @@ def victim_part(parcel: Parcel) -> int:
 # ------------------------------------------------------------------------------ holdings
 
 
-class Holding:
+class Holding(abc.ABC):
     """What the tracer knows an account holds: ``balance`` fen, of which ``victim`` fen are
     the victim's money under the policy. Subclasses decide which part of a payment is."""
 
@@ -141,9 +142,9 @@ class Holding:
             if victim:
                 self.victim += fen
 
+    @abc.abstractmethod
     def debit(self, fen: int) -> Parcel:
-        """Money left: the parts of the payment, in order."""
-        raise NotImplementedError
+        """Money left: the parts of the payment, in order (each policy says which)."""
 
     @property
     def holdable(self) -> int:

@@ -41,20 +41,3 @@ def test_per_value_attributes_are_computed_once_in_order(batches: list[list[str 
     # Each distinct value was computed exactly once, in the order values first appeared.
     assert seen == order
     assert cache.values.values == order
-
-
-def test_versioned_attributes_are_computed_again_for_a_new_version() -> None:
-    calls: list[list[str]] = []
-
-    def tag(values: pa.Array, ids: np.ndarray) -> np.ndarray:
-        calls.append(values.to_pylist())
-        return np.asarray(pc.utf8_length(values).to_numpy(), I64) + 100 * len(calls)
-
-    cache = PerValue()
-    ids = cache.ids(pa.array(["a", None, "bb", "a"]))
-    assert cache.get_versioned(("x",), ids, 1, tag, (-1,))[0].tolist() == [101, -1, 102, 101]
-    assert cache.get_versioned(("x",), ids, 1, tag, (-1,))[0].tolist() == [101, -1, 102, 101]
-    more = cache.ids(pa.array(["bb", "ccc"]))
-    assert cache.get_versioned(("x",), more, 1, tag, (-1,))[0].tolist() == [102, 203]
-    assert cache.get_versioned(("x",), ids, 2, tag, (-1,))[0].tolist() == [301, -1, 302, 301]
-    assert calls == [["a", "bb"], ["ccc"], ["a", "bb"]]
