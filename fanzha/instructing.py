@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fanzha.auth import Forbidden, OutOfScope, Permission, Principal, Scope
 from fanzha.auth.principal import subtree
-from fanzha.dispatch.effects import CaseRequest, Decision, Direction
+from fanzha.dispatch.effects import CaseRequest, Decision, Direction, IndicatorFeedback
 from fanzha.dispatch.events import PublishingRepo
 from fanzha.dispatch.instruction import SYSTEM, Instruction, State
 from fanzha.dispatch.org import OrgTree
@@ -92,14 +92,26 @@ def apply_decisions(fz: App, decisions: Collection[Decision], actor: str) -> Non
                 fz.funds.open_from_request(decision, actor)
             except ReportError as exc:  # the outcome stands; the desk can open the case
                 log.warning("no case from instruction %s: %s", decision.instruction_id, exc)
-            continue
-        delta = decision.delta if decision.direction is Direction.RAISE else -decision.delta
-        # The feedback names a value, not its kind: adjust whichever kinds are stored for it.
-        stored = fz.intel.get_many([(kind, decision.value) for kind in IndicatorKind])
-        for ind in stored:
-            fz.intel.adjust_confidence(
-                ind.kind, ind.value, delta, actor=actor, reason=decision.reason
-            )
+    apply_feedback(fz, [d for d in decisions if isinstance(d, IndicatorFeedback)], actor)
+
+
+def apply_feedback(fz: App, feedback: Sequence[IndicatorFeedback], actor: str) -> int:
+    """Move the confidence of the stored indicators the feedback names, in order; returns
+    how many confidences moved (values not in the store are left alone)."""
+    if not feedback:
+        return 0
+    # The feedback names a value, not its kind: adjust whichever kinds are stored for it.
+    values = {f.value for f in feedback}
+    kinds: dict[str, list[IndicatorKind]] = {}
+    for ind in fz.intel.get_many([(kind, v) for v in sorted(values) for kind in IndicatorKind]):
+        kinds.setdefault(ind.value, []).append(ind.kind)
+    moved = 0
+    for item in feedback:
+        delta = item.delta if item.direction is Direction.RAISE else -item.delta
+        for kind in kinds.get(item.value, ()):
+            fz.intel.adjust_confidence(kind, item.value, delta, actor=actor, reason=item.reason)
+            moved += 1
+    return moved
 
 
 class InstructionService:

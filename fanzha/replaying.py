@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
@@ -43,14 +44,15 @@ from fanzha.detect.engine import Engine, EngineConfig
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.scoring import Change, signal_json
 from fanzha.detection import build_engine, persons_table, warning_rows
-from fanzha.dispatch.effects import CaseRequest
+from fanzha.dispatch.effects import CaseRequest, IndicatorFeedback
 from fanzha.dispatch.instruction import instruction_id
 from fanzha.dispatch.org import OrgTree
 from fanzha.dispatch.orgfile import tree_from_registry
 from fanzha.dispatch.repo import MemoryInstructionRepo
-from fanzha.dispatch.routing import Router
+from fanzha.dispatch.routing import Location, Router
 from fanzha.dispatching import Dispatcher, Registry
 from fanzha.ingest.pipeline import Request
+from fanzha.instructing import apply_feedback
 from fanzha.model.clock import ManualClock
 from fanzha.outbox import FileOutbox
 from fanzha.service import App
@@ -124,6 +126,8 @@ class Scorecard:
     payments_removed: int
     paid_after_stop: int
     kpi: Kpis
+    indicator_feedback: dict[str, int] = field(default_factory=dict)  # raise / lower
+    indicators_adjusted: int = 0
     problems: list[str] = field(default_factory=list)
     ingested: bool = False
     cpu_by_stage: dict[str, float] = field(default_factory=dict)
@@ -169,6 +173,8 @@ class Scorecard:
             "cases_opened": self.cases_opened,
             "payments_removed": self.payments_removed,
             "paid_after_stop": self.paid_after_stop,
+            "indicator_feedback": dict(sorted(self.indicator_feedback.items())),
+            "indicators_adjusted": self.indicators_adjusted,
             "kpi": self.kpi.to_json(),
             "problems": self.problems[:20],
         }
@@ -206,6 +212,9 @@ class _Run:
     victims: Victims
     report: ResponderReport
     options: ReplayOptions
+    phones_of: dict[str, list[str]] = field(default_factory=dict)  # every phone of a resident
+    whereabouts: Whereabouts = field(default_factory=lambda: Whereabouts())
+    adjusted: int = 0  # indicator confidences moved by outcome feedback
     timings: CpuTimer = field(default_factory=lambda: CpuTimer())
     next_tick: dt.datetime | None = None
     dispatched: dict[str, int] = field(default_factory=dict)  # warning → last change (epoch s)
@@ -231,17 +240,7 @@ def replay_with_responders(
     ingest = _Ingester(app, folder, options.ingest_rows) if options.ingest else None
     clock = run.timings
     for window in _windows(folder, manifest, options, app.settings.timezone):
-        with clock("victims"):
-            tables = run.victims.filter(window.tables, int(window.end.timestamp()))
-        if ingest is not None:
-            with clock("ingest"):
-                ingest(tables)
-        with clock("detection"):
-            result = run.engine.process(tables, int(window.end.timestamp()))
-        run.victims.frontier = int(window.end.timestamp())
-        with clock("dispatch"):
-            _drain(run, _significant(result.changes), window.end)
-        run.events += sum(t.num_rows for t in tables.values())
+        _window(run, window, ingest)
         run.windows += 1
         if progress is not None:
             progress(window, run.events)
@@ -252,6 +251,7 @@ def replay_with_responders(
         _finish(run, manifest)
     with clock("store"):
         _store(app, run)
+        run.adjusted = apply_feedback(app, run.report.feedback, "replay")
     with clock("scorecard"):
         card = _scorecard(run, 0.0, 0.0, ingest)
     card.seconds, card.cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
@@ -318,13 +318,24 @@ def _wire(app: App, folder: Path, manifest: Mapping[str, Any], options: ReplayOp
         community=registry.community,
         report=report,
     )
-    phones = {
-        row["id_number"]: row["phones"][0]
+    phones_of = {
+        row["id_number"]: list(row["phones"])
         for row in persons.select(["id_number", "phones"]).to_pylist()
         if row["phones"]
     }
+    phones = {id_number: numbers[0] for id_number, numbers in phones_of.items()}
     return _Run(
-        engine, dispatcher, repo, clock, registry, phones, responders, victims, report, options
+        engine,
+        dispatcher,
+        repo,
+        clock,
+        registry,
+        phones,
+        responders,
+        victims,
+        report,
+        options,
+        phones_of=phones_of,
     )
 
 
@@ -397,6 +408,99 @@ def _windows(
     yield from iter_windows(events, options.window_s, since=begin, tz=tz)
 
 
+def _window(run: _Run, window: Window, ingest: _Ingester | None) -> None:
+    """One window through the platform, cut where a conversation under way will stop a
+    person who still pays inside it: the stop must come before the platform sees (and the
+    victim makes) the payments after it, whatever the window size. Detection does not depend
+    on where batches are cut."""
+    clock, end = run.timings, int(window.end.timestamp())
+    with clock("victims"):
+        tables = run.victims.filter(window.tables, end)
+    start = int(window.start.timestamp())
+    while True:
+        with clock("victims"):
+            cut = _cut(run, start, end)
+        chunk, rest = (tables, None) if cut is None else _split(tables, cut)
+        upto = end if cut is None else cut
+        if ingest is not None:
+            with clock("ingest"):
+                ingest(chunk)
+        with clock("detection"):
+            result = run.engine.process(chunk, upto)
+        run.whereabouts.add(chunk.get("call"))
+        run.victims.frontier = upto
+        with clock("dispatch"):
+            _drain(run, _significant(result.changes), _time(upto))
+        run.events += sum(t.num_rows for t in chunk.values())
+        if rest is None:
+            return
+        start = upto
+        with clock("victims"):
+            tables = run.victims.filter(rest, end)
+
+
+def _cut(run: _Run, start: int, end: int) -> int | None:
+    """The second after the first persuasive talk ending in ``[start, end)`` whose person
+    still pays before ``end`` (None: no need to cut)."""
+    for at, id_number, phone in run.responders.stops_due(_time(end)):
+        moment = max(int(at.timestamp()), start)
+        if run.victims.pays_between(id_number, phone, moment, end):
+            cut = moment + 1
+            return cut if cut < end else None
+    return None
+
+
+def _split(
+    tables: Mapping[str, pa.Table], cut: int
+) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """Each (time-sorted) table's rows before ``cut`` (epoch s), and the rest."""
+    before, after = {}, {}
+    for name, table in tables.items():
+        ts = table.column("ts").cast(pa.int64()).to_numpy()  # µs since the epoch
+        n = int(np.searchsorted(ts, cut * 1_000_000, side="left"))
+        before[name], after[name] = table.slice(0, n), table.slice(n)
+    return before, after
+
+
+class Whereabouts:
+    """Where each phone's latest call was handled (the CDR's city and county), as the call
+    records stream past: routing asks for it at the moment of each dispatch."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, Location] = {}
+        self._rows: list[tuple[int, str, str, str | None, str]] = []  # not yet applied
+        self._next = 0
+
+    def add(self, calls: pa.Table | None) -> None:
+        """A batch of call records (time-sorted), applied as time passes."""
+        self.advance(None)
+        if calls is None or not calls.num_rows:
+            return
+        cols = calls.select(["ts", "caller", "callee", "city", "county"])
+        ts = cols.column("ts").cast(pa.int64()).to_numpy() // 1_000_000
+        rows = zip(
+            ts.tolist(), *(cols.column(c).to_pylist() for c in cols.column_names[1:]), strict=True
+        )
+        self._rows = [r for r in rows if r[4]]
+        self._next = 0
+
+    def advance(self, until: int | None) -> None:
+        """Apply the calls made up to ``until`` (epoch s; None: all of them)."""
+        rows, k = self._rows, self._next
+        while k < len(rows) and (until is None or rows[k][0] <= until):
+            at, caller, callee, city, county = rows[k]
+            where = Location(city=city, county=county, at=_time(at))
+            self.last[caller] = self.last[callee] = where
+            k += 1
+        self._next = k
+
+    def of(self, phones: list[str], at: int) -> Location | None:
+        """The latest place any of ``phones`` was seen by ``at``."""
+        self.advance(at)
+        seen = [self.last[p] for p in phones if p in self.last]
+        return max(seen, key=lambda w: w.at or _time(0), default=None)
+
+
 def _significant(changes: list[Change]) -> list[Change]:
     """Creations and upgrades, and of a warning's evidence-only updates the last one."""
     last_update: dict[str, int] = {}
@@ -457,7 +561,10 @@ def _dispatch(run: _Run, change: Change) -> None:
     since = run.dispatched.get(w.warning_id, -1)
     signals = [signal_json(s) for s in w.signals() if since <= s.at <= change.at]
     run.dispatched[w.warning_id] = change.at
-    report = run.dispatcher.dispatch_rows([row], run.registry, {w.warning_id: signals})
+    phones = run.phones_of.get(key) or ([phone] if phone else [])
+    where = run.whereabouts.of(phones, change.at)
+    locations = {phone: where} if phone and where is not None else None
+    report = run.dispatcher.dispatch_rows([row], run.registry, {w.warning_id: signals}, locations)
     run.problems.extend(str(p) for p in report.problems)
     run.responders.notice(instruction_id(w.warning_id))
 
@@ -543,9 +650,18 @@ def _scorecard(
         payments_removed=money.payments_removed,
         paid_after_stop=money.paid_after_stop,
         kpi=table,
+        indicator_feedback=_directions(run.report.feedback),
+        indicators_adjusted=run.adjusted,
         problems=[*run.problems, *run.report.problems],
         ingested=ingest is not None,
     )
+
+
+def _directions(feedback: list[IndicatorFeedback]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in feedback:
+        out[item.direction.value] = out.get(item.direction.value, 0) + 1
+    return out
 
 
 def _time(epoch_s: int) -> dt.datetime:

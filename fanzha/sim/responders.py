@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fanzha.dispatch.effects import CaseRequest
+from fanzha.dispatch.effects import CaseRequest, IndicatorFeedback
 from fanzha.dispatch.instruction import Instruction, State, TransitionError
 from fanzha.dispatch.levels import Channel, RiskLevel
 from fanzha.dispatch.org import OrgUnit, Role, User
@@ -140,6 +140,8 @@ class ResponderReport:
     problems: list[str] = field(default_factory=list)
     #: the case requests of "already defrauded" outcomes (for the funds workflow)
     case_requests: list[CaseRequest] = field(default_factory=list)
+    #: indicator feedback of "confirmed" / "not fraud" outcomes (for the intelligence store)
+    feedback: list[IndicatorFeedback] = field(default_factory=list)
 
 
 class SimulatedSms:
@@ -237,6 +239,20 @@ class SimulatedResponders:
         while self._queue and self._stale(self._queue[0]):
             heapq.heappop(self._queue)
         return self._queue[0].at if self._queue else None
+
+    def stops_due(self, until: dt.datetime) -> list[tuple[dt.datetime, str | None, str | None]]:
+        """Conversations under way that will end before ``until`` with the person persuaded:
+        (when, ID number, phone). The replay cuts its windows there, so that the person
+        stops before the platform sees what they would have paid next."""
+        out = []
+        for wake in self._queue:
+            if wake.step is not Step.TALK_END or wake.at >= until or self._stale(wake):
+                continue
+            talk = self._work[wake.instruction_id].talk
+            ins = self.dispatcher.repo.get(wake.instruction_id)
+            if talk is not None and talk.persuaded and ins is not None:
+                out.append((wake.at, ins.id_number, ins.phone))
+        return sorted(out, key=lambda t: t[0])
 
     def run_until(self, until: dt.datetime) -> int:
         """Take every step due before ``until``, in time order; returns how many."""
@@ -383,6 +399,7 @@ class SimulatedResponders:
         requests = [d for d in decisions if isinstance(d, CaseRequest)]
         self.report.cases += len(requests)
         self.report.case_requests.extend(requests)
+        self.report.feedback.extend(d for d in decisions if isinstance(d, IndicatorFeedback))
         self._after_outcome(done, work, visit_wanted=s.targeted and not dissuaded)
 
     def _outcome(self, s: Situation, dissuaded: bool, rng: np.random.Generator) -> dict[str, Any]:

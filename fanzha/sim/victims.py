@@ -173,6 +173,18 @@ class Victims:
             stage = Stage.CONTACTED
         return Situation(stage, scam.fraud_type, paid, to_come)
 
+    def pays_between(
+        self, id_number: str | None, phone: str | None, after: int, before: int
+    ) -> bool:
+        """Whether the person still has a payment due in ``(after, before)`` (epoch s) in a
+        scam begun by ``after`` and not stopped."""
+        return any(
+            after < p.at < before
+            for scam in self.of(id_number, phone)
+            if scam.first_contact <= after and scam.stopped_at is None
+            for p in scam.kept()
+        )
+
     # ------------------------------------------------------------------ reacting
 
     def stop(self, id_number: str | None, phone: str | None, at: dt.datetime, by: str) -> Stop:

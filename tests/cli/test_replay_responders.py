@@ -11,9 +11,15 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from fanzha.cli.main import app
+from fanzha.dispatch.orgfile import tree_from_registry
+from fanzha.intel.model import IndicatorKind
+from fanzha.model.enums import OrgLevel
+from fanzha.service import App
+from fanzha.settings import Settings
 from fanzha.sim.engine import simulate
 from fanzha.sim.params import preset
 from fanzha.sim.truth import read_truth
+from fanzha.store.instructions import SqlInstructions
 
 HEADLINE = (
     "victims",
@@ -157,3 +163,43 @@ def test_with_ingest_the_lake_holds_only_the_payments_that_happened(
     query = f"SELECT count(*) AS n FROM transfer WHERE event_id IN ({ids})"
     landed = json.loads(fanzha("sql", query, "--json").stdout)
     assert landed == [{"n": len(paid) - card["payments_removed"]}]
+
+
+def test_people_away_from_home_bring_in_the_local_duty_desk(replayed: tuple[Path, Any]) -> None:
+    data, _ = replayed
+    with App(Settings(data_dir=data)) as fz:
+        instructions = SqlInstructions(fz.store.sessions).between()
+        tree = tree_from_registry(fz.store.reference.org_units())
+    # The tiny city places 3 % of calls in another county: a warned person whose latest call
+    # was there gets that district's duty desk copied in (协办), the home unit still acts.
+    copied = [i for i in instructions if i.copy_to]
+    assert copied and len(copied) < len(instructions) / 4
+    for ins in copied:
+        home = tree.at_tier(ins.unit, OrgLevel.DISTRICT)
+        (desk,) = ins.copy_to
+        assert tree.get(desk) is not None and tree.at_tier(desk, OrgLevel.DISTRICT) != home
+
+
+def test_outcomes_move_the_confidence_of_stored_indicators(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FANZHA_DATA_DIR", str(tmp_path))
+    entities = read_truth(tiny, "entities").to_pylist()
+    callers = sorted({e["value"] for e in entities if e["kind"] == "phone"})
+    feed = tmp_path / "feed.txt"
+    feed.write_text("\n".join(callers) + "\n", "utf-8")
+    fanzha("intel", "import", str(feed), "--kind", "phone", "--confidence", "0.5")
+    with App(Settings(data_dir=tmp_path)) as fz:
+        before = {i.value: i.confidence for i in fz.intel.get_many(_phones(callers))}
+    card = json.loads(fanzha("replay", str(tiny), "--responders", "simulated", "--json").stdout)
+    assert card["indicator_feedback"]["raise"] > 0 and card["indicators_adjusted"] > 0
+    with App(Settings(data_dir=tmp_path)) as fz:
+        after = {i.value: i.confidence for i in fz.intel.get_many(_phones(callers))}
+        raised = [v for v in callers if after[v] > before[v]]
+        assert raised and all(after[v] >= before[v] for v in callers)  # all of them are fraud
+        trail = fz.intel.history(IndicatorKind.PHONE, raised[0])
+        assert any(c.actor == "replay" for c in trail)
+
+
+def _phones(values: list[str]) -> list[tuple[IndicatorKind, str]]:
+    return [(IndicatorKind.PHONE, v) for v in values]

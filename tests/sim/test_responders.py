@@ -266,3 +266,26 @@ def test_refused_actions_are_reported_and_never_loop() -> None:
     problems = city.responders.report.problems
     assert 3 <= len(problems) <= 6 and all("unknown user" in p for p in problems)
     assert city.get(iid).signed_at is None  # nobody signed it; the scheduler still escalated it
+
+
+def test_stops_due_names_the_talks_that_will_persuade() -> None:
+    persuaded = City(params(**ALWAYS), [scam(1)])
+    iid = persuaded.warn(1, level=3)
+    persuaded.run(until=T0 + dt.timedelta(hours=3))  # not far enough for a whole day
+    assert persuaded.get(iid).outcome is not None  # the talk is over: nothing due
+    assert persuaded.responders.stops_due(T0 + DAY) == []
+    city = City(params(**ALWAYS), [scam(1)])
+    city.warn(1, level=3)
+    while not city.responders.report.talks:  # up to the moment the conversation begins
+        city.responders.step()
+    (when, id_number, phone), *rest = city.responders.stops_due(T0 + DAY)
+    assert rest == [] and (id_number, phone) == person(1) and when > city.clock.now()
+    assert city.responders.stops_due(when) == []  # due at ``when``, not before
+    never = City(
+        params(**{**ALWAYS, "persuasion": {"contacted": 0.0, "engaged": 0.0, "paying": 0.0}}),
+        [scam(1)],
+    )
+    never.warn(1, level=3)
+    while not never.responders.report.talks:
+        never.responders.step()
+    assert never.responders.stops_due(T0 + DAY) == []  # this talk will not persuade

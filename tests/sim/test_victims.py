@@ -149,3 +149,13 @@ def test_lost_and_saved_add_up_to_what_the_scam_would_have_cost(
         for p in payments
         if begun and p.at > E0 + stop_minute * MIN and (v.frontier is None or p.at >= v.frontier)
     )
+
+
+def test_pays_between_sees_only_what_a_running_scam_still_pays() -> None:
+    v = Victims([scam()])
+    assert v.pays_between(ALICE, None, E0 + 30 * MIN, E0 + 61 * MIN)  # P2 at +60
+    assert not v.pays_between(ALICE, None, E0 + 30 * MIN, E0 + 60 * MIN)  # open interval
+    assert not v.pays_between(ALICE, None, E0 + 120 * MIN, E0 + 999 * MIN)  # all paid by then
+    assert not v.pays_between(ALICE, None, E0 - 10 * MIN, E0 + 30 * MIN)  # not begun yet
+    v.stop(ALICE, None, at(30), "phone")
+    assert not v.pays_between(ALICE, None, E0 + 30 * MIN, E0 + 200 * MIN)  # stopped
