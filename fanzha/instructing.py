@@ -43,7 +43,7 @@ class NoOrgTreeError(LookupError):
 def build_dispatcher(fz: App, tree: OrgTree, clock: Clock) -> Dispatcher:
     """The Dispatcher over the SQL instructions, publishing every change on the app's bus."""
     repo = PublishingRepo(SqlInstructions(fz.store.sessions), fz.bus.publish)
-    dispatcher = Dispatcher(repo, Router(tree), clock)
+    dispatcher = Dispatcher(repo, Router(tree, fz.routing), clock)
     dispatcher.check_org_users = False  # logins: this service checks their jurisdiction
     return dispatcher
 

@@ -46,8 +46,6 @@ from fanzha.detect.scoring import Change, signal_json
 from fanzha.detection import build_engine, persons_table, warning_rows
 from fanzha.dispatch.effects import CaseRequest, IndicatorFeedback
 from fanzha.dispatch.instruction import instruction_id
-from fanzha.dispatch.org import OrgTree
-from fanzha.dispatch.orgfile import tree_from_registry
 from fanzha.dispatch.repo import MemoryInstructionRepo
 from fanzha.dispatch.routing import Location, Router
 from fanzha.dispatching import Dispatcher, Registry
@@ -295,8 +293,10 @@ def responder_params(manifest: Mapping[str, Any]) -> ResponderParams:
 def _wire(app: App, folder: Path, manifest: Mapping[str, Any], options: ReplayOptions) -> _Run:
     persons = _registry(app, folder, manifest, options)
     engine = build_engine(persons, IntelView(app.intel_index()), EngineConfig())
-    units = tree_from_registry(app.store.reference.org_units())
-    tree = OrgTree(list(units), simulated_users(units))
+    org = app.load_org()  # the registry's units, the org file's policies and routing
+    if org is None:
+        raise ReplayError("the simulation's registry has no org units")
+    tree = org.with_users(simulated_users(org))
     start = dt.datetime.fromisoformat(str(manifest.get("start") or "1970-01-01T00:00:00+00:00"))
     clock = ManualClock(start - dt.timedelta(days=366))  # accounts open weeks before the start
     repo = MemoryInstructionRepo(copies=False)
@@ -307,7 +307,7 @@ def _wire(app: App, folder: Path, manifest: Mapping[str, Any], options: ReplayOp
     outbox = FileOutbox(app.settings.data_dir / "outbox" / OUTBOX_NAME)
     outbox.path.unlink(missing_ok=True)  # a replay's outbox starts empty
     sms = SimulatedSms(outbox, victims, params, seed, report)
-    dispatcher = Dispatcher(repo, Router(tree), clock, sms=sms)
+    dispatcher = Dispatcher(repo, Router(tree, app.routing), clock, sms=sms)
     registry = Registry.from_table(persons)
     responders = SimulatedResponders(
         dispatcher,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,8 +16,9 @@ from fanzha.auth.masking import PiiKind
 from fanzha.auth.passwords import Passwords
 from fanzha.auth.principal import Principal, Scope
 from fanzha.auth.service import PiiFields, Revealer, Security, SecurityConfig
-from fanzha.dispatch.org import OrgError, OrgTree
-from fanzha.dispatch.orgfile import tree_from_registry
+from fanzha.dispatch.org import OrgError, OrgTree, Problem
+from fanzha.dispatch.orgfile import OrgSetup, load_org, tree_from_registry
+from fanzha.dispatch.routing import RoutingConfig
 from fanzha.settings import Settings
 from fanzha.store.instructions import SqlInstructions
 from fanzha.store.reference import SqlReference
@@ -44,11 +46,27 @@ def security_config(settings: Settings) -> SecurityConfig:
 def registry_tree(sessions: sessionmaker[Session]) -> OrgTree | None:
     """The org tree of the registry's units; None when there are none (or they do not
     form a tree: then jurisdictions shrink to each grant's own unit, never grow)."""
+    setup = org_setup(sessions, None)
+    return None if setup is None else setup.tree
+
+
+def org_setup(sessions: sessionmaker[Session], org_file: Path | None) -> OrgSetup | None:
+    """The org tree and routing rules: the registry's units with the org file over them.
+
+    Without a file, None when the registry has no units or they do not form a tree. A file
+    that cannot be read or has problems raises :class:`OrgError` (every problem located):
+    a centre must not run on an org it did not mean."""
     rows = SqlReference(sessions).org_units()
+    if org_file is not None:
+        try:
+            text = org_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OrgError([Problem(str(org_file), "file", str(exc))]) from None
+        return load_org(text, source=str(org_file), registry=rows)
     if not rows:
         return None
     try:
-        return tree_from_registry(rows)
+        return OrgSetup(tree_from_registry(rows), RoutingConfig())
     except OrgError as exc:
         log.warning("org units of the registry do not form a tree: %s", exc)
         return None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from fanzha.dispatch.routing import RoutingConfig
 from fanzha.ingest.deadletter import MemoryDeadLetters
 from fanzha.ingest.pipeline import (
     IngestError,
@@ -33,6 +34,7 @@ from fanzha.store.warnings import SqlWarnings
 if TYPE_CHECKING:
     from fanzha.auth.service import Security
     from fanzha.bus import EventBus
+    from fanzha.dispatch.org import OrgTree
     from fanzha.dispatching import Dispatcher
     from fanzha.funding import Funds
     from fanzha.instructing import InstructionService
@@ -96,6 +98,7 @@ class App:
         self.store = Store.open(settings)
         self.lake = Lake(settings.lake_dir, settings.timezone)
         self.ingestor = Ingestor(settings, self.lake, self.store.dead_letters, self._reference)
+        self.routing = RoutingConfig()  # the org file's routing rules (load_org)
 
     def close(self) -> None:
         """Deliver the queued webhooks, release the store."""
@@ -141,7 +144,16 @@ class App:
         """Logins, tokens, jurisdiction, reveals and the audit chain (see docs/security.md)."""
         from fanzha.security import open_security
 
-        return open_security(self.settings, self.store.sessions)
+        return open_security(self.settings, self.store.sessions, tree=self.load_org())
+
+    def load_org(self) -> OrgTree | None:
+        """(Re)load the org tree — the registry's units with ``org_file`` over them — and its
+        routing rules (:attr:`routing`); None without units."""
+        from fanzha.security import org_setup
+
+        setup = org_setup(self.store.sessions, self.settings.org_file)
+        self.routing = RoutingConfig() if setup is None else setup.routing
+        return None if setup is None else setup.tree
 
     @cached_property
     def funds(self) -> Funds:
@@ -239,9 +251,7 @@ class App:
             return self.store.reference.upsert_persons(_persons(table))
         changed = self.store.reference.upsert_org_units(_org_units(table))
         if "security" in self.__dict__:  # jurisdictions follow the new tree at once
-            from fanzha.security import registry_tree
-
-            self.security.tree = registry_tree(self.store.sessions)
+            self.security.tree = self.load_org()
         return changed
 
     def ingest(self, request: Request, progress: Progress | None = None) -> IngestReport:

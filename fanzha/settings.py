@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest accepted HTTP ingest body in bytes (streamed to disk, not memory).",
     )
+    org_file: Path | None = Field(
+        default=None,
+        description=(
+            "Org file (YAML) over the registry's units: places, duty desks, per-unit SLA and"
+            " channel policies, routing rules, officers (`fanzha org check`, `fanzha org show`)."
+        ),
+    )
     webhook_urls: str | None = Field(
         default=None,
         description=(

@@ -24,6 +24,7 @@ from fanzha.cli.detect import app as rules_app
 from fanzha.cli.detect import detect
 from fanzha.cli.intel import app as intel_app
 from fanzha.cli.kpi import kpi
+from fanzha.cli.org import app as org_app
 from fanzha.cli.security import audit_app, ensure_admin, tokens_app, users_app
 from fanzha.cli.trace import trace_command
 from fanzha.i18n import t
@@ -50,6 +51,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
+app.add_typer(org_app, name="org")
 app.add_typer(case_app, name="case")
 app.add_typer(orders_app, name="orders")
 app.command("detect")(detect)

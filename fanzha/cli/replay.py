@@ -57,6 +57,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "heeded": ("看短信后停止", "stopped on reading an SMS"),
     "cases": ("已被骗转立案", "cases opened (already defrauded)"),
     "late": ("劝阻后仍付款(同一批次)", "paid after being stopped (same window)"),
+    "feedback": ("情报反馈(上调/下调)", "indicator feedback (raise / lower)"),
+    "adjusted": ("已调整情报置信度", "stored indicator confidences moved"),
     "cpu": ("CPU秒", "CPU seconds"),
     "replaying_platform": ("全流程回放", "Replaying through the platform"),
     "problems": ("问题", "problems"),
@@ -340,6 +342,12 @@ def print_scorecard(card: Scorecard, console: Console, lang: str) -> None:
         ("heeded", f"{card.sms_heeded:,}"),
         ("cases", f"{card.cases_opened:,}"),
         ("late", f"{card.paid_after_stop:,}"),
+        (
+            "feedback",
+            f"{card.indicator_feedback.get('raise', 0):,} / "
+            f"{card.indicator_feedback.get('lower', 0):,}",
+        ),
+        ("adjusted", f"{card.indicators_adjusted:,}"),
         ("events", f"{card.events:,}"),
         ("windows", f"{card.windows:,}"),
     )

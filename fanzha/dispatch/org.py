@@ -192,6 +192,15 @@ class OrgTree:
             raise OrgError(problems)
         self._places = self._index_places()
 
+    def with_users(self, users: Iterable[User]) -> OrgTree:
+        """The same units and policies with ``users`` added (a replay's simulated officers)."""
+        return OrgTree(
+            self._units.values(),
+            [*self._users.values(), *users],
+            defaults=self._defaults,
+            visit=self.visit_policy,
+        )
+
     # ------------------------------------------------------------------ building
 
     def _add_units(self, units: Iterable[OrgUnit], where: Mapping[str, str]) -> list[Problem]:
