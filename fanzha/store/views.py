@@ -15,10 +15,11 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.dispatch.instruction import Instruction, State
-from fanzha.store.tables import InstructionRecord, WarningRecord
+from fanzha.store.tables import CaseRecord, InstructionRecord, WarningRecord
 
 _INS: Table = InstructionRecord.__table__  # type: ignore[assignment]
 _WARN: Table = WarningRecord.__table__  # type: ignore[assignment]
+_CASES: Table = CaseRecord.__table__  # type: ignore[assignment]
 MAX_PAGE = 500
 
 
@@ -159,6 +160,23 @@ def warnings_per_hour(
         )
         for at, level, n in session.execute(query):
             out[(_utc_hour(at), int(level))] = int(n)
+    return out
+
+
+def reports_per_hour(
+    sessions: sessionmaker[Session], since: dt.datetime, until: dt.datetime
+) -> dict[dt.datetime, int]:
+    """Reports (funds cases) opened in ``[since, until)`` per UTC hour, counted in SQL."""
+    out: dict[dt.datetime, int] = {}
+    with sessions() as session:
+        hour = _hour(session, _CASES.c.opened_at)
+        query = (
+            select(hour, func.count())
+            .where(_CASES.c.opened_at >= since, _CASES.c.opened_at < until)
+            .group_by(hour)
+        )
+        for at, n in session.execute(query):
+            out[_utc_hour(at)] = int(n)
     return out
 
 

@@ -20,6 +20,7 @@ from fanzha.store.views import (
     figures,
     fraud_types,
     period_totals,
+    reports_per_hour,
     warnings_per_hour,
 )
 from fanzha.web.cache import cache_of
@@ -27,6 +28,7 @@ from fanzha.web.desk import rate60
 from fanzha.web.labels import label
 
 LEVEL_COLOURS = {4: "#7b2cbf", 3: "#d62828", 2: "#e9c46a", 1: "#457b9d"}
+REPORT_COLOUR = "#2ec4b6"  # the reports line over the warnings' bars
 HISTORY_DAYS = 7
 TEXT, GRID = "#cfd8e3", "#2a3a50"  # on the pages' dark background
 
@@ -196,13 +198,16 @@ def history_chart(fz: Any, lang: str) -> dict[str, Any]:
     counts = cache_of(fz).get(
         ("history", start), now, lambda: warnings_per_hour(fz.store.sessions, start, until)
     )
+    reports = cache_of(fz).get(
+        ("reports", start), now, lambda: reports_per_hour(fz.store.sessions, start, until)
+    )
     hours = []
     at = start
     while at <= now:
         hours.append(at)
         at += dt.timedelta(hours=1)
     keys = [h.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) for h in hours]
-    series = []
+    series: list[dict[str, Any]] = []
     for level in sorted(RiskLevel):
         name = level.label_en if lang.startswith("en") else level.label_zh
         series.append(
@@ -214,6 +219,16 @@ def history_chart(fz: Any, lang: str) -> dict[str, Any]:
                 "data": [counts.get((k, int(level)), 0) for k in keys],
             }
         )
+    series.append(
+        {
+            "name": label("reports", lang),
+            "type": "line",
+            "step": "middle",
+            "showSymbol": False,
+            "itemStyle": {"color": REPORT_COLOUR},
+            "data": [reports.get(k, 0) for k in keys],
+        }
+    )
     labels = [h.astimezone(_tz(fz)).strftime("%m-%d %H:00") for h in hours]
     return {
         "animation": False,

@@ -24,7 +24,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "stop_payments": ("止付笔数", "Stop-payments"),
     "held": ("冻结止付金额(元)", "Amount held (yuan)"),
     "rate60": ("60分钟止付率", "60-min stop-payment rate"),
-    "warnings_over_time": ("预警趋势(近7天,按小时)", "Warnings over time (7 days, hourly)"),
+    "warnings_over_time": (
+        "预警与报案趋势(近7天,按小时)",
+        "Warnings and reports over time (7 days, hourly)",
+    ),
+    "reports": ("报案", "reports"),
     "fraud_types": ("诈骗类型分布(今日指令)", "Fraud types (today's instructions)"),
     "heat": ("辖区热力(在办 / 超时)", "Units (open / overdue)"),
     "level": ("等级", "Level"),

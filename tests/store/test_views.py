@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from fanzha.funds.orders import Case
+from fanzha.funds.report import parse_report
 from fanzha.store import Store
-from fanzha.store.views import period_totals, warnings_per_hour
+from fanzha.store.funds import SqlFunds
+from fanzha.store.views import period_totals, reports_per_hour, warnings_per_hour
 from fanzha.store.warnings import SqlWarnings
 
 DAY = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
@@ -59,3 +62,15 @@ def test_period_totals_count_live_warnings_in_the_range(store: Store) -> None:
     totals = period_totals(store.sessions, None, DAY, DAY + dt.timedelta(hours=3))
     assert totals.warnings == 3
     assert totals.instructions == totals.dissuaded == totals.saved_fen == 0
+
+
+def test_reports_are_counted_per_utc_hour(store: Store) -> None:
+    repo = SqlFunds(store.sessions)
+    moments = [DAY.replace(hour=1, minute=5), DAY.replace(hour=1, minute=55)]
+    moments += [dt.datetime(2026, 3, 2, 11, 5, tzinfo=CST), DAY + dt.timedelta(days=1)]
+    for k, at in enumerate(moments):
+        report = {"report_id": f"R{k}", "unit": "50010101", "received_at": at}
+        report |= {"taken_by": "desk", "fraud_type": "other", "loss_fen": 100, "payments": []}
+        repo.create_case(Case.open(f"C{k}", parse_report(report), "desk", at))
+    counts = reports_per_hour(store.sessions, DAY, DAY + dt.timedelta(days=1))
+    assert counts == {DAY.replace(hour=1): 2, DAY.replace(hour=3): 1}

@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 from webworld import NANPING, PASSWORD, issue, populate
 
 from fanzha.api.app import create_app
+from fanzha.funds.report import parse_report
 from fanzha.service import App
+from fanzha.web.cache import cache_of
 
 NANPING_ID, SHENGLI_ID = "500101198610030001", "500103199001010003"
 
@@ -157,7 +159,16 @@ def test_the_dashboard_and_its_charts(client: TestClient) -> None:
     assert re.search(r'id="tile-stop_payments"[^>]*>\s*<div class="tile-value">0<', html)
     assert re.search(r'id="tile-rate60"[^>]*>\s*<div class="tile-value">—', html)  # no case yet
     history = client.get("/dashboard/charts/history").json()
-    assert sum(sum(s["data"]) for s in history["series"]) == 2
+    *levels, reports = history["series"]
+    assert sum(sum(s["data"]) for s in levels) == 2 and sum(reports["data"]) == 0
+    fz = fz_of(client)
+    report = {"report_id": "R1", "unit": NANPING, "received_at": fz.clock.now()}
+    report |= {"taken_by": "desk", "fraud_type": "fake_investment", "loss_fen": 10_000}
+    report |= {"narrative": "投资被骗", "payments": []}
+    fz.funds.intake(parse_report(report), "desk")
+    cache_of(fz).invalidate()  # cases publish no instruction event: figures lag ≤ one 10-s slot
+    history = client.get("/dashboard/charts/history").json()
+    assert history["series"][-1]["name"] == "报案" and sum(history["series"][-1]["data"]) == 1
     fraud = client.get("/dashboard/charts/fraud").json()
     names = {d["name"] for d in fraud["series"][0]["data"]}
     assert names == {"冒充公检法及政府机关", "虚假网络投资理财"}
