@@ -8,6 +8,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -58,14 +59,23 @@ class DetectReport:
         }
 
 
-def lake_days(lake: Lake, types: Iterable[str] | None = None) -> dict[dt.date, DayFiles]:
-    """The lake's Parquet files by local day, then type."""
+def lake_days(
+    lake: Lake, types: Iterable[str] | None = None, files: Iterable[Path] | None = None
+) -> dict[dt.date, DayFiles]:
+    """The lake's Parquet files (or ``files`` of it) by local day, then type."""
     days: dict[dt.date, DayFiles] = {}
-    for event_type in types or EVENT_TYPES:
-        for path in lake.files(event_type):
+    wanted = frozenset(types or EVENT_TYPES)
+    for path in sorted(lake_files(lake) if files is None else files):
+        event_type = path.parent.parent.name
+        if event_type in wanted:
             day = dt.date.fromisoformat(path.parent.name.removeprefix("day="))
             days.setdefault(day, {}).setdefault(event_type, []).append(path)
     return dict(sorted(days.items()))
+
+
+def lake_files(lake: Lake) -> list[Path]:
+    """Every visible file of the lake, all event types."""
+    return [p for t in EVENT_TYPES for p in lake.files(t)]
 
 
 def lake_windows(
@@ -74,9 +84,10 @@ def lake_windows(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     types: Iterable[str] | None = None,
+    files: Iterable[Path] | None = None,
 ) -> Iterator[Window]:
-    """Event-time windows over the lake, every event once, in order."""
-    return iter_day_windows(lake_days(lake, types), window_s, since, until, tz=lake.tz)
+    """Event-time windows over the lake (or ``files`` of it), every event once, in order."""
+    return iter_day_windows(lake_days(lake, types, files), window_s, since, until, tz=lake.tz)
 
 
 def persons_table(sessions: Any) -> pa.Table:
@@ -147,11 +158,12 @@ def warning_rows(engine: Engine) -> list[dict[str, Any]]:
     scorers = [engine.scorer] + ([engine.shadow_scorer] if engine.shadow_scorer else [])
     for scorer in scorers:
         for w in scorer.warnings.values():
-            out.append(_row(engine, w, titles))
+            out.append(warning_row(engine, w, titles))
     return out
 
 
-def _row(engine: Engine, w: Warning, titles: dict[str, tuple[str, str]]) -> dict[str, Any]:
+def warning_row(engine: Engine, w: Warning, titles: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """The store row of one warning (``titles``: :meth:`Engine.titles`)."""
     key = engine.subject_key(w.subject)
     zh, en = explain(w, titles)
 
@@ -189,13 +201,29 @@ def build_engine(
     return Engine(Registry(persons), intel, config, rules=rules, shadow=shadow)
 
 
+def restore_engine(
+    data: bytes,
+    persons: pa.Table,
+    intel: IntelView,
+    *,
+    rules: Iterable[Rule] = RULES,
+    shadow: Iterable[Rule] = (),
+) -> Engine:
+    """An engine in the state of ``data`` (:meth:`Engine.snapshot`) over the registry and
+    the intelligence as they are now (the snapshot's configuration)."""
+    return Engine.restore(data, Registry(persons), intel, rules=rules, shadow=shadow)
+
+
 __all__ = [
     "DetectReport",
     "build_engine",
+    "lake_files",
     "lake_windows",
     "late_letters",
     "persons_table",
+    "restore_engine",
     "run_engine",
+    "warning_row",
     "warning_rows",
     "warnings_table",
 ]

@@ -48,6 +48,9 @@ from fanzha.store.tables import WarningRecord
 
 # Saves retried when another writer got there first (each retry re-reads and re-applies).
 RETRIES = 3
+#: actions that hand an instruction to another unit on purpose (routing then leaves it be)
+_HANDOVERS = frozenset({Action.TRANSFER, Action.ESCALATE, Action.VISIT})
+_BEFORE_OUTCOME = frozenset({State.ISSUED, State.SIGNED, State.CONTACTING})
 
 
 @dataclass
@@ -208,7 +211,28 @@ class Dispatcher:
             ),
             by_warning=True,
         )
+        if changed:
+            self._follow_level(facts, community, where, now)
         return "updated" if changed else "unchanged"
+
+    def _follow_level(
+        self, facts: WarningFacts, community: str | None, where: Location | None, now: dt.datetime
+    ) -> None:
+        """An upgraded warning whose new level another tier handles (低危's automated SMS is
+        the city's, 特危's call the station's) goes to that tier's unit — unless a person or
+        the scheduler has already handed the instruction on."""
+        route = self.router.route(facts.level, community, where)
+
+        def move(ins: Instruction) -> bool:
+            handed = any(h.action in _HANDOVERS for h in ins.history)
+            if handed or ins.unit == route.unit or ins.state not in _BEFORE_OUTCOME:
+                return False
+            policy = self.tree.policy(route.unit, ins.level)
+            reason = "预警升级,按新等级改派 / re-routed for the new level"
+            ins.transfer(SYSTEM, route.unit, policy, max(now, ins.updated_at), reason)
+            return True
+
+        self._retrying(facts.warning_id, move, by_warning=True)
 
     def _unit_of(self, warning_id: str) -> str:
         ins = self.repo.by_warning(warning_id)

@@ -135,6 +135,12 @@ class Funds:
             self._ledger = self._ledger()
         return self._ledger
 
+    @property
+    def ledger_built(self) -> bool:
+        """Whether the ledger index exists yet (a lazy one is built from the lake on first
+        use, with every transfer committed by then: those need no :meth:`feed`)."""
+        return isinstance(self._ledger, Ledger)
+
     # ------------------------------------------------------------------ intake and cases
 
     def intake(self, report: Report, actor: str) -> Intake:

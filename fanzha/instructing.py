@@ -36,14 +36,21 @@ if TYPE_CHECKING:
     from fanzha.service import App
 
 
+#: the warning SMS outbox of the platform (``data_dir/outbox``), tailed by the SMS gateway
+SMS_OUTBOX = "sms.jsonl"
+
+
 class NoOrgTreeError(LookupError):
     """No org units are loaded (``fanzha ingest`` the registry's org units first)."""
 
 
 def build_dispatcher(fz: App, tree: OrgTree, clock: Clock) -> Dispatcher:
     """The Dispatcher over the SQL instructions, publishing every change on the app's bus."""
+    from fanzha.outbox import FileOutbox
+
     repo = PublishingRepo(SqlInstructions(fz.store.sessions), fz.bus.publish)
-    dispatcher = Dispatcher(repo, Router(tree, fz.routing), clock)
+    outbox = FileOutbox(fz.settings.data_dir / "outbox" / SMS_OUTBOX)
+    dispatcher = Dispatcher(repo, Router(tree, fz.routing), clock, sms=outbox)
     dispatcher.check_org_users = False  # logins: this service checks their jurisdiction
     return dispatcher
 

@@ -37,9 +37,11 @@ if TYPE_CHECKING:
     from fanzha.dispatch.org import OrgTree
     from fanzha.dispatching import Dispatcher
     from fanzha.funding import Funds
+    from fanzha.funds.ledger import Ledger
     from fanzha.instructing import InstructionService
     from fanzha.intel.index import IntelIndex
     from fanzha.intel.model import IndicatorKind
+    from fanzha.live import LiveLoop
     from fanzha.model.clock import Clock
     from fanzha.store.instructions import SqlInstructions
     from fanzha.webhooks import WebhookSender
@@ -99,9 +101,14 @@ class App:
         self.lake = Lake(settings.lake_dir, settings.timezone)
         self.ingestor = Ingestor(settings, self.lake, self.store.dead_letters, self._reference)
         self.routing = RoutingConfig()  # the org file's routing rules (load_org)
+        #: the transfer files the funds' ledger was built from (see :meth:`_lake_ledger`)
+        self.ledger_files: set[Path] = set()
 
     def close(self) -> None:
-        """Deliver the queued webhooks, release the store."""
+        """Stop the live loop, deliver the queued webhooks, release the store."""
+        live = self.__dict__.get("live")
+        if live is not None:
+            live.stop()
         sender = self.__dict__.get("webhooks")
         if sender is not None:
             sender.close()
@@ -162,18 +169,33 @@ class App:
         liaisons, indicators into intel, every change into the audit chain."""
         from fanzha.funding import Funds
         from fanzha.funds.banks import LiaisonDesk
-        from fanzha.model.clock import SystemClock
         from fanzha.store.funds import SqlFunds
-        from fanzha.tracing import lake_ledger
 
         return Funds(
             SqlFunds(self.store.sessions),
-            SystemClock(),
+            self.clock,
             bank=LiaisonDesk(),
-            ledger=lambda: lake_ledger(self.lake),
+            ledger=self._lake_ledger,
             intel=self.intel,
             audit=self.security,
         )
+
+    def _lake_ledger(self) -> Ledger:
+        """The ledger of the lake's transfers now; the files it read are remembered in
+        :attr:`ledger_files` (the live loop feeds the funds only the files after them)."""
+        from fanzha.tracing import lake_ledger
+
+        files = self.lake.files("transfer")
+        self.ledger_files = set(files)
+        return lake_ledger(self.lake, files=files)
+
+    @cached_property
+    def live(self) -> LiveLoop:
+        """The live loop of ``fanzha serve`` (started by the API's lifespan when
+        ``settings.live``): detection of ingested events, dispatch, the scheduler."""
+        from fanzha.live import LiveLoop
+
+        return LiveLoop(self)
 
     @cached_property
     def warnings(self) -> SqlWarnings:
@@ -248,7 +270,10 @@ class App:
 
     def _reference(self, type_name: str, table: pa.Table) -> int:
         if type_name == "person":
-            return self.store.reference.upsert_persons(_persons(table))
+            changed = self.store.reference.upsert_persons(_persons(table))
+            if "live" in self.__dict__:  # detection routes and keys by the registry
+                self.live.detection.registry_changed()
+            return changed
         changed = self.store.reference.upsert_org_units(_org_units(table))
         if "security" in self.__dict__:  # jurisdictions follow the new tree at once
             self.security.tree = self.load_org()

@@ -123,6 +123,46 @@ class Settings(BaseSettings):
         ),
     )
     lang: str = Field(default="zh-CN", description="Language of labels and messages: zh-CN or en.")
+    live: bool = Field(
+        default=True,
+        description=(
+            "Run the live loop in 'fanzha serve': detection of every ingested event, dispatch"
+            " of new warnings, escalation, order expiry, extended stop-payment on new"
+            " transfers. False (FANZHA_LIVE=0): ingest only."
+        ),
+    )
+    live_tick_s: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Seconds between the live loop's scheduler ticks (escalation, order expiry,"
+            " funds feed); ingested events wake detection at once."
+        ),
+    )
+    live_hold_s: int = Field(
+        default=5,
+        ge=0,
+        description=(
+            "Live detection runs an event once a newer one this many seconds later has"
+            " arrived, or once the clock is this far past it (reordering across providers)."
+        ),
+    )
+    live_snapshot_s: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Seconds between snapshots of the live detection state to data_dir/live (also"
+            " taken at shutdown), and between scans of the lake for files other processes wrote."
+        ),
+    )
+    live_max_age_s: int = Field(
+        default=86_400,
+        ge=0,
+        description=(
+            "Live warnings whose change is older than this (event time against the clock)"
+            " are stored but not dispatched (a catch-up over old events issues no instructions)."
+        ),
+    )
 
     @property
     def lake_dir(self) -> Path:

@@ -3,6 +3,9 @@ Used by ``fanzha trace`` and the benchmark."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -23,10 +26,11 @@ COLUMNS = (
 )
 
 
-def lake_transfers(lake: Lake) -> pa.Table:
-    """Every transfer in the lake, sorted by time and then event id (so that transfers at
-    the same moment are taken in an order that does not depend on how files were written)."""
-    files = lake.files("transfer")
+def lake_transfers(lake: Lake, files: Sequence[Path] | None = None) -> pa.Table:
+    """Every transfer in the lake (or in ``files`` of it), sorted by time and then event id
+    (so that transfers at the same moment are taken in an order that does not depend on how
+    files were written)."""
+    files = lake.files("transfer") if files is None else list(files)
     if not files:
         return (
             pa.table({c: pa.array([], pa.string()) for c in COLUMNS})
@@ -39,6 +43,8 @@ def lake_transfers(lake: Lake) -> pa.Table:
     return table.take(order)
 
 
-def lake_ledger(lake: Lake, rule: CashOutRule | None = None) -> Ledger:
-    """The ledger index of every transfer in the lake."""
-    return Ledger.build(lake_transfers(lake), rule)
+def lake_ledger(
+    lake: Lake, rule: CashOutRule | None = None, files: Sequence[Path] | None = None
+) -> Ledger:
+    """The ledger index of every transfer in the lake (or in ``files`` of it)."""
+    return Ledger.build(lake_transfers(lake, files), rule)

@@ -58,11 +58,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        api.state.fz = App(settings)
+        api.state.fz = fz = App(settings)
+        if settings.live:  # detection, dispatch and the scheduler (fanzha/live.py)
+            fz.live.start()
         try:
             yield
         finally:
-            api.state.fz.close()
+            fz.close()  # stops the live loop and writes its snapshot
 
     # No /docs or /redoc: their pages load scripts from a CDN (offline, and against the
     # CSP); the OpenAPI document itself stays at /openapi.json.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +20,7 @@ from fanzha.detect.scoring import LEVEL_ZH
 from fanzha.detection import (
     DetectReport,
     build_engine,
+    lake_files,
     lake_windows,
     late_letters,
     persons_table,
@@ -26,6 +28,7 @@ from fanzha.detection import (
     warning_rows,
 )
 from fanzha.i18n import pick
+from fanzha.live import adopt, snapshots_of
 from fanzha.model import values
 from fanzha.service import App
 from fanzha.settings import Settings
@@ -98,14 +101,15 @@ def _run(
     shadow: tuple[Rule, ...] = (),
     quiet: bool = False,
     keep_signals: bool = False,
-) -> tuple[Any, DetectReport]:
+) -> tuple[Any, DetectReport, list[Path]]:
     lang = app_.settings.lang
     intel = IntelView(app_.intel_index())
     engine = build_engine(
         persons_table(app_.store.sessions), intel, config, rules=rules, shadow=shadow
     )
     engine.keep_signals = keep_signals
-    windows = list(lake_windows(app_.lake, window_s, since, until))
+    files = lake_files(app_.lake)  # read exactly these: the live state names them
+    windows = list(lake_windows(app_.lake, window_s, since, until, files=files))
     if not windows:
         err.print(_l("empty", lang))
         raise typer.Exit(1)
@@ -119,7 +123,7 @@ def _run(
     ) as progress:
         task = progress.add_task(_l("detecting", lang), total=sum(w.events for w in windows))
         report = run_engine(engine, windows, lambda w, n: progress.advance(task, n))
-    return engine, report
+    return engine, report, files
 
 
 def detect(
@@ -136,14 +140,9 @@ def detect(
     lang = settings.lang
     shadows = tuple(_rule(r, lang) for r in shadow or [])
     with App(settings) as app_:
-        engine, report = _run(
-            app_,
-            EngineConfig(),
-            window,
-            _when(since, "--since"),
-            _when(until, "--until"),
-            shadow=shadows,
-            quiet=as_json,
+        begin, end = _when(since, "--since"), _when(until, "--until")
+        engine, report, files = _run(
+            app_, EngineConfig(), window, begin, end, shadow=shadows, quiet=as_json
         )
         if report.late_rows:
             app_.store.dead_letters.add_many(late_letters(report.late_rows, engine.config.grace_s))
@@ -151,6 +150,12 @@ def detect(
         store.clear()
         rows = warning_rows(engine)
         store.upsert_many(rows)
+        # The live loop of `fanzha serve` continues from this engine (the whole lake read),
+        # else reads the whole lake again at its next start.
+        if begin is None and end is None and not shadows:
+            adopt(app_, engine, files)
+        else:
+            snapshots_of(app_).reset()
     live = [r for r in rows if not r["shadow"]]
     report.warnings = len(live)
     report.shadow_warnings = len(rows) - len(live)
@@ -228,7 +233,7 @@ def test_rule(
             raise typer.BadParameter(f"--config: {exc}") from None
     hits: list[dict[str, Any]] = []
     with App(settings) as app_:
-        engine, report = _run(
+        engine, report, _ = _run(
             app_,
             EngineConfig(),
             window,

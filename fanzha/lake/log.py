@@ -202,6 +202,7 @@ class LakeTxn:
             staged.replace(final)
         shutil.rmtree(self.dir, ignore_errors=True)
         self.lake.index.remember(self.added)
+        self.lake.committed([final for _, final in self.staged])
 
     def abort(self) -> None:
         """Drop every staged file; nothing becomes visible."""
@@ -218,7 +219,14 @@ class Lake:
         self.tz = tz
         self.root.mkdir(parents=True, exist_ok=True)
         self.index = IdIndex(self)
+        #: told the files of every commit, once they are visible (the live loop listens)
+        self.listeners: list[Callable[[list[Path]], None]] = []
         self.recover()
+
+    def committed(self, files: list[Path]) -> None:
+        """Tell the listeners which files a commit made visible."""
+        for listener in self.listeners:
+            listener(files)
 
     def recover(self) -> list[str]:
         """Finish committed transactions and delete unfinished ones; return what was done."""

@@ -301,6 +301,11 @@ class SqlIndicatorRepo:
             )
             return [_indicator(row) for row in session.execute(query)], int(latest)
 
+    def latest_change(self) -> int:
+        """The id of the latest audit row (0: none): it moves whenever an indicator changes."""
+        with self._sessions() as session:
+            return int(session.execute(select(func.max(_CHANGES.c.id))).scalar() or 0)
+
     def count(self) -> int:
         """How many indicators are stored."""
         with self._sessions() as session:

@@ -18,12 +18,15 @@ PASSWORD = "Correct-Horse-9"
 
 
 def settings_for(tmp_path: Path, **changes: Any) -> Settings:
-    """Settings for one test: its own data folder, the bootstrap token, cheap argon2."""
+    """Settings for one test: its own data folder, the bootstrap token, cheap argon2, and
+    no live loop (no thread acting behind the test's back; tests/api/test_live_api.py and
+    tests/test_live.py turn it on)."""
     values: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "ingest_token": TOKEN,
         "argon2_time_cost": 1,
         "argon2_memory_kib": 8,
+        "live": False,
     }
     values.update(changes)
     return Settings(**values)

@@ -103,6 +103,33 @@ def test_warnings_become_instructions_once_and_upgrades_update_them() -> None:
     assert len(svc.repo.find()) == 2
 
 
+def test_an_upgrade_to_a_level_another_tier_handles_moves_the_instruction() -> None:
+    """低危 is the city's automated SMS; when the warning rises to 特危 the call is the home
+    station's: the instruction goes there (a live stream meets the low level first)."""
+    svc, clock = service()
+    svc.dispatch_warnings(table(row("W1", 1)), REGISTRY, SIGNALS)
+    low = svc.repo.by_warning("W1")
+    assert low is not None and low.unit == CITY
+    clock.advance(60)
+    svc.dispatch_warnings(table(row("W1", 4)), REGISTRY, SIGNALS)
+    high = svc.repo.by_warning("W1")
+    assert high is not None and high.unit == NANPING and high.level is RiskLevel.CRITICAL
+    assert [h.action.value for h in high.history][-2:] == ["update", "transfer"]
+    assert high.deadlines.contact_by == T0 + dt.timedelta(seconds=60 + 300)
+
+
+def test_an_upgrade_leaves_an_instruction_someone_handed_on_where_it_is() -> None:
+    svc, clock = service()
+    svc.dispatch_warnings(table(row("W1", 3)), REGISTRY, SIGNALS)
+    ins = svc.repo.by_warning("W1")
+    assert ins is not None
+    svc.transfer(ins.instruction_id, "system", SHENGLI, "the family lives there")
+    clock.advance(60)
+    svc.dispatch_warnings(table(row("W1", 4)), REGISTRY, SIGNALS)
+    moved = svc.repo.by_warning("W1")
+    assert moved is not None and moved.unit == SHENGLI and moved.level is RiskLevel.CRITICAL
+
+
 def test_a_person_seen_elsewhere_copies_the_local_district() -> None:
     svc, _ = service()
     svc.dispatch_warnings(
