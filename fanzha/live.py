@@ -224,6 +224,7 @@ class LiveDetection:
         self._lock = threading.RLock()
         self._stale = False
         self._intel_seq = 0
+        self._carry = _Outcome()  # what the engine produced that is not stored yet
         self.routing = Registry({})
         self.phones: dict[str, str] = {}
 
@@ -295,12 +296,14 @@ class LiveDetection:
             if self.engine is None:
                 self.open()
             self.refresh(intel=False)  # residents first: the new rows may be theirs
-            report, out = StepReport(), _Outcome()
+            # Changes a failed step could not store or dispatch are handled now (idempotent).
+            report, out = StepReport(), self._carry
             files = self._take()
             if files:
                 self._run_files(files, report, out)
             self._release(out)
             self._handle(out, report)
+            self._carry = _Outcome()
             return report
 
     def _take(self) -> list[Path]:
