@@ -509,8 +509,10 @@ def warning_evidence(
     return out
 
 
-def call_locations(lake: Lake, phones: Iterable[str]) -> dict[str, Location]:
-    """Where each phone's latest call was handled (city, county of the CDR)."""
+def call_locations(
+    lake: Lake, phones: Iterable[str], since: dt.datetime | None = None
+) -> dict[str, Location]:
+    """Where each phone's latest call (since ``since``) was handled (city, county of the CDR)."""
     wanted = pa.table({"phone": pa.array(sorted(set(phones)), pa.string())})
     if not wanted.num_rows or not lake.files("call"):
         return {}
@@ -523,9 +525,10 @@ def call_locations(lake: Lake, phones: Iterable[str]) -> dict[str, Location]:
                 SELECT w.phone, c.city, c.county, c.ts,
                        row_number() OVER (PARTITION BY w.phone ORDER BY c.ts DESC) AS k
                 FROM call c JOIN wanted w ON w.phone = c.caller OR w.phone = c.callee
-                WHERE c.county IS NOT NULL
+                WHERE c.county IS NOT NULL AND c.ts >= $since
             ) WHERE k = 1
-            """
+            """,
+            params={"since": since or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)},
         ).to_arrow_table()  # Arrow, not fetchall(): aware timestamps without pytz
     finally:
         con.close()

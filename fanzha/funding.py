@@ -16,6 +16,8 @@ Pages (desk, mirror screen, trace view) call: :meth:`Funds.intake` (and
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +107,20 @@ class Intake:
     indicators: int
 
 
+R = TypeVar("R")
+
+
+def _under_ledger_lock(method: Callable[..., R]) -> Callable[..., R]:
+    """Run a method of :class:`Funds` holding its ledger lock."""
+
+    @functools.wraps(method)
+    def locked(self: Funds, *args: Any, **kwargs: Any) -> R:
+        with self._ledger_lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class Funds:
     """Cases, orders, banks, tracing, returns and appeals."""
 
@@ -127,13 +143,16 @@ class Funds:
         self.audit = audit
         self.config = config or FundsConfig()
         self._traced: dict[str, _Traced] = {}
+        # The live loop appends to the ledger while request threads trace over it.
+        self._ledger_lock = threading.RLock()
 
     @property
     def ledger(self) -> Ledger | None:
         """The ledger index (built on first use when given as a function)."""
-        if callable(self._ledger) and not isinstance(self._ledger, Ledger):
-            self._ledger = self._ledger()
-        return self._ledger
+        with self._ledger_lock:
+            if callable(self._ledger) and not isinstance(self._ledger, Ledger):
+                self._ledger = self._ledger()
+            return self._ledger
 
     @property
     def ledger_built(self) -> bool:
@@ -375,6 +394,7 @@ class Funds:
         same traces, so they are returned as they are."""
         return self._traces(self.case(case_id, scope), victim_only=False)
 
+    @_under_ledger_lock
     def _traces(self, case: Case, *, victim_only: bool) -> list[Trace]:
         """The case's traces now; ``victim_only``: exact in the victim's money (attributed,
         holdable, cashed out, passed on; not in the holders' own money), which is all that
@@ -456,11 +476,12 @@ class Funds:
     def feed(self, transfers: pa.Table, actor: str = "system") -> int:
         """New transfers into the ledger (appended, no rebuild); then every open case is
         extended again. Returns the number of new orders or proposals."""
-        ledger = self.ledger
-        if ledger is None:
-            self._ledger = ledger = Ledger.build(transfers)
-        else:
-            ledger.append(transfers)
+        with self._ledger_lock:  # no trace reads a half-appended ledger
+            ledger = self.ledger
+            if ledger is None:
+                self._ledger = ledger = Ledger.build(transfers)
+            else:
+                ledger.append(transfers)
         return sum(len(self.extend(c.case_id, actor)) for c in self.cases(open_only=True))
 
     # ------------------------------------------------------------------ returns and appeals

@@ -37,6 +37,7 @@ escalate overdue instructions, apply the banks' answers, lapse orders past their
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -65,7 +66,7 @@ from fanzha.detection import (
     warning_row,
 )
 from fanzha.dispatch.scheduler import SCHEDULER
-from fanzha.dispatching import Registry
+from fanzha.dispatching import Registry, call_locations
 
 if TYPE_CHECKING:
     from fanzha.dispatching import Dispatcher
@@ -379,7 +380,12 @@ class LiveDetection:
         # A resident's warning is keyed by ID number: the registry has the number to call.
         ready = [{**r, "phone": r["phone"] or self.phones.get(r["id_number"] or "")} for r in rows]
         evidence = {r["warning_id"]: r["signals"] for r in ready}
-        done = dispatcher.dispatch_rows(ready, self.routing, evidence)
+        # Where each person was last seen (the latest call's county, within a day): someone
+        # away from home brings in the local duty desk (routing rules of the org file).
+        since = self.app.clock.now() - dt.timedelta(days=1)
+        phones = [r["phone"] for r in ready if r["phone"]]
+        where = call_locations(self.app.lake, phones, since) if phones else {}
+        done = dispatcher.dispatch_rows(ready, self.routing, evidence, where)
         report.dispatched += done.issued + done.updated
         report.problems += [str(p) for p in done.problems]
 

@@ -22,7 +22,7 @@ from liveworld import (
     persons,
     second_half,
 )
-from webworld import JIANGBEI, NANPING, populate
+from webworld import CHENGGUAN, JIANGBEI, NANPING, populate
 
 from fanzha.detect.engine import Engine
 from fanzha.detection import build_engine, lake_files, lake_windows, run_engine
@@ -95,6 +95,17 @@ def test_ingested_events_are_detected_stored_and_dispatched(fz: App) -> None:
     again = fz.live.detection.step()  # nothing new: nothing stored or dispatched twice
     assert again.events == again.warnings == again.dispatched == 0
     assert len(fz.instructions.find()) == 1
+
+
+def test_a_person_seen_in_another_district_brings_in_its_duty_desk(fz: App) -> None:
+    rows = first_half(START) | second_half(START)
+    rows["call"] = [{**r, "city": "江州市", "county": "城关区"} for r in rows["call"]]
+    post(fz, rows)
+    fz.live.detection.step()
+    [warning] = live_warnings(fz)
+    ins = fz.instructions.by_warning(warning["warning_id"])
+    # the home station acts; the district where her latest call was handled is copied in
+    assert ins is not None and ins.unit == NANPING and ins.copy_to == (CHENGGUAN,)
 
 
 def test_the_same_engine_as_fanzha_detect_gives_the_same_warning(fz: App) -> None:
