@@ -274,11 +274,6 @@ def _window(ts: I64, seq: I64, after: Key, before: Key) -> tuple[int, int]:
     return lo, max(lo, hi)
 
 
-def _any_between(ts: I64, after_ts: int, until_ts: int) -> bool:
-    """Whether the sorted ``ts`` holds a value in ``(after_ts, until_ts]``."""
-    return bool(np.searchsorted(ts, after_ts, "right") < np.searchsorted(ts, until_ts, "right"))
-
-
 # ------------------------------------------------------------------------------ runs
 
 #: entries per block of the per-block least balances (the cut search skips whole blocks)
@@ -382,19 +377,19 @@ class Run:
                 return 0, 0
             return int(self.off[account]), int(self.off[account + 1])
         base = account << self.shift
-        lo = int(np.searchsorted(self.entry, base, "left"))
-        return lo, int(np.searchsorted(self.entry, base + (1 << self.shift), "left"))
+        lo = int(self.entry.searchsorted(base, "left"))
+        return lo, int(self.entry.searchsorted(base + (1 << self.shift), "left"))
 
     def rows_before(self, key: Key) -> int:
         """Number of rows with ``(ts, seq) < key``."""
-        lo = int(np.searchsorted(self.ts, key[0], "left"))
-        hi = int(np.searchsorted(self.ts, key[0], "right"))
-        return lo + int(np.searchsorted(self.seq[lo:hi], key[1], "left"))
+        lo = int(self.ts.searchsorted(key[0], "left"))
+        hi = int(self.ts.searchsorted(key[0], "right"))
+        return lo + int(self.seq[lo:hi].searchsorted(key[1], "left"))
 
     def at_row(self, account: int, lo: int, hi: int, row: int) -> int:
         """Position of ``account``'s first entry at or after ``row`` in ``[lo, hi)``."""
         key = (account << self.shift) + (row << 1)  # row may be one past the last
-        return lo + int(np.searchsorted(self.entry[lo:hi], key, "left"))
+        return lo + int(self.entry[lo:hi].searchsorted(key, "left"))
 
     def row(self, j: int) -> int:
         """The row of entry ``j``."""
@@ -599,6 +594,13 @@ class View:
                 return piece.start + j - piece.lo
         return self.size
 
+    def at(self, run: Run, row: int) -> int:
+        """The position of the transfer at ``row`` of ``run`` (the payee's side of it)."""
+        for piece in self.pieces:
+            if piece.run is run:
+                return piece.start + run.at_row(self.account, piece.lo, piece.hi, row) - piece.lo
+        raise KeyError(row)
+
     def until(self, ts: int) -> int:
         """The number of positions at or before ``ts``."""
         return self.find((ts + 1, NEVER))
@@ -614,21 +616,11 @@ class View:
             total += int(cin[j]) - (int(cin[piece.lo - 1]) if piece.lo else 0)
         return total
 
-    def event(self, k: int) -> tuple[int, int, bool, int, int, bool]:
-        """``(ts, seq, paid, other, fen, cash)`` of position ``k``."""
+    def event(self, k: int) -> tuple[Run, int, bool]:
+        """The run and row of position ``k``, and whether the account paid."""
         piece, j = self._at(k)
-        run = piece.run
-        row = run.row(j)
-        paid = not int(run.entry[j]) & 1
-        other = int(run.payee[row] if paid else run.payer[row])
-        return (
-            int(run.ts[row]),
-            int(run.seq[row]),
-            paid,
-            other,
-            int(run.fen[row]),
-            bool(run.cash[row]),
-        )
+        code = int(piece.run.entry[j])
+        return piece.run, (code >> 1) & ((1 << (piece.run.shift - 1)) - 1), not code & 1
 
 
 # ------------------------------------------------------------------------------ accounts
@@ -756,11 +748,12 @@ class Accounts:
         uniques: pa.Array = encoded.dictionary
         ids = self.lookup(uniques)
         missing = np.flatnonzero(ids < 0)
-        for i, name in zip(
-            missing.tolist(), uniques.take(pa.array(missing)).to_pylist(), strict=True
-        ):
-            ids[i] = self.index[str(name)] = len(self)
-            self.names.append(str(name))
+        if missing.size:  # the next ids, in one step (uniques are distinct)
+            fresh = [str(name) for name in uniques.take(pa.array(missing)).to_pylist()]
+            first = len(self)
+            ids[missing] = np.arange(first, first + len(fresh))
+            self.index.update(zip(fresh, range(first, first + len(fresh)), strict=True))
+            self.names.extend(fresh)
         out: I32 = ids[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))].astype(np.int32)
         return out
 
@@ -940,7 +933,7 @@ class Ledger:
         for run in self.runs:
             lo, hi = run.segment(account)
             if hi > lo:
-                hi = run.at_row(account, lo, hi, int(np.searchsorted(run.ts, until, "right")))
+                hi = run.at_row(account, lo, hi, int(run.ts.searchsorted(until, "right")))
             if hi > lo:
                 pieces.append(_Piece(run, lo, hi, x, start))
                 start += hi - lo

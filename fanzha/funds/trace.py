@@ -679,8 +679,17 @@ class _LibrTracer:
         self.edges: list[TraceEdge] = []
         self.touched = 0
 
-    def receive(self, account: int, key: Key, victim: int, fen: int, hop: int) -> None:
-        """``victim`` of the ``fen`` fen of the transfer at ``key`` are the victim's money."""
+    def receive(
+        self,
+        account: int,
+        key: Key,
+        victim: int,
+        fen: int,
+        hop: int,
+        where: tuple[Any, int] | None = None,
+    ) -> None:
+        """``victim`` of the ``fen`` fen of the transfer at ``key`` (at ``where``: its run and
+        row, when known) are the victim's money."""
         node = self.nodes.get(account)
         if node is None:
             node = TraceNode(self.ledger.account(account), hop, first_ts=key[0])
@@ -693,7 +702,7 @@ class _LibrTracer:
             if view is None:
                 raise _NoView
             state = self.claims[account] = _Claim(view)
-        k = state.view.find(key)
+        k = state.view.find(key) if where is None else state.view.at(*where)
         if state.start < 0:  # followed from here: what it held before is innocent money
             state.start, state.gifts = k, 0
             node.innocent_fen += state.view.balance(k - 1) + fen - victim
@@ -707,8 +716,10 @@ class _LibrTracer:
         state.version += 1
         cut = state.view.below(k, state.claim)
         if cut < len(state.view):
-            ts, seq = state.view.event(cut)[:2]
-            heapq.heappush(self.heap, (ts, seq, account, state.version, cut))
+            run, row, _ = state.view.event(cut)
+            heapq.heappush(
+                self.heap, (int(run.ts[row]), int(run.seq[row]), account, state.version, cut)
+            )
 
     def run(self) -> None:
         """Take every cut in ``(ts, seq)`` order."""
@@ -719,19 +730,25 @@ class _LibrTracer:
                 self._cut(account, state, cut)
 
     def _cut(self, account: int, state: _Claim, k: int) -> None:
-        ts, seq, _, other, fen, cash = state.view.event(k)
+        run, row, _ = state.view.event(k)  # a payment: the balance only falls on one
+        ts, seq, fen, other = (
+            int(run.ts[row]),
+            int(run.seq[row]),
+            int(run.fen[row]),
+            int(run.payee[row]),
+        )
         left = state.view.balance(k)
         out = state.claim - left
         state.claim = left
         node = self.nodes[account]
-        if cash:
+        if run.cash[row]:
             node.cash_out_fen += out
         elif ts > self.horizon_end or node.hop >= self.depth:
             node.untraced_fen += out
         else:
             node.out_fen += out
             self.edges.append(TraceEdge(node.account, self.ledger.account(other), ts, out, seq))
-            self.receive(other, (ts, seq), out, fen, node.hop + 1)
+            self.receive(other, (ts, seq), out, fen, node.hop + 1, (run, row))
         if left == 0:
             self._end(account, state, k)
         else:
