@@ -911,8 +911,14 @@ class Ledger:
         frontier = np.array([account], dtype=np.int64)
         try:
             for _ in range(hops):
-                step = np.unique(np.concatenate([r.successors(frontier) for r in self.runs]))
-                frontier = step[~seen[step]]
+                step = np.concatenate([r.successors(frontier) for r in self.runs])
+                step = step[~seen[step]]
+                if len(step) > len(seen) // 16:  # a large step: a dense mask, not a sort
+                    fresh = np.zeros(len(seen), dtype=bool)
+                    fresh[step] = True
+                    frontier = np.flatnonzero(fresh)
+                else:
+                    frontier = np.unique(step)
                 if not len(frontier):
                     break
                 seen[frontier] = True
