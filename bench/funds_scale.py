@@ -254,6 +254,9 @@ def main() -> None:
     parser.add_argument("--append-rows", type=int, default=100_000)
     parser.add_argument("--peer-transfers", type=int, default=0, help="0: skip the peers")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--peers", default="duckdb,kuzu", help="peers of the reachability run (comma-separated)"
+    )
     parser.add_argument("--skip-ledger", action="store_true")
     args = parser.parse_args()
     os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
@@ -268,7 +271,7 @@ def main() -> None:
 
         small = city.table.slice(0, args.peer_transfers)
         seeds = [a for a, since, _ in city.victims if since < _last_ts(small)][: args.seeds]
-        result["reach"] = reachability(small, seeds)
+        result["reach"] = reachability(small, seeds, tuple(args.peers.split(",")))
     print(json.dumps(result))
 
 

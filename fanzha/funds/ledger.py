@@ -222,170 +222,6 @@ def validate(table: pa.Table, rule: CashOutRule) -> Columns:
     return Columns(accounts["payer_account"], accounts["payee_account"], ts, fen, rule.flags(table))
 
 
-# ------------------------------------------------------------------------------ runs
-
-
-@dataclass
-class Run:
-    """Transfers sorted by ``(payer, ts, seq)``, with a permutation sorted by ``(payee, ts, seq)``.
-
-    ``out_off`` / ``in_off`` are CSR offsets per account id (main run only); delta runs find
-    an account's slice by binary search in ``payer`` / ``in_payee``.
-    """
-
-    payer: I32
-    payee: I32
-    ts: I64
-    seq: I64
-    fen: I64
-    cash: Bool
-    in_perm: I64  # positions of this run's rows in (payee, ts, seq) order
-    in_payee: I32  # payee[in_perm], for binary search
-    out_off: I64 | None = None
-    in_off: I64 | None = None
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    @classmethod
-    def sort(
-        cls, payer: I32, payee: I32, ts: I64, seq: I64, fen: I64, cash: Bool, accounts: int | None
-    ) -> Run:
-        """Index rows given in ``seq`` order (``accounts``: build CSR offsets for that many)."""
-        in_time = len(ts) < 2 or bool(np.all(ts[1:] >= ts[:-1]))
-        # the usual case: already in time order; otherwise ties stay in seq order
-        by_time = None if in_time else np.argsort(ts, kind="stable")
-        out_order, payer_sorted = _grouped(payer, by_time)
-        in_rows, payee_sorted = _grouped(payee, by_time)
-        position = np.empty(len(ts), dtype=np.int64)
-        position[out_order] = np.arange(len(ts), dtype=np.int64)
-        in_perm = position[in_rows]
-        run = cls(
-            payer=payer_sorted,
-            payee=payee[out_order],
-            ts=ts[out_order],
-            seq=_reordered_seq(seq, out_order),
-            fen=fen[out_order],
-            cash=cash[out_order],
-            in_perm=in_perm,
-            in_payee=payee_sorted,
-        )
-        if accounts is not None:
-            run.out_off = _offsets(run.payer, accounts)
-            run.in_off = _offsets(run.in_payee, accounts)
-        return run
-
-    def out_slice(self, account: int) -> tuple[int, int]:
-        """Rows ``[lo, hi)`` paid by ``account``."""
-        if self.out_off is not None:
-            if account + 1 >= len(self.out_off):
-                return 0, 0
-            return int(self.out_off[account]), int(self.out_off[account + 1])
-        lo = int(np.searchsorted(self.payer, account, "left"))
-        return lo, int(np.searchsorted(self.payer, account, "right"))
-
-    def in_slice(self, account: int) -> tuple[int, int]:
-        """Positions ``[lo, hi)`` of ``in_perm`` paid to ``account``."""
-        if self.in_off is not None:
-            if account + 1 >= len(self.in_off):
-                return 0, 0
-            return int(self.in_off[account]), int(self.in_off[account + 1])
-        lo = int(np.searchsorted(self.in_payee, account, "left"))
-        return lo, int(np.searchsorted(self.in_payee, account, "right"))
-
-    def successors(self, accounts: I64) -> I64:
-        """Payees of every transfer paid by ``accounts`` (with repeats)."""
-        if self.out_off is not None:
-            top = len(self.out_off) - 1
-            inside = accounts[accounts < top]
-            lo, hi = self.out_off[inside], self.out_off[inside + 1]
-        else:
-            lo = np.searchsorted(self.payer, accounts, "left")
-            hi = np.searchsorted(self.payer, accounts, "right")
-        sizes = hi - lo
-        total = int(sizes.sum())
-        if total == 0:
-            return np.zeros(0, np.int64)
-        # the rows lo[k] … hi[k] - 1 of every account, in one arange: a run-length expansion
-        starts = np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
-        rows = starts + np.arange(total, dtype=np.int64)
-        out: I64 = self.payee[rows].astype(np.int64)
-        return out
-
-    def rows(self) -> tuple[I32, I32, I64, I64, I64, Bool]:
-        """Every row back in ``seq`` order (for merging runs)."""
-        order = np.argsort(self.seq, kind="stable")
-        return (
-            self.payer[order],
-            self.payee[order],
-            self.ts[order],
-            self.seq[order],
-            self.fen[order],
-            self.cash[order],
-        )
-
-
-def _grouped(keys: I32, rows: I64 | None) -> tuple[I64, I32]:
-    """``rows`` (all rows when None) stably reordered by ``keys[rows]``, and those keys in
-    that order: one sort of (key << 32 | position), about twice as fast as NumPy's stable
-    argsort of int32 (a merge sort); the sorted keys are the high halves, no gather."""
-    packed = (keys if rows is None else keys[rows]).astype(np.int64)
-    packed <<= 32
-    packed |= np.arange(len(packed), dtype=np.int64)
-    packed.sort()
-    sorted_keys: I32 = (packed >> 32).astype(np.int32)
-    packed &= 0xFFFFFFFF
-    out: I64 = packed if rows is None else rows[packed]
-    return out, sorted_keys
-
-
-def _reordered_seq(seq: I64, order: I64) -> I64:
-    """``seq[order]``; when ``seq`` is consecutive (a build, an append, a merge of
-    consecutive runs) that is ``order`` shifted, with no random gather."""
-    n = len(seq)
-    if n and int(seq[-1]) - int(seq[0]) == n - 1 and bool(np.all(seq[1:] > seq[:-1])):
-        out: I64 = order + seq[0]
-        return out
-    gathered: I64 = seq[order]
-    return gathered
-
-
-def _offsets(keys: I32, accounts: int) -> I64:
-    counts = np.bincount(keys, minlength=accounts)
-    off = np.zeros(accounts + 1, dtype=np.int64)
-    np.cumsum(counts, out=off[1:])
-    return off
-
-
-def _merge(runs: Iterable[Run], accounts: int | None) -> Run:
-    runs = [r for r in runs if len(r)]
-    n = sum(len(r) for r in runs)
-    if n:
-        base = min(int(r.seq.min()) for r in runs)
-        if max(int(r.seq.max()) for r in runs) - base == n - 1:
-            return _merge_consecutive(runs, base, n, accounts)
-    parts = [r.rows() for r in runs]
-    cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
-    order = np.argsort(cols[3], kind="stable")
-    payer, payee, ts, seq, fen, cash = (c[order] for c in cols)
-    return Run.sort(payer, payee, ts, seq, fen, cash, accounts)
-
-
-def _merge_consecutive(runs: list[Run], base: int, n: int, accounts: int | None) -> Run:
-    """Runs whose (distinct) seqs fill ``[base, base + n)``: every row is put back in seq
-    order by scattering it to ``seq - base``, in O(n) rather than two argsorts."""
-    fields = ("payer", "payee", "ts", "fen", "cash")
-    cols = {f: np.empty(n, dtype=getattr(runs[0], f).dtype) for f in fields}
-    for run in runs:
-        at = run.seq - base
-        for f in fields:
-            cols[f][at] = getattr(run, f)
-    seq = np.arange(base, base + n, dtype=np.int64)
-    return Run.sort(
-        cols["payer"], cols["payee"], cols["ts"], seq, cols["fen"], cols["cash"], accounts
-    )
-
-
 # ------------------------------------------------------------------------------ events
 
 
@@ -438,9 +274,353 @@ def _window(ts: I64, seq: I64, after: Key, before: Key) -> tuple[int, int]:
     return lo, max(lo, hi)
 
 
-def _any_between(ts: I64, after_ts: int, until_ts: int) -> bool:
-    """Whether the sorted ``ts`` holds a value in ``(after_ts, until_ts]``."""
-    return bool(np.searchsorted(ts, after_ts, "right") < np.searchsorted(ts, until_ts, "right"))
+# ------------------------------------------------------------------------------ runs
+
+#: entries per block of the per-block least balances (the cut search skips whole blocks)
+BLOCK: Final = 256
+
+
+@dataclass
+class Run:
+    """Transfers in ``(ts, seq)`` order (a transfer's *row*), and every transfer twice as an
+    *entry* of its payer (side 0) and of its payee (side 1).
+
+    ``entry`` is sorted ``account << shift | row << 1 | side``: one account's entries are a
+    contiguous slice in ``(ts, seq)`` order, its money out and in merged. Along it, per
+    entry: ``low``, the account's least balance after the entry counted from zero at the
+    run's first entry of the account (a Lindley pass: the balance never goes below zero);
+    ``rel``, the plain running sum (delta runs only: from a balance ``x`` at the run's start
+    the balance is ``max(x + rel, low)``); ``cin``, a running total of money in (only
+    differences within one account's slice mean anything). A transfer from an account to
+    itself counts as zero on both sides: it moves no money. ``off`` holds CSR offsets into
+    ``entry`` per account (main run only; delta runs are searched).
+    """
+
+    payer: I32
+    payee: I32
+    ts: I64
+    seq: I64
+    fen: I64
+    cash: Bool
+    shift: int
+    entry: I64
+    low: I64
+    cin: I64
+    low_min: I64  # least ``low`` per block of BLOCK entries
+    rel: I64 | None = None
+    rel_min: I64 | None = None
+    off: I64 | None = None
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @classmethod
+    def index(
+        cls,
+        payer: I32,
+        payee: I32,
+        ts: I64,
+        seq: I64,
+        fen: I64,
+        cash: Bool,
+        *,
+        accounts: int | None,
+        first: bool,
+    ) -> Run:
+        """Index rows given in ``seq`` order (``accounts``: build CSR offsets for that many;
+        ``first``: the first run of the ledger, whose balances start at zero)."""
+        n = len(ts)
+        if n > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
+            # the usual input is already in time order; otherwise ties stay in seq order
+            order = np.argsort(ts, kind="stable")
+            payer, payee, ts, seq = payer[order], payee[order], ts[order], seq[order]
+            fen, cash = fen[order], cash[order]
+        shift = max(1, (n - 1).bit_length()) + 1
+        top = (
+            accounts
+            if accounts is not None
+            else int(max(payer.max(initial=0), payee.max(initial=0))) + 1
+        )
+        if top.bit_length() + shift > 63:
+            raise LedgerError(0, "payer_account", "too many transfers and accounts for one run")
+        entry = _entries(payer, payee, shift)
+        owner = entry >> shift
+        if accounts is not None:  # CSR offsets; the accounts present and their entries
+            counts = np.bincount(owner, minlength=accounts)
+            off = np.zeros(len(counts) + 1, dtype=np.int64)
+            np.cumsum(counts, out=off[1:])
+            counts = counts[counts > 0]
+        else:
+            off = None
+            starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+            counts = np.diff(np.append(starts, len(owner))) if n else np.zeros(0, np.int64)
+        del owner
+        # each transfer's money out of its payer (at 2 row) and into its payee (at 2 row + 1):
+        # one gather by the entries' low bits gives the signed amount of every entry
+        moved = np.where(payer == payee, 0, fen)  # self-transfers move nothing
+        both = np.empty(2 * n, dtype=np.int64)
+        np.negative(moved, out=both[0::2])
+        both[1::2] = moved
+        signed = both[entry & ((1 << shift) - 1)]
+        del both
+        low, rel, cin = _balances(counts, signed, 4 * int(moved.sum()) + 1, first)
+        run = cls(payer, payee, ts, seq, fen, cash, shift, entry, low, cin, _block_min(low))
+        if rel is not None:
+            run.rel, run.rel_min = rel, _block_min(rel)
+        run.off = off
+        return run
+
+    def segment(self, account: int) -> tuple[int, int]:
+        """Entries ``[lo, hi)`` of ``account``."""
+        if self.off is not None:
+            if account + 1 >= len(self.off):
+                return 0, 0
+            return int(self.off[account]), int(self.off[account + 1])
+        base = account << self.shift
+        lo = int(self.entry.searchsorted(base, "left"))
+        return lo, int(self.entry.searchsorted(base + (1 << self.shift), "left"))
+
+    def rows_before(self, key: Key) -> int:
+        """Number of rows with ``(ts, seq) < key``."""
+        lo = int(self.ts.searchsorted(key[0], "left"))
+        hi = int(self.ts.searchsorted(key[0], "right"))
+        return lo + int(self.seq[lo:hi].searchsorted(key[1], "left"))
+
+    def at_row(self, account: int, lo: int, hi: int, row: int) -> int:
+        """Position of ``account``'s first entry at or after ``row`` in ``[lo, hi)``."""
+        key = (account << self.shift) + (row << 1)  # row may be one past the last
+        return lo + int(self.entry[lo:hi].searchsorted(key, "left"))
+
+    def row(self, j: int) -> int:
+        """The row of entry ``j``."""
+        return (int(self.entry[j]) >> 1) & ((1 << (self.shift - 1)) - 1)
+
+    def balance(self, j: int, x: int) -> int:
+        """The balance after entry ``j`` from ``x`` at the run's start."""
+        if self.rel is None:
+            return int(self.low[j])
+        return max(x + int(self.rel[j]), int(self.low[j]))
+
+    def below(self, lo: int, hi: int, claim: int, x: int) -> int:
+        """The first entry in ``[lo, hi)`` after which the balance (from ``x``) is below
+        ``claim``, or ``hi``: the partial block directly, then whole blocks by their least
+        balance (exact for the first run, a lower bound for deltas)."""
+        edge = min(hi, (lo // BLOCK + 1) * BLOCK)
+        found = self._scan(lo, edge, claim, x)
+        if found < edge or edge == hi:
+            return found
+        b0, b1 = edge // BLOCK, hi // BLOCK
+        if b1 > b0:
+            bound = self.low_min[b0:b1]
+            if self.rel_min is not None:
+                bound = np.maximum(bound, x + self.rel_min[b0:b1])
+            for b in np.flatnonzero(bound < claim).tolist():
+                found = self._scan((b0 + b) * BLOCK, (b0 + b + 1) * BLOCK, claim, x)
+                if found < (b0 + b + 1) * BLOCK:
+                    return found
+        return self._scan(max(edge, b1 * BLOCK), hi, claim, x)
+
+    def _scan(self, lo: int, hi: int, claim: int, x: int) -> int:
+        if hi <= lo:
+            return hi
+        values = self.low[lo:hi]
+        if self.rel is not None:
+            values = np.maximum(values, x + self.rel[lo:hi])
+        hit = values < claim
+        k = int(np.argmax(hit))
+        return lo + k if hit[k] else hi
+
+    def successors(self, accounts: I64) -> I64:
+        """Payees of every transfer paid by ``accounts`` (with repeats)."""
+        if self.off is not None:
+            top = len(self.off) - 1
+            inside = accounts[accounts < top]
+            lo, hi = self.off[inside], self.off[inside + 1]
+        else:
+            lo = np.searchsorted(self.entry, accounts << self.shift, "left")
+            hi = np.searchsorted(self.entry, (accounts + 1) << self.shift, "left")
+        sizes = hi - lo
+        total = int(sizes.sum())
+        if total == 0:
+            return np.zeros(0, np.int64)
+        # the entries lo[k] … hi[k] - 1 of every account, in one arange: a run-length expansion
+        starts = np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
+        found = self.entry[starts + np.arange(total, dtype=np.int64)]
+        paid = found[(found & 1) == 0]
+        out: I64 = self.payee[(paid >> 1) & ((1 << (self.shift - 1)) - 1)].astype(np.int64)
+        return out
+
+    def rows(self) -> tuple[I32, I32, I64, I64, I64, Bool]:
+        """Every row (for merging runs)."""
+        return self.payer, self.payee, self.ts, self.seq, self.fen, self.cash
+
+
+def _entries(payer: I32, payee: I32, shift: int) -> I64:
+    """Sorted ``account << shift | row << 1 | side`` of both sides of every row."""
+    n = len(payer)
+    entry = np.empty(2 * n, dtype=np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    rows <<= 1
+    np.left_shift(payer, shift, out=entry[:n], dtype=np.int64)
+    entry[:n] |= rows
+    np.left_shift(payee, shift, out=entry[n:], dtype=np.int64)
+    rows |= 1
+    entry[n:] |= rows
+    entry.sort()
+    return entry
+
+
+def _balances(counts: I64, signed: I64, width: int, first: bool) -> tuple[I64, I64 | None, I64]:
+    """``low``, ``rel`` (unless ``first``) and ``cin`` along sorted entries (see :class:`Run`),
+    given the entries of each account present (``counts``) and their signed amounts.
+
+    ``low`` is the running sum less the least running sum so far (zero included), per
+    account: one ``minimum.accumulate`` over the sums lowered by ``width`` (more than any
+    account's range) per account, so that no account's minimum reaches into the next one.
+    """
+    m = len(signed)
+    cin = np.maximum(signed, 0)
+    np.cumsum(cin, out=cin)
+    if m == 0:
+        return signed, (None if first else signed), cin
+    total = np.cumsum(signed)
+    starts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    before = total[starts] - signed[starts]  # the running sum before each account's first entry
+    rel = None if first else total - np.repeat(before, counts)
+    group = max(1, (1 << 62) // width)  # accounts per pass without overflowing int64
+    for g0 in range(0, len(counts), group):
+        g1 = min(len(counts), g0 + group)
+        lo, hi = int(starts[g0]), (int(starts[g1]) if g1 < len(counts) else m)
+        floor = -np.arange(g1 - g0, dtype=np.int64) * width  # each account's zero, lowered
+        lowered = total[lo:hi]
+        lowered -= np.repeat(before[g0:g1] - floor, counts[g0:g1])
+        at = starts[g0:g1] - lo
+        first_values = lowered[at]
+        # the balance starts at zero: an account's least sum so far includes its zero
+        lowered[at] = np.minimum(first_values, floor)
+        least = np.minimum.accumulate(lowered)
+        np.subtract(lowered, least, out=least)
+        least[at] += first_values - lowered[at]
+        total[lo:hi] = least
+    return total, rel, cin
+
+
+def _block_min(values: I64) -> I64:
+    if len(values) == 0:
+        return np.zeros(0, np.int64)
+    out: I64 = np.minimum.reduceat(values, np.arange(0, len(values), BLOCK))
+    return out
+
+
+def _merge(runs: Iterable[Run], accounts: int | None, first: bool) -> Run:
+    """One run of every row of ``runs`` (re-indexed)."""
+    parts = [r.rows() for r in runs if len(r)]
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        i32 = np.zeros(0, np.int32)
+        return Run.index(i32, i32, empty, empty, empty, np.zeros(0, bool), accounts=accounts,
+                         first=first)  # fmt: skip
+    cols = [np.concatenate([p[i] for p in parts]) for i in range(6)]
+    ts, seq = cols[2], cols[3]
+    ordered = len(ts) < 2 or bool(
+        np.all((ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (seq[1:] > seq[:-1])))
+    )
+    if not ordered:  # runs that overlap in time: back to (ts, seq) order
+        order = np.lexsort((seq, ts))
+        cols = [c[order] for c in cols]
+    payer, payee, ts, seq, fen, cash = cols
+    return Run.index(payer, payee, ts, seq, fen, cash, accounts=accounts, first=first)
+
+
+# ------------------------------------------------------------------------------ views
+
+
+@dataclass(frozen=True)
+class _Piece:
+    run: Run
+    lo: int  # entries [lo, hi) of the run
+    hi: int
+    x: int  # the balance before them
+    start: int  # the view position of ``lo``
+
+
+class View:
+    """One account's entries across the runs, up to a time, in ``(ts, seq)`` order, with its
+    least balance after each (counted from zero at the ledger's start): a *position* is an
+    index into them. Only for accounts whose entries in each run come after those in the runs
+    before (see :meth:`Ledger.view`)."""
+
+    def __init__(self, account: int, pieces: list[_Piece]) -> None:
+        self.account = account
+        self.pieces = pieces
+        self.size = pieces[-1].start + pieces[-1].hi - pieces[-1].lo if pieces else 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _at(self, k: int) -> tuple[_Piece, int]:
+        for piece in reversed(self.pieces):
+            if k >= piece.start:
+                return piece, piece.lo + k - piece.start
+        raise IndexError(k)
+
+    def balance(self, k: int) -> int:
+        """The balance after position ``k`` (0 before the first, ``k = -1``)."""
+        if k < 0:
+            return 0
+        piece, j = self._at(k)
+        return piece.run.balance(j, piece.x)
+
+    def below(self, k: int, claim: int) -> int:
+        """The first position from ``k`` on after which the balance is below ``claim``
+        (``len(self)``: none)."""
+        for piece in self.pieces:
+            end = piece.start + piece.hi - piece.lo
+            if end <= k:
+                continue
+            lo = piece.lo + max(0, k - piece.start)
+            found = piece.run.below(lo, piece.hi, claim, piece.x)
+            if found < piece.hi:
+                return piece.start + found - piece.lo
+        return self.size
+
+    def find(self, key: Key) -> int:
+        """The number of positions before ``key`` (the position of the transfer at ``key``)."""
+        for piece in self.pieces:
+            run = piece.run
+            j = run.at_row(self.account, piece.lo, piece.hi, run.rows_before(key))
+            if j < piece.hi:
+                return piece.start + j - piece.lo
+        return self.size
+
+    def at(self, run: Run, row: int) -> int:
+        """The position of the transfer at ``row`` of ``run`` (the payee's side of it)."""
+        for piece in self.pieces:
+            if piece.run is run:
+                return piece.start + run.at_row(self.account, piece.lo, piece.hi, row) - piece.lo
+        raise KeyError(row)
+
+    def until(self, ts: int) -> int:
+        """The number of positions at or before ``ts``."""
+        return self.find((ts + 1, NEVER))
+
+    def money_in(self, k: int) -> int:
+        """Money in over positions ``0 … k`` (``k = -1``: none)."""
+        total = 0
+        for piece in self.pieces:
+            if k < piece.start:
+                break
+            j = piece.lo + min(k - piece.start, piece.hi - 1 - piece.lo)
+            cin = piece.run.cin
+            total += int(cin[j]) - (int(cin[piece.lo - 1]) if piece.lo else 0)
+        return total
+
+    def event(self, k: int) -> tuple[Run, int, bool]:
+        """The run and row of position ``k``, and whether the account paid."""
+        piece, j = self._at(k)
+        code = int(piece.run.entry[j])
+        return piece.run, (code >> 1) & ((1 << (piece.run.shift - 1)) - 1), not code & 1
 
 
 # ------------------------------------------------------------------------------ accounts
@@ -568,11 +748,12 @@ class Accounts:
         uniques: pa.Array = encoded.dictionary
         ids = self.lookup(uniques)
         missing = np.flatnonzero(ids < 0)
-        for i, name in zip(
-            missing.tolist(), uniques.take(pa.array(missing)).to_pylist(), strict=True
-        ):
-            ids[i] = self.index[str(name)] = len(self)
-            self.names.append(str(name))
+        if missing.size:  # the next ids, in one step (uniques are distinct)
+            fresh = [str(name) for name in uniques.take(pa.array(missing)).to_pylist()]
+            first = len(self)
+            ids[missing] = np.arange(first, first + len(fresh))
+            self.index.update(zip(fresh, range(first, first + len(fresh)), strict=True))
+            self.names.extend(fresh)
         out: I32 = ids[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))].astype(np.int32)
         return out
 
@@ -594,8 +775,12 @@ class Ledger:
     main: Run | None = None
     deltas: list[Run] = field(default_factory=list)
     names: Accounts = field(default_factory=Accounts)
+    #: accounts with an appended transfer earlier than one already indexed (until the next
+    #: compaction their entries are not in time order across runs: no :meth:`view`)
+    late: set[int] = field(default_factory=set)
     _next_seq: int = 0
     _seen: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    _last_ts: I64 | None = field(default=None, repr=False)  # per account, made at the first append
 
     @classmethod
     def build(cls, table: pa.Table, rule: CashOutRule | None = None) -> Ledger:
@@ -605,9 +790,10 @@ class Ledger:
         ledger.names, (payer, payee) = Accounts.build(cols.payer, cols.payee)
         n = len(cols)
         seq = np.arange(n, dtype=np.int64)
-        ledger.main = Run.sort(
-            payer, payee, cols.ts, seq, cols.fen, cols.cash_out, len(ledger.names)
-        )
+        ledger.main = Run.index(
+            payer, payee, cols.ts, seq, cols.fen, cols.cash_out,
+            accounts=len(ledger.names), first=True,
+        )  # fmt: skip
         ledger._next_seq = n
         return ledger
 
@@ -648,14 +834,14 @@ class Ledger:
         if until_ts <= after_ts:
             return True
         for run in self.runs:
+            ra = int(np.searchsorted(run.ts, after_ts, "right"))
+            rb = int(np.searchsorted(run.ts, until_ts, "right"))
+            if ra == rb:
+                continue
             for account in accounts:
-                lo, hi = run.out_slice(account)
-                if hi > lo and _any_between(run.ts[lo:hi], after_ts, until_ts):
-                    return False
-                if paying_only:
-                    continue
-                lo, hi = run.in_slice(account)
-                if hi > lo and _any_between(run.ts[run.in_perm[lo:hi]], after_ts, until_ts):
+                lo, hi = run.segment(account)
+                j0, j1 = run.at_row(account, lo, hi, ra), run.at_row(account, lo, hi, rb)
+                if j1 > j0 and not (paying_only and bool(np.all(run.entry[j0:j1] & 1))):
                     return False
         return True
 
@@ -673,30 +859,51 @@ class Ledger:
             return 0
         payer, payee = self.names.intern(cols.payer), self.names.intern(cols.payee)
         seq = np.arange(self._next_seq, self._next_seq + n, dtype=np.int64)
+        run = Run.index(
+            payer, payee, cols.ts, seq, cols.fen, cols.cash_out, accounts=None, first=False
+        )
+        self._mark_late(run)
         self._next_seq += n
-        self.deltas.append(Run.sort(payer, payee, cols.ts, seq, cols.fen, cols.cash_out, None))
+        self.deltas.append(run)
         if len(self.deltas) > MAX_DELTA_RUNS:
-            self.deltas = [_merge(self.deltas, None)]
+            self.deltas = [_merge(self.deltas, None, first=False)]
         delta_rows = sum(len(r) for r in self.deltas)
         main_rows = len(self.main) if self.main is not None else 0
         if delta_rows >= MIN_COMPACT_ROWS and delta_rows > COMPACT_SHARE * main_rows:
             self.compact()
         return n
 
+    def _mark_late(self, run: Run) -> None:
+        """Accounts of ``run`` whose first transfer in it is earlier than their last one
+        already indexed go into :attr:`late`; the last times move on."""
+        last = self._last_ts
+        if last is None:  # made at the first append, so that a build does not pay for it
+            last = np.full(self.accounts, NEVER, dtype=np.int64)
+            for old in self.runs:
+                accounts, _, until = _spans(old)
+                last[accounts] = np.maximum(last[accounts], until)
+        if len(last) < self.accounts:
+            last = np.concatenate([last, np.full(self.accounts - len(last), NEVER, np.int64)])
+        accounts, since, until = _spans(run)
+        self.late.update(accounts[since < last[accounts]].tolist())
+        last[accounts] = np.maximum(last[accounts], until)
+        self._last_ts = last
+
     def compact(self) -> None:
         """Merge every delta run into the main run (account ids do not change)."""
         if not self.deltas:
             return
-        self.main = _merge(self.runs, len(self.names))
+        self.main = _merge(self.runs, len(self.names), first=True)
         self.deltas = []
+        self.late = set()
 
     # -------------------------------------------------------------- queries
 
     def reachable(self, account: int, hops: int) -> I64:
         """Accounts reachable from ``account`` within ``hops`` transfers, ignoring time and
         amount (``account`` itself only through a cycle), sorted: breadth first over the
-        payer-sorted runs, with a visited mask kept between calls and cleared after each,
-        so a call costs what it reaches, not the number of accounts."""
+        runs, with a visited mask kept between calls and cleared after each, so a call costs
+        what it reaches, not the number of accounts."""
         if len(self._seen) < self.accounts:
             self._seen = np.zeros(self.accounts, dtype=bool)
         seen = self._seen
@@ -704,8 +911,14 @@ class Ledger:
         frontier = np.array([account], dtype=np.int64)
         try:
             for _ in range(hops):
-                step = np.unique(np.concatenate([r.successors(frontier) for r in self.runs]))
-                frontier = step[~seen[step]]
+                step = np.concatenate([r.successors(frontier) for r in self.runs])
+                step = step[~seen[step]]
+                if len(step) > len(seen) // 16:  # a large step: a dense mask, not a sort
+                    fresh = np.zeros(len(seen), dtype=bool)
+                    fresh[step] = True
+                    frontier = np.flatnonzero(fresh)
+                else:
+                    frontier = np.unique(step)
                 if not len(frontier):
                     break
                 seen[frontier] = True
@@ -716,23 +929,36 @@ class Ledger:
         out: I64 = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
         return out
 
+    def view(self, account: int, until: int) -> View | None:
+        """``account``'s transfers with ``ts <= until`` and its balance after each, or None
+        for an account in :attr:`late` (its runs overlap in time)."""
+        if account in self.late:
+            return None
+        pieces: list[_Piece] = []
+        x = start = 0
+        for run in self.runs:
+            lo, hi = run.segment(account)
+            if hi > lo:
+                hi = run.at_row(account, lo, hi, int(run.ts.searchsorted(until, "right")))
+            if hi > lo:
+                pieces.append(_Piece(run, lo, hi, x, start))
+                start += hi - lo
+                x = run.balance(hi - 1, x)
+        return View(account, pieces)
+
     def events(self, account: int, after: Key = (NEVER, 0), before: Key = (FOREVER, 0)) -> Events:
         """The transfers of ``account`` with ``after < (ts, seq) < before``, in that order.
 
         Transfers from an account to itself are left out: they move no money.
         """
-        parts: list[tuple[Any, ...]] = []
+        parts: list[tuple[Run, I64]] = []
         for run in self.runs:
-            lo, hi = run.out_slice(account)
+            lo, hi = run.segment(account)
             if hi > lo:
-                a, b = _window(run.ts[lo:hi], run.seq[lo:hi], after, before)
-                rows = np.arange(lo + a, lo + b)
-                parts.append((run, rows, True))
-            lo, hi = run.in_slice(account)
-            if hi > lo:
-                pos = run.in_perm[lo:hi]
-                a, b = _window(run.ts[pos], run.seq[pos], after, before)
-                parts.append((run, pos[a:b], False))
+                j0 = run.at_row(account, lo, hi, run.rows_before((after[0], after[1] + 1)))
+                j1 = run.at_row(account, lo, hi, run.rows_before(before))
+                if j1 > j0:
+                    parts.append((run, run.entry[j0:j1]))
         return _gather(parts, account)
 
     def inflows(self, account: int, lo_ts: int, hi_ts: int) -> Events:
@@ -742,26 +968,42 @@ class Ledger:
         return Events(*(np.asarray(getattr(found, f))[keep] for f in _FIELDS))
 
 
+def _spans(run: Run) -> tuple[I64, I64, I64]:
+    """The accounts of ``run`` and the times of their first and last transfer in it."""
+    owner = run.entry >> run.shift
+    if len(owner) == 0:
+        return owner, owner, owner
+    starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+    ends = np.append(starts[1:], len(owner)) - 1
+    mask = (1 << (run.shift - 1)) - 1
+    since = run.ts[(run.entry[starts] >> 1) & mask]
+    until = run.ts[(run.entry[ends] >> 1) & mask]
+    return owner[starts], since, until
+
+
 _FIELDS: Final = ("ts", "seq", "out", "other", "fen", "cash")
 
 
-def _gather(parts: list[tuple[Any, ...]], account: int) -> Events:
-    ts, seq, out, other, fen, cash = [], [], [], [], [], []
-    for run, rows, paid in parts:
-        if len(rows) == 0:
-            continue
-        ts.append(run.ts[rows])
-        seq.append(run.seq[rows])
-        out.append(np.full(len(rows), paid))
-        other.append(run.payee[rows] if paid else run.payer[rows])
-        fen.append(run.fen[rows])
-        cash.append(run.cash[rows])
-    if not ts:
+def _gather(parts: list[tuple[Run, I64]], account: int) -> Events:
+    cols: list[list[Any]] = [[], [], [], [], [], []]
+    for run, entries in parts:
+        rows = (entries >> 1) & ((1 << (run.shift - 1)) - 1)
+        out = (entries & 1) == 0
+        for col, values in zip(
+            cols,
+            (run.ts[rows], run.seq[rows], out, np.where(out, run.payee[rows], run.payer[rows]),
+             run.fen[rows], run.cash[rows]),
+            strict=True,
+        ):  # fmt: skip
+            col.append(values)
+    if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Events(
             empty, empty, np.zeros(0, bool), np.zeros(0, np.int32), empty, np.zeros(0, bool)
         )
-    cat = [np.concatenate(x) for x in (ts, seq, out, other, fen, cash)]
+    cat = [np.concatenate(c) for c in cols]
     keep = cat[3] != account  # self-transfers move nothing
+    if len(parts) == 1:
+        return Events(*(c[keep] for c in cat))
     order = np.lexsort((cat[1][keep], cat[0][keep]))
     return Events(*(c[keep][order] for c in cat))

@@ -58,7 +58,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from fanzha.funds.ledger import FOREVER, I64, NEVER, Events, Key, Ledger
+from fanzha.funds.ledger import FOREVER, I64, NEVER, Events, Key, Ledger, View
 
 #: a payment's parts in the order they left: (is the victim's money, fen)
 Parcel = list[tuple[bool, int]]
@@ -533,9 +533,14 @@ class _Tracer:
                 continue
             while True:
                 if self.policy is Policy.LIBR and len(stream.ts) - stream.pos >= BATCH_MIN:
-                    stream.pos += self._plain(account, stream)
+                    applied = self._plain(account, stream)
+                    stream.pos += applied
                     if stream.pos == len(stream.ts):
                         del self.streams[account]
+                        break
+                    # the batch stops at another account's next event: that one may come first
+                    if applied and heap and heap[0] < (*stream.key(), account):
+                        heapq.heappush(heap, (*stream.key(), account))
                         break
                 self._step(account, stream)
                 stream.pos += 1
@@ -639,6 +644,140 @@ class _Tracer:
         return list(self.nodes.values())
 
 
+class _NoView(Exception):
+    """A reached account has no view (see :attr:`Ledger.late`): use the general tracer."""
+
+
+@dataclass
+class _Claim:
+    """LIBR: the victim's claim on a followed account and where its current period began."""
+
+    view: View
+    claim: int = 0
+    start: int = -1  # position of the transfer that began the period; -1: not followed
+    gifts: int = 0  # the victim's fen received in the period after its start
+    version: int = 0  # bumped when the next cut is searched again
+
+
+class _LibrTracer:
+    """LIBR over precomputed balances (:meth:`Ledger.view`): the ledger knows every account's
+    least balance after each of its transfers, and the tracer's balance of an account is that
+    balance (money passed between followed accounts is a ledger transfer like any other). So
+    the only events that matter are *cuts*: a payment after which the balance is below the
+    victim's claim, found by a search instead of a replay; they are taken in ``(ts, seq)``
+    order from a heap, and a cut that passes money on raises the payee's claim and searches
+    its next cut again. Same answers as :class:`_Tracer` with :class:`Libr` holdings."""
+
+    def __init__(self, ledger: Ledger, depth: int, horizon_end: int, until: int) -> None:
+        self.ledger = ledger
+        self.depth = depth
+        self.horizon_end = horizon_end
+        self.until = until
+        self.claims: dict[int, _Claim] = {}
+        self.nodes: dict[int, TraceNode] = {}
+        self.heap: list[tuple[int, int, int, int, int]] = []  # ts, seq, account, version, pos
+        self.edges: list[TraceEdge] = []
+        self.touched = 0
+
+    def receive(
+        self,
+        account: int,
+        key: Key,
+        victim: int,
+        fen: int,
+        hop: int,
+        where: tuple[Any, int] | None = None,
+    ) -> None:
+        """``victim`` of the ``fen`` fen of the transfer at ``key`` (at ``where``: its run and
+        row, when known) are the victim's money."""
+        node = self.nodes.get(account)
+        if node is None:
+            node = TraceNode(self.ledger.account(account), hop, first_ts=key[0])
+            self.nodes[account] = node
+        else:
+            node.hop = min(node.hop, hop)
+        state = self.claims.get(account)
+        if state is None:
+            view = self.ledger.view(account, self.until)
+            if view is None:
+                raise _NoView
+            state = self.claims[account] = _Claim(view)
+        k = state.view.find(key) if where is None else state.view.at(*where)
+        if state.start < 0:  # followed from here: what it held before is innocent money
+            state.start, state.gifts = k, 0
+            node.innocent_fen += state.view.balance(k - 1) + fen - victim
+        else:  # the transfer's fen counts with the period's money in: take the victim's out
+            state.gifts += victim
+        state.claim += victim
+        node.attributed_fen += victim
+        self._search(account, state, k + 1)
+
+    def _search(self, account: int, state: _Claim, k: int) -> None:
+        state.version += 1
+        cut = state.view.below(k, state.claim)
+        if cut < len(state.view):
+            run, row, _ = state.view.event(cut)
+            heapq.heappush(
+                self.heap, (int(run.ts[row]), int(run.seq[row]), account, state.version, cut)
+            )
+
+    def run(self) -> None:
+        """Take every cut in ``(ts, seq)`` order."""
+        while self.heap:
+            _, _, account, version, cut = heapq.heappop(self.heap)
+            state = self.claims[account]
+            if version == state.version:
+                self._cut(account, state, cut)
+
+    def _cut(self, account: int, state: _Claim, k: int) -> None:
+        run, row, _ = state.view.event(k)  # a payment: the balance only falls on one
+        ts, seq, fen, other = (
+            int(run.ts[row]),
+            int(run.seq[row]),
+            int(run.fen[row]),
+            int(run.payee[row]),
+        )
+        left = state.view.balance(k)
+        out = state.claim - left
+        state.claim = left
+        node = self.nodes[account]
+        if run.cash[row]:
+            node.cash_out_fen += out
+        elif ts > self.horizon_end or node.hop >= self.depth:
+            node.untraced_fen += out
+        else:
+            node.out_fen += out
+            self.edges.append(TraceEdge(node.account, self.ledger.account(other), ts, out, seq))
+            self.receive(other, (ts, seq), out, fen, node.hop + 1, (run, row))
+        if left == 0:
+            self._end(account, state, k)
+        else:
+            self._search(account, state, k + 1)
+
+    def _end(self, account: int, state: _Claim, k: int) -> None:
+        """The period ends at position ``k``: the money in from elsewhere until the horizon
+        was innocent money."""
+        view = state.view
+        last = min(k, view.until(self.horizon_end) - 1)
+        if last > state.start:
+            money = view.money_in(last) - view.money_in(state.start) - state.gifts
+            self.nodes[account].innocent_fen += money
+        self.touched += k - state.start
+        state.start = -1
+        state.version += 1
+
+    def finish(self) -> list[TraceNode]:
+        for account, state in self.claims.items():
+            if state.start >= 0:
+                self._end(account, state, len(state.view) - 1)
+                state.start = len(state.view)  # still followed
+            self.nodes[account].holdable_fen = state.claim
+        return list(self.nodes.values())
+
+    def followed(self) -> list[int]:
+        return sorted(a for a, s in self.claims.items() if s.claim > 0)
+
+
 def find_root(ledger: Ledger, account: int, since: int, fen: int, window_s: int) -> Key | None:
     """``(ts, seq)`` of the transfer of exactly ``fen`` into ``account`` nearest to ``since``
     (the earlier one of two as near)."""
@@ -688,11 +827,29 @@ def trace(
     else:
         result.root_seq = key[1]
     end = FOREVER - 1 if until is None else max(until, key[0])  # never before the money came
-    tracer = _Tracer(ledger, policy, depth, since + horizon_s * 1_000_000, end)
+    horizon_end = since + horizon_s * 1_000_000
+    if policy is Policy.LIBR and result.root_seq is not None:
+        fast = _LibrTracer(ledger, depth, horizon_end, end)
+        try:
+            fast.receive(root, key, amount_fen, amount_fen, 0)
+            fast.run()
+        except _NoView:  # an account with late appends: the general tracer below
+            pass
+        else:
+            _fill(result, fast.finish(), fast.edges, fast.touched, fast.followed())
+            return result
+    tracer = _Tracer(ledger, policy, depth, horizon_end, end)
     tracer.receive(root, key, [(True, amount_fen)], 0)
     tracer.run()
-    result.nodes = sorted(tracer.finish(), key=lambda n: (n.hop, n.first_ts, n.account))
-    result.edges = sorted(tracer.edges, key=lambda e: (e.ts, e.seq))
-    result.touched = tracer.touched
-    result.followed = sorted(a for a in tracer.nodes if a not in tracer.last)
+    followed = sorted(a for a in tracer.nodes if a not in tracer.last)
+    _fill(result, tracer.finish(), tracer.edges, tracer.touched, followed)
     return result
+
+
+def _fill(
+    result: Trace, nodes: list[TraceNode], edges: list[TraceEdge], touched: int, followed: list[int]
+) -> None:
+    result.nodes = sorted(nodes, key=lambda n: (n.hop, n.first_ts, n.account))
+    result.edges = sorted(edges, key=lambda e: (e.ts, e.seq))
+    result.touched = touched
+    result.followed = followed

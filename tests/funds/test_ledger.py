@@ -206,3 +206,49 @@ def test_reachable_is_breadth_first_search(
     assert set(ledger.reachable(start, hops).tolist()) == set(
         ledger.reachable(start, hops).tolist()
     )  # the scratch mask was cleared
+
+
+@given(ROWS, st.integers(0, 30), st.integers(1, 4), st.integers(0, 7))
+@settings(max_examples=150, deadline=None)
+def test_views_hold_the_least_balance_after_every_transfer(
+    rows: list[Row], cut: int, pieces: int, until: int
+) -> None:
+    """Built at once or appended to in time order: a view's balance after each transfer
+    is the least balance from a replay of the account's transfers (never below zero)."""
+    rows = sorted(rows, key=lambda r: r[2])
+    grown = Ledger.build(table(rows[:cut]))
+    rest = rows[cut:]
+    step = max(1, len(rest) // pieces)
+    for i in range(0, len(rest), step):
+        grown.append(table(rest[i : i + step]))
+    for ledger in (Ledger.build(table(rows)), grown):
+        for account in ACCOUNTS:
+            acc = ledger.account_id(account)
+            if acc is None:
+                continue
+            view = ledger.view(acc, until * S)
+            assert view is not None
+            balance, money_in, expected = 0, 0, []
+            for r in rows:
+                if r[2] > until or account not in (r[0], r[1]):
+                    continue
+                if r[0] == r[1]:  # both sides stay in the view, moving nothing
+                    expected += [(balance, money_in)] * 2
+                    continue
+                balance = max(0, balance - r[3]) if r[0] == account else balance + r[3]
+                money_in += r[3] if r[1] == account else 0
+                expected.append((balance, money_in))
+            got = [(view.balance(k), view.money_in(k)) for k in range(len(view))]
+            assert got == expected
+            assert view.balance(-1) == 0 and view.until(until * S) == len(view)
+
+
+def test_late_appends_mark_their_accounts_until_compaction() -> None:
+    ledger = Ledger.build(table([("A", "B", 5, 10), ("B", "C", 6, 10)]))
+    ledger.append(table([("C", "D", 7, 1)]))
+    assert not ledger.late  # every account's new transfers come after its old ones
+    ledger.append(table([("E", "B", 4, 1), ("F", "G", 1, 1)]))  # B had a transfer at 6 s
+    b = ledger.account_id("B")
+    assert ledger.late == {b} and ledger.view(b, 10 * S) is None  # type: ignore[arg-type]
+    ledger.compact()
+    assert not ledger.late and ledger.view(b, 10 * S) is not None  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fanzha.funds.ledger import Ledger
+from fanzha.funds.reference import trace_reference
 from fanzha.funds.trace import Policy, Trace, TraceError, trace
 
 from .builders import Row, S, table
@@ -284,3 +285,21 @@ def test_an_unknown_account_or_an_unmatched_amount() -> None:
     with pytest.raises(ValueError, match="unknown policy"):
         Policy.parse("newest")
     assert Policy.parse("Pro-Rata") is Policy.PRO_RATA is Policy.parse("haircut")
+
+
+def test_libr_batches_keep_the_order_between_accounts() -> None:
+    """A busy account's run of plain inflows (a batch) stops before another followed
+    account pays it; that payment is counted once (the general tracer, as after late
+    appends, against the per-transfer reference)."""
+    rows: list[Row] = [("V", "R", 0, 1000), ("X", "A", 0, 1000)]
+    rows += [("R", "B", 1, 600), ("R", "A", 1, 300)]
+    rows += [(f"P{i}", "B", 2 + i // 4, 10) for i in range(32)]  # 32 inflows before 10 s
+    rows += [("A", "B", 10, 50)]  # A keeps the victim's 300: this is innocent money
+    rows += [(f"Q{i}", "B", 11, 10) for i in range(30)]
+    ledger = Ledger.build(table(rows))
+    ledger.late = set(range(ledger.accounts))  # every account: the general tracer
+    t = trace(ledger, "R", 0, 1000)
+    ref = trace_reference(table(rows), "R", 0, 1000)
+    assert t.node("B") == ref.node("B")
+    assert t.node("B").innocent_fen == 320 + 50 + 300  # type: ignore[union-attr]
+    assert trace(Ledger.build(table(rows)), "R", 0, 1000).node("B") == ref.node("B")

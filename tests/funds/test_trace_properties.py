@@ -181,3 +181,47 @@ def test_appending_traces_like_building_at_once(
     assert shape(run(case, policy, grown)) == shape(run(case, policy))
     grown.compact()
     assert shape(run(case, policy, grown)) == shape(run(case, policy))
+
+
+def general(ledger: Ledger) -> Ledger:
+    """``ledger`` with every account marked late: traces take the general tracer."""
+    ledger.late = set(range(ledger.accounts))
+    return ledger
+
+
+@given(cases())
+@settings(max_examples=300, deadline=None)
+def test_libr_over_precomputed_balances_traces_like_the_general_tracer(case: Case) -> None:
+    fast = run(case, Policy.LIBR)
+    slow = run(case, Policy.LIBR, general(Ledger.build(table(case.rows))))
+    assert shape(fast) == shape(slow)
+    assert fast.followed == slow.followed
+
+
+@given(cases(), st.integers(0, 40), st.integers(1, 3))
+@settings(max_examples=200, deadline=None)
+def test_libr_over_runs_appended_in_time_order_traces_like_the_reference(
+    case: Case, cut: int, pieces: int
+) -> None:
+    """Appends in time order leave no account late: balances carry over from run to run."""
+    rows = sorted(case.rows, key=lambda r: r[2])
+    grown = Ledger.build(table(rows[:cut]))
+    rest = rows[cut:]
+    step = max(1, len(rest) // pieces)
+    for i in range(0, len(rest), step):
+        grown.append(table(rest[i : i + step]))
+    assert not grown.late
+    ordered = Case(
+        rows, case.account, case.since, case.amount, case.depth, case.horizon_s, case.until
+    )
+    ref = trace_reference(
+        table(rows),
+        case.account,
+        case.since,
+        case.amount,
+        Policy.LIBR,
+        depth=case.depth,
+        horizon_s=case.horizon_s,
+        until=case.until,
+    )
+    assert shape(run(ordered, Policy.LIBR, grown)) == shape(ref)
