@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, NONE, Column, Interner
+from fanzha.detect.kernels import I64, NONE, SMALL, Column, Interner
 from fanzha.detect.registry import Registry
 from fanzha.detect.text import SmsText, classify_texts
 
@@ -182,9 +182,9 @@ def _ints(table: pa.Table, name: str) -> I64:
 def phone_flags(phones: pa.Array) -> I64:
     """Counterparty class bits of normalised phone numbers."""
     n = len(phones)
+    if n <= SMALL:
+        return np.array([phone_flag(p or "") for p in phones.to_pylist()], np.int64)
     out = np.zeros(n, np.int64)
-    if n == 0:
-        return out
     p = phones.fill_null("")
     plus = np.asarray(pc.starts_with(p, "+").to_numpy(zero_copy_only=False), np.bool_)
     cn = np.asarray(pc.starts_with(p, "+86").to_numpy(zero_copy_only=False), np.bool_)
@@ -199,6 +199,19 @@ def phone_flags(phones: pa.Array) -> I64:
     out[virtual] |= F_VIRTUAL
     out[mobile & ~virtual] |= F_MOBILE
     out[cn & ~mobile] |= F_FIXED
+    return out
+
+
+def phone_flag(p: str) -> int:
+    """:func:`phone_flags` of one number, in plain Python (for a few values)."""
+    plus, cn = p.startswith("+"), p.startswith("+86")
+    mobile = p.startswith("+861") and len(p) > 4 and "3" <= p[4] <= "9"
+    virtual = p.startswith(VIRTUAL_PREFIXES)
+    out = F_SERVICE if p and not plus else 0
+    out |= F_INTL if plus and not cn else 0
+    out |= F_VIRTUAL if virtual else 0
+    out |= F_MOBILE if mobile and not virtual else 0
+    out |= F_FIXED if cn and not mobile else 0
     return out
 
 
@@ -303,6 +316,7 @@ class FrameBuilder:
         self.keys = Interner()
         self.call_probe_s = call_probe_s
         self.screen_share = pa.array(list(screen_share_apps), pa.string())
+        self._screen_set = frozenset(screen_share_apps)
         self._base_intel = intel.base
         self._reset_values()
 
@@ -362,6 +376,8 @@ class FrameBuilder:
         scalar = _scalar(prefix)
 
         def compute(values: pa.Array, _: I64) -> I64:
+            if len(values) <= SMALL:
+                return self.keys.intern_list([prefix + v for v in values.to_pylist()])
             return self.keys.intern(pc.binary_join_element_wise(scalar, values, _EMPTY))
 
         return compute
@@ -373,6 +389,14 @@ class FrameBuilder:
 
         def compute(values: pa.Array, ids: I64) -> I64:
             row = cache.get("row", ids, rows, -1)
+            if len(values) <= SMALL:
+                known = self.registry.id_of
+                return self.keys.intern_list(
+                    [
+                        known(r) if r >= 0 else prefix + v
+                        for r, v in zip(row.tolist(), values.to_pylist(), strict=True)
+                    ]
+                )
             fallback = pc.binary_join_element_wise(scalar, values, _EMPTY)
             if self.registry.n == 0:
                 return self.keys.intern(fallback)
@@ -405,6 +429,9 @@ class FrameBuilder:
         return self.domains.ids(pc.utf8_lower(pc.struct_field(found, [0])))
 
     def _screen(self, values: pa.Array, _: I64) -> I64:
+        if len(values) <= SMALL:
+            apps = self._screen_set
+            return np.array([F_SCREEN if v in apps else 0 for v in values.to_pylist()], np.int64)
         screen = np.asarray(pc.is_in(values, value_set=self.screen_share).to_numpy(False), bool)
         return np.where(screen, F_SCREEN, 0).astype(np.int64)
 

@@ -24,6 +24,9 @@ _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _WINDOW: Final = np.arange(4, dtype=np.int64)  # slots an IntMap probe reads a step
 _ARANGE = np.arange(0, dtype=np.int64)
+#: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
+#: 1–30 µs whatever its size, a dict look-up a fraction of a microsecond.
+SMALL: Final = 64
 
 
 def _rows(n: int) -> I64:
@@ -305,8 +308,22 @@ class Interner:
 
     def intern(self, values: pa.Array | pa.ChunkedArray) -> I64:
         """The id of each value (nulls → -1), adding the new ones."""
+        if len(values) <= SMALL:
+            return self.intern_list(values.to_pylist())
         codes, _, ids = self.intern_distinct(values)
         return _gather(ids, codes)
+
+    def intern_list(self, values: Sequence[str | None]) -> I64:
+        """:meth:`intern` of Python strings, one dict look-up each (for a few values)."""
+        ids, get = self._ids, self._ids.get
+        out = []
+        for v in values:
+            i = get(v, -1) if v is not None else -1
+            if i < 0 and v is not None:
+                i = ids[v] = len(self._values)
+                self._values.append(v)
+            out.append(i)
+        return np.array(out, np.int64)
 
     def intern_distinct(self, values: pa.Array | pa.ChunkedArray) -> tuple[I64, pa.Array, I64]:
         """``(codes, distinct, ids)``: each row's position among the distinct values (-1 for

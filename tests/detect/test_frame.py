@@ -9,7 +9,8 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fanzha.detect.frame import PerValue
+from fanzha.detect.frame import PerValue, phone_flag, phone_flags
+from fanzha.detect.kernels import SMALL
 
 I64 = np.int64
 batches_st = st.lists(
@@ -41,3 +42,18 @@ def test_per_value_attributes_are_computed_once_in_order(batches: list[list[str 
     # Each distinct value was computed exactly once, in the order values first appeared.
     assert seen == order
     assert cache.values.values == order
+
+
+NUMBER = st.text(alphabet="+8613702459 ", max_size=8).map(
+    lambda s: "+86" + s if s[:1] == "1" else s
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(NUMBER, max_size=40))
+def test_phone_flags_plain_and_arrow_agree(numbers: list[str]) -> None:
+    """Few numbers are classed in plain Python, many with Arrow kernels: the same bits."""
+    plain = [phone_flag(n) for n in numbers]
+    padded = pa.array(["+8613800000000"] * (SMALL + 1) + numbers, pa.string())
+    assert phone_flags(padded).tolist()[SMALL + 1 :] == plain
+    assert phone_flags(pa.array(numbers, pa.string())).tolist() == plain
