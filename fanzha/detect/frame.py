@@ -162,21 +162,33 @@ def empty_frame() -> Frame:
 
 
 def _seconds(ts: pa.ChunkedArray | pa.Array) -> I64:
+    if isinstance(ts, pa.ChunkedArray):
+        ts = ts.combine_chunks() if ts.num_chunks != 1 else ts.chunk(0)
+    if ts.type == _MICROS and ts.null_count == 0:  # the lake's type: read the buffer as is
+        us = np.frombuffer(ts.buffers()[1], np.int64, len(ts), ts.offset * 8)
+        return us // 1_000_000
     arr = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
     return np.asarray(arr.to_numpy(), np.int64) // 1_000_000
 
 
+_MICROS = pa.timestamp("us", tz="UTC")
+
+
 def _col(table: pa.Table, name: str) -> pa.Array:
-    if name not in table.column_names:
+    i = table.schema.get_field_index(name)
+    if i < 0:
         return pa.nulls(table.num_rows, pa.string())
-    col = table.column(name)
+    col = table.column(i)
     return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
 
 
 def _ints(table: pa.Table, name: str) -> I64:
-    if name not in table.column_names:
+    if table.schema.get_field_index(name) < 0:
         return np.zeros(table.num_rows, np.int64)
-    return np.asarray(_col(table, name).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    col = _col(table, name)
+    if col.null_count:
+        col = col.fill_null(0)
+    return np.asarray(col.to_numpy(zero_copy_only=False), np.int64)
 
 
 def phone_flags(phones: pa.Array) -> I64:
@@ -270,16 +282,20 @@ class PerValue:
         todo = got == _UNSET
         if some_null:
             todo &= valid
-        if todo.any():
-            u, first = np.unique(ids[todo], return_index=True)
-            order = u[np.argsort(first, kind="stable")]
-            computed = compute(self.values.array(order), order)
+        if not todo.any():
+            out: list[I64] = [got, *(col.data[safe] for col in cols[1:])]
+        else:
+            new = ids[todo]
+            if new.size > 1:
+                u, first = np.unique(new, return_index=True)
+                new = u[np.argsort(first, kind="stable")]
+            computed = compute(self.values.array(new), new)
             if not isinstance(computed, tuple):
                 computed = (computed,)
-            for col, new in zip(cols, computed, strict=True):
-                col.ensure(int(order.max()) + 1)
-                col.data[order] = new
-        out: list[I64] = [col.data[safe] for col in cols]
+            for col, values in zip(cols, computed, strict=True):
+                col.ensure(int(new.max()) + 1)
+                col.data[new] = values
+            out = [col.data[safe] for col in cols]
         if some_null:
             for values, null in zip(out, nulls, strict=True):
                 values[~valid] = null

@@ -3,9 +3,10 @@ and when, kept for the look-back window.
 
 Keyed by counterparty, not by scanning events: each processed batch adds one chunk sorted by
 counterparty id; a lookup is a binary search per chunk. Small chunks are merged with the one
-before them while that one is no more than twice their size and the two together span at most
-a 32nd of the look-back (live streaming adds a tiny chunk every few seconds: without merging,
-lookups and memory would grow with the number of batches, not of contacts). Chunks older than
+before them while that one is no more than twice their size, the two hold at most
+``MERGE_MAX`` contacts and span at most a 32nd of the look-back (live streaming adds a tiny
+chunk every call: without merging, lookups and memory would grow with the number of batches,
+not of contacts). Chunks older than
 the look-back window are dropped whole. Contacts with registered residents' own numbers and
 accounts are not indexed (resident-to-resident calls are most of the traffic and are not fraud
 infrastructure).
@@ -20,6 +21,10 @@ import numpy as np
 import pyarrow as pa
 
 from fanzha.detect.kernels import I64
+
+#: Merged chunks stay below this many contacts: a merge costs well under a millisecond, so a
+#: live worker never stalls on one (hourly batches of a city make bigger chunks by themselves).
+MERGE_MAX = 16_384
 
 
 @dataclass
@@ -81,7 +86,11 @@ class ContactIndex:
         chunks = self.chunks
         while len(chunks) >= 2:
             a, b = chunks[-2], chunks[-1]
-            if a.cp.size > 2 * b.cp.size or b.max_at - int(a.at.min()) > self.merge_span_s:
+            if (
+                a.cp.size > 2 * b.cp.size
+                or a.cp.size + b.cp.size > MERGE_MAX
+                or b.max_at - int(a.at.min()) > self.merge_span_s
+            ):
                 return
             chunks[-2:] = [_merged(a, b)]
 
