@@ -245,7 +245,33 @@ def _scalar(text: str) -> pa.Scalar:
 _EMPTY = _scalar("")
 
 
-Compute = Callable[[pa.Array, I64], "I64 | tuple[I64, ...]"]
+class Values:
+    """The new distinct values an attribute is computed for: Python strings, and the same as
+    an Arrow array made on demand (for a few values, Python is cheaper than any Arrow call)."""
+
+    __slots__ = ("_arrow", "py")
+
+    def __init__(self, py: list[str]) -> None:
+        self.py = py
+        self._arrow: pa.Array | None = None
+
+    def __len__(self) -> int:
+        return len(self.py)
+
+    @property
+    def small(self) -> bool:
+        """Few enough for plain Python."""
+        return len(self.py) <= SMALL
+
+    @property
+    def arrow(self) -> pa.Array:
+        """The values as an Arrow ``string`` array."""
+        if self._arrow is None:
+            self._arrow = pa.array(self.py, pa.string())
+        return self._arrow
+
+
+Compute = Callable[[Values, I64], "I64 | tuple[I64, ...]"]
 
 
 class PerValue:
@@ -289,12 +315,13 @@ class PerValue:
             if new.size > 1:
                 u, first = np.unique(new, return_index=True)
                 new = u[np.argsort(first, kind="stable")]
-            computed = compute(self.values.array(new), new)
+            strings = self.values.values
+            computed = compute(Values([strings[i] for i in new.tolist()]), new)
             if not isinstance(computed, tuple):
                 computed = (computed,)
-            for col, values in zip(cols, computed, strict=True):
+            for col, column in zip(cols, computed, strict=True):
                 col.ensure(int(new.max()) + 1)
-                col.data[new] = values
+                col.data[new] = column
             out = [col.data[safe] for col in cols]
         if some_null:
             for values, null in zip(out, nulls, strict=True):
@@ -391,10 +418,10 @@ class FrameBuilder:
         """Computes the frame key ``prefix + value``."""
         scalar = _scalar(prefix)
 
-        def compute(values: pa.Array, _: I64) -> I64:
-            if len(values) <= SMALL:
-                return self.keys.intern_list([prefix + v for v in values.to_pylist()])
-            return self.keys.intern(pc.binary_join_element_wise(scalar, values, _EMPTY))
+        def compute(values: Values, _: I64) -> I64:
+            if values.small:
+                return self.keys.intern_list([prefix + v for v in values.py])
+            return self.keys.intern(pc.binary_join_element_wise(scalar, values.arrow, _EMPTY))
 
         return compute
 
@@ -403,17 +430,17 @@ class FrameBuilder:
         from ``rows``), else ``prefix + value``."""
         scalar = _scalar(prefix)
 
-        def compute(values: pa.Array, ids: I64) -> I64:
+        def compute(values: Values, ids: I64) -> I64:
             row = cache.get("row", ids, rows, -1)
-            if len(values) <= SMALL:
+            if values.small:
                 known = self.registry.id_of
                 return self.keys.intern_list(
                     [
                         known(r) if r >= 0 else prefix + v
-                        for r, v in zip(row.tolist(), values.to_pylist(), strict=True)
+                        for r, v in zip(row.tolist(), values.py, strict=True)
                     ]
                 )
-            fallback = pc.binary_join_element_wise(scalar, values, _EMPTY)
+            fallback = pc.binary_join_element_wise(scalar, values.arrow, _EMPTY)
             if self.registry.n == 0:
                 return self.keys.intern(fallback)
             known = self.registry.id_number.take(pa.array(np.maximum(row, 0)))
@@ -421,18 +448,30 @@ class FrameBuilder:
 
         return compute
 
-    def _phone_row(self, values: pa.Array, _: I64) -> I64:
-        return self.registry.by_phone(values)
+    @staticmethod
+    def _rows(cache: PerValue, rows: Compute, a: I64, b: I64) -> tuple[I64, I64]:
+        """The registry rows of two columns' values in one look-up (the values of ``a`` first,
+        then those of ``b``: the order two look-ups would have met them in)."""
+        both = cache.get("row", np.concatenate([a, b]), rows, -1)
+        return both[: a.size], both[a.size :]
 
-    def _account_row(self, values: pa.Array, _: I64) -> I64:
-        return self.registry.by_account(values)
+    def _phone_row(self, values: Values, _: I64) -> I64:
+        return self.registry.by_phone(values.py if values.small else values.arrow)
 
-    def _phone_flags(self, values: pa.Array, ids: I64) -> I64:
+    def _account_row(self, values: Values, _: I64) -> I64:
+        return self.registry.by_account(values.py if values.small else values.arrow)
+
+    def _phone_flags(self, values: Values, ids: I64) -> I64:
         resident = self.phones.get("row", ids, self._phone_row, -1) >= 0
-        return phone_flags(values) | np.where(resident, F_RESIDENT, 0)
+        if values.small:
+            flags = np.array([phone_flag(v) for v in values.py], np.int64)
+        else:
+            flags = phone_flags(values.arrow)
+        return flags | np.where(resident, F_RESIDENT, 0)
 
-    def _texts(self, values: pa.Array, _: I64) -> tuple[I64, I64, I64]:
+    def _texts(self, texts: Values, _: I64) -> tuple[I64, I64, I64]:
         """Family, flags (link, account number) and the linked host (domain value id)."""
+        values = texts.arrow
         hosts = pc.extract_regex(values, _URL_HOST_RE.replace("([", "(?P<h>[", 1))
         host = pc.utf8_lower(pc.struct_field(hosts, [0]))
         has_url = np.asarray(hosts.is_valid().to_numpy(zero_copy_only=False), np.bool_)
@@ -440,23 +479,24 @@ class FrameBuilder:
         flags = np.where(has_url, F_URL, 0) | np.where(acct, F_ACCOUNT_IN_TEXT, 0)
         return classify_texts(values), flags.astype(np.int64), self.domains.ids(host)
 
-    def _url_host(self, values: pa.Array, _: I64) -> I64:
-        found = pc.extract_regex(values, r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
+    def _url_host(self, values: Values, _: I64) -> I64:
+        found = pc.extract_regex(values.arrow, r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
         return self.domains.ids(pc.utf8_lower(pc.struct_field(found, [0])))
 
-    def _screen(self, values: pa.Array, _: I64) -> I64:
-        if len(values) <= SMALL:
+    def _screen(self, values: Values, _: I64) -> I64:
+        if values.small:
             apps = self._screen_set
-            return np.array([F_SCREEN if v in apps else 0 for v in values.to_pylist()], np.int64)
-        screen = np.asarray(pc.is_in(values, value_set=self.screen_share).to_numpy(False), bool)
+            return np.array([F_SCREEN if v in apps else 0 for v in values.py], np.int64)
+        found = pc.is_in(values.arrow, value_set=self.screen_share)
+        screen = np.asarray(found.to_numpy(False), bool)
         return np.where(screen, F_SCREEN, 0).astype(np.int64)
 
     def _intel(self, cache: PerValue, kind: str, ids: I64) -> tuple[I64, I64]:
         """Verdict and indicator of each row's value in the base snapshot (kept per value)."""
         intel = self.intel
 
-        def base(values: pa.Array, _: I64) -> tuple[I64, I64]:
-            return intel.lookup(kind, values)
+        def base(values: Values, _: I64) -> tuple[I64, I64]:
+            return intel.lookup(kind, values.arrow)
 
         verdict, idx = cache.get_all(("verdict", "indicator"), ids, base, (-1, -1))
         return verdict, idx
@@ -467,8 +507,7 @@ class FrameBuilder:
         phones = self.phones
         callee = phones.ids(_col(table, "callee"))
         caller = phones.ids(_col(table, "caller"))
-        callee_row = phones.get("row", callee, self._phone_row, -1)
-        caller_row = phones.get("row", caller, self._phone_row, -1)
+        callee_row, caller_row = self._rows(phones, self._phone_row, callee, caller)
         # The subject is the resident on the line: the callee, else a resident caller.
         flip = (callee_row < 0) & (caller_row >= 0)
         subject = np.where(flip, caller, callee)
@@ -496,7 +535,7 @@ class FrameBuilder:
         phones = self.phones
         recipient = phones.ids(_col(table, "recipient"))
         sender = phones.ids(_col(table, "sender"))
-        rows = phones.get("row", recipient, self._phone_row, -1)
+        rows, _ = self._rows(phones, self._phone_row, recipient, sender)  # senders' for flags
         key = phones.get("subject", recipient, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.SMS, None, rows, key)
         cols["cp"] = phones.get("cp", sender, self._key("p:"), -1)
@@ -541,8 +580,7 @@ class FrameBuilder:
         accounts = self.accounts
         payer = accounts.ids(_col(table, "payer_account"))
         payee = accounts.ids(_col(table, "payee_account"))
-        payer_row = accounts.get("row", payer, self._account_row, -1)
-        payee_row = accounts.get("row", payee, self._account_row, -1)
+        payer_row, payee_row = self._rows(accounts, self._account_row, payer, payee)
         subject = self._subject(accounts, self._account_row, "account:")
         amount = _ints(table, "amount_fen")
         ts = _seconds(table.column("ts"))
@@ -568,8 +606,8 @@ class FrameBuilder:
 
     # ------------------------------------------------------------------ rare event types
 
-    def _holder_row(self, values: pa.Array, _: I64) -> I64:
-        return self.registry.by_id_number(values)
+    def _holder_row(self, values: Values, _: I64) -> I64:
+        return self.registry.by_id_number(values.py if values.small else values.arrow)
 
     def _holder(self, table: pa.Table, kind: K) -> dict[str, I64]:
         """Columns of an account opening or SIM activation, about its holder."""

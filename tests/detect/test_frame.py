@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fanzha.detect.frame import PerValue, phone_flag, phone_flags
+from fanzha.detect.frame import PerValue, Values, phone_flag, phone_flags
 from fanzha.detect.kernels import SMALL
 
 I64 = np.int64
@@ -24,9 +24,10 @@ batches_st = st.lists(
 def test_per_value_attributes_are_computed_once_in_order(batches: list[list[str | None]]) -> None:
     seen: list[str] = []
 
-    def length_and_first(values: pa.Array, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        seen.extend(values.to_pylist())
-        lengths = np.asarray(pc.utf8_length(values).to_numpy(), I64)
+    def length_and_first(values: Values, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.extend(values.py)
+        assert values.arrow.to_pylist() == values.py
+        lengths = np.asarray(pc.utf8_length(values.arrow).to_numpy(), I64)
         return lengths, ids.astype(I64) * 10
 
     cache = PerValue()
