@@ -16,9 +16,9 @@ to one core, Arrow on one thread, NumPy's BLAS on one thread):
 ``latency WARM:HOURS``
     one-hour windows for ``WARM`` hours (state builds up), then 60 s windows for ``HOURS``
     hours, each timed alone.
-``stream WARM:HOURS``
-    live streaming at half the sustained rate with adaptive micro-batches: event → warning
-    latency per frame row (see :func:`stream`).
+``stream WARM:HOURS[:FRACTION]``
+    live streaming at half (or ``FRACTION``) of the sustained rate with adaptive
+    micro-batches: event → warning latency per frame row (see :func:`stream`).
 ``profile HOURS``
     cProfile of the engine over the first ``HOURS`` hours: the top 25 by cumulative time.
 
@@ -300,12 +300,14 @@ def latency(spec: str, workdir: Path) -> dict[str, Any]:
 
 
 def stream(spec: str, workdir: Path) -> dict[str, Any]:
-    """Event → warning latency in-process at half the sustained rate (``WARM:HOURS``).
+    """Event → warning latency in-process at half the sustained rate (``WARM:HOURS``;
+    ``WARM:HOURS:FRACTION`` arrives at that fraction of it instead).
 
     After ``WARM`` hours in hourly windows the engine's state is snapshotted. The sustained
     rate ``S`` is measured first: a restored copy (its per-value caches warmed on the same
-    hours) replays the next ``HOURS`` in hourly windows (events per CPU second). Then the engine streams the same events, arriving one by one in
-    ``ts`` order at ``S / 2`` per second on a simulated clock, with the policy a live worker
+    hours) replays the next ``HOURS`` in hourly windows (events per CPU second). Then the
+    engine streams the same events, arriving one by one in ``ts`` order at ``S / 2`` per
+    second on a simulated clock, with the policy a live worker
     uses: each time a call to ``process`` returns, it takes every event that has arrived
     meanwhile (waiting for the next one when none has) and the watermark is the ``ts`` of the
     last of them (rows known at an earlier second run). Each call is timed (CPU seconds) and
@@ -321,7 +323,8 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
     from fanzha.detect.intel_view import IntelView
     from fanzha.service import App
 
-    warm, hours = (float(x) for x in spec.split(":")[:2])
+    warm, hours, *rest = (float(x) for x in spec.split(":"))
+    fraction = rest[0] if rest else 0.5
     with App(_settings(workdir)) as fz:
         engine = _engine("engine", fz)
         for w in _windows(fz, workdir, 3600, 0, warm):
@@ -339,7 +342,7 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
     sustained = sum(w.events for w in hourly) / (time.process_time() - cpu)
     batch_digest = _digest(warnings_table(copy))
     events = _arrivals({t: tb for w in whole for t, tb in w.tables.items()})
-    rate = sustained / 2
+    rate = sustained * fraction
     run = _stream_run(engine, events, rate, end, engine.config.call_probe_s)
     latency_ms = run.pop("latency_ms")
     return {
@@ -347,6 +350,7 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
         "hours": hours,
         "events": events.n,
         "sustained_events_per_cpu_s": sustained,
+        "rate_fraction": fraction,
         "arrival_rate": rate,
         **run,
         "latency_ms_p50": float(np.percentile(latency_ms, 50)),
