@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from fanzha.detect.kernels import I64
@@ -31,10 +32,10 @@ MERGE_MAX = 16_384
 class Chunk:
     """Contacts of one batch, sorted by counterparty."""
 
-    cp: I64
-    subject: I64
+    cp: npt.NDArray[np.int32]
+    subject: npt.NDArray[np.int32]
     at: I64
-    kind: I64
+    kind: npt.NDArray[np.int8]
     event_id: pa.Array
     max_at: int
 
@@ -69,11 +70,11 @@ class ContactIndex:
         idx = np.flatnonzero(keep)
         order = idx[np.argsort(cp[idx], kind="stable")]
         self.chunks.append(
-            Chunk(
-                cp=cp[order],
-                subject=subject[order],
+            Chunk(  # ids are below 2**31 (pair keys rely on it), kinds below 128: 17 bytes
+                cp=cp[order].astype(np.int32),
+                subject=subject[order].astype(np.int32),
                 at=at[order],
-                kind=kind[order],
+                kind=kind[order].astype(np.int8),
                 event_id=event_id.take(pa.array(order, pa.int64())),
                 max_at=int(at[idx].max()),
             )
@@ -109,8 +110,9 @@ class ContactIndex:
         for c in self.chunks:
             if c.max_at < since:
                 continue
-            lo = np.searchsorted(c.cp, wanted, "left")
-            hi = np.searchsorted(c.cp, wanted, "right")
+            keys = wanted.astype(c.cp.dtype)  # the chunk's own type: no copy of the chunk
+            lo = np.searchsorted(c.cp, keys, "left")
+            hi = np.searchsorted(c.cp, keys, "right")
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 for i in range(a, b):
                     if c.at[i] >= since:
