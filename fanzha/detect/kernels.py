@@ -27,6 +27,9 @@ _ARANGE = np.arange(0, dtype=np.int64)
 #: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
 #: 1–30 µs whatever its size, a dict look-up a fraction of a microsecond.
 SMALL: Final = 64
+#: Interning goes through a dict row by row up to this many rows (measured: below it, Arrow's
+#: dictionary encoding costs more than it saves, the values of a small batch being distinct).
+INTERN_PLAIN: Final = 384
 
 
 def _rows(n: int) -> I64:
@@ -272,8 +275,9 @@ class IntMap(MutableMapping[int, int]):
 class Interner:
     """Dense integer ids for strings, stable for the life of the interner (and its snapshot).
 
-    A batch is dictionary-encoded (Arrow) and only its distinct values meet the dict, in one
-    list comprehension; the ids of the rows follow from the dictionary codes. (A hash map in
+    A large batch is dictionary-encoded (Arrow) and only its distinct values meet the dict, in
+    one list comprehension; the ids of the rows follow from the dictionary codes. A small one
+    (``INTERN_PLAIN`` rows at most) meets the dict row by row. (A hash map in
     NumPy over 64-bit string hashes, checked against the bytes, was measured no faster: the
     per-value cost is Arrow's conversion and the memory access, not the Python.)
     """
@@ -308,7 +312,7 @@ class Interner:
 
     def intern(self, values: pa.Array | pa.ChunkedArray) -> I64:
         """The id of each value (nulls → -1), adding the new ones."""
-        if len(values) <= SMALL:
+        if len(values) <= INTERN_PLAIN:
             return self.intern_list(values.to_pylist())
         codes, _, ids = self.intern_distinct(values)
         return _gather(ids, codes)
@@ -361,11 +365,6 @@ class Interner:
     def value(self, i: int) -> str:
         """The string of an id."""
         return self._values[i]
-
-    def array(self, ids: I64) -> pa.Array:
-        """The strings of ``ids`` as an Arrow ``string`` array."""
-        values = self._values
-        return pa.array([values[i] for i in ids.tolist()], pa.string())
 
 
 def _gather(per_distinct: I64, codes: I64) -> I64:
