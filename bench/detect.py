@@ -16,7 +16,7 @@ to one core, Arrow on one thread, NumPy's BLAS on one thread):
 ``latency WARM:HOURS``
     one-hour windows for ``WARM`` hours (state builds up), then 60 s windows for ``HOURS``
     hours, each timed alone.
-``stream WARM:HOURS[:FRACTION]``
+``stream WARM:HOURS[:FRACTION[:LEAD]]``
     live streaming at half (or ``FRACTION``) of the sustained rate with adaptive
     micro-batches: event → warning latency per frame row (see :func:`stream`).
 ``profile HOURS``
@@ -301,7 +301,7 @@ def latency(spec: str, workdir: Path) -> dict[str, Any]:
 
 def stream(spec: str, workdir: Path) -> dict[str, Any]:
     """Event → warning latency in-process at half the sustained rate (``WARM:HOURS``;
-    ``WARM:HOURS:FRACTION`` arrives at that fraction of it instead).
+    ``WARM:HOURS:FRACTION[:LEAD]`` arrives at that fraction of it instead).
 
     After ``WARM`` hours in hourly windows the engine's state is snapshotted. The sustained
     rate ``S`` is measured first: a restored copy (its per-value caches warmed on the same
@@ -309,9 +309,11 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
     engine streams the same events, arriving one by one in ``ts`` order at ``S / 2`` per
     second on a simulated clock, with the policy a live worker
     uses: each time a call to ``process`` returns, it takes every event that has arrived
-    meanwhile (waiting for the next one when none has) and the watermark is the ``ts`` of the
-    last of them (rows known at an earlier second run). Each call is timed (CPU seconds) and
-    moves the simulated clock on by that much.
+    meanwhile (waiting for the next one when none has); the watermark is the second after the
+    last of them (``LEAD`` 1, the default: the input is in ``ts`` order, so that second is
+    complete as far as the worker knows; a straggler of it would still run, within the grace
+    period) or that second itself (``LEAD`` 0: rows of the last second wait for the next
+    one). Each call is timed (CPU seconds) and moves the simulated clock on by that much.
 
     A row's latency runs from the moment its fact exists on the arrival clock (an event's
     arrival; for a call record, the arrival of the first event as late as the call's end,
@@ -325,6 +327,7 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
 
     warm, hours, *rest = (float(x) for x in spec.split(":"))
     fraction = rest[0] if rest else 0.5
+    lead = int(rest[1]) if len(rest) > 1 else 1
     with App(_settings(workdir)) as fz:
         engine = _engine("engine", fz)
         for w in _windows(fz, workdir, 3600, 0, warm):
@@ -343,7 +346,7 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
     batch_digest = _digest(warnings_table(copy))
     events = _arrivals({t: tb for w in whole for t, tb in w.tables.items()})
     rate = sustained * fraction
-    run = _stream_run(engine, events, rate, end, engine.config.call_probe_s)
+    run = _stream_run(engine, events, rate, end, engine.config.call_probe_s, lead)
     latency_ms = run.pop("latency_ms")
     return {
         "warm_hours": warm,
@@ -351,6 +354,7 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
         "events": events.n,
         "sustained_events_per_cpu_s": sustained,
         "rate_fraction": fraction,
+        "watermark_lead_s": lead,
         "arrival_rate": rate,
         **run,
         "latency_ms_p50": float(np.percentile(latency_ms, 50)),
@@ -427,10 +431,11 @@ def _facts(events: Arrivals, probe_s: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _stream_run(
-    engine: Any, events: Arrivals, rate: float, end: int, probe_s: int
+    engine: Any, events: Arrivals, rate: float, end: int, probe_s: int, lead: int
 ) -> dict[str, Any]:
     """Feed ``events`` arriving at ``rate`` per second, taking what has arrived each time
-    the previous call returns; the calls' CPU times drive the simulated clock."""
+    the previous call returns (watermark: the last event's second plus ``lead``); the calls'
+    CPU times drive the simulated clock."""
     arrive = np.arange(events.n) / rate
     clock, i = 0.0, 0
     took: list[int] = []
@@ -440,7 +445,7 @@ def _stream_run(
     while i < events.n:
         clock = max(clock, float(arrive[i]))
         j = max(int(np.searchsorted(arrive, clock, side="right")), i + 1)
-        watermark = int(events.ts[j - 1])
+        watermark = int(events.ts[j - 1]) + lead
         tables = events.batch(i, j)
         start = time.process_time()
         engine.process(tables, watermark)
