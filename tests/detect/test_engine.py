@@ -72,10 +72,11 @@ def test_batch_size_does_not_change_warnings(one_batch: Engine, batch_s: int) ->
     assert engine.late == 0 and len(engine.pending) == 0
 
 
-def test_live_second_by_second_gives_the_same_warnings(one_batch: Engine) -> None:
+@pytest.mark.parametrize("lead", [0, 1], ids=["that_second", "the_next"])
+def test_live_second_by_second_gives_the_same_warnings(one_batch: Engine, lead: int) -> None:
     """A worker taking each second's events as they come (tiny batches, the small-input
-    paths) warns exactly as one batch does."""
-    engine = feed(make_engine(STORY.world), live(STORY))
+    paths), with the watermark at that second or the next, warns exactly as one batch does."""
+    engine = feed(make_engine(STORY.world), live(STORY, lead))
     assert warning_contents(engine) == warning_contents(one_batch)
     assert evidence(engine) == evidence(one_batch)
     assert sorted_warnings(engine) == sorted_warnings(one_batch)
