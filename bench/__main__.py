@@ -276,6 +276,7 @@ def main() -> None:
                 "engine_prefix": found.engine,
                 "reference_prefix": found.reference,
                 "stream": found.stream,
+                "live": found.live,
                 "load": found.load,
             }
             details["detect"] = detect.markdown(found)

@@ -159,6 +159,7 @@ class Engine:
         self.pending = empty_frame()
         self.pending_reports: pa.Table | None = None
         self.known: dict[int, list[Learnt]] = {}
+        self._known_cps = np.empty(0, np.int64)  # the keys of ``known``, as an array
         self.watermark: int | None = None
         self.seq = 0
         self.late = 0
@@ -172,7 +173,11 @@ class Engine:
 
         Without a watermark everything pending runs (end of a replay).
         """
-        frames = [self.builder.build(t, tables[t]) for t in TYPE_ORDER if t in tables]
+        frames = [
+            self.builder.build(t, tables[t])
+            for t in TYPE_ORDER
+            if t in tables and tables[t].num_rows  # no frame for absent types
+        ]
         self._hold_reports(tables.get("police_report"))
         fresh = concat(frames)
         fresh.features["seq"] = np.arange(self.seq, self.seq + len(fresh), dtype=np.int64)
@@ -182,16 +187,23 @@ class Engine:
             fresh = self._set_aside_late(fresh, self.watermark - self.config.grace_s, result)
         pool = _concat_with_seq([self.pending, fresh])
         if watermark is None:
-            ready, self.pending = pool, empty_frame()
+            rows = None
+            self.pending = empty_frame()
         else:
             due = pool.at < watermark
-            ready = pool.take(np.flatnonzero(due))
-            self.pending = pool.take(np.flatnonzero(~due))
+            rows = np.flatnonzero(due)
+            if rows.size == len(pool):
+                rows = None
+                self.pending = empty_frame()
+            elif rows.size == 0:
+                self.pending = pool
+            else:
+                self.pending = pool.take(np.flatnonzero(~due))
             self.watermark = watermark if self.watermark is None else max(self.watermark, watermark)
         reports = self._due_reports(watermark)
-        if len(ready):
-            order = np.lexsort((ready.features["seq"], ready.at))
-            self._run(ready.take(order), reports, result)
+        ready = _due_in_order(pool, rows)
+        if ready is not None:
+            self._run(ready, reports, result)
         return result
 
     def flush(self) -> BatchResult:
@@ -415,9 +427,7 @@ class Engine:
         """Residents' contacts with the outside world: (row, counterparty) pairs — the
         counterparty of calls, texts, visits, installs and payments, and the link in a text."""
         resident = f.person >= 0
-        contact = np.isin(
-            f.kind, [int(K.CALL), int(K.SMS), int(K.VISIT), int(K.INSTALL), int(K.PAY)]
-        )
+        contact = members(f.kind, (K.CALL, K.SMS, K.VISIT, K.INSTALL, K.PAY))
         outside = (f.flags & F_RESIDENT) == 0
         main = np.flatnonzero(contact & outside & resident & (f.cp >= 0))
         links = np.flatnonzero((f.kind == int(K.SMS)) & (f.cp2 >= 0) & resident)
@@ -430,10 +440,11 @@ class Engine:
         """Signals for this batch's contacts with indicators learnt in earlier batches."""
         if not self.known or rows.size == 0:
             return []
-        known = np.fromiter(self.known, np.int64, len(self.known))
+        if self._known_cps.size != len(self.known):  # records are only ever added
+            self._known_cps = np.fromiter(self.known, np.int64, len(self.known))
         out: list[Signal] = []
         lookback = self.config.lookback_days * 86_400
-        for j in np.flatnonzero(np.isin(cps, known)).tolist():
+        for j in np.flatnonzero(np.isin(cps, self._known_cps)).tolist():
             i = int(rows[j])
             at = int(f.at[i])
             eid = str(f.event_id[i].as_py())
@@ -948,6 +959,19 @@ def _scorer_in(scorer: Scorer, state: Mapping[str, Any]) -> None:
             last_closed_at=s["last_closed_at"],
             last_level=s["last_level"],
         )
+
+
+def _due_in_order(pool: Frame, rows: I64 | None) -> Frame | None:
+    """The rows of ``pool`` at ``rows`` (None: all) sorted by ``at`` then ``seq``, in one take
+    (none when already in order); None when there are none."""
+    if (rows is not None and rows.size == 0) or len(pool) == 0:
+        return None
+    at, seq = pool.at, pool.features["seq"]
+    if rows is None:
+        if (np.diff(at) >= 0).all() and (np.diff(seq)[np.diff(at) == 0] > 0).all():
+            return pool
+        return pool.take(np.lexsort((seq, at)))
+    return pool.take(rows[np.lexsort((seq[rows], at[rows]))])
 
 
 def _concat_with_seq(frames: list[Frame]) -> Frame:

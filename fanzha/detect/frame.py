@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, NONE, Column, Interner
+from fanzha.detect.kernels import I64, NONE, SMALL, Column, Interner
 from fanzha.detect.registry import Registry
 from fanzha.detect.text import SmsText, classify_texts
 
@@ -162,29 +162,41 @@ def empty_frame() -> Frame:
 
 
 def _seconds(ts: pa.ChunkedArray | pa.Array) -> I64:
+    if isinstance(ts, pa.ChunkedArray):
+        ts = ts.combine_chunks() if ts.num_chunks != 1 else ts.chunk(0)
+    if ts.type == _MICROS and ts.null_count == 0:  # the lake's type: read the buffer as is
+        us = np.frombuffer(ts.buffers()[1], np.int64, len(ts), ts.offset * 8)
+        return us // 1_000_000
     arr = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
     return np.asarray(arr.to_numpy(), np.int64) // 1_000_000
 
 
+_MICROS = pa.timestamp("us", tz="UTC")
+
+
 def _col(table: pa.Table, name: str) -> pa.Array:
-    if name not in table.column_names:
+    i = table.schema.get_field_index(name)
+    if i < 0:
         return pa.nulls(table.num_rows, pa.string())
-    col = table.column(name)
+    col = table.column(i)
     return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
 
 
 def _ints(table: pa.Table, name: str) -> I64:
-    if name not in table.column_names:
+    if table.schema.get_field_index(name) < 0:
         return np.zeros(table.num_rows, np.int64)
-    return np.asarray(_col(table, name).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    col = _col(table, name)
+    if col.null_count:
+        col = col.fill_null(0)
+    return np.asarray(col.to_numpy(zero_copy_only=False), np.int64)
 
 
 def phone_flags(phones: pa.Array) -> I64:
     """Counterparty class bits of normalised phone numbers."""
     n = len(phones)
+    if n <= SMALL:
+        return np.array([phone_flag(p or "") for p in phones.to_pylist()], np.int64)
     out = np.zeros(n, np.int64)
-    if n == 0:
-        return out
     p = phones.fill_null("")
     plus = np.asarray(pc.starts_with(p, "+").to_numpy(zero_copy_only=False), np.bool_)
     cn = np.asarray(pc.starts_with(p, "+86").to_numpy(zero_copy_only=False), np.bool_)
@@ -199,6 +211,19 @@ def phone_flags(phones: pa.Array) -> I64:
     out[virtual] |= F_VIRTUAL
     out[mobile & ~virtual] |= F_MOBILE
     out[cn & ~mobile] |= F_FIXED
+    return out
+
+
+def phone_flag(p: str) -> int:
+    """:func:`phone_flags` of one number, in plain Python (for a few values)."""
+    plus, cn = p.startswith("+"), p.startswith("+86")
+    mobile = p.startswith("+861") and len(p) > 4 and "3" <= p[4] <= "9"
+    virtual = p.startswith(VIRTUAL_PREFIXES)
+    out = F_SERVICE if p and not plus else 0
+    out |= F_INTL if plus and not cn else 0
+    out |= F_VIRTUAL if virtual else 0
+    out |= F_MOBILE if mobile and not virtual else 0
+    out |= F_FIXED if cn and not mobile else 0
     return out
 
 
@@ -220,7 +245,33 @@ def _scalar(text: str) -> pa.Scalar:
 _EMPTY = _scalar("")
 
 
-Compute = Callable[[pa.Array, I64], "I64 | tuple[I64, ...]"]
+class Values:
+    """The new distinct values an attribute is computed for: Python strings, and the same as
+    an Arrow array made on demand (for a few values, Python is cheaper than any Arrow call)."""
+
+    __slots__ = ("_arrow", "py")
+
+    def __init__(self, py: list[str]) -> None:
+        self.py = py
+        self._arrow: pa.Array | None = None
+
+    def __len__(self) -> int:
+        return len(self.py)
+
+    @property
+    def small(self) -> bool:
+        """Few enough for plain Python."""
+        return len(self.py) <= SMALL
+
+    @property
+    def arrow(self) -> pa.Array:
+        """The values as an Arrow ``string`` array."""
+        if self._arrow is None:
+            self._arrow = pa.array(self.py, pa.string())
+        return self._arrow
+
+
+Compute = Callable[[Values, I64], "I64 | tuple[I64, ...]"]
 
 
 class PerValue:
@@ -257,16 +308,21 @@ class PerValue:
         todo = got == _UNSET
         if some_null:
             todo &= valid
-        if todo.any():
-            u, first = np.unique(ids[todo], return_index=True)
-            order = u[np.argsort(first, kind="stable")]
-            computed = compute(self.values.array(order), order)
+        if not todo.any():
+            out: list[I64] = [got, *(col.data[safe] for col in cols[1:])]
+        else:
+            new = ids[todo]
+            if new.size > 1:
+                u, first = np.unique(new, return_index=True)
+                new = u[np.argsort(first, kind="stable")]
+            strings = self.values.values
+            computed = compute(Values([strings[i] for i in new.tolist()]), new)
             if not isinstance(computed, tuple):
                 computed = (computed,)
-            for col, new in zip(cols, computed, strict=True):
-                col.ensure(int(order.max()) + 1)
-                col.data[order] = new
-        out: list[I64] = [col.data[safe] for col in cols]
+            for col, column in zip(cols, computed, strict=True):
+                col.ensure(int(new.max()) + 1)
+                col.data[new] = column
+            out = [col.data[safe] for col in cols]
         if some_null:
             for values, null in zip(out, nulls, strict=True):
                 values[~valid] = null
@@ -303,6 +359,7 @@ class FrameBuilder:
         self.keys = Interner()
         self.call_probe_s = call_probe_s
         self.screen_share = pa.array(list(screen_share_apps), pa.string())
+        self._screen_set = frozenset(screen_share_apps)
         self._base_intel = intel.base
         self._reset_values()
 
@@ -361,8 +418,10 @@ class FrameBuilder:
         """Computes the frame key ``prefix + value``."""
         scalar = _scalar(prefix)
 
-        def compute(values: pa.Array, _: I64) -> I64:
-            return self.keys.intern(pc.binary_join_element_wise(scalar, values, _EMPTY))
+        def compute(values: Values, _: I64) -> I64:
+            if values.small:
+                return self.keys.intern_list([prefix + v for v in values.py])
+            return self.keys.intern(pc.binary_join_element_wise(scalar, values.arrow, _EMPTY))
 
         return compute
 
@@ -371,9 +430,17 @@ class FrameBuilder:
         from ``rows``), else ``prefix + value``."""
         scalar = _scalar(prefix)
 
-        def compute(values: pa.Array, ids: I64) -> I64:
+        def compute(values: Values, ids: I64) -> I64:
             row = cache.get("row", ids, rows, -1)
-            fallback = pc.binary_join_element_wise(scalar, values, _EMPTY)
+            if values.small:
+                known = self.registry.id_of
+                return self.keys.intern_list(
+                    [
+                        known(r) if r >= 0 else prefix + v
+                        for r, v in zip(row.tolist(), values.py, strict=True)
+                    ]
+                )
+            fallback = pc.binary_join_element_wise(scalar, values.arrow, _EMPTY)
             if self.registry.n == 0:
                 return self.keys.intern(fallback)
             known = self.registry.id_number.take(pa.array(np.maximum(row, 0)))
@@ -381,18 +448,30 @@ class FrameBuilder:
 
         return compute
 
-    def _phone_row(self, values: pa.Array, _: I64) -> I64:
-        return self.registry.by_phone(values)
+    @staticmethod
+    def _rows(cache: PerValue, rows: Compute, a: I64, b: I64) -> tuple[I64, I64]:
+        """The registry rows of two columns' values in one look-up (the values of ``a`` first,
+        then those of ``b``: the order two look-ups would have met them in)."""
+        both = cache.get("row", np.concatenate([a, b]), rows, -1)
+        return both[: a.size], both[a.size :]
 
-    def _account_row(self, values: pa.Array, _: I64) -> I64:
-        return self.registry.by_account(values)
+    def _phone_row(self, values: Values, _: I64) -> I64:
+        return self.registry.by_phone(values.py if values.small else values.arrow)
 
-    def _phone_flags(self, values: pa.Array, ids: I64) -> I64:
+    def _account_row(self, values: Values, _: I64) -> I64:
+        return self.registry.by_account(values.py if values.small else values.arrow)
+
+    def _phone_flags(self, values: Values, ids: I64) -> I64:
         resident = self.phones.get("row", ids, self._phone_row, -1) >= 0
-        return phone_flags(values) | np.where(resident, F_RESIDENT, 0)
+        if values.small:
+            flags = np.array([phone_flag(v) for v in values.py], np.int64)
+        else:
+            flags = phone_flags(values.arrow)
+        return flags | np.where(resident, F_RESIDENT, 0)
 
-    def _texts(self, values: pa.Array, _: I64) -> tuple[I64, I64, I64]:
+    def _texts(self, texts: Values, _: I64) -> tuple[I64, I64, I64]:
         """Family, flags (link, account number) and the linked host (domain value id)."""
+        values = texts.arrow
         hosts = pc.extract_regex(values, _URL_HOST_RE.replace("([", "(?P<h>[", 1))
         host = pc.utf8_lower(pc.struct_field(hosts, [0]))
         has_url = np.asarray(hosts.is_valid().to_numpy(zero_copy_only=False), np.bool_)
@@ -400,20 +479,24 @@ class FrameBuilder:
         flags = np.where(has_url, F_URL, 0) | np.where(acct, F_ACCOUNT_IN_TEXT, 0)
         return classify_texts(values), flags.astype(np.int64), self.domains.ids(host)
 
-    def _url_host(self, values: pa.Array, _: I64) -> I64:
-        found = pc.extract_regex(values, r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
+    def _url_host(self, values: Values, _: I64) -> I64:
+        found = pc.extract_regex(values.arrow, r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
         return self.domains.ids(pc.utf8_lower(pc.struct_field(found, [0])))
 
-    def _screen(self, values: pa.Array, _: I64) -> I64:
-        screen = np.asarray(pc.is_in(values, value_set=self.screen_share).to_numpy(False), bool)
+    def _screen(self, values: Values, _: I64) -> I64:
+        if values.small:
+            apps = self._screen_set
+            return np.array([F_SCREEN if v in apps else 0 for v in values.py], np.int64)
+        found = pc.is_in(values.arrow, value_set=self.screen_share)
+        screen = np.asarray(found.to_numpy(False), bool)
         return np.where(screen, F_SCREEN, 0).astype(np.int64)
 
     def _intel(self, cache: PerValue, kind: str, ids: I64) -> tuple[I64, I64]:
         """Verdict and indicator of each row's value in the base snapshot (kept per value)."""
         intel = self.intel
 
-        def base(values: pa.Array, _: I64) -> tuple[I64, I64]:
-            return intel.lookup(kind, values)
+        def base(values: Values, _: I64) -> tuple[I64, I64]:
+            return intel.lookup(kind, values.arrow)
 
         verdict, idx = cache.get_all(("verdict", "indicator"), ids, base, (-1, -1))
         return verdict, idx
@@ -424,8 +507,7 @@ class FrameBuilder:
         phones = self.phones
         callee = phones.ids(_col(table, "callee"))
         caller = phones.ids(_col(table, "caller"))
-        callee_row = phones.get("row", callee, self._phone_row, -1)
-        caller_row = phones.get("row", caller, self._phone_row, -1)
+        callee_row, caller_row = self._rows(phones, self._phone_row, callee, caller)
         # The subject is the resident on the line: the callee, else a resident caller.
         flip = (callee_row < 0) & (caller_row >= 0)
         subject = np.where(flip, caller, callee)
@@ -453,7 +535,7 @@ class FrameBuilder:
         phones = self.phones
         recipient = phones.ids(_col(table, "recipient"))
         sender = phones.ids(_col(table, "sender"))
-        rows = phones.get("row", recipient, self._phone_row, -1)
+        rows, _ = self._rows(phones, self._phone_row, recipient, sender)  # senders' for flags
         key = phones.get("subject", recipient, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.SMS, None, rows, key)
         cols["cp"] = phones.get("cp", sender, self._key("p:"), -1)
@@ -498,8 +580,7 @@ class FrameBuilder:
         accounts = self.accounts
         payer = accounts.ids(_col(table, "payer_account"))
         payee = accounts.ids(_col(table, "payee_account"))
-        payer_row = accounts.get("row", payer, self._account_row, -1)
-        payee_row = accounts.get("row", payee, self._account_row, -1)
+        payer_row, payee_row = self._rows(accounts, self._account_row, payer, payee)
         subject = self._subject(accounts, self._account_row, "account:")
         amount = _ints(table, "amount_fen")
         ts = _seconds(table.column("ts"))
@@ -525,8 +606,8 @@ class FrameBuilder:
 
     # ------------------------------------------------------------------ rare event types
 
-    def _holder_row(self, values: pa.Array, _: I64) -> I64:
-        return self.registry.by_id_number(values)
+    def _holder_row(self, values: Values, _: I64) -> I64:
+        return self.registry.by_id_number(values.py if values.small else values.arrow)
 
     def _holder(self, table: pa.Table, kind: K) -> dict[str, I64]:
         """Columns of an account opening or SIM activation, about its holder."""

@@ -24,6 +24,12 @@ _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _WINDOW: Final = np.arange(4, dtype=np.int64)  # slots an IntMap probe reads a step
 _ARANGE = np.arange(0, dtype=np.int64)
+#: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
+#: 1–30 µs whatever its size, a dict look-up a fraction of a microsecond.
+SMALL: Final = 64
+#: Interning goes through a dict row by row up to this many rows (measured: below it, Arrow's
+#: dictionary encoding costs more than it saves, the values of a small batch being distinct).
+INTERN_PLAIN: Final = 384
 
 
 def _rows(n: int) -> I64:
@@ -269,8 +275,9 @@ class IntMap(MutableMapping[int, int]):
 class Interner:
     """Dense integer ids for strings, stable for the life of the interner (and its snapshot).
 
-    A batch is dictionary-encoded (Arrow) and only its distinct values meet the dict, in one
-    list comprehension; the ids of the rows follow from the dictionary codes. (A hash map in
+    A large batch is dictionary-encoded (Arrow) and only its distinct values meet the dict, in
+    one list comprehension; the ids of the rows follow from the dictionary codes. A small one
+    (``INTERN_PLAIN`` rows at most) meets the dict row by row. (A hash map in
     NumPy over 64-bit string hashes, checked against the bytes, was measured no faster: the
     per-value cost is Arrow's conversion and the memory access, not the Python.)
     """
@@ -305,8 +312,22 @@ class Interner:
 
     def intern(self, values: pa.Array | pa.ChunkedArray) -> I64:
         """The id of each value (nulls → -1), adding the new ones."""
+        if len(values) <= INTERN_PLAIN:
+            return self.intern_list(values.to_pylist())
         codes, _, ids = self.intern_distinct(values)
         return _gather(ids, codes)
+
+    def intern_list(self, values: Sequence[str | None]) -> I64:
+        """:meth:`intern` of Python strings, one dict look-up each (for a few values)."""
+        ids, get = self._ids, self._ids.get
+        out = []
+        for v in values:
+            i = get(v, -1) if v is not None else -1
+            if i < 0 and v is not None:
+                i = ids[v] = len(self._values)
+                self._values.append(v)
+            out.append(i)
+        return np.array(out, np.int64)
 
     def intern_distinct(self, values: pa.Array | pa.ChunkedArray) -> tuple[I64, pa.Array, I64]:
         """``(codes, distinct, ids)``: each row's position among the distinct values (-1 for
@@ -344,11 +365,6 @@ class Interner:
     def value(self, i: int) -> str:
         """The string of an id."""
         return self._values[i]
-
-    def array(self, ids: I64) -> pa.Array:
-        """The strings of ``ids`` as an Arrow ``string`` array."""
-        values = self._values
-        return pa.array([values[i] for i in ids.tolist()], pa.string())
 
 
 def _gather(per_distinct: I64, codes: I64) -> I64:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanzha.detect.kernels import I64
-from fanzha.intel.keyset import KeySet
+from fanzha.intel.keyset import KeySet, StringInput
 
 
 class Registry:
@@ -33,15 +33,15 @@ class Registry:
         self._account_set = KeySet.build(self._accounts)
         self._id_set = KeySet.build(self.id_number)
 
-    def by_phone(self, phones: pa.Array) -> I64:
+    def by_phone(self, phones: StringInput) -> I64:
         """The resident row of each phone (-1 when not a resident's number)."""
         return _lookup(self._phone_set, self._phone_owner, phones)
 
-    def by_account(self, accounts: pa.Array) -> I64:
+    def by_account(self, accounts: StringInput) -> I64:
         """The resident row of each account (-1 when not a resident's account)."""
         return _lookup(self._account_set, self._account_owner, accounts)
 
-    def by_id_number(self, ids: pa.Array) -> I64:
+    def by_id_number(self, ids: StringInput) -> I64:
         """The resident row of each ID number (-1 when unknown)."""
         return np.asarray(self._id_set.lookup(ids), np.int64)
 
@@ -81,7 +81,7 @@ def _flatten(persons: pa.Table, column: str) -> tuple[pa.Array, I64]:
     return values, owner
 
 
-def _lookup(values: KeySet, owner: I64, query: pa.Array) -> I64:
+def _lookup(values: KeySet, owner: I64, query: StringInput) -> I64:
     if len(values) == 0 or len(query) == 0:
         return np.full(len(query), -1, np.int64)
     idx = np.asarray(values.lookup(query), np.int64)

@@ -2,9 +2,14 @@
 and when, kept for the look-back window.
 
 Keyed by counterparty, not by scanning events: each processed batch adds one chunk sorted by
-counterparty id; a lookup is a binary search per chunk. Chunks older than the look-back window
-are dropped whole. Contacts with registered residents' own numbers and accounts are not indexed
-(resident-to-resident calls are most of the traffic and are not fraud infrastructure).
+counterparty id; a lookup is a binary search per chunk. Small chunks are merged with the one
+before them while that one is no more than twice their size, the two hold at most
+``MERGE_MAX`` contacts and span at most a 32nd of the look-back (live streaming adds a tiny
+chunk every call: without merging, lookups and memory would grow with the number of batches,
+not of contacts). Chunks older than
+the look-back window are dropped whole. Contacts with registered residents' own numbers and
+accounts are not indexed (resident-to-resident calls are most of the traffic and are not fraud
+infrastructure).
 """
 
 from __future__ import annotations
@@ -13,19 +18,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from fanzha.detect.kernels import I64
+
+#: Merged chunks stay below this many contacts: a merge costs well under a millisecond, so a
+#: live worker never stalls on one (hourly batches of a city make bigger chunks by themselves).
+MERGE_MAX = 16_384
 
 
 @dataclass
 class Chunk:
     """Contacts of one batch, sorted by counterparty."""
 
-    cp: I64
-    subject: I64
+    cp: npt.NDArray[np.int32]
+    subject: npt.NDArray[np.int32]
     at: I64
-    kind: I64
+    kind: npt.NDArray[np.int8]
     event_id: pa.Array
     max_at: int
 
@@ -47,6 +57,7 @@ class ContactIndex:
     def __init__(self, lookback_s: int = 30 * 86_400) -> None:
         self.lookback_s = lookback_s
         self.chunks: list[Chunk] = []
+        self.merge_span_s = lookback_s // 32
 
     def __len__(self) -> int:
         return sum(c.cp.size for c in self.chunks)
@@ -59,19 +70,36 @@ class ContactIndex:
         idx = np.flatnonzero(keep)
         order = idx[np.argsort(cp[idx], kind="stable")]
         self.chunks.append(
-            Chunk(
-                cp=cp[order],
-                subject=subject[order],
+            Chunk(  # ids are below 2**31 (pair keys rely on it), kinds below 128: 17 bytes
+                cp=cp[order].astype(np.int32),
+                subject=subject[order].astype(np.int32),
                 at=at[order],
-                kind=kind[order],
+                kind=kind[order].astype(np.int8),
                 event_id=event_id.take(pa.array(order, pa.int64())),
                 max_at=int(at[idx].max()),
             )
         )
+        self._merge()
+
+    def _merge(self) -> None:
+        """Merge the last chunk into the one before while it is no more than twice as big and
+        the two span at most ``merge_span_s`` (sizes grow geometrically: few chunks)."""
+        chunks = self.chunks
+        while len(chunks) >= 2:
+            a, b = chunks[-2], chunks[-1]
+            if (
+                a.cp.size > 2 * b.cp.size
+                or a.cp.size + b.cp.size > MERGE_MAX
+                or b.max_at - int(a.at.min()) > self.merge_span_s
+            ):
+                return
+            chunks[-2:] = [_merged(a, b)]
 
     def prune(self, now: int) -> None:
         """Drop chunks entirely older than the look-back window."""
-        self.chunks = [c for c in self.chunks if now - c.max_at <= self.lookback_s]
+        cutoff = now - self.lookback_s
+        if any(c.max_at < cutoff for c in self.chunks):
+            self.chunks = [c for c in self.chunks if c.max_at >= cutoff]
 
     def contacts(self, cps: Iterable[int], since: int) -> list[Contact]:
         """Every indexed contact with one of ``cps`` at or after ``since``."""
@@ -82,8 +110,9 @@ class ContactIndex:
         for c in self.chunks:
             if c.max_at < since:
                 continue
-            lo = np.searchsorted(c.cp, wanted, "left")
-            hi = np.searchsorted(c.cp, wanted, "right")
+            keys = wanted.astype(c.cp.dtype)  # the chunk's own type: no copy of the chunk
+            lo = np.searchsorted(c.cp, keys, "left")
+            hi = np.searchsorted(c.cp, keys, "right")
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 for i in range(a, b):
                     if c.at[i] >= since:
@@ -104,3 +133,18 @@ class ContactIndex:
             c.cp.nbytes + c.subject.nbytes + c.at.nbytes + c.kind.nbytes + c.event_id.nbytes
             for c in self.chunks
         )
+
+
+def _merged(a: Chunk, b: Chunk) -> Chunk:
+    """One chunk with the contacts of ``a`` then ``b``, sorted by counterparty (stable: a
+    counterparty's contacts keep their order)."""
+    cp = np.concatenate([a.cp, b.cp])
+    order = np.argsort(cp, kind="stable")
+    return Chunk(
+        cp=cp[order],
+        subject=np.concatenate([a.subject, b.subject])[order],
+        at=np.concatenate([a.at, b.at])[order],
+        kind=np.concatenate([a.kind, b.kind])[order],
+        event_id=pa.concat_arrays([a.event_id, b.event_id]).take(pa.array(order, pa.int64())),
+        max_at=max(a.max_at, b.max_at),
+    )

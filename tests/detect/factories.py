@@ -253,6 +253,14 @@ def windows(timeline: Timeline, batch_s: int | None = None) -> list[Batch]:
     return out
 
 
+def live(timeline: Timeline, lead: int = 0) -> list[Batch]:
+    """The timeline as a live worker takes it: the events of each second as they arrive, the
+    watermark that second plus ``lead`` (0: rows known earlier run; 1: that second's too),
+    then the flush."""
+    seconds = sorted({int(r["ts"].timestamp()) for rows in timeline.rows.values() for r in rows})
+    return [(timeline.tables(s, s + 1), s + lead) for s in seconds] + [({}, None)]
+
+
 def feed(engine: Engine, batches: Iterable[Batch]) -> Engine:
     """Process the batches in order."""
     for tables, watermark in batches:

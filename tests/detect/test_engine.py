@@ -29,6 +29,7 @@ from .factories import (
     day,
     evidence,
     feed,
+    live,
     make_engine,
     run,
     sorted_warnings,
@@ -69,6 +70,16 @@ def test_batch_size_does_not_change_warnings(one_batch: Engine, batch_s: int) ->
     assert evidence(engine) == evidence(one_batch)
     assert engine.intel.learnt.keys() == one_batch.intel.learnt.keys()
     assert engine.late == 0 and len(engine.pending) == 0
+
+
+@pytest.mark.parametrize("lead", [0, 1], ids=["that_second", "the_next"])
+def test_live_second_by_second_gives_the_same_warnings(one_batch: Engine, lead: int) -> None:
+    """A worker taking each second's events as they come (tiny batches, the small-input
+    paths), with the watermark at that second or the next, warns exactly as one batch does."""
+    engine = feed(make_engine(STORY.world), live(STORY, lead))
+    assert warning_contents(engine) == warning_contents(one_batch)
+    assert evidence(engine) == evidence(one_batch)
+    assert sorted_warnings(engine) == sorted_warnings(one_batch)
 
 
 def test_batch_size_does_not_change_warning_ids(one_batch: Engine) -> None:

@@ -171,6 +171,19 @@ def test_interner_is_stable_over_batches(values: list[str | None], cut: int) -> 
     assert take_strings(one.values, np.array([*whole, -1], I64))[-1] == ""
 
 
+@SETTINGS
+@given(st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=90), max_size=4))
+def test_interner_plain_and_arrow_paths_agree(batches: list[list[str | None]]) -> None:
+    """Few values go through a dict one by one, many through Arrow's dictionary encoding:
+    the same ids either way, batch after batch."""
+    plain, arrow = Interner(), Interner()
+    for batch in batches:
+        codes, _, ids = arrow.intern_distinct(pa.array(batch, pa.string()))
+        got = np.where(codes >= 0, ids[np.maximum(codes, 0)] if ids.size else -1, -1)
+        assert plain.intern_list(batch).tolist() == got.tolist()
+    assert plain.values == arrow.values
+
+
 def test_column_grows_with_its_default() -> None:
     c = Column(np.int64, NEVER)
     assert c.get(np.array([5000], I64)).tolist() == [NEVER]

@@ -81,10 +81,21 @@ def test_refuses_other_types() -> None:
 @given(keys=st.lists(st.none() | TEXT, max_size=40), values=st.lists(st.none() | TEXT, max_size=40))
 def test_lookup_agrees_with_a_dict(keys: list[str | None], values: list[str | None]) -> None:
     ks = KeySet.build(keys)
-    assert ks.lookup(values).tolist() == expected(keys, values)
+    want = expected(keys, values)
+    assert ks.lookup(values).tolist() == want
+    assert [ks.find(v) for v in values] == want  # the plain-Python probe of few values
     # the same through a sliced array in the middle of a larger buffer
     padded = pa.array(["pad", *values, "pad"]).slice(1, len(values))
-    assert ks.lookup(padded).tolist() == expected(keys, values)
+    assert ks.lookup(padded).tolist() == want
+    # the vectorised path, whatever the number of values
+    pad = [None] * (keyset.SMALL_LOOKUP + 1)
+    assert ks.lookup(pa.array([*pad, *values])).tolist()[len(pad) :] == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(TEXT, max_size=10))
+def test_hash_one_equals_hash_strings(values: list[str]) -> None:
+    assert [keyset.hash_one(v.encode()) for v in values] == hash_strings(values).tolist()
 
 
 @settings(max_examples=100, deadline=None)
@@ -144,11 +155,17 @@ def test_hash_collisions_are_resolved_by_the_bytes(monkeypatch: pytest.MonkeyPat
     def length_only(h: keyset.U64, lengths: keyset.Ints) -> None:
         h[:] = lengths.astype(np.uint64) << np.uint64(40)
 
+    def length_only_one(h: int, length: int) -> int:
+        return length << 40
+
     monkeypatch.setattr(keyset, "_finalise", length_only)
+    monkeypatch.setattr(keyset, "_finalise_one", length_only_one)
     keys = ["ab", "ba", "aa", "bb", "abc", "ab", "", "c"]
     ks = KeySet.build(keys)
     values = ["bb", "ba", "ab", "aa", "cc", "abc", "acb", "", "c", "d", None]
     assert ks.lookup(values).tolist() == expected(list(keys), values)
+    many = values * (keyset.SMALL_LOOKUP // len(values) + 1)  # the vectorised path
+    assert ks.lookup(many).tolist() == expected(list(keys), many)
 
 
 def test_span_hash_equals_whole_string_hash() -> None:
