@@ -43,7 +43,7 @@ from pydantic import ValidationError
 from fanzha.detect.engine import Engine, EngineConfig
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.scoring import Change, signal_json
-from fanzha.detection import build_engine, persons_table, warning_rows
+from fanzha.detection import build_engine, lake_files, persons_table, warning_rows
 from fanzha.dispatch.effects import CaseRequest, IndicatorFeedback
 from fanzha.dispatch.instruction import instruction_id
 from fanzha.dispatch.repo import MemoryInstructionRepo
@@ -250,6 +250,10 @@ def replay_with_responders(
     with clock("store"):
         _store(app, run)
         run.adjusted = apply_feedback(app, run.report.feedback, "replay")
+        if ingest is not None:  # the lake holds what the engine read: serve continues from it
+            from fanzha.live import adopt
+
+            adopt(app, run.engine, lake_files(app.lake))
     with clock("scorecard"):
         card = _scorecard(run, 0.0, 0.0, ingest)
     card.seconds, card.cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu

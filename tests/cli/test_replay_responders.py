@@ -163,6 +163,13 @@ def test_with_ingest_the_lake_holds_only_the_payments_that_happened(
     query = f"SELECT count(*) AS n FROM transfer WHERE event_id IN ({ids})"
     landed = json.loads(fanzha("sql", query, "--json").stdout)
     assert landed == [{"n": len(paid) - card["payments_removed"]}]
+    # The replay's engine read exactly the lake: `fanzha serve` continues from it, reading
+    # nothing again and finding the same warnings.
+    with App(Settings(data_dir=tmp_path)) as fz:
+        stored = fz.warnings.table().num_rows
+        step = fz.live.detection.step()
+        assert step.events == 0 and step.files == 0
+        assert fz.warnings.table().num_rows == stored == card["warnings"]
 
 
 def test_people_away_from_home_bring_in_the_local_duty_desk(replayed: tuple[Path, Any]) -> None:
