@@ -16,7 +16,6 @@ Pages (desk, mirror screen, trace view) call: :meth:`Funds.intake` (and
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,20 +104,6 @@ class Intake:
     created: bool
     orders: list[Order]
     indicators: int
-
-
-R = TypeVar("R")
-
-
-def _under_ledger_lock(method: Callable[..., R]) -> Callable[..., R]:
-    """Run a method of :class:`Funds` holding its ledger lock."""
-
-    @functools.wraps(method)
-    def locked(self: Funds, *args: Any, **kwargs: Any) -> R:
-        with self._ledger_lock:
-            return method(self, *args, **kwargs)
-
-    return locked
 
 
 class Funds:
@@ -394,7 +379,6 @@ class Funds:
         same traces, so they are returned as they are."""
         return self._traces(self.case(case_id, scope), victim_only=False)
 
-    @_under_ledger_lock
     def _traces(self, case: Case, *, victim_only: bool) -> list[Trace]:
         """The case's traces now; ``victim_only``: exact in the victim's money (attributed,
         holdable, cashed out, passed on; not in the holders' own money), which is all that
@@ -402,18 +386,20 @@ class Funds:
         elsewhere changes only the holder's own money (under every policy but poison), so
         for these figures only the followed accounts' payments need to be quiet — the
         extension checks of a replay then mostly find the traces unchanged."""
-        ledger = self.ledger
-        if ledger is None:
-            return []
-        until = _micros(self.clock.now())
-        c = self.config
-        key: tuple[Any, ...] = (len(ledger), c.policy, c.depth, c.horizon_s, *case.report.payments)
-        kept = self._traced.get(case.case_id)
-        if kept is not None and kept.usable(ledger, key, until, victim_only=victim_only):
-            return kept.traces
-        traces = self._trace_payments(case, ledger, until)
-        self._traced[case.case_id] = _Traced(ledger, key, until, until, traces)
-        return traces
+        with self._ledger_lock:  # the live loop may be appending to the ledger
+            ledger = self.ledger
+            if ledger is None:
+                return []
+            until = _micros(self.clock.now())
+            c = self.config
+            payments = case.report.payments
+            key: tuple[Any, ...] = (len(ledger), c.policy, c.depth, c.horizon_s, *payments)
+            kept = self._traced.get(case.case_id)
+            if kept is not None and kept.usable(ledger, key, until, victim_only=victim_only):
+                return kept.traces
+            traces = self._trace_payments(case, ledger, until)
+            self._traced[case.case_id] = _Traced(ledger, key, until, until, traces)
+            return traces
 
     def _trace_payments(self, case: Case, ledger: Ledger, until: int) -> list[Trace]:
         found = []

@@ -205,12 +205,11 @@ class _Run:
     repo: MemoryInstructionRepo
     clock: ManualClock
     registry: Registry
-    phones: dict[str, str]
+    phones_of: dict[str, list[str]]  # every phone of a resident, the registry's first first
     responders: SimulatedResponders
     victims: Victims
     report: ResponderReport
     options: ReplayOptions
-    phones_of: dict[str, list[str]] = field(default_factory=dict)  # every phone of a resident
     whereabouts: Whereabouts = field(default_factory=lambda: Whereabouts())
     adjusted: int = 0  # indicator confidences moved by outcome feedback
     timings: CpuTimer = field(default_factory=lambda: CpuTimer())
@@ -327,19 +326,17 @@ def _wire(app: App, folder: Path, manifest: Mapping[str, Any], options: ReplayOp
         for row in persons.select(["id_number", "phones"]).to_pylist()
         if row["phones"]
     }
-    phones = {id_number: numbers[0] for id_number, numbers in phones_of.items()}
     return _Run(
         engine,
         dispatcher,
         repo,
         clock,
         registry,
-        phones,
+        phones_of,
         responders,
         victims,
         report,
         options,
-        phones_of=phones_of,
     )
 
 
@@ -550,7 +547,8 @@ def _dispatch(run: _Run, change: Change) -> None:
     key = run.engine.subject_key(w.subject)
     id_number = key if ":" not in key else None
     # A resident's warning is keyed by ID number: the registry has the number to call.
-    phone = key.split(":", 1)[1] if key.startswith("phone:") else run.phones.get(key)
+    numbers = run.phones_of.get(key, [])
+    phone = key.split(":", 1)[1] if key.startswith("phone:") else next(iter(numbers), None)
     row = {
         "warning_id": w.warning_id,
         "subject": key,
@@ -565,7 +563,7 @@ def _dispatch(run: _Run, change: Change) -> None:
     since = run.dispatched.get(w.warning_id, -1)
     signals = [signal_json(s) for s in w.signals() if since <= s.at <= change.at]
     run.dispatched[w.warning_id] = change.at
-    phones = run.phones_of.get(key) or ([phone] if phone else [])
+    phones = numbers or ([phone] if phone else [])
     where = run.whereabouts.of(phones, change.at)
     locations = {phone: where} if phone and where is not None else None
     report = run.dispatcher.dispatch_rows([row], run.registry, {w.warning_id: signals}, locations)
