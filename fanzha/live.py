@@ -274,8 +274,12 @@ class LiveDetection:
             if not self._stale and seq == self._intel_seq:
                 return False
             persons = persons_table(self.app.store.sessions)
+            old = self.engine.intel.base
             view = IntelView(self.app.intel_index())
             self.engine = restore_engine(self.engine.snapshot(), persons, view)
+            if seq != self._intel_seq:  # new intelligence: who was in touch with it already
+                now = int(self.app.clock.now().timestamp())
+                self._carry.add(self.engine.look_back_intel(old, now))
             self._stale, self._intel_seq = False, seq
             self._registry(persons)
             return True

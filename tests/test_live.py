@@ -14,9 +14,11 @@ import pyarrow as pa
 import pytest
 from liveworld import (
     ANN_ID,
+    ANN_PHONE,
     FIRST_HALF_RULES,
     MULE,
     MULE2,
+    SCAMMER_SMS,
     first_half,
     onward,
     persons,
@@ -119,6 +121,25 @@ def test_the_same_engine_as_fanzha_detect_gives_the_same_warning(fz: App) -> Non
     [live] = live_warnings(fz)
     [replayed] = list(batch.scorer.warnings.values())
     assert live["warning_id"] == replayed.warning_id and live["level"] == replayed.level
+
+
+def test_intelligence_imported_later_warns_who_was_in_touch_already(fz: App) -> None:
+    from fanzha.intel.model import Indicator, IndicatorKind
+
+    # a short call from a number nobody knows yet: nothing to warn of on its own
+    call = {"caller": SCAMMER_SMS, "callee": ANN_PHONE, "duration_s": 90}
+    post(fz, {"call": [{"source": "test", "ts": START.isoformat(), **call}]})
+    fz.live.detection.step()
+    assert live_warnings(fz) == []
+    feed = Indicator(kind=IndicatorKind.PHONE, value=SCAMMER_SMS, source="feed:province")
+    fz.intel.upsert_many([feed], actor="analyst", reason="provincial feed")
+    fz.live.tick()  # the tick reloads the intelligence and looks back
+    [warning] = live_warnings(fz)
+    assert warning["level"] >= 3 and rules_of(fz, warning["warning_id"]) == {"retro_new_intel"}
+    ins = fz.instructions.by_warning(warning["warning_id"])
+    assert ins is not None and ins.unit == NANPING
+    fz.live.tick()  # the same intelligence again: nothing new
+    assert len(fz.instructions.find()) == 1
 
 
 def test_rows_wait_for_the_hold_then_the_clock_releases_them(data: Path) -> None:

@@ -71,16 +71,20 @@ def _cell(text: str) -> str:
 def _retro() -> Iterator[str]:
     cfg = EngineConfig()
     weights = {
-        "retro_reported_indicator": (cfg.retro_weight_report, 3),
-        "retro_reported_account_paid": (cfg.retro_weight_payment, 3),
-        "retro_model_indicator": (cfg.retro_weight_model, 0),
+        "retro_reported_indicator": (f"{cfg.retro_weight_report:g}", "3"),
+        "retro_reported_account_paid": (f"{cfg.retro_weight_payment:g}", "3"),
+        "retro_model_indicator": (f"{cfg.retro_weight_model:g}", ""),
+        "retro_new_intel": (
+            f"{cfg.retro_weight_report:g} (fraud) / {cfg.retro_weight_model:g} (suspicious)",
+            "3 (fraud)",
+        ),
     }
     yield "### Retro-correlation signals (family `retro`)\n"
     yield "| signal | 名称 / title | weight | floor |"
     yield "|---|---|---|---|"
     for rid, (zh, en) in RETRO_TITLES.items():
         weight, floor = weights[rid]
-        yield f"| `{rid}` | {zh} / {en} | {weight:g} | {floor or ''} |"
+        yield f"| `{rid}` | {zh} / {en} | {weight} | {floor} |"
     yield ""
 
 

@@ -30,7 +30,7 @@ from fanzha.detect.frame import COLUMNS, F_RESIDENT, Frame, FrameBuilder, K, con
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.kernels import I64, NONE, IntMap, KeySeen, members
 from fanzha.detect.registry import Registry
-from fanzha.detect.retro import Chunk, ContactIndex
+from fanzha.detect.retro import Chunk, Contact, ContactIndex
 from fanzha.detect.rules import RULES, Rule, Target
 from fanzha.detect.rules.base import NoConfig, RuleConfig
 from fanzha.detect.scoring import (
@@ -45,6 +45,7 @@ from fanzha.detect.scoring import (
     Warning as ScoredWarning,
 )
 from fanzha.detect.text import SmsText
+from fanzha.intel.index import IntelIndex
 from fanzha.intel.model import Indicator, IndicatorKind, Verdict, normalise_value
 from fanzha.model import values
 
@@ -85,13 +86,18 @@ class EngineConfig(BaseModel):
 RETRO_REPORT = "retro_reported_indicator"
 RETRO_PAYMENT = "retro_reported_account_paid"
 RETRO_MODEL = "retro_model_indicator"
-RETRO_RULES = frozenset((RETRO_REPORT, RETRO_PAYMENT, RETRO_MODEL))
+RETRO_INTEL = "retro_new_intel"
+RETRO_RULES = frozenset((RETRO_REPORT, RETRO_PAYMENT, RETRO_MODEL, RETRO_INTEL))
 RETRO_TITLES = {
     RETRO_REPORT: ("曾与报案涉及的号码/网址/账户接触", "In contact with something a report names"),
     RETRO_PAYMENT: ("向报案涉及的账户转账", "Paid an account a report names"),
     RETRO_MODEL: (
         "曾与模型识别的涉诈号码/账户接触",
         "In contact with a number or account a rule flagged",
+    ),
+    RETRO_INTEL: (
+        "曾与新入库情报标记的号码/网址/账户/应用接触",
+        "In contact with something new intelligence flags",
     ),
 }
 
@@ -541,6 +547,66 @@ class Engine:
             event_id=eid,
             value=rec.value,
             indicator=rec.note,
+            seq=-1,
+            family="retro",
+        )
+
+    def look_back_intel(self, old: IntelIndex, at: int) -> BatchResult:
+        """Retro-correlation for intelligence that changed while running (an import, a feed,
+        an analyst's entry): everyone in touch, in the look-back before ``at``, with a
+        counterparty the current base blocks more severely than ``old`` did gets a signal now.
+
+        The contacts' counterparties are looked up in both bases (so subdomains, number
+        prefixes and allow entries count as they do for the rules); later contacts meet the
+        new verdicts through the rules, so nothing is kept for them.
+        """
+        result = BatchResult()
+        since = at - self.config.lookback_days * 86_400
+        cps = self.contacts.counterparties(since)
+        signals: list[Signal] = []
+        for cp, number in self._raised(old, cps):
+            ind = self.intel.indicator(number)
+            for c in self.contacts.contacts([cp], since):
+                if c.at <= at:
+                    signals.append(self._intel_signal(ind, c, at))
+        result.signals = len(signals)
+        if self.keep_signals:
+            self.signals_seen.extend(signals)
+        result.changes = self.scorer.add(signals)
+        if self.shadow_scorer is not None:
+            result.shadow_changes = self.shadow_scorer.add(signals)
+        return result
+
+    def _raised(self, old: IntelIndex, cps: I64) -> list[tuple[int, int]]:
+        """(counterparty, indicator number) of those the base now blocks more than ``old``."""
+        by_kind: dict[str, tuple[list[int], list[str]]] = {}
+        keys = self.builder.keys
+        for cp in cps.tolist():
+            prefix, _, value = keys.value(cp).partition(":")
+            kind = _LOOKUP.get(prefix)
+            if kind is not None:
+                ids, values_ = by_kind.setdefault(kind, ([], []))
+                ids.append(cp)
+                values_.append(value)
+        out: list[tuple[int, int]] = []
+        for kind, (ids, values_) in by_kind.items():
+            up, numbers = self.intel.raised_since(old, kind, pa.array(values_, pa.string()))
+            out += [(ids[i], n) for i, n in zip(up.tolist(), numbers.tolist(), strict=True)]
+        return out
+
+    def _intel_signal(self, ind: Indicator, c: Contact, at: int) -> Signal:
+        cfg = self.config
+        fraud = ind.verdict is Verdict.FRAUD
+        return Signal(
+            at=at,
+            subject=c.subject,
+            rule=RETRO_INTEL,
+            version=1,
+            weight=cfg.retro_weight_report if fraud else cfg.retro_weight_model,
+            floor=3 if fraud else 0,
+            event_id=c.event_id,
+            value=ind.value,
+            indicator=f"{ind.kind.value}:{ind.value} · {ind.verdict.value} · {ind.source}",
             seq=-1,
             family="retro",
         )
@@ -1002,6 +1068,9 @@ _EVENT_TYPE = {
     int(K.SIM): "sim_activated",
     int(K.REPORT): "police_report",
 }
+
+#: Counterparty key prefix → the base index's lookup for its values.
+_LOOKUP = {"p": "phones", "a": "accounts", "d": "hosts", "app": "apps"}
 
 _PREFIX = {
     IndicatorKind.PHONE: "p:",

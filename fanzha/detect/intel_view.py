@@ -43,6 +43,14 @@ class IntelView:
                 changed.append(ind)
         return changed
 
+    def raised_since(self, old: IntelIndex, kind: str, values: pa.Array) -> tuple[I64, I64]:
+        """Positions of ``values`` this view blocks more severely than ``old`` did (a new or
+        upgraded block entry, no allow entry), and the indicator that blocks each."""
+        was = np.asarray(getattr(old, kind)(values).verdict, np.int64)
+        now, number = self.lookup(kind, values)
+        up = np.flatnonzero((now > 0) & (now > np.maximum(was, 0)))
+        return up, number[up]
+
     def lookup(self, kind: str, values: pa.Array) -> Lookup:
         """Verdicts of ``values`` (``kind``: ``phones``, ``hosts``, ``urls``, ``accounts`` or
         ``apps``); they never change for a given base."""

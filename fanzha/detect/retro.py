@@ -101,6 +101,13 @@ class ContactIndex:
         if any(c.max_at < cutoff for c in self.chunks):
             self.chunks = [c for c in self.chunks if c.max_at >= cutoff]
 
+    def counterparties(self, since: int) -> I64:
+        """The distinct counterparties of the contacts of chunks reaching ``since`` or later."""
+        parts = [c.cp for c in self.chunks if c.max_at >= since]
+        if not parts:
+            return np.empty(0, np.int64)
+        return np.unique(np.concatenate(parts)).astype(np.int64)
+
     def contacts(self, cps: Iterable[int], since: int) -> list[Contact]:
         """Every indexed contact with one of ``cps`` at or after ``since``."""
         wanted = np.unique(np.fromiter(cps, np.int64))

@@ -80,7 +80,8 @@ def test_posted_events_reach_the_station_as_a_critical_instruction(client: TestC
     post_all(client, first_half(START) | second_half(START))
     ins = wait_for(lambda: critical_instruction(fz))
     assert ins.unit == NANPING and ins.phone == "+8613812340001"
-    assert any(e.instruction_id == ins.instruction_id for e in pushed)  # SSE and webhooks
+    # SSE and webhooks (published just after the instruction is stored: wait for it too)
+    wait_for(lambda: any(e.instruction_id == ins.instruction_id for e in pushed))
     csrf = login(client, "nanping")
     page = client.get("/api/v1/instructions", headers={"x-csrf-token": csrf}).json()
     assert [(i["instruction_id"], i["level"]) for i in page["items"]] == [(ins.instruction_id, 4)]
