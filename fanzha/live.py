@@ -265,23 +265,30 @@ class LiveDetection:
                 self.snapshots.save(self.engine.snapshot(), self.fed, self.newest)
 
     def refresh(self, *, intel: bool = True) -> bool:
-        """Rebuild the engine (through its snapshot) when the residents changed, or (with
-        ``intel``) the indicators, since it was built; True when it did."""
+        """Take what changed since the engine was built: new residents (the engine is rebuilt
+        through its snapshot) or, with ``intel``, new indicators (a new base in place, then a
+        look back over the contacts); True when something did."""
         with self._lock:
             if self.engine is None:
                 return False
             seq = self.app.intel.latest_change() if intel else self._intel_seq
             if not self._stale and seq == self._intel_seq:
                 return False
-            persons = persons_table(self.app.store.sessions)
             old = self.engine.intel.base
-            view = IntelView(self.app.intel_index())
-            self.engine = restore_engine(self.engine.snapshot(), persons, view)
+            # Rows waiting for the watermark carry verdicts (and indicator numbers) of the old
+            # base: they run now, a little early (within the grace, as any late row would).
+            self._carry.add(self.engine.flush())
+            if self._stale:  # the registry is part of the engine's state: rebuild through it
+                persons = persons_table(self.app.store.sessions)
+                view = IntelView(self.app.intel_index())
+                self.engine = restore_engine(self.engine.snapshot(), persons, view)
+                self._registry(persons)
+            elif seq != self._intel_seq:  # a new base is taken in place (the frame cache resets)
+                self.engine.intel.base = self.app.intel_index()
             if seq != self._intel_seq:  # new intelligence: who was in touch with it already
                 now = int(self.app.clock.now().timestamp())
                 self._carry.add(self.engine.look_back_intel(old, now))
             self._stale, self._intel_seq = False, seq
-            self._registry(persons)
             return True
 
     def _registry(self, persons: pa.Table) -> None:

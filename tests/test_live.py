@@ -18,6 +18,7 @@ from liveworld import (
     FIRST_HALF_RULES,
     MULE,
     MULE2,
+    SCAMMER_CALL,
     SCAMMER_SMS,
     first_half,
     onward,
@@ -140,6 +141,36 @@ def test_intelligence_imported_later_warns_who_was_in_touch_already(fz: App) -> 
     assert ins is not None and ins.unit == NANPING
     fz.live.tick()  # the same intelligence again: nothing new
     assert len(fz.instructions.find()) == 1
+
+
+def test_rows_waiting_for_the_watermark_keep_the_intelligence_they_were_read_with(
+    data: Path,
+) -> None:
+    from fanzha.intel.model import Indicator, IndicatorKind
+
+    [call] = first_half(START)["call"]  # 40 minutes with a Beijing fixed line, ends at 70
+    other = "+861000000001"  # sorts before it: its number in the base is 1, then 0
+    with opened(data, now=START + dt.timedelta(minutes=70, seconds=2)) as fz:
+        post(fz, {"person": persons()})
+        flagged = [Indicator(kind=IndicatorKind.PHONE, value=v) for v in (other, SCAMMER_CALL)]
+        fz.intel.upsert_many(flagged, actor="analyst", reason="feed")
+        post(fz, {"call": [call]})
+        fz.live.detection.step()  # the engine reads the call; its end is inside the hold
+        engine = fz.live.detection.engine
+        assert engine is not None and len(engine.pending)
+        gone = fz.clock.now() - dt.timedelta(seconds=1)
+        fz.intel.expire(IndicatorKind.PHONE, other, at=gone, actor="analyst", reason="wrong")
+        fz.live.tick()  # a new base, where the fixed line is indicator 0
+        assert isinstance(fz.clock, ManualClock)
+        fz.clock.set(START + dt.timedelta(minutes=71))  # the call's end is released
+        fz.live.detection.step()
+        engine = fz.live.detection.engine
+        assert engine is not None and not len(engine.pending)
+        [warning] = live_warnings(fz)
+        wid = warning["warning_id"]
+        notes = {s["indicator"] for s in warning_evidence(fz.store.sessions, [wid])[wid]}
+        assert any(n.startswith(f"phone:{SCAMMER_CALL} · fraud") for n in notes)
+        assert not any(other in n for n in notes)
 
 
 def test_rows_wait_for_the_hold_then_the_clock_releases_them(data: Path) -> None:

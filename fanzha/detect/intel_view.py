@@ -2,7 +2,7 @@
 of indicators it learnt while running.
 
 The verdicts come from the base snapshot loaded at start (an immutable
-:class:`~fanzha.intel.index.IntelIndex`: reload = a new view). Indicators learnt during the run
+:class:`~fanzha.intel.index.IntelIndex`: a reload sets a new one). Indicators learnt during the run
 (from police reports, from rules that find fraud infrastructure) are kept in :attr:`learnt`
 and act through retro-correlation signals only (``fanzha.detect.engine``), never through the
 frame's verdicts: that is what keeps the warnings independent of where batches start and end.
