@@ -251,6 +251,7 @@ class LiveDetection:
             if saved is not None:
                 try:
                     engine = restore_engine(saved.engine, persons, intel)
+                    engine.relook_pending()  # the intelligence may have changed meanwhile
                     self.fed, self.newest = saved.files, saved.newest
                 except (ValueError, KeyError) as exc:  # another format: read the lake again
                     log.warning("live snapshot not restored (%s): reading the whole lake", exc)

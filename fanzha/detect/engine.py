@@ -577,21 +577,51 @@ class Engine:
             result.shadow_changes = self.shadow_scorer.add(signals)
         return result
 
-    def _raised(self, old: IntelIndex, cps: I64) -> list[tuple[int, int]]:
-        """(counterparty, indicator number) of those the base now blocks more than ``old``."""
+    def relook_pending(self) -> None:
+        """Look the intelligence of the rows waiting for the watermark up again in the current
+        base (after a restore: their verdicts and indicator numbers were another base's).
+
+        The lookup goes by counterparty, as the contact index keys it: a waiting visit meets
+        its host's verdict, not an indicator of its exact URL."""
+        f = self.pending
+        looked = members(f.kind, _LOOKED_UP)
+        for cp, verdict, number in (("cp", "intel", "intel_idx"), ("cp2", "intel2", "intel2_idx")):
+            keys = getattr(f, cp)
+            rows = np.flatnonzero(looked & (keys >= 0))
+            got_verdict, got_number = np.full(len(f), -1, np.int64), np.full(len(f), -1, np.int64)
+            if rows.size:
+                got_verdict[rows], got_number[rows] = self._lookup(keys[rows])
+            setattr(f, verdict, got_verdict)
+            setattr(f, number, got_number)
+
+    def _lookup(self, cps: I64) -> tuple[I64, I64]:
+        """Verdict rank and indicator number (-1: none) of counterparties in the base."""
+        verdict, number = np.full(cps.size, -1, np.int64), np.full(cps.size, -1, np.int64)
+        for kind, (where, values_) in self._by_kind(cps).items():
+            found, idx = self.intel.lookup(kind, pa.array(values_, pa.string()))
+            verdict[where], number[where] = found, idx
+        return verdict, number
+
+    def _by_kind(self, cps: I64) -> dict[str, tuple[list[int], list[str]]]:
+        """Positions and plain values of counterparties, per lookup of the base."""
         by_kind: dict[str, tuple[list[int], list[str]]] = {}
         keys = self.builder.keys
-        for cp in cps.tolist():
+        for i, cp in enumerate(cps.tolist()):
             prefix, _, value = keys.value(cp).partition(":")
             kind = _LOOKUP.get(prefix)
             if kind is not None:
-                ids, values_ = by_kind.setdefault(kind, ([], []))
-                ids.append(cp)
+                where, values_ = by_kind.setdefault(kind, ([], []))
+                where.append(i)
                 values_.append(value)
+        return by_kind
+
+    def _raised(self, old: IntelIndex, cps: I64) -> list[tuple[int, int]]:
+        """(counterparty, indicator number) of those the base now blocks more than ``old``."""
         out: list[tuple[int, int]] = []
-        for kind, (ids, values_) in by_kind.items():
+        for kind, (where, values_) in self._by_kind(cps).items():
             up, numbers = self.intel.raised_since(old, kind, pa.array(values_, pa.string()))
-            out += [(ids[i], n) for i, n in zip(up.tolist(), numbers.tolist(), strict=True)]
+            cp = cps[where]
+            out += list(zip(cp[up].tolist(), numbers.tolist(), strict=True))
         return out
 
     def _intel_signal(self, ind: Indicator, c: Contact, at: int) -> Signal:
@@ -1068,6 +1098,9 @@ _EVENT_TYPE = {
     int(K.SIM): "sim_activated",
     int(K.REPORT): "police_report",
 }
+
+#: Row kinds whose intelligence columns are the lookup of their counterparty (and link).
+_LOOKED_UP = (K.CALL, K.CALL_LIVE, K.SMS, K.VISIT, K.INSTALL, K.PAY, K.RECEIVE)
 
 #: Counterparty key prefix → the base index's lookup for its values.
 _LOOKUP = {"p": "phones", "a": "accounts", "d": "hosts", "app": "apps"}

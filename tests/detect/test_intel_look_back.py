@@ -7,7 +7,18 @@ from fanzha.detect.engine import RETRO_INTEL, Engine, EngineConfig
 from fanzha.intel.index import IntelIndex
 from fanzha.intel.model import Indicator, IndicatorKind, Verdict
 
-from .factories import MOBILE, Timeline, World, at, day, flagged, hits, run
+from .factories import (
+    MOBILE,
+    Timeline,
+    World,
+    at,
+    day,
+    flagged,
+    hits,
+    intel_of,
+    make_engine,
+    run,
+)
 
 W = World()
 HOST_URL = "https://pay.evil-site.cc/login"
@@ -80,3 +91,31 @@ def test_contacts_older_than_the_look_back_are_not_signalled() -> None:
     old = new_base(engine, flagged(IndicatorKind.PHONE, MOBILE))
     assert engine.look_back_intel(old, at(day(7))).signals == 1
     assert engine.look_back_intel(old, at(day(9))).signals == 0
+
+
+def test_rows_waiting_in_a_snapshot_meet_the_intelligence_of_the_restore() -> None:
+    t = Timeline(W)
+    t.call(day(1), MOBILE, W.cai.phone, 20 * 60)
+    earlier = flagged(IndicatorKind.PHONE, "+8613000000000")  # numbered before MOBILE
+    engine = run(Timeline(W), intel=intel_of(earlier, flagged(IndicatorKind.PHONE, MOBILE)))
+    engine.process(t.tables(), at(day(1)))  # the call and its live probe wait
+    assert engine.pending.intel_idx.tolist() == [1, 1]
+    moved = intel_of(flagged(IndicatorKind.PHONE, MOBILE, source="feed:other"))
+    restored = Engine.restore(engine.snapshot(), W.registry, moved)
+    restored.relook_pending()
+    assert restored.pending.intel_idx.tolist() == [0, 0]
+    restored.flush()
+    notes = {s.indicator for h in hits(restored, W.cai).values() for s in h.evidence}
+    assert notes == {f"phone:{MOBILE} · fraud · feed:other"}
+
+
+def test_relook_leaves_rows_without_intelligence_alone() -> None:
+    t = Timeline(W)
+    t.account_opened(day(1), "6222777700001111", W.ann.id_number)
+    t.call(day(1), W.bob.phone, W.ann.phone, 20 * 60)
+    engine = make_engine(W, intel=intel_of(flagged(IndicatorKind.ACCOUNT, "6222777700001111")))
+    engine.process(t.tables(), at(day(1)) - 1)
+    before = len(engine.pending)
+    engine.relook_pending()
+    assert len(engine.pending) == before > 0
+    assert engine.pending.intel.tolist() == [-1] * before  # an account opening is no contact
