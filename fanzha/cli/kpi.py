@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fanzha.cli.org import fail
 from fanzha.dispatch.org import OrgError, OrgTree
-from fanzha.dispatch.orgfile import tree_from_registry
 from fanzha.i18n import pick
 from fanzha.model import values
 from fanzha.service import App
@@ -80,7 +80,7 @@ def run_kpi(
         raise typer.BadParameter("must be after --since", param_hint="--until")
     with App(settings) as fz:
         instructions = SqlInstructions(fz.store.sessions).between(start, stop)
-        tree = _tree(fz)
+        tree = _tree(fz, lang, as_json)
     within = _within(tree, unit, lang, err)
     as_of = stop or dt.datetime.now(dt.UTC)
     table = kpis(instructions, as_of, units=within)
@@ -94,11 +94,13 @@ def run_kpi(
     return table
 
 
-def _tree(fz: App) -> OrgTree | None:
+def _tree(fz: App, lang: str, as_json: bool) -> OrgTree | None:
+    """The org tree dispatch uses (the registry's units, the org file over them); None
+    without units (they are shown by code)."""
     try:
-        return tree_from_registry(fz.store.reference.org_units())
-    except OrgError:
-        return None  # no registry yet: units are shown by code
+        return fz.load_org()
+    except OrgError as exc:
+        fail(exc, lang, as_json)
 
 
 def _within(

@@ -70,7 +70,7 @@ def check(
     try:
         setup = load_org(_read(path), source=str(path), registry=rows)
     except OrgError as exc:
-        _fail(exc, settings.lang, as_json)
+        fail(exc, settings.lang, as_json)
     users = len(setup.tree.users())
     if as_json:
         typer.echo(json.dumps({"ok": True, "units": len(setup.tree), "users": users}))
@@ -89,7 +89,7 @@ def show(
         try:
             setup = org_setup(fz.store.sessions, settings.org_file)
         except OrgError as exc:
-            _fail(exc, settings.lang, as_json)
+            fail(exc, settings.lang, as_json)
     if setup is None:
         Console(stderr=True).print(_l("none", settings.lang))
         raise typer.Exit(1)
@@ -175,7 +175,8 @@ def _read(path: Path) -> str:
         raise typer.BadParameter(f"{path}: {exc}", param_hint="PATH") from None
 
 
-def _fail(exc: OrgError, lang: str, as_json: bool) -> NoReturn:
+def fail(exc: OrgError, lang: str, as_json: bool) -> NoReturn:
+    """Print an org file's problems (one per line, or as JSON) and exit with status 2."""
     problems = [str(p) for p in exc.problems]
     if as_json:
         typer.echo(json.dumps({"ok": False, "problems": problems}, ensure_ascii=False))

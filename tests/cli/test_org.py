@@ -115,3 +115,13 @@ def test_a_broken_org_file_stops_the_platform_with_the_reason(data: Path) -> Non
     missing = Settings(data_dir=data / "data", org_file=data / "missing.yaml")
     with App(missing) as fz, pytest.raises(OrgError, match=r"missing\.yaml"):
         _ = fz.dispatcher
+
+
+def test_kpi_reads_the_org_the_platform_uses(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    district = fanzha("kpi", "--json", "--unit", HOME_DISTRICT)
+    assert json.loads(district.stdout)["total"]["instructions"] == 0  # a known unit
+    (data / "org.yaml").write_text("units: [{code: 1}", "utf-8")
+    monkeypatch.setenv("FANZHA_ORG_FILE", str(data / "org.yaml"))
+    broken = fanzha("kpi", "--json", code=2)
+    [problem] = json.loads(broken.stdout)["problems"]
+    assert "org.yaml" in problem
