@@ -73,9 +73,10 @@ def org_setup(sessions: sessionmaker[Session], org_file: Path | None) -> OrgSetu
 
 
 def open_security(
-    settings: Settings, sessions: sessionmaker[Session], tree: OrgTree | None = None
+    settings: Settings, sessions: sessionmaker[Session], tree: OrgTree | None
 ) -> Security:
-    """The security service over the store's SQL tables."""
+    """The security service over the store's SQL tables, with the org tree that bounds
+    jurisdictions (None: no units yet)."""
     security = Security(
         users=SqlUsers(sessions),
         tokens=SqlTokens(sessions),
@@ -86,7 +87,7 @@ def open_security(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),
         config=security_config(settings),
-        tree=tree if tree is not None else registry_tree(sessions),
+        tree=tree,
     )
     security.register_revealer("instruction", instruction_revealer(SqlInstructions(sessions)))
     return security
