@@ -99,10 +99,12 @@ class NoSmsGatewayError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Registry:
-    """Where residents live: community by identity number and by phone number."""
+    """Where residents live (community by identity number and by phone number), and their
+    phones (the registry's first is the number to call)."""
 
     by_id: Mapping[str, str]
     by_phone: Mapping[str, str] = field(default_factory=dict)
+    phones_of: Mapping[str, list[str]] = field(default_factory=dict)
 
     def community(self, id_number: str | None, phone: str | None) -> str | None:
         """The home community of a person, from their ID number, else their phone."""
@@ -115,12 +117,20 @@ class Registry:
         """From the registry's persons table (id_number, phones, community)."""
         by_id: dict[str, str] = {}
         by_phone: dict[str, str] = {}
+        phones_of: dict[str, list[str]] = {}
         for row in persons.select(["id_number", "phones", "community"]).to_pylist():
+            if row["phones"]:
+                phones_of[row["id_number"]] = list(row["phones"])
             if row["community"]:
                 by_id[row["id_number"]] = row["community"]
                 for phone in row["phones"] or ():
                     by_phone.setdefault(phone, row["community"])
-        return cls(by_id, by_phone)
+        return cls(by_id, by_phone, phones_of)
+
+    def phone_to_call(self, id_number: str | None) -> str | None:
+        """The number to call for a resident (the registry's first)."""
+        phones = self.phones_of.get(id_number or "")
+        return phones[0] if phones else None
 
 
 class Dispatcher:

@@ -227,7 +227,6 @@ class LiveDetection:
         self._intel_seq = 0
         self._carry = _Outcome()  # what the engine produced that is not stored yet
         self.routing = Registry({})
-        self.phones: dict[str, str] = {}
 
     def offer(self, files: Iterable[Path]) -> None:
         """Files a commit made visible (any thread; read at the next step)."""
@@ -294,11 +293,6 @@ class LiveDetection:
 
     def _registry(self, persons: pa.Table) -> None:
         self.routing = Registry.from_table(persons)
-        self.phones = {
-            r["id_number"]: r["phones"][0]
-            for r in persons.select(["id_number", "phones"]).to_pylist()
-            if r["phones"]
-        }
 
     # ------------------------------------------------------------------ steps
 
@@ -390,7 +384,8 @@ class LiveDetection:
             report.problems.append("no org units are loaded: warnings stored, not dispatched")
             return
         # A resident's warning is keyed by ID number: the registry has the number to call.
-        ready = [{**r, "phone": r["phone"] or self.phones.get(r["id_number"] or "")} for r in rows]
+        call = self.routing.phone_to_call
+        ready = [{**r, "phone": r["phone"] or call(r["id_number"])} for r in rows]
         evidence = {r["warning_id"]: r["signals"] for r in ready}
         # Where each person was last seen (the latest call's county, within a day): someone
         # away from home brings in the local duty desk (routing rules of the org file).

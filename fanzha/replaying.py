@@ -205,7 +205,6 @@ class _Run:
     repo: MemoryInstructionRepo
     clock: ManualClock
     registry: Registry
-    phones_of: dict[str, list[str]]  # every phone of a resident, the registry's first first
     responders: SimulatedResponders
     victims: Victims
     report: ResponderReport
@@ -321,18 +320,12 @@ def _wire(app: App, folder: Path, manifest: Mapping[str, Any], options: ReplayOp
         community=registry.community,
         report=report,
     )
-    phones_of = {
-        row["id_number"]: list(row["phones"])
-        for row in persons.select(["id_number", "phones"]).to_pylist()
-        if row["phones"]
-    }
     return _Run(
         engine,
         dispatcher,
         repo,
         clock,
         registry,
-        phones_of,
         responders,
         victims,
         report,
@@ -547,7 +540,7 @@ def _dispatch(run: _Run, change: Change) -> None:
     key = run.engine.subject_key(w.subject)
     id_number = key if ":" not in key else None
     # A resident's warning is keyed by ID number: the registry has the number to call.
-    numbers = run.phones_of.get(key, [])
+    numbers = run.registry.phones_of.get(key, [])
     phone = key.split(":", 1)[1] if key.startswith("phone:") else next(iter(numbers), None)
     row = {
         "warning_id": w.warning_id,
