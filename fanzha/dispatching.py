@@ -214,35 +214,28 @@ class Dispatcher:
             _, created = self.repo.create(Instruction.issue(facts, route, policy, now))
             if created:
                 return "issued"
-        changed = self._retrying(
-            facts.warning_id,
-            lambda ins: ins.update_from_warning(
-                facts, self.tree.policy(ins.unit, facts.level), max(now, ins.updated_at)
-            ),
-            by_warning=True,
-        )
-        if changed:
-            self._follow_level(facts, community, where, now)
-        return "updated" if changed else "unchanged"
-
-    def _follow_level(
-        self, facts: WarningFacts, community: str | None, where: Location | None, now: dt.datetime
-    ) -> None:
-        """An upgraded warning whose new level another tier handles (低危's automated SMS is
-        the city's, 特危's call the station's) goes to that tier's unit — unless a person or
-        the scheduler has already handed the instruction on."""
         route = self.router.route(facts.level, community, where)
 
-        def move(ins: Instruction) -> bool:
-            handed = any(h.action in _HANDOVERS for h in ins.history)
-            if handed or ins.unit == route.unit or ins.state not in _BEFORE_OUTCOME:
+        def update(ins: Instruction) -> bool:
+            policy = self.tree.policy(ins.unit, facts.level)
+            if not ins.update_from_warning(facts, policy, max(now, ins.updated_at)):
                 return False
-            policy = self.tree.policy(route.unit, ins.level)
-            reason = "预警升级,按新等级改派 / re-routed for the new level"
-            ins.transfer(SYSTEM, route.unit, policy, max(now, ins.updated_at), reason)
+            self._follow_level(ins, route.unit, now)  # in the same save: nobody sees half
             return True
 
-        self._retrying(facts.warning_id, move, by_warning=True)
+        changed = self._retrying(facts.warning_id, update, by_warning=True)
+        return "updated" if changed else "unchanged"
+
+    def _follow_level(self, ins: Instruction, unit: str, now: dt.datetime) -> None:
+        """An upgraded warning whose new level another tier handles (低危's automated SMS is
+        the city's, 特危's call the station's) goes to that tier's ``unit`` — unless a person
+        or the scheduler has already handed the instruction on."""
+        handed = any(h.action in _HANDOVERS for h in ins.history)
+        if handed or ins.unit == unit or ins.state not in _BEFORE_OUTCOME:
+            return
+        policy = self.tree.policy(unit, ins.level)
+        reason = "预警升级,按新等级改派 / re-routed for the new level"
+        ins.transfer(SYSTEM, unit, policy, max(now, ins.updated_at), reason)
 
     def _unit_of(self, warning_id: str) -> str:
         ins = self.repo.by_warning(warning_id)

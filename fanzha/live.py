@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 
 from fanzha.detect.engine import BatchResult, Engine
 from fanzha.detect.intel_view import IntelView
+from fanzha.detect.registry import Registry as DetectRegistry
 from fanzha.detect.scoring import Change
 from fanzha.detection import (
     build_engine,
@@ -265,9 +266,8 @@ class LiveDetection:
                 self.snapshots.save(self.engine.snapshot(), self.fed, self.newest)
 
     def refresh(self, *, intel: bool = True) -> bool:
-        """Take what changed since the engine was built: new residents (the engine is rebuilt
-        through its snapshot) or, with ``intel``, new indicators (a new base in place, then a
-        look back over the contacts); True when something did."""
+        """Take what changed since the engine was built: new residents or, with ``intel``, new
+        indicators (a new base, then a look back over the contacts); True when something did."""
         with self._lock:
             if self.engine is None:
                 return False
@@ -278,12 +278,11 @@ class LiveDetection:
             # Rows waiting for the watermark carry verdicts (and indicator numbers) of the old
             # base: they run now, a little early (within the grace, as any late row would).
             self._carry.add(self.engine.flush())
-            if self._stale:  # the registry is part of the engine's state: rebuild through it
+            if self._stale:  # new residents, in place
                 persons = persons_table(self.app.store.sessions)
-                view = IntelView(self.app.intel_index())
-                self.engine = restore_engine(self.engine.snapshot(), persons, view)
+                self.engine.use_registry(DetectRegistry(persons))
                 self._registry(persons)
-            elif seq != self._intel_seq:  # a new base is taken in place (the frame cache resets)
+            if seq != self._intel_seq:  # a new base, in place (the frame cache starts over)
                 self.engine.intel.base = self.app.intel_index()
             if seq != self._intel_seq:  # new intelligence: who was in touch with it already
                 now = int(self.app.clock.now().timestamp())

@@ -212,6 +212,12 @@ class Engine:
             self._run(ready, reports, result)
         return result
 
+    def use_registry(self, registry: Registry) -> None:
+        """Take a new registry of residents: rows read from now on are looked up in it (rows
+        already read keep the residents of their time; run them first with :meth:`flush`)."""
+        self.registry = registry
+        self.builder.use_registry(registry)
+
     def flush(self) -> BatchResult:
         """Run every pending row (end of input)."""
         return self.process({}, None)

@@ -363,6 +363,11 @@ class FrameBuilder:
         self._base_intel = intel.base
         self._reset_values()
 
+    def use_registry(self, registry: Registry) -> None:
+        """Look rows up in another registry from now on (the per-value cache starts over)."""
+        self.registry = registry
+        self._reset_values()
+
     def _reset_values(self) -> None:
         self.phones = PerValue()
         self.accounts = PerValue()

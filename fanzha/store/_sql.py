@@ -25,6 +25,17 @@ def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite
     raise ValueError(f"unsupported database {name!r}")
 
 
+def write_lock(session: Session) -> None:
+    """Take SQLite's write lock as the session's transaction starts (call it first): a
+    transaction that reads and then writes could otherwise not start writing once another
+    connection has committed meanwhile ("database is locked" at once, whatever the busy
+    timeout). PostgreSQL needs nothing."""
+    from fanzha.store.db import SQLITE_BEGIN_OPTION
+
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+
+
 def chunks(items: Sequence[T], size: int = CHUNK_ROWS) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from fanzha.store._sql import chunks, dialect_insert, safe_text
+from fanzha.store._sql import chunks, dialect_insert, safe_text, write_lock
 from fanzha.store.tables import ORG_LEVELS, OrgUnitRecord, PersonRecord, utcnow
 
 _PERSONS: Table = PersonRecord.__table__  # type: ignore[assignment]
@@ -74,6 +74,7 @@ class SqlReference:
             if not 0 < len(row.code) <= 32:
                 raise ValueError(f"unit code must have 1 to 32 characters: {row.code!r}")
         with self._sessions.begin() as session:
+            write_lock(session)  # it reads the tree before it writes
             tree = select(OrgUnitRecord.code, OrgUnitRecord.parent_code)
             existing = dict(session.execute(tree).all())
             parents = existing | {code: row.parent_code for code, row in latest.items()}

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.store._sql import safe_text
@@ -90,14 +90,25 @@ class SqlIngestRuns:
         """Record how a run ended (now) and return it; raises :class:`UnknownRunError`."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"a run ends as one of {FINAL_STATUSES}, not {status!r}")
+        # The write comes first: on SQLite a transaction that has read cannot start writing
+        # once another connection (the live loop) has committed ("database is locked").
+        stmt = (
+            update(IngestRunRow)
+            .where(IngestRunRow.id == run_id)
+            .values(
+                finished_at=utcnow(),
+                accepted=accepted,
+                rejected=rejected,
+                duplicates=duplicates,
+                status=status,
+                error=None if error is None else safe_text(error),
+            )
+        )
         with self._sessions.begin() as session:
-            row = session.get(IngestRunRow, run_id, with_for_update=True)
-            if row is None:
+            if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
                 raise UnknownRunError(run_id)
-            row.finished_at = utcnow()
-            row.accepted, row.rejected, row.duplicates = accepted, rejected, duplicates
-            row.status = status
-            row.error = None if error is None else safe_text(error)
+            row = session.get(IngestRunRow, run_id, populate_existing=True)
+            assert row is not None  # updated just now, in this transaction
             return _run(row)
 
     def get(self, run_id: str) -> IngestRun | None:
