@@ -115,6 +115,7 @@ def test_an_upgrade_to_a_level_another_tier_handles_moves_the_instruction() -> N
     high = svc.repo.by_warning("W1")
     assert high is not None and high.unit == NANPING and high.level is RiskLevel.CRITICAL
     assert [h.action.value for h in high.history][-2:] == ["update", "transfer"]
+    assert high.version == low.version + 1  # in one save: no one sees 特危 at the city desk
     assert high.deadlines.contact_by == T0 + dt.timedelta(seconds=60 + 300)
 
 
