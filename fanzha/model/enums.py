@@ -40,10 +40,44 @@ _FRAUD_ZH: dict[FraudType, str] = {
     FraudType.OTHER: "其他",
 }
 
-#: Accepted spellings of a fraud type: the id, the Chinese label.
+#: The short names desks write for the police taxonomy's labels (with or without 类/诈骗).
+_FRAUD_SHORT_ZH: dict[str, FraudType] = {
+    "刷单": FraudType.ORDER_BRUSHING,
+    "兼职刷单": FraudType.ORDER_BRUSHING,
+    "投资理财": FraudType.FAKE_INVESTMENT,
+    "虚假投资理财": FraudType.FAKE_INVESTMENT,
+    "网络投资理财": FraudType.FAKE_INVESTMENT,
+    "贷款": FraudType.FAKE_LOAN,
+    "网贷": FraudType.FAKE_LOAN,
+    "网络贷款": FraudType.FAKE_LOAN,
+    "虚假贷款": FraudType.FAKE_LOAN,
+    "冒充客服": FraudType.FAKE_CUSTOMER_SERVICE,
+    "冒充电商客服": FraudType.FAKE_CUSTOMER_SERVICE,
+    "冒充电商物流客服": FraudType.FAKE_CUSTOMER_SERVICE,
+    "公检法": FraudType.IMPERSONATING_AUTHORITIES,
+    "冒充公检法": FraudType.IMPERSONATING_AUTHORITIES,
+    "征信": FraudType.FAKE_CREDIT_REPAIR,
+    "注销校园贷": FraudType.FAKE_CREDIT_REPAIR,
+    "虚假购物": FraudType.FAKE_SHOPPING,
+    "冒充熟人": FraudType.IMPERSONATING_ACQUAINTANCE,
+    "冒充领导": FraudType.IMPERSONATING_ACQUAINTANCE,
+    "游戏交易": FraudType.GAME_TRADING,
+    "虚假游戏交易": FraudType.GAME_TRADING,
+    "婚恋交友": FraudType.ROMANCE,
+    "网络交友": FraudType.ROMANCE,
+}
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    """A Chinese name with the suffixes reports add (…类, …诈骗, …类诈骗)."""
+    return (name, f"{name}类", f"{name}诈骗", f"{name}类诈骗")
+
+
+#: Accepted spellings of a fraud type: the id, the Chinese label and the desks' short names.
 FRAUD_TYPE_ALIASES: dict[str, FraudType] = {
     **{ft.value: ft for ft in FraudType},
-    **{zh: ft for ft, zh in _FRAUD_ZH.items()},
+    **{spelled: ft for ft, zh in _FRAUD_ZH.items() for spelled in _spellings(zh)},
+    **{spelled: ft for zh, ft in _FRAUD_SHORT_ZH.items() for spelled in _spellings(zh)},
 }
 
 

@@ -193,7 +193,8 @@ class PoliceReport(Event):
     reporter_phone: Phone | None = Field(default=None, description="Victim's phone.")
     reporter_id_number: IdNo | None = Field(default=None, description="Victim's resident ID.")
     fraud_type: FraudTypeField = Field(
-        default=FraudType.OTHER, description="Case type (id or Chinese label)."
+        default=FraudType.OTHER,
+        description="Case type: id, Chinese label or a usual short name (公检法, 刷单, 网贷 …).",
     )
     loss_fen: Fen = Field(default=0, description="Reported loss in fen; `loss` in yuan.")
     org_unit: Label | None = Field(default=None, description="Unit that took the report.")
