@@ -56,6 +56,13 @@ _TIME_RE: Final = re.compile(
     r"(?P<ap>凌晨|早上|上午|中午|下午|傍晚|晚上|夜里)?\s*"
     r"(?:(?P<H>\d{1,2})\s*(?:[:：](?P<M1>\d{2})|[时点](?:(?P<M2>\d{1,2})分?|(?P<half>半))?))?"
 )
+#: a time of day without a date (``10点20分``, ``下午3时``, ``9:05``): the report's day
+_CLOCK_RE: Final = re.compile(
+    r"(?<![\d月日号:：])(?P<ap>凌晨|早上|上午|中午|下午|傍晚|晚上|夜里)?\s*"
+    r"(?P<H>\d{1,2})\s*(?:[:：](?P<M1>\d{2})|[时点](?:(?P<M2>\d{1,2})分?|(?P<half>半))?)"
+)
+#: words that put the account *after* the amount (``转账2万元到6217…``, ``汇款500元至对方账户…``)
+_TO_WORDS: Final = ("到", "至", "给", "进", "入", "打到", "存入", "转入", "汇入")
 _SENTENCE_RE: Final = re.compile(r"[^。；;!！?？\n]+")
 _PAY_WORDS: Final = ("转账", "转入", "转款", "汇款", "汇入", "充值", "支付", "付款", "打款", "转给")
 _LOSS_WORDS: Final = ("损失", "被骗")
@@ -171,6 +178,38 @@ def _time(match: re.Match[str], reference: dt.datetime, tz: ZoneInfo) -> dt.date
     return aware
 
 
+def _clock(match: re.Match[str], reference: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
+    """A :data:`_CLOCK_RE` time on the report's day (the day before when that is later than
+    the report: a narrative tells the past)."""
+    local = reference.astimezone(tz)
+    hour = int(match.group("H"))
+    if match.group("ap") in _PM and hour < 12:
+        hour += 12
+    minute = int(match.group("M1") or match.group("M2") or (30 if match.group("half") else 0))
+    if hour > 23 or minute > 59:
+        return None
+    moment = dt.datetime.combine(local.date(), dt.time(hour, minute), tzinfo=tz)
+    return moment - dt.timedelta(days=1) if moment > local else moment
+
+
+def _last_time(stretch: str, reference: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
+    """The last dated time in the stretch, else its last time of day (on the report's day)."""
+    dated = [t for t in (_time(m, reference, tz) for m in _TIME_RE.finditer(stretch)) if t]
+    if dated:
+        return dated[-1]
+    clock = [t for t in (_clock(m, reference, tz) for m in _CLOCK_RE.finditer(stretch)) if t]
+    return clock[-1] if clock else None
+
+
+def _account_after(text: str) -> str | None:
+    """The account right after an amount when a word says the money went there."""
+    head = text.lstrip(" ，,、")
+    if not head.startswith(_TO_WORDS):
+        return None
+    found = _accounts(head[:80], set())
+    return found[0] if found else None
+
+
 def _add(items: list[str], value: str) -> None:
     if value not in items:
         items.append(value)
@@ -218,11 +257,16 @@ def _sentence_payments(
 ) -> tuple[list[FoundPayment], int | None]:
     """Payments one sentence describes, and a loss it states. Each amount is read with the
     text since the amount before it: a payment word there makes it a payment (with the last
-    time and account in that stretch), a loss word a loss."""
+    time and account in that stretch, else the account the words after it send it to), a
+    loss word a loss."""
     payments: list[FoundPayment] = []
     loss = None
+    matches = list(_AMOUNT_RE.finditer(sentence))
+    if not matches:
+        return payments, loss
+    ends = [m.start() for m in matches[1:]] + [len(sentence)]  # where each amount's text ends
     start = 0
-    for m in _AMOUNT_RE.finditer(sentence):
+    for m, end in zip(matches, ends, strict=True):
         fen = amount_fen(m)
         stretch = sentence[start : m.start()]
         start = m.end()
@@ -230,9 +274,8 @@ def _sentence_payments(
             continue
         if any(w in stretch for w in _PAY_WORDS):
             accounts = _accounts(stretch, set())
-            times = [t for t in (_time(t, reference, tz) for t in _TIME_RE.finditer(stretch)) if t]
-            account = accounts[-1] if accounts else None
-            payments.append(FoundPayment(fen, account, times[-1] if times else None))
+            account = accounts[-1] if accounts else _account_after(sentence[m.end() : end])
+            payments.append(FoundPayment(fen, account, _last_time(stretch, reference, tz)))
         elif any(w in stretch for w in _LOSS_WORDS):
             loss = fen
     return payments, loss

@@ -113,3 +113,20 @@ def test_hostile_narratives_take_linear_time(hostile: str) -> None:
 def test_any_text_is_read_without_error(text: str) -> None:
     found = extract(text, AT)
     assert all(p.amount_fen > 0 for p in found.payments)
+
+
+def test_an_account_after_the_amount_and_times_of_day() -> None:
+    text = (
+        "我于上午10点向工商银行账户6222 0202 0011 2233 445转账伍万元，"
+        "又于10点20分转账20000元到6217000099990001111；下午3点半汇款500元至对方账户"
+        "6217000099990002222。晚上9点又转账800元，对方说到账后联系13812345678。"
+    )
+    found = extract(text, AT)  # the report: 14:00 in Shanghai on 1 May
+    got = [(p.account, p.amount_fen, p.paid_at) for p in found.payments]
+    day = dt.datetime(2024, 5, 1, tzinfo=SH)
+    assert got == [
+        ("6222020200112233445", 5_000_000, day.replace(hour=10)),
+        ("6217000099990001111", 2_000_000, day.replace(hour=10, minute=20)),
+        ("6217000099990002222", 50_000, day.replace(hour=15, minute=30) - dt.timedelta(days=1)),
+        (None, 80_000, day.replace(hour=21) - dt.timedelta(days=1)),  # a phone is no payee
+    ]
