@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -154,12 +155,12 @@ def case_show(
         print(json.dumps(out, ensure_ascii=False))
         return
     console = Console()
-    console.print(_cases_table([case], settings.lang))
+    console.print(_cases_table([case], settings.lang, settings.timezone))
     console.print(_orders_table(orders, settings.lang))
     for o in orders:
         for e in o.history:
             console.print(
-                f"[dim]{o.order_id} {e.at.isoformat()[:19]} {e.actor} {e.action}"
+                f"[dim]{o.order_id} {_local(e.at, settings.timezone)} {e.actor} {e.action}"
                 f" → {e.state.label(settings.lang)} {e.reason}[/dim]"
             )
 
@@ -177,7 +178,7 @@ def case_list(
     if as_json:
         print(json.dumps([_case_row(c) for c in cases], ensure_ascii=False))
         return
-    Console().print(_cases_table(cases, settings.lang))
+    Console().print(_cases_table(cases, settings.lang, settings.timezone))
 
 
 @orders_app.command("list")
@@ -223,7 +224,12 @@ def _case_row(case: Case) -> dict[str, Any]:
     }
 
 
-def _cases_table(cases: list[Case], lang: str) -> Table:
+def _local(at: dt.datetime, tz: str) -> str:
+    """A moment as the centre reads it: local time to the minute."""
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def _cases_table(cases: list[Case], lang: str, tz: str) -> Table:
     table = Table(title=_l("cases", lang))
     for key in ("case", "unit", "type", "loss", "state", "opened_at"):
         table.add_column(_l(key, lang))
@@ -235,8 +241,8 @@ def _cases_table(cases: list[Case], lang: str) -> Table:
             c.unit,
             fraud.value if lang.startswith("en") else fraud.label_zh,
             _yuan(c.report.loss_fen),
-            c.state.value,
-            c.opened_at.isoformat()[:19],
+            c.state.label(lang),
+            _local(c.opened_at, tz),
         )
     return table
 

@@ -316,6 +316,11 @@ class CaseState(enum.StrEnum):
     OPEN = "open"
     CLOSED = "closed"
 
+    def label(self, lang: str = "zh-CN") -> str:
+        """办理中 / 已结案, or the English."""
+        zh, en = ("办理中", "open") if self is CaseState.OPEN else ("已结案", "closed")
+        return en if lang.startswith("en") else zh
+
 
 class CaseEvent(BaseModel):
     """One step in a case's history."""
