@@ -55,6 +55,8 @@ def _yuan(fen: int) -> str:
 
 def _read(path: Path) -> dict[str, Any]:
     raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    if not raw.strip():
+        raise typer.BadParameter(f"{path}: the file is empty (expected one JSON object)")
     try:
         data = json.loads(decode_narrative(raw))
     except json.JSONDecodeError as exc:

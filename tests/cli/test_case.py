@@ -87,5 +87,7 @@ def test_bad_reports_and_unknown_cases(data: Path) -> None:
     assert "received_at" in result.output and "payments.0.account" in result.output
     (data / "junk.json").write_text("{not json")
     assert "line 1" in fanzha("case", "open", str(data / "junk.json"), code=2).output
+    (data / "empty.json").write_bytes(b"\n ")
+    assert "empty" in fanzha("case", "open", str(data / "empty.json"), code=2).output
     fanzha("case", "show", "C-nope", code=1)
     fanzha("trace", code=2)
