@@ -151,6 +151,17 @@ KIND_WORDS: Final[dict[str, IndicatorKind]] = {
     "手机号": _K.PHONE,
     "手机号码": _K.PHONE,
     "电话号码": _K.PHONE,
+    # the kinds of number police lists write in the same column
+    "固话": _K.PHONE,
+    "固定电话": _K.PHONE,
+    "座机": _K.PHONE,
+    "境外": _K.PHONE,
+    "境外号码": _K.PHONE,
+    "境外电话": _K.PHONE,
+    "虚拟号": _K.PHONE,
+    "虚拟号码": _K.PHONE,
+    "虚商号码": _K.PHONE,
+    "物联网卡": _K.PHONE,
     "域名": _K.DOMAIN,
     "网址": _K.URL,
     "url": _K.URL,
@@ -528,7 +539,9 @@ class FeedReader:
             if line.strip() and not line.lstrip().startswith("#"):
                 delimiter = sniff_delimiter(line)
                 header = [h.strip().lstrip("\ufeff") for h in _split(line, delimiter)]
-                reader = csv.reader(source, delimiter=delimiter)
+                # strict: a quoted field still open at the end (a truncated file) is an
+                # error of its row, not a value read up to the end of the file
+                reader = csv.reader(source, delimiter=delimiter, strict=True)
                 break
             started.clear()
         yield from _drain(pending)
@@ -550,7 +563,7 @@ class FeedReader:
                 number = started[0] if started else self.stats.lines
                 started.clear()
                 self.stats.records += 1
-                yield Problem(number, None, f"row is not valid CSV: {exc}")
+                yield Problem(number, None, _csv_reason(exc))
                 continue
             yield from _drain(pending)
             number = started[0] if started else self.stats.lines
@@ -817,6 +830,13 @@ class FeedReader:
 class _Columns:
     found: dict[str, list[int]]
     value_kinds: list[IndicatorKind | None]
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    """Why a row is not CSV, in words a desk can act on."""
+    if "unexpected end of data" in str(exc):
+        return "a quoted field is still open at the end of the file (truncated?)"
+    return f"row is not valid CSV: {exc}"
 
 
 def _drain(pending: list[Problem]) -> Iterator[Problem]:

@@ -367,6 +367,23 @@ def test_truncated_last_line_and_a_broken_character() -> None:
     assert values(no_newline) == ["a.example", "b.example"]
 
 
+def test_a_csv_cut_inside_a_quoted_field_is_a_located_problem() -> None:
+    text = '涉诈号码,类型,研判结论\n13800138000,手机,涉诈\n"1380013,手机'
+    result = read(text, "police")
+    assert values(result) == ["+8613800138000"]
+    [problem] = result.problems
+    assert problem.line == 3 and "still open at the end" in problem.reason
+
+
+def test_police_number_types_in_the_kind_column() -> None:
+    text = (
+        "涉诈号码,类型,研判结论\n"
+        "+85261234567,境外,涉诈\n02087654321,固话,涉诈\n17012345678,虚拟号,可疑\n"
+    )
+    result = read(text, "police")
+    assert [i.kind for i in result.indicators] == [K.PHONE] * 3 and not result.problems
+
+
 def test_huge_lines_are_problems_and_the_rest_still_lands() -> None:
     huge = "x" * (MAX_LINE_BYTES + 10)
     result = read(f"a.example\n{huge}\nb.example\n", "plain", kind=K.DOMAIN)
