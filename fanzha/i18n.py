@@ -44,7 +44,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "events_in_lake": ("事件库中的事件", "Events in the lake"),
     "count": ("数量", "count"),
     "runs": ("导入记录", "Ingestion runs"),
+    # statuses of dead letters and ingestion runs
+    "status.open": ("待处理", "open"),
+    "status.retried": ("已重试", "retried"),
+    "status.discarded": ("已丢弃", "discarded"),
+    "status.running": ("进行中", "running"),
+    "status.done": ("完成", "done"),
+    "status.failed": ("失败", "failed"),
+    "status.rolled_back": ("已回滚", "rolled back"),
 }
+
+
+def status_label(status: str, lang: str = "zh-CN") -> str:
+    """A dead letter's or an ingestion run's status in words (the raw value if unknown)."""
+    key = f"status.{status}"
+    return t(key, lang) if key in MESSAGES else status
 
 
 def t(key: str, lang: str = "zh-CN", **kwargs: object) -> str:

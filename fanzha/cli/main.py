@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import orjson
 import pyarrow as pa
@@ -27,7 +28,7 @@ from fanzha.cli.kpi import kpi
 from fanzha.cli.org import app as org_app
 from fanzha.cli.security import audit_app, ensure_admin, tokens_app, users_app
 from fanzha.cli.trace import trace_command
-from fanzha.i18n import t
+from fanzha.i18n import status_label, t
 from fanzha.ingest.pipeline import IngestError, IngestReport, Request, expand_paths
 from fanzha.ingest.profiles import BUILTIN
 from fanzha.ingest.readers import FORMATS
@@ -219,7 +220,7 @@ def deadletters_list(
     for r in rows:
         table.add_row(
             str(r.id),
-            r.status,
+            status_label(r.status, lang),
             r.letter.source,
             r.letter.location,
             r.letter.event_type or "",
@@ -327,11 +328,11 @@ def runs(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     for r in rows:
         table.add_row(
             r.id[:8],
-            r.status,
+            status_label(r.status, lang),
             str(r.accepted),
             str(r.rejected),
             str(r.duplicates),
-            r.started_at.isoformat(timespec="seconds"),
+            r.started_at.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M:%S"),
             ", ".join(r.files)[:120],
         )
     console.print(table)

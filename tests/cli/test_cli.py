@@ -223,7 +223,17 @@ def test_runs_lists_recent_ingestions(data_dir: Path, tmp_path: Path) -> None:
     fanzha("ingest", str(path), "--strict", "--json", ok=False)
     out = fanzha("runs").stdout
     assert run_id[:8] in out
-    assert "done" in out and "rolled_b" in out  # the narrow test terminal folds it
+    assert "done" in out and "rolled" in out  # the narrow test terminal folds it
+
+
+def test_statuses_are_words_in_chinese(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "calls.csv", [*calls(2), call_row(caller="x")])
+    fanzha("ingest", str(path), "--json")
+    monkeypatch.setenv("FANZHA_LANG", "zh-CN")
+    assert "待处理" in fanzha("deadletters", "list").stdout
+    assert "完成" in fanzha("runs").stdout
 
 
 # --------------------------------------------------------------------------- docs, help
