@@ -68,6 +68,8 @@ from fanzha.detection import (
 )
 from fanzha.dispatch.scheduler import SCHEDULER
 from fanzha.dispatching import Registry, call_locations
+from fanzha.intel.index import IntelIndex
+from fanzha.intel.repo import rewind
 
 if TYPE_CHECKING:
     from fanzha.dispatching import Dispatcher
@@ -91,6 +93,8 @@ class Saved:
     engine: bytes
     files: set[str]
     newest: int | None
+    #: the indicators' latest audit row the engine had taken (None: an older snapshot)
+    intel_seq: int | None = None
 
 
 class LiveSnapshots:
@@ -108,17 +112,19 @@ class LiveSnapshots:
         try:
             meta = json.loads(state.read_text("utf-8"))
             data = (self.folder / meta["engine"]).read_bytes()
-            return Saved(data, set(meta["files"]), meta.get("newest"))
+            return Saved(data, set(meta["files"]), meta.get("newest"), meta.get("intel_seq"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("live snapshot in %s is unreadable, starting over: %s", self.folder, exc)
             return None
 
-    def save(self, engine: bytes, files: Iterable[str], newest: int | None) -> None:
+    def save(
+        self, engine: bytes, files: Iterable[str], newest: int | None, intel_seq: int | None
+    ) -> None:
         """Write a snapshot (and drop the previous one)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"engine-{time.time_ns()}.snap"
         _write_atomic(self.folder / name, engine)
-        meta = {"engine": name, "files": sorted(files), "newest": newest}
+        meta = {"engine": name, "files": sorted(files), "newest": newest, "intel_seq": intel_seq}
         _write_atomic(self.folder / STATE_NAME, json.dumps(meta).encode())
         for old in self.folder.glob("engine-*.snap"):
             if old.name != name:
@@ -147,7 +153,8 @@ def adopt(app: App, engine: Engine, files: Sequence[Path]) -> None:
     """Make a batch engine that has read ``files`` (all of the lake) the live state: what
     ``fanzha detect`` does, so that ``fanzha serve`` continues where the batch ended."""
     rel = [_rel(app, p) for p in files]
-    snapshots_of(app).save(engine.snapshot(), rel, engine.watermark)
+    seq = app.intel.latest_change()
+    snapshots_of(app).save(engine.snapshot(), rel, engine.watermark, seq)
 
 
 def _rel(app: App, path: Path) -> str:
@@ -255,15 +262,27 @@ class LiveDetection:
                     self.fed, self.newest = saved.files, saved.newest
                 except (ValueError, KeyError) as exc:  # another format: read the lake again
                     log.warning("live snapshot not restored (%s): reading the whole lake", exc)
+                else:
+                    self._look_back_since(engine, saved.intel_seq)
             self.engine = engine or build_engine(persons, intel)
             self._registry(persons)
             self.scan_due = True
+
+    def _look_back_since(self, engine: Engine, seq: int | None) -> None:
+        """Indicators that changed while the engine was down look back as a reload would:
+        the old base is today's with those audit rows undone."""
+        if seq is None or seq >= self._intel_seq:
+            return
+        now = self.app.clock.now()
+        before = rewind(self.app.intel.all(), self.app.intel.changes_since(seq))
+        old = IntelIndex.build(before, at=now)
+        self._carry.add(engine.look_back_intel(old, int(now.timestamp())))
 
     def snapshot(self) -> None:
         """Write the engine and the files it has read to ``data_dir/live``."""
         with self._lock:
             if self.engine is not None:
-                self.snapshots.save(self.engine.snapshot(), self.fed, self.newest)
+                self.snapshots.save(self.engine.snapshot(), self.fed, self.newest, self._intel_seq)
 
     def refresh(self, *, intel: bool = True) -> bool:
         """Take what changed since the engine was built: new residents or, with ``intel``, new

@@ -258,6 +258,27 @@ def test_a_pattern_split_across_a_restart_still_fires(data: Path) -> None:
         assert ins.level == 4 and [h.action.value for h in ins.history][-1] == "update"
 
 
+def test_intelligence_imported_while_the_loop_was_down_looks_back_at_start(data: Path) -> None:
+    from fanzha.intel.model import Indicator, IndicatorKind
+
+    call = {"caller": SCAMMER_SMS, "callee": ANN_PHONE, "duration_s": 90}
+    with opened(data) as fz:
+        post(fz, {"person": persons()})
+        post(fz, {"call": [{"source": "test", "ts": START.isoformat(), **call}]})
+        fz.live.detection.step()
+        assert live_warnings(fz) == []
+    with App(settings(data)) as other:  # fanzha intel import, the server stopped
+        feed = Indicator(kind=IndicatorKind.PHONE, value=SCAMMER_SMS, source="feed:province")
+        other.intel.upsert_many([feed], actor="cron", reason="nightly feed")
+    with opened(data) as fz:
+        fz.live.detection.step()
+        [warning] = live_warnings(fz)
+        assert rules_of(fz, warning["warning_id"]) == {"retro_new_intel"}
+    with opened(data) as fz:  # and only once
+        fz.live.detection.step()
+        assert len(fz.instructions.find()) == 1
+
+
 def test_without_the_first_half_the_install_means_nothing(data: Path) -> None:
     with opened(data) as fz:
         post(fz, {"person": persons()})

@@ -172,6 +172,10 @@ class IndicatorRepo(Protocol):
         there is none)."""
         ...
 
+    def changes_since(self, seq: int) -> list[Change]:
+        """The audit rows after ``seq``, oldest first."""
+        ...
+
     def expire(
         self, kind: IndicatorKind, value: str, *, at: dt.datetime, actor: str, reason: str
     ) -> bool:
@@ -221,6 +225,34 @@ def snapshot(indicator: Indicator, names: Iterable[str] | None = None) -> dict[s
         elif isinstance(item, Verdict):
             item = item.value
         out[name] = item
+    return out
+
+
+def rewind(indicators: Iterable[Indicator], changes: Sequence[Change]) -> list[Indicator]:
+    """The indicators as they were before ``changes`` (audit rows, oldest first): every
+    changed field back to its old value, one added by them left out."""
+    by_key = {(i.kind, i.value): i for i in indicators}
+    for change in reversed(changes):
+        key = (change.kind, change.value)
+        if change.old is None:  # added by this row
+            by_key.pop(key, None)
+            continue
+        current = by_key.get(key)
+        if current is not None:
+            by_key[key] = current.model_copy(update=_fields(change.old))
+    return list(by_key.values())
+
+
+def _fields(saved: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`snapshot` read back into field values."""
+    out: dict[str, Any] = {}
+    for name, item in saved.items():
+        if name == "verdict":
+            out[name] = Verdict(item)
+        elif name in ("first_seen", "last_seen", "expires") and item is not None:
+            out[name] = dt.datetime.fromisoformat(item)
+        else:
+            out[name] = item
     return out
 
 
@@ -419,6 +451,10 @@ class MemoryIndicatorRepo:
         later = [c for c in self._changes if c.seq > seq]
         keys = sorted({(c.kind.value, c.value) for c in later})
         return [self._items[k] for k in keys], max((c.seq for c in later), default=seq)
+
+    def changes_since(self, seq: int) -> builtins.list[Change]:
+        """The audit rows after ``seq``, oldest first."""
+        return [c for c in self._changes if c.seq > seq]
 
     def expire(
         self, kind: IndicatorKind, value: str, *, at: dt.datetime, actor: str, reason: str

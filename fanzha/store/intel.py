@@ -261,18 +261,25 @@ class SqlIndicatorRepo:
 
     def history(self, kind: IndicatorKind, value: str) -> builtins.list[Change]:
         """Its audit rows, oldest first."""
+        return self._changes(_INDICATORS.c.kind == kind.value, _INDICATORS.c.value == value)
+
+    def changes_since(self, seq: int) -> builtins.list[Change]:
+        """The audit rows after ``seq``, oldest first."""
+        return self._changes(_CHANGES.c.id > seq)
+
+    def _changes(self, *where: Any) -> builtins.list[Change]:
         query = (
-            select(_CHANGES)
+            select(_CHANGES, _INDICATORS.c.kind, _INDICATORS.c.value)
             .join(_INDICATORS, _INDICATORS.c.id == _CHANGES.c.indicator_id)
-            .where(_INDICATORS.c.kind == kind.value, _INDICATORS.c.value == value)
+            .where(*where)
             .order_by(_CHANGES.c.id)
         )
         with self._sessions() as session:
             return [
                 Change(
                     seq=row.id,
-                    kind=kind,
-                    value=value,
+                    kind=IndicatorKind(row.kind),
+                    value=row.value,
                     at=row.at,
                     actor=row.actor,
                     action=Action(row.action),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fanzha.intel.model import Indicator, IndicatorKind, Verdict
-from fanzha.intel.repo import Action, IndicatorRepo, MemoryIndicatorRepo, UpsertReport
+from fanzha.intel.repo import Action, IndicatorRepo, MemoryIndicatorRepo, UpsertReport, rewind
 from fanzha.model.clock import ManualClock
 from fanzha.store import Store
 from fanzha.store.intel import CHUNK_VALUES, SqlIndicatorRepo
@@ -431,3 +431,23 @@ def test_indicators_read_back_behave_like_validated_ones(repo: IndicatorRepo) ->
         assert changed.note == "other" and stored.note == original.note
         with pytest.raises(ValueError, match="frozen"):
             stored.note = "x"  # type: ignore[misc]
+
+
+def test_rewind_gives_the_indicators_as_they_were_at_a_seq(
+    repo: IndicatorRepo, clock: ManualClock
+) -> None:
+    repo.upsert_many([ind("a.example", verdict="suspicious")], actor="feed", reason="one")
+    repo.upsert_many([ind("keep.example")], actor="feed", reason="one")
+    _, seq = repo.changed_since(0)
+    clock.advance(60)
+    repo.upsert_many([ind("a.example", verdict="fraud", confidence=0.95)], actor="feed", reason="2")
+    repo.upsert_many([ind("new.example")], actor="feed", reason="two")
+    repo.expire(D, "keep.example", at=T0 + dt.timedelta(hours=1), actor="x", reason="gone")
+    changes = repo.changes_since(seq)
+    assert [c.value for c in changes] == ["a.example", "new.example", "keep.example"]
+    before = {i.value: i for i in rewind(repo.all(), changes)}
+    assert set(before) == {"a.example", "keep.example"}  # new.example came later
+    assert before["a.example"].verdict is Verdict.SUSPICIOUS
+    assert before["a.example"].confidence == 0.8  # the default, before the second feed
+    assert before["keep.example"].expires is None
+    assert rewind(repo.all(), repo.changes_since(0)) == []  # before anything was added
