@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
+U64 = npt.NDArray[np.uint64]
 Bool = npt.NDArray[np.bool_]
 
 #: delta runs kept before they are merged into one
@@ -455,10 +456,11 @@ class Run:
         return self.payer, self.payee, self.ts, self.seq, self.fen, self.cash
 
 
-def _entries(payer: I32, payee: I32, shift: int) -> I64:
-    """Sorted ``account << shift | row << 1 | side`` of both sides of every row."""
+def _entries(payer: I32 | I64, payee: I32 | I64, shift: int, out: I64 | None = None) -> I64:
+    """Sorted ``account << shift | row << 1 | side`` of both sides of every row (in ``out``,
+    which ``payer`` and ``payee`` may be the halves of)."""
     n = len(payer)
-    entry = np.empty(2 * n, dtype=np.int64)
+    entry = np.empty(2 * n, dtype=np.int64) if out is None else out
     rows = np.arange(n, dtype=np.int64)
     rows <<= 1
     np.left_shift(payer, shift, out=entry[:n], dtype=np.int64)
@@ -470,40 +472,51 @@ def _entries(payer: I32, payee: I32, shift: int) -> I64:
     return entry
 
 
-def _balances(counts: I64, signed: I64, width: int, first: bool) -> tuple[I64, I64 | None, I64]:
+def _balances(
+    counts: I64, signed: I64, width: int, first: bool, out: tuple[I64, I64, I64] | None = None
+) -> tuple[I64, I64 | None, I64]:
     """``low``, ``rel`` (unless ``first``) and ``cin`` along sorted entries (see :class:`Run`),
-    given the entries of each account present (``counts``) and their signed amounts.
+    given the entries of each account present (``counts``, none zero) and their signed
+    amounts.
 
-    ``low`` is the running sum less the least running sum so far (zero included), per
-    account: one ``minimum.accumulate`` over the sums lowered by ``width`` (more than any
-    account's range) per account, so that no account's minimum reaches into the next one.
+    Running sums per account are one ``cumsum`` of the amounts with, at each account's first
+    entry, the last account's total taken off. ``low`` is that sum less its least value so
+    far (zero included): one ``minimum.accumulate`` over the sums lowered by ``width`` (more
+    than any account's range) per account, so that no account's minimum reaches into the
+    next one. ``out``: memory to write ``low`` and ``cin`` in and to work in (a build reuses
+    its spent arrays rather than fault in fresh pages).
     """
     m = len(signed)
-    cin = np.maximum(signed, 0)
+    low, cin, work = out or (np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64))
+    np.maximum(signed, 0, out=cin)
     np.cumsum(cin, out=cin)
     if m == 0:
         return signed, (None if first else signed), cin
-    total = np.cumsum(signed)
     starts = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
-    before = total[starts] - signed[starts]  # the running sum before each account's first entry
-    rel = None if first else total - np.repeat(before, counts)
+    sums = np.add.reduceat(signed, starts)  # each account's net
+    rel = None
+    if not first:
+        rel = signed.copy()
+        rel[starts[1:]] -= sums[:-1]
+        np.cumsum(rel, out=rel)
     group = max(1, (1 << 62) // width)  # accounts per pass without overflowing int64
     for g0 in range(0, len(counts), group):
         g1 = min(len(counts), g0 + group)
         lo, hi = int(starts[g0]), (int(starts[g1]) if g1 < len(counts) else m)
-        floor = -np.arange(g1 - g0, dtype=np.int64) * width  # each account's zero, lowered
-        lowered = total[lo:hi]
-        lowered -= np.repeat(before[g0:g1] - floor, counts[g0:g1])
         at = starts[g0:g1] - lo
-        first_values = lowered[at]
+        part = low[lo:hi]
+        part[:] = signed[lo:hi]
+        part[at[1:]] -= sums[g0 : g1 - 1] + width  # from the last account's sum to the floor
+        np.cumsum(part, out=part)
+        floor = -np.arange(g1 - g0, dtype=np.int64) * width  # each account's zero, lowered
+        first_values = part[at]
         # the balance starts at zero: an account's least sum so far includes its zero
-        lowered[at] = np.minimum(first_values, floor)
-        least = np.minimum.accumulate(lowered)
-        np.subtract(lowered, least, out=least)
-        least[at] += first_values - lowered[at]
-        total[lo:hi] = least
-    return total, rel, cin
+        part[at] = np.minimum(first_values, floor)
+        least = np.minimum.accumulate(part, out=work[lo:hi])
+        np.subtract(part, least, out=part)
+        part[at] += first_values - np.minimum(first_values, floor)
+    return low, rel, cin
 
 
 def _block_min(values: I64) -> I64:
@@ -531,6 +544,132 @@ def _merge(runs: Iterable[Run], accounts: int | None, first: bool) -> Run:
         cols = [c[order] for c in cols]
     payer, payee, ts, seq, fen, cash = cols
     return Run.index(payer, payee, ts, seq, fen, cash, accounts=accounts, first=first)
+
+
+# ------------------------------------------------------------------------------ the build
+
+
+@dataclass(frozen=True)
+class _Side:
+    """The accounts of one side of every transfer as keys: the mixed code (:func:`_mix`) of
+    a digit-only number, else (``numeric`` false) the id another identifier was given."""
+
+    key: U64
+    numeric: Bool
+
+    @classmethod
+    def of(cls, column: pa.Array, names: Accounts) -> _Side:
+        """The keys of a column of account numbers (``names`` interns the others)."""
+        codes, numeric = _codes(column, _numeric(column))
+        key = _mix(codes)
+        if not numeric.all():
+            rest = ~numeric
+            key[rest] = names.intern(column.filter(pa.array(rest)))
+        return cls(key, numeric)
+
+    def take(self, order: I64) -> _Side:
+        """The rows in ``order``."""
+        return _Side(self.key[order], self.numeric[order])
+
+    def same(self, other: _Side) -> Bool:
+        """Rows where both sides are one account."""
+        same: Bool = (self.key == other.key) & (self.numeric == other.numeric)
+        return same
+
+    def prefix(self, bits: int, out: I64) -> I64:
+        """The account part of the entries, in ``out``: a digit-only account's top ``bits`` of
+        key, the others after every one of those (their ids fit in ``bits``)."""
+        prefix = out
+        np.right_shift(self.key, np.uint64(64 - bits), out=prefix.view(np.uint64))
+        if not self.numeric.all():
+            rest = ~self.numeric
+            prefix[rest] = self.key[rest].view(np.int64) + (1 << bits)
+        return prefix
+
+
+def _first_run(cols: Columns) -> tuple[Accounts, Run]:
+    """The accounts and the main run of a build in one sort of the entries: entries sorted by
+    the top bits of their account's key (see :class:`_Side`), accounts whose top bits meet
+    put apart by their whole key, ids given in key order (no dictionary of the accounts and
+    no second sort). Spent arrays are written over rather than fresh ones faulted in."""
+    n = len(cols)
+    names = Accounts()
+    payer, payee = _Side.of(cols.payer, names), _Side.of(cols.payee, names)
+    ts, fen, cash, seq = cols.ts, cols.fen, cols.cash_out, np.arange(n, dtype=np.int64)
+    if n > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
+        order = np.argsort(ts, kind="stable")  # ties stay in the order given
+        payer, payee = payer.take(order), payee.take(order)
+        ts, fen, cash, seq = ts[order], fen[order], cash[order], order
+    shift = max(1, (n - 1).bit_length()) + 1
+    bits = 62 - shift
+    if bits < 1 or len(names) >> bits:
+        raise LedgerError(0, "payer_account", "too many transfers and accounts for one run")
+    if n == 0:
+        i32 = np.zeros(0, np.int32)
+        return names, Run.index(i32, i32, ts, seq, fen, cash, accounts=0, first=True)
+    moved = np.where(payer.same(payee), 0, fen)  # self-transfers move nothing
+    entry = np.empty(2 * n, dtype=np.int64)
+    entry = _entries(payer.prefix(bits, entry[:n]), payee.prefix(bits, entry[n:]), shift, entry)
+    slot = entry & ((1 << shift) - 1)
+    pair, got = _by_entry(payer.key, payee.key, moved, slot)
+    key: U64 = got[:, 0].view(np.uint64)
+    signed = pair.reshape(-1)[: 2 * n]
+    np.copyto(signed, got[:, 1])
+    numeric_end = int(entry.searchsorted((1 << bits) << shift))
+    _part(entry, key, numeric_end, shift, signed, slot)
+    flags = np.empty(2 * n, dtype=bool)  # an account's first entry
+    flags[0] = True
+    np.not_equal(key[1:], key[:-1], out=flags[1:])
+    if numeric_end < 2 * n:
+        flags[numeric_end] = True
+    off = np.flatnonzero(flags)
+    accounts = Accounts(key[off[: int(off.searchsorted(numeric_end))]].copy(), names.names)
+    account = np.cumsum(flags, dtype=np.int64, out=entry)
+    account -= 1
+    ids = np.empty(2 * n, dtype=np.int32)
+    ids[slot] = account
+    account <<= shift
+    account |= slot  # the entries, now with account ids
+    off = np.append(off, 2 * n)
+    spent = got.reshape(-1)
+    low, _, cin = _balances(
+        np.diff(off), signed, 4 * int(moved.sum()) + 1, True,
+        (spent[: 2 * n], spent[2 * n :], pair.reshape(-1)[2 * n :]),
+    )  # fmt: skip
+    run = Run(ids[0::2].copy(), ids[1::2].copy(), ts, seq, fen, cash, shift, account, low, cin,
+              _block_min(low), off=off)  # fmt: skip
+    return accounts, run
+
+
+def _by_entry(payer: U64, payee: U64, moved: I64, slot: I64) -> tuple[I64, I64]:
+    """The account key and the signed amount of every entry, in one gather of both: the
+    pairs per slot (``row << 1 | side``), and per entry."""
+    n = len(payer)
+    pair = np.empty((2 * n, 2), dtype=np.int64)
+    pair[0::2, 0] = payer.view(np.int64)
+    pair[1::2, 0] = payee.view(np.int64)
+    np.negative(moved, out=pair[0::2, 1])
+    pair[1::2, 1] = moved
+    got = np.empty((2 * n, 2), dtype=np.int64)
+    # a 16-byte item per slot: one random read fetches both ("clip": the slots are in range,
+    # and "raise" would gather into a temporary first)
+    np.take(pair.view(np.complex128)[:, 0], slot, out=got.view(np.complex128)[:, 0], mode="clip")
+    return pair, got
+
+
+def _part(entry: I64, key: U64, end: int, shift: int, *along: I64) -> None:
+    """Put apart, in place, the digit-only accounts (entries before ``end``) whose keys
+    share their top bits: such a group is sorted by whole key, then row (and so are the
+    arrays ``along`` the entries)."""
+    head = key[:end]
+    down = np.flatnonzero(head[1:] < head[:-1])
+    # none: every group of shared top bits holds one account, or its accounts apart already
+    for top in np.unique(entry[down + 1] >> shift).tolist():
+        lo = int(entry.searchsorted(top << shift))
+        hi = int(entry.searchsorted((top + 1) << shift))
+        order = np.lexsort((entry[lo:hi], key[lo:hi]))
+        for values in (entry, key, *along):
+            values[lo:hi] = values[lo:hi][order]
 
 
 # ------------------------------------------------------------------------------ views
@@ -625,13 +764,32 @@ class View:
 
 # ------------------------------------------------------------------------------ accounts
 
-U64 = npt.NDArray[np.uint64]
+_M64: Final = (1 << 64) - 1
+_K1: Final = 0x9E3779B97F4A7C15
+_K2: Final = 0xBF58476D1CE4E5B9
+_K1_INV: Final = pow(_K1, -1, 1 << 64)
+_K2_INV: Final = pow(_K2, -1, 1 << 64)
+
+
+def _mix(codes: U64) -> U64:
+    """A bijection of ``uint64`` codes whose top bits depend on every bit (multiply, xor-shift,
+    multiply): the keys of digit-only accounts, sorted by the build with the entries."""
+    key: U64 = codes * np.uint64(_K1)
+    key ^= key >> np.uint64(32)
+    key *= np.uint64(_K2)
+    return key
+
+
+def _unmix(key: int) -> int:
+    """The code of a key: :func:`_mix` undone."""
+    h = (key * _K2_INV) & _M64
+    h ^= h >> 32
+    return (h * _K1_INV) & _M64
 
 
 def _numeric(column: pa.Array) -> Bool:
     """Account numbers that are 1–19 ASCII digits without a leading zero: these fit in a
     uint64 and come back as the same text."""
-    digits = _filled(pc.ascii_is_decimal(column))
     _, offsets_buf, data_buf = column.buffers()
     if data_buf is None or data_buf.size == 0:
         return np.zeros(len(column), dtype=bool)
@@ -643,12 +801,25 @@ def _numeric(column: pa.Array) -> Bool:
     data = np.frombuffer(data_buf, np.uint8)
     length = np.diff(offsets)
     first = data[np.minimum(offsets[:-1], len(data) - 1)]
-    ok: Bool = digits & (length > 0) & (length <= 19) & (first != ord("0"))
+    ok: Bool = (length > 0) & (length <= 19) & (first >= ord("1")) & (first <= ord("9"))
+    if column.null_count:
+        ok &= _filled(pc.is_valid(column))
     return ok
 
 
-def _codes(column: pa.Array, mask: Bool) -> U64:
-    """The uint64 codes of the rows where ``mask`` holds (``column`` a string array)."""
+def _codes(column: pa.Array, mask: Bool) -> tuple[U64, Bool]:
+    """The ``uint64`` codes of a string array, one per row (arbitrary where ``mask``, from
+    :func:`_numeric`, is false), and ``mask`` narrowed to the rows that are all digits."""
+    try:
+        return _cast(column, mask), mask
+    except pa.ArrowInvalid:  # a row with a non-digit after the first: the full check
+        mask = mask & _filled(pc.ascii_is_decimal(column))
+        return _cast(column, mask), mask
+
+
+def _cast(column: pa.Array, mask: Bool) -> U64:
+    # a string starting with 1–9 parses as decimal digits or not at all (no sign, no space;
+    # Arrow's hexadecimal needs "0x"), so the cast is the digit check
     if mask.all():
         codes: U64 = np.asarray(pc.cast(column, pa.uint64()).to_numpy(zero_copy_only=False))
         return codes
@@ -659,9 +830,8 @@ def _codes(column: pa.Array, mask: Bool) -> U64:
         column.type, len(column), [valid, *column.buffers()[1:]], offset=column.offset
     )
     cast = pc.cast(masked, pa.uint64())
-    values = np.frombuffer(cast.buffers()[1], np.uint64, len(cast), 8 * cast.offset)
-    picked: U64 = values[mask]
-    return picked
+    values: U64 = np.frombuffer(cast.buffers()[1], np.uint64, len(cast), 8 * cast.offset)
+    return values
 
 
 def _search_sorted(haystack: U64, needles: U64) -> I64:
@@ -677,43 +847,21 @@ class Accounts:
     """Account numbers interned to dense ids that never change.
 
     Digit-only account numbers (nearly every Chinese card and account number) are held as
-    sorted ``uint64`` codes, ids ``0 … len(codes) - 1``: interning them hashes integers, not
-    strings, and a look-up is a binary search. Other identifiers (IBANs, ATM terminals,
-    ISO 20022 ``Othr/Id``), and every account first seen after the build, get the next ids
-    through a dict.
+    ``keys``, their ``uint64`` codes mixed by :func:`_mix` (a bijection), sorted, ids
+    ``0 … len(keys) - 1``: interning them hashes integers, not strings (the build sorts them
+    with the entries, :func:`_first_run`), and a look-up is a binary search. Other
+    identifiers (IBANs, ATM terminals, ISO 20022 ``Othr/Id``), and every account first seen
+    after the build, get the next ids through a dict.
     """
 
-    def __init__(self, codes: U64 | None = None) -> None:
-        self.codes: U64 = np.zeros(0, np.uint64) if codes is None else codes
-        self.names: list[str] = []  # ids len(codes) …
-        self.index: dict[str, int] = {}
+    def __init__(self, keys: U64 | None = None, names: list[str] | None = None) -> None:
+        self.keys: U64 = np.zeros(0, np.uint64) if keys is None else keys
+        self.names: list[str] = names or []  # ids len(keys) …
+        first = len(self.keys)
+        self.index: dict[str, int] = {name: first + i for i, name in enumerate(self.names)}
 
     def __len__(self) -> int:
-        return len(self.codes) + len(self.names)
-
-    @classmethod
-    def build(cls, *columns: pa.Array) -> tuple[Accounts, list[I32]]:
-        """Intern the accounts of whole columns at once; their ids, column by column."""
-        masks = [_numeric(c) for c in columns]
-        codes = np.concatenate([_codes(c, m) for c, m in zip(columns, masks, strict=True)])
-        encoded = pc.dictionary_encode(pa.array(codes, pa.uint64()))
-        uniques = np.asarray(encoded.dictionary.to_numpy(), dtype=np.uint64)
-        order = np.argsort(uniques)
-        rank = np.empty(len(uniques), dtype=np.int32)
-        rank[order] = np.arange(len(uniques), dtype=np.int32)
-        numeric_ids = rank[encoded.indices.to_numpy()]  # int32 indices, no widening copy
-        accounts = cls(uniques[order])
-        out: list[I32] = []
-        start = 0
-        for column, mask in zip(columns, masks, strict=True):
-            ids = np.empty(len(column), dtype=np.int32)
-            taken = int(mask.sum())
-            ids[mask] = numeric_ids[start : start + taken]
-            start += taken
-            if taken < len(column):
-                ids[~mask] = accounts.intern(column.filter(pa.array(~mask)))
-            out.append(ids)
-        return accounts, out
+        return len(self.keys) + len(self.names)
 
     def lookup(self, values: pa.Array) -> I64:
         """Ids of account numbers (``-1`` for accounts never interned)."""
@@ -721,10 +869,11 @@ class Accounts:
         if len(values) == 0:
             return found
         mask = _numeric(values)
-        if mask.any() and len(self.codes):
-            codes = _codes(values, mask)
-            at = np.minimum(_search_sorted(self.codes, codes), len(self.codes) - 1)
-            found[mask] = np.where(self.codes[at] == codes, at, -1)
+        if mask.any() and len(self.keys):
+            codes, mask = _codes(values, mask)
+            keys = _mix(codes[mask])
+            at = np.minimum(_search_sorted(self.keys, keys), len(self.keys) - 1)
+            found[mask] = np.where(self.keys[at] == keys, at, -1)
         rest = np.flatnonzero(found < 0)
         if rest.size and self.index:
             names = values.take(pa.array(rest)).to_pylist()
@@ -735,10 +884,10 @@ class Accounts:
         """The id of one account number (``-1`` if never interned), without building an
         Arrow array: tracing and the banks look accounts up one at a time."""
         numeric = value.isascii() and value.isdigit() and len(value) <= 19 and value[0] != "0"
-        if numeric and len(self.codes):
-            code = np.uint64(int(value))
-            at = min(int(np.searchsorted(self.codes, code)), len(self.codes) - 1)
-            if self.codes[at] == code:
+        if numeric and len(self.keys):
+            key = _mix(np.array([int(value)], np.uint64))[0]
+            at = min(int(np.searchsorted(self.keys, key)), len(self.keys) - 1)
+            if self.keys[at] == key:
                 return at
         return self.index.get(value, -1)
 
@@ -759,9 +908,9 @@ class Accounts:
 
     def name(self, account_id: int) -> str:
         """The account number of an id."""
-        if account_id < len(self.codes):
-            return str(int(self.codes[account_id]))
-        return self.names[account_id - len(self.codes)]
+        if account_id < len(self.keys):
+            return str(_unmix(int(self.keys[account_id])))
+        return self.names[account_id - len(self.keys)]
 
 
 # ------------------------------------------------------------------------------ the ledger
@@ -787,14 +936,8 @@ class Ledger:
         """Index every transfer of ``table`` (rows are taken in order for ties in time)."""
         ledger = cls(rule=rule or CashOutRule())
         cols = validate(table, ledger.rule)
-        ledger.names, (payer, payee) = Accounts.build(cols.payer, cols.payee)
-        n = len(cols)
-        seq = np.arange(n, dtype=np.int64)
-        ledger.main = Run.index(
-            payer, payee, cols.ts, seq, cols.fen, cols.cash_out,
-            accounts=len(ledger.names), first=True,
-        )  # fmt: skip
-        ledger._next_seq = n
+        ledger.names, ledger.main = _first_run(cols)
+        ledger._next_seq = len(cols)
         return ledger
 
     def __repr__(self) -> str:
