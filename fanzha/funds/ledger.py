@@ -311,6 +311,7 @@ class Run:
     rel: I64 | None = None
     rel_min: I64 | None = None
     off: I64 | None = None
+    _payees: tuple[I64, I32] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -431,29 +432,59 @@ class Run:
         k = int(np.argmax(hit))
         return lo + k if hit[k] else hi
 
-    def successors(self, accounts: I64) -> I64:
-        """Payees of every transfer paid by ``accounts`` (with repeats)."""
+    def successors(self, accounts: I32 | I64) -> I32 | I64:
+        """Payees of the transfers paid by ``accounts`` (the main run: each payee once per
+        payer, from :meth:`payees`; a delta run: with repeats)."""
         if self.off is not None:
-            top = len(self.off) - 1
-            inside = accounts[accounts < top]
-            lo, hi = self.off[inside], self.off[inside + 1]
-        else:
-            lo = np.searchsorted(self.entry, accounts << self.shift, "left")
-            hi = np.searchsorted(self.entry, (accounts + 1) << self.shift, "left")
-        sizes = hi - lo
-        total = int(sizes.sum())
-        if total == 0:
-            return np.zeros(0, np.int64)
-        # the entries lo[k] … hi[k] - 1 of every account, in one arange: a run-length expansion
-        starts = np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
-        found = self.entry[starts + np.arange(total, dtype=np.int64)]
-        paid = found[(found & 1) == 0]
-        out: I64 = self.payee[(paid >> 1) & ((1 << (self.shift - 1)) - 1)].astype(np.int64)
+            off, to = self.payees()
+            inside = accounts[accounts < len(off) - 1]
+            if len(inside) == 1:
+                return to[int(off[inside[0]]) : int(off[inside[0] + 1])]
+            found: I32 = to[_ranges(off[inside], off[inside + 1])]
+            return found
+        wide = accounts.astype(np.int64)
+        lo = np.searchsorted(self.entry, wide << self.shift, "left")
+        hi = np.searchsorted(self.entry, (wide + 1) << self.shift, "left")
+        entries = self.entry[_ranges(lo, hi)]
+        paid = entries[(entries & 1) == 0]
+        out: I32 = self.payee[(paid >> 1) & ((1 << (self.shift - 1)) - 1)]
         return out
+
+    def payees(self) -> tuple[I64, I32]:
+        """CSR offsets per account and the distinct payees of each payer, sorted (main run
+        only: made at the first call, for reachability, which reads no payee entries)."""
+        if self._payees is None:
+            assert self.off is not None
+            pairs = self.payer.astype(np.int64)
+            pairs <<= 32
+            pairs |= self.payee
+            pairs.sort()
+            if len(pairs):
+                pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+            off = np.zeros(len(self.off), dtype=np.int64)
+            np.cumsum(np.bincount(pairs >> 32, minlength=len(off) - 1), out=off[1:])
+            self._payees = off, (pairs & 0xFFFFFFFF).astype(np.int32)
+        return self._payees
 
     def rows(self) -> tuple[I32, I32, I64, I64, I64, Bool]:
         """Every row (for merging runs)."""
         return self.payer, self.payee, self.ts, self.seq, self.fen, self.cash
+
+
+def _ranges(lo: I64, hi: I64) -> I64:
+    """The positions ``lo[k] … hi[k] - 1`` of every ``k``, in order: one ``cumsum`` of ones
+    with a jump at each range's start (a run-length expansion without ``np.repeat``)."""
+    sizes = hi - lo
+    keep = sizes > 0
+    if not keep.all():
+        lo, sizes = lo[keep], sizes[keep]
+    ends = np.cumsum(sizes)
+    if not len(ends):
+        return np.zeros(0, np.int64)
+    step = np.ones(int(ends[-1]), dtype=np.int64)
+    step[0] = lo[0]
+    step[ends[:-1]] = lo[1:] - lo[:-1] - sizes[:-1] + 1
+    return np.cumsum(step, out=step)
 
 
 def _entries(payer: I32 | I64, payee: I32 | I64, shift: int, out: I64 | None = None) -> I64:
@@ -929,6 +960,8 @@ class Ledger:
     late: set[int] = field(default_factory=set)
     _next_seq: int = 0
     _seen: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    _fresh: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    _mark: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32), repr=False)
     _last_ts: I64 | None = field(default=None, repr=False)  # per account, made at the first append
 
     @classmethod
@@ -1044,33 +1077,62 @@ class Ledger:
 
     def reachable(self, account: int, hops: int) -> I64:
         """Accounts reachable from ``account`` within ``hops`` transfers, ignoring time and
-        amount (``account`` itself only through a cycle), sorted: breadth first over the
-        runs, with a visited mask kept between calls and cleared after each, so a call costs
-        what it reaches, not the number of accounts."""
-        if len(self._seen) < self.accounts:
-            self._seen = np.zeros(self.accounts, dtype=bool)
-        seen = self._seen
-        found: list[I64] = []
-        frontier = np.array([account], dtype=np.int64)
+        amount (``account`` itself only through a cycle), sorted: breadth first over each
+        run's payees (:meth:`Run.successors`), with a visited mask and scratch arrays kept
+        between calls, so a small call costs what it reaches, not the number of accounts."""
+        n = self.accounts
+        if len(self._seen) < n:
+            self._seen, self._fresh = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+            self._mark = np.zeros(n, dtype=np.int32)
+        found: list[I32 | I64] = []  # what the sparse steps found (the dense ones: the mask)
+        dense = False
+        frontier: I32 | I64 = np.array([account], dtype=np.int64)
         try:
-            for _ in range(hops):
-                step = np.concatenate([r.successors(frontier) for r in self.runs])
-                step = step[~seen[step]]
-                if len(step) > len(seen) // 16:  # a large step: a dense mask, not a sort
-                    fresh = np.zeros(len(seen), dtype=bool)
-                    fresh[step] = True
-                    frontier = np.flatnonzero(fresh)
+            for hop in range(hops):
+                parts = [run.successors(frontier) for run in self.runs]
+                step = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                if len(step) > n // 8:
+                    dense = True
+                    frontier = self._dense_step(step, last=hop == hops - 1)
                 else:
-                    frontier = np.unique(step)
+                    frontier = self._sparse_step(step)
+                    found.append(frontier)
                 if not len(frontier):
                     break
-                seen[frontier] = True
-                found.append(frontier)
+            dense = dense or sum(len(part) for part in found) > n // 8
+            if dense:  # a scan of the mask is cheaper than a sort
+                return np.flatnonzero(self._seen)  # sorted already
+            return (
+                np.sort(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
+            )
         finally:
-            for part in found:
-                seen[part] = False
-        out: I64 = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
-        return out
+            if dense:
+                self._seen.fill(False)
+            else:
+                for part in found:
+                    self._seen[part] = False
+
+    def _dense_step(self, step: I32 | I64, *, last: bool) -> I64:
+        """Mark the accounts of a large step seen; the new ones, sorted (none for the last
+        step: nothing expands them)."""
+        fresh, seen = self._fresh, self._seen
+        fresh[step] = True
+        np.greater(fresh, seen, out=fresh)  # new: not seen before
+        np.logical_or(seen, fresh, out=seen)
+        frontier = np.zeros(0, np.int64) if last else np.flatnonzero(fresh)
+        fresh.fill(False)
+        return frontier
+
+    def _sparse_step(self, step: I32 | I64) -> I32 | I64:
+        """Mark the accounts of a small step seen; the new ones, each once."""
+        seen, mark = self._seen, self._mark
+        step = step[~seen[step]]
+        # distinct without a sort: the last position that wrote each account keeps it
+        at = np.arange(len(step), dtype=np.int32)
+        mark[step] = at
+        frontier = step[mark[step] == at]
+        seen[frontier] = True
+        return frontier
 
     def view(self, account: int, until: int) -> View | None:
         """``account``'s transfers with ``ts <= until`` and its balance after each, or None

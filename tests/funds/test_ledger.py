@@ -218,13 +218,17 @@ def test_timestamps_of_any_unit_become_microseconds() -> None:
     st.integers(0, 39),
     st.integers(0, 7),
     st.integers(1, 4),
+    st.booleans(),
 )
 def test_reachable_is_breadth_first_search(
-    pairs: list[tuple[int, int]], split: int, seed: int, hops: int
+    pairs: list[tuple[int, int]], split: int, seed: int, hops: int, padded: bool
 ) -> None:
     """Reachability over the main run and a delta run equals a plain BFS (a seed reaches
-    itself only through a cycle)."""
+    itself only through a cycle); ``padded``: among many accounts, so that the answer is
+    the sorted parts, not the visited mask."""
     rows = [(f"A{a}", f"A{b}", i, 100) for i, (a, b) in enumerate(pairs)]
+    if padded:
+        rows = [(f"P{i}", f"Q{i}", 0, 1) for i in range(200)] + rows
     ledger = Ledger.build(table(rows[:split]) if split else table(rows[:1]))
     if split < len(rows):
         ledger.append(table(rows[max(split, 1) :]))
