@@ -1090,7 +1090,7 @@ class Ledger:
         try:
             for hop in range(hops):
                 parts = [run.successors(frontier) for run in self.runs]
-                step = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                step = parts[0] if len(parts) == 1 else _cat(parts)
                 if len(step) > n // 8:
                     dense = True
                     frontier = self._dense_step(step, last=hop == hops - 1)
@@ -1130,7 +1130,7 @@ class Ledger:
         # distinct without a sort: the last position that wrote each account keeps it
         at = np.arange(len(step), dtype=np.int32)
         mark[step] = at
-        frontier = step[mark[step] == at]
+        frontier: I32 | I64 = step[mark[step] == at]
         seen[frontier] = True
         return frontier
 
@@ -1171,6 +1171,11 @@ class Ledger:
         found = self.events(account, (lo_ts - 1, 2**62), (hi_ts + 1, -1))
         keep = ~found.out
         return Events(*(np.asarray(getattr(found, f))[keep] for f in _FIELDS))
+
+
+def _cat(parts: list[I32 | I64]) -> I64:
+    out: I64 = np.concatenate(parts).astype(np.int64, copy=False)
+    return out
 
 
 def _spans(run: Run) -> tuple[I64, I64, I64]:
