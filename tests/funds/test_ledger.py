@@ -147,6 +147,20 @@ def test_accounts_whose_keys_share_their_top_bits_are_kept_apart() -> None:
             assert seen(built, name) == brute(rows, name)
 
 
+def test_slices_of_a_table_are_interned_like_the_table() -> None:
+    """Built from and appended with slices (arrays that start at an offset into their
+    buffers), digit-only and other accounts are found again, not given new ids."""
+    rows: list[Row] = [(ACCOUNTS[i % 6], ACCOUNTS[(i * 5 + 1) % 6], i, i + 1) for i in range(40)]
+    whole = table(rows)
+    ledger = Ledger.build(whole.slice(5, 8))
+    for start in range(13, 40, 9):
+        ledger.append(whole.slice(start, 9))
+    kept = rows[5:]
+    for account in ACCOUNTS:
+        assert seen(ledger, account) == brute(kept, account)
+    assert ledger.accounts == len({a for r in kept for a in r[:2]})
+
+
 def test_cash_out_points_come_from_channel_note_and_payee_name() -> None:
     t = pa.table(
         {
