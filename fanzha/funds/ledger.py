@@ -589,10 +589,11 @@ class _Side:
     numeric: Bool
 
     @classmethod
-    def of(cls, column: pa.Array, names: Accounts) -> _Side:
-        """The keys of a column of account numbers (``names`` interns the others)."""
+    def of(cls, column: pa.Array, names: Accounts, scratch: U64) -> _Side:
+        """The keys of a column of account numbers (``names`` interns the others;
+        ``scratch``: memory as long as the column to work in)."""
         codes, numeric = _codes(column, _numeric(column))
-        key = _mix(codes)
+        key = _mix(codes, scratch)
         if not numeric.all():
             rest = ~numeric
             key[rest] = names.intern(column.filter(pa.array(rest)))
@@ -618,6 +619,16 @@ class _Side:
         return prefix
 
 
+def _pooled(n: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """An uninitialised array from Arrow's memory pool, which keeps freed memory for the
+    next use: NumPy maps every large array afresh, and faulting in the pages of a build's
+    arrays costs the system more than the build's own work (2 s per GB on a loaded VM)."""
+    kind = np.dtype(dtype)
+    buffer = pa.allocate_buffer(n * kind.itemsize)
+    out: npt.NDArray[Any] = np.frombuffer(buffer, kind, n)
+    return out
+
+
 def _first_run(cols: Columns) -> tuple[Accounts, Run]:
     """The accounts and the main run of a build in one sort of the entries: entries sorted by
     the top bits of their account's key (see :class:`_Side`), accounts whose top bits meet
@@ -625,7 +636,9 @@ def _first_run(cols: Columns) -> tuple[Accounts, Run]:
     no second sort). Spent arrays are written over rather than fresh ones faulted in."""
     n = len(cols)
     names = Accounts()
-    payer, payee = _Side.of(cols.payer, names), _Side.of(cols.payee, names)
+    entry = _pooled(2 * n, np.int64)  # first the scratch of the keys
+    spare = entry.view(np.uint64)
+    payer, payee = _Side.of(cols.payer, names, spare[:n]), _Side.of(cols.payee, names, spare[n:])
     ts, fen, cash, seq = cols.ts, cols.fen, cols.cash_out, np.arange(n, dtype=np.int64)
     if n > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
         order = np.argsort(ts, kind="stable")  # ties stay in the order given
@@ -638,17 +651,17 @@ def _first_run(cols: Columns) -> tuple[Accounts, Run]:
     if n == 0:
         i32 = np.zeros(0, np.int32)
         return names, Run.index(i32, i32, ts, seq, fen, cash, accounts=0, first=True)
-    moved = np.where(payer.same(payee), 0, fen)  # self-transfers move nothing
-    entry = np.empty(2 * n, dtype=np.int64)
+    moved = _pooled(n, np.int64)
+    np.multiply(fen, ~payer.same(payee), out=moved)  # self-transfers move nothing
     entry = _entries(payer.prefix(bits, entry[:n]), payee.prefix(bits, entry[n:]), shift, entry)
-    slot = entry & ((1 << shift) - 1)
+    slot = np.bitwise_and(entry, (1 << shift) - 1, out=_pooled(2 * n, np.int64))
     pair, got = _by_entry(payer.key, payee.key, moved, slot)
     key: U64 = got[:, 0].view(np.uint64)
     signed = pair.reshape(-1)[: 2 * n]
     np.copyto(signed, got[:, 1])
     numeric_end = int(entry.searchsorted((1 << bits) << shift))
     _part(entry, key, numeric_end, shift, signed, slot)
-    flags = np.empty(2 * n, dtype=bool)  # an account's first entry
+    flags = _pooled(2 * n, np.bool_)  # an account's first entry
     flags[0] = True
     np.not_equal(key[1:], key[:-1], out=flags[1:])
     if numeric_end < 2 * n:
@@ -657,7 +670,7 @@ def _first_run(cols: Columns) -> tuple[Accounts, Run]:
     accounts = Accounts(key[off[: int(off.searchsorted(numeric_end))]].copy(), names.names)
     account = np.cumsum(flags, dtype=np.int64, out=entry)
     account -= 1
-    ids = np.empty(2 * n, dtype=np.int32)
+    ids = _pooled(2 * n, np.int32)
     ids[slot] = account
     account <<= shift
     account |= slot  # the entries, now with account ids
@@ -667,7 +680,8 @@ def _first_run(cols: Columns) -> tuple[Accounts, Run]:
         np.diff(off), signed, 4 * int(moved.sum()) + 1, True,
         (spent[: 2 * n], spent[2 * n :], pair.reshape(-1)[2 * n :]),
     )  # fmt: skip
-    run = Run(ids[0::2].copy(), ids[1::2].copy(), ts, seq, fen, cash, shift, account, low, cin,
+    # payers and payees as views of the ids by slot (no copies)
+    run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, account, low, cin,
               _block_min(low), off=off)  # fmt: skip
     return accounts, run
 
@@ -676,12 +690,12 @@ def _by_entry(payer: U64, payee: U64, moved: I64, slot: I64) -> tuple[I64, I64]:
     """The account key and the signed amount of every entry, in one gather of both: the
     pairs per slot (``row << 1 | side``), and per entry."""
     n = len(payer)
-    pair = np.empty((2 * n, 2), dtype=np.int64)
+    pair = _pooled(4 * n, np.int64).reshape(2 * n, 2)
     pair[0::2, 0] = payer.view(np.int64)
     pair[1::2, 0] = payee.view(np.int64)
     np.negative(moved, out=pair[0::2, 1])
     pair[1::2, 1] = moved
-    got = np.empty((2 * n, 2), dtype=np.int64)
+    got = _pooled(4 * n, np.int64).reshape(2 * n, 2)
     # a 16-byte item per slot: one random read fetches both ("clip": the slots are in range,
     # and "raise" would gather into a temporary first)
     np.take(pair.view(np.complex128)[:, 0], slot, out=got.view(np.complex128)[:, 0], mode="clip")
@@ -802,11 +816,12 @@ _K1_INV: Final = pow(_K1, -1, 1 << 64)
 _K2_INV: Final = pow(_K2, -1, 1 << 64)
 
 
-def _mix(codes: U64) -> U64:
+def _mix(codes: U64, scratch: U64 | None = None) -> U64:
     """A bijection of ``uint64`` codes whose top bits depend on every bit (multiply, xor-shift,
-    multiply): the keys of digit-only accounts, sorted by the build with the entries."""
-    key: U64 = codes * np.uint64(_K1)
-    key ^= key >> np.uint64(32)
+    multiply): the keys of digit-only accounts, sorted by the build with the entries
+    (``scratch``: memory as long as ``codes`` to work in)."""
+    key: U64 = np.multiply(codes, np.uint64(_K1), out=_pooled(len(codes), np.uint64))
+    key ^= np.right_shift(key, np.uint64(32), out=scratch)
     key *= np.uint64(_K2)
     return key
 
