@@ -826,11 +826,26 @@ def _mix(codes: U64, scratch: U64 | None = None) -> U64:
     return key
 
 
+def _mix_one(code: int) -> int:
+    """:func:`_mix` of one code, in Python integers."""
+    h = (code * _K1) & _M64
+    h ^= h >> 32
+    return (h * _K2) & _M64
+
+
 def _unmix(key: int) -> int:
     """The code of a key: :func:`_mix` undone."""
     h = (key * _K2_INV) & _M64
     h ^= h >> 32
     return (h * _K1_INV) & _M64
+
+
+def _unmixed(keys: U64) -> U64:
+    """The codes of keys: :func:`_unmix` of every one."""
+    codes: U64 = keys * np.uint64(_K2_INV)
+    codes ^= codes >> np.uint64(32)
+    codes *= np.uint64(_K1_INV)
+    return codes
 
 
 def _numeric(column: pa.Array) -> Bool:
@@ -920,6 +935,7 @@ class Accounts:
         self.names: list[str] = names or []  # ids len(keys) …
         first = len(self.keys)
         self.index: dict[str, int] = {name: first + i for i, name in enumerate(self.names)}
+        self._codes: U64 | None = None  # the codes of the keys, by id
 
     def __len__(self) -> int:
         return len(self.keys) + len(self.names)
@@ -947,9 +963,9 @@ class Accounts:
         Arrow array: tracing and the banks look accounts up one at a time."""
         numeric = value.isascii() and value.isdigit() and len(value) <= 19 and value[0] != "0"
         if numeric and len(self.keys):
-            key = _mix(np.array([int(value)], np.uint64))[0]
-            at = min(int(np.searchsorted(self.keys, key)), len(self.keys) - 1)
-            if self.keys[at] == key:
+            key = _mix_one(int(value))
+            at = min(int(np.searchsorted(self.keys, np.uint64(key))), len(self.keys) - 1)
+            if int(self.keys[at]) == key:
                 return at
         return self.index.get(value, -1)
 
@@ -969,7 +985,9 @@ class Accounts:
     def name(self, account_id: int) -> str:
         """The account number of an id."""
         if account_id < len(self.keys):
-            return str(_unmix(int(self.keys[account_id])))
+            if self._codes is None:  # made at the first name: traces name every node
+                self._codes = _unmixed(self.keys)
+            return str(int(self._codes[account_id]))
         return self.names[account_id - len(self.keys)]
 
 
