@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
+U64 = npt.NDArray[np.uint64]
 Bool = npt.NDArray[np.bool_]
 
 #: delta runs kept before they are merged into one
@@ -310,6 +311,7 @@ class Run:
     rel: I64 | None = None
     rel_min: I64 | None = None
     off: I64 | None = None
+    _payees: tuple[I64, I32] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -430,35 +432,66 @@ class Run:
         k = int(np.argmax(hit))
         return lo + k if hit[k] else hi
 
-    def successors(self, accounts: I64) -> I64:
-        """Payees of every transfer paid by ``accounts`` (with repeats)."""
+    def successors(self, accounts: I32 | I64) -> I32 | I64:
+        """Payees of the transfers paid by ``accounts`` (the main run: each payee once per
+        payer, from :meth:`payees`; a delta run: with repeats)."""
         if self.off is not None:
-            top = len(self.off) - 1
-            inside = accounts[accounts < top]
-            lo, hi = self.off[inside], self.off[inside + 1]
-        else:
-            lo = np.searchsorted(self.entry, accounts << self.shift, "left")
-            hi = np.searchsorted(self.entry, (accounts + 1) << self.shift, "left")
-        sizes = hi - lo
-        total = int(sizes.sum())
-        if total == 0:
-            return np.zeros(0, np.int64)
-        # the entries lo[k] … hi[k] - 1 of every account, in one arange: a run-length expansion
-        starts = np.repeat(lo - np.cumsum(sizes) + sizes, sizes)
-        found = self.entry[starts + np.arange(total, dtype=np.int64)]
-        paid = found[(found & 1) == 0]
-        out: I64 = self.payee[(paid >> 1) & ((1 << (self.shift - 1)) - 1)].astype(np.int64)
+            off, to = self.payees()
+            inside = accounts[accounts < len(off) - 1]
+            if len(inside) == 1:
+                return to[int(off[inside[0]]) : int(off[inside[0] + 1])]
+            found: I32 = to[_ranges(off[inside], off[inside + 1])]
+            return found
+        wide = accounts.astype(np.int64)
+        lo = np.searchsorted(self.entry, wide << self.shift, "left")
+        hi = np.searchsorted(self.entry, (wide + 1) << self.shift, "left")
+        entries = self.entry[_ranges(lo, hi)]
+        paid = entries[(entries & 1) == 0]
+        out: I32 = self.payee[(paid >> 1) & ((1 << (self.shift - 1)) - 1)]
         return out
+
+    def payees(self) -> tuple[I64, I32]:
+        """CSR offsets per account and the distinct payees of each payer, sorted (main run
+        only: made at the first call, for reachability, which reads no payee entries)."""
+        if self._payees is None:
+            assert self.off is not None
+            pairs = self.payer.astype(np.int64)
+            pairs <<= 32
+            pairs |= self.payee
+            pairs.sort()
+            if len(pairs):
+                pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+            off = np.zeros(len(self.off), dtype=np.int64)
+            np.cumsum(np.bincount(pairs >> 32, minlength=len(off) - 1), out=off[1:])
+            self._payees = off, (pairs & 0xFFFFFFFF).astype(np.int32)
+        return self._payees
 
     def rows(self) -> tuple[I32, I32, I64, I64, I64, Bool]:
         """Every row (for merging runs)."""
         return self.payer, self.payee, self.ts, self.seq, self.fen, self.cash
 
 
-def _entries(payer: I32, payee: I32, shift: int) -> I64:
-    """Sorted ``account << shift | row << 1 | side`` of both sides of every row."""
+def _ranges(lo: I64, hi: I64) -> I64:
+    """The positions ``lo[k] … hi[k] - 1`` of every ``k``, in order: one ``cumsum`` of ones
+    with a jump at each range's start (a run-length expansion without ``np.repeat``)."""
+    sizes = hi - lo
+    keep = sizes > 0
+    if not keep.all():
+        lo, sizes = lo[keep], sizes[keep]
+    ends = np.cumsum(sizes)
+    if not len(ends):
+        return np.zeros(0, np.int64)
+    step = np.ones(int(ends[-1]), dtype=np.int64)
+    step[0] = lo[0]
+    step[ends[:-1]] = lo[1:] - lo[:-1] - sizes[:-1] + 1
+    return np.cumsum(step, out=step)
+
+
+def _entries(payer: I32 | I64, payee: I32 | I64, shift: int, out: I64 | None = None) -> I64:
+    """Sorted ``account << shift | row << 1 | side`` of both sides of every row (in ``out``,
+    which ``payer`` and ``payee`` may be the halves of)."""
     n = len(payer)
-    entry = np.empty(2 * n, dtype=np.int64)
+    entry = np.empty(2 * n, dtype=np.int64) if out is None else out
     rows = np.arange(n, dtype=np.int64)
     rows <<= 1
     np.left_shift(payer, shift, out=entry[:n], dtype=np.int64)
@@ -470,40 +503,51 @@ def _entries(payer: I32, payee: I32, shift: int) -> I64:
     return entry
 
 
-def _balances(counts: I64, signed: I64, width: int, first: bool) -> tuple[I64, I64 | None, I64]:
+def _balances(
+    counts: I64, signed: I64, width: int, first: bool, out: tuple[I64, I64, I64] | None = None
+) -> tuple[I64, I64 | None, I64]:
     """``low``, ``rel`` (unless ``first``) and ``cin`` along sorted entries (see :class:`Run`),
-    given the entries of each account present (``counts``) and their signed amounts.
+    given the entries of each account present (``counts``, none zero) and their signed
+    amounts.
 
-    ``low`` is the running sum less the least running sum so far (zero included), per
-    account: one ``minimum.accumulate`` over the sums lowered by ``width`` (more than any
-    account's range) per account, so that no account's minimum reaches into the next one.
+    Running sums per account are one ``cumsum`` of the amounts with, at each account's first
+    entry, the last account's total taken off. ``low`` is that sum less its least value so
+    far (zero included): one ``minimum.accumulate`` over the sums lowered by ``width`` (more
+    than any account's range) per account, so that no account's minimum reaches into the
+    next one. ``out``: memory to write ``low`` and ``cin`` in and to work in (a build reuses
+    its spent arrays rather than fault in fresh pages).
     """
     m = len(signed)
-    cin = np.maximum(signed, 0)
+    low, cin, work = out or (np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64))
+    np.maximum(signed, 0, out=cin)
     np.cumsum(cin, out=cin)
     if m == 0:
         return signed, (None if first else signed), cin
-    total = np.cumsum(signed)
     starts = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
-    before = total[starts] - signed[starts]  # the running sum before each account's first entry
-    rel = None if first else total - np.repeat(before, counts)
+    sums = np.add.reduceat(signed, starts)  # each account's net
+    rel = None
+    if not first:
+        rel = signed.copy()
+        rel[starts[1:]] -= sums[:-1]
+        np.cumsum(rel, out=rel)
     group = max(1, (1 << 62) // width)  # accounts per pass without overflowing int64
     for g0 in range(0, len(counts), group):
         g1 = min(len(counts), g0 + group)
         lo, hi = int(starts[g0]), (int(starts[g1]) if g1 < len(counts) else m)
-        floor = -np.arange(g1 - g0, dtype=np.int64) * width  # each account's zero, lowered
-        lowered = total[lo:hi]
-        lowered -= np.repeat(before[g0:g1] - floor, counts[g0:g1])
         at = starts[g0:g1] - lo
-        first_values = lowered[at]
+        part = low[lo:hi]
+        part[:] = signed[lo:hi]
+        part[at[1:]] -= sums[g0 : g1 - 1] + width  # from the last account's sum to the floor
+        np.cumsum(part, out=part)
+        floor = -np.arange(g1 - g0, dtype=np.int64) * width  # each account's zero, lowered
+        first_values = part[at]
         # the balance starts at zero: an account's least sum so far includes its zero
-        lowered[at] = np.minimum(first_values, floor)
-        least = np.minimum.accumulate(lowered)
-        np.subtract(lowered, least, out=least)
-        least[at] += first_values - lowered[at]
-        total[lo:hi] = least
-    return total, rel, cin
+        part[at] = np.minimum(first_values, floor)
+        least = np.minimum.accumulate(part, out=work[lo:hi])
+        np.subtract(part, least, out=part)
+        part[at] += first_values - np.minimum(first_values, floor)
+    return low, rel, cin
 
 
 def _block_min(values: I64) -> I64:
@@ -531,6 +575,146 @@ def _merge(runs: Iterable[Run], accounts: int | None, first: bool) -> Run:
         cols = [c[order] for c in cols]
     payer, payee, ts, seq, fen, cash = cols
     return Run.index(payer, payee, ts, seq, fen, cash, accounts=accounts, first=first)
+
+
+# ------------------------------------------------------------------------------ the build
+
+
+@dataclass(frozen=True)
+class _Side:
+    """The accounts of one side of every transfer as keys: the mixed code (:func:`_mix`) of
+    a digit-only number, else (``numeric`` false) the id another identifier was given."""
+
+    key: U64
+    numeric: Bool
+
+    @classmethod
+    def of(cls, column: pa.Array, names: Accounts, scratch: U64) -> _Side:
+        """The keys of a column of account numbers (``names`` interns the others;
+        ``scratch``: memory as long as the column to work in)."""
+        codes, numeric = _codes(column, _numeric(column))
+        key = _mix(codes, scratch)
+        if not numeric.all():
+            rest = ~numeric
+            key[rest] = names.intern(column.filter(pa.array(rest)))
+        return cls(key, numeric)
+
+    def take(self, order: I64) -> _Side:
+        """The rows in ``order``."""
+        return _Side(self.key[order], self.numeric[order])
+
+    def same(self, other: _Side) -> Bool:
+        """Rows where both sides are one account."""
+        same: Bool = (self.key == other.key) & (self.numeric == other.numeric)
+        return same
+
+    def prefix(self, bits: int, out: I64) -> I64:
+        """The account part of the entries, in ``out``: a digit-only account's top ``bits`` of
+        key, the others after every one of those (their ids fit in ``bits``)."""
+        prefix = out
+        np.right_shift(self.key, np.uint64(64 - bits), out=prefix.view(np.uint64))
+        if not self.numeric.all():
+            rest = ~self.numeric
+            prefix[rest] = self.key[rest].view(np.int64) + (1 << bits)
+        return prefix
+
+
+def _pooled(n: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """An uninitialised array from Arrow's memory pool, which keeps freed memory for the
+    next use: NumPy maps every large array afresh, and faulting in the pages of a build's
+    arrays costs the system more than the build's own work (2 s per GB on a loaded VM)."""
+    kind = np.dtype(dtype)
+    buffer = pa.allocate_buffer(n * kind.itemsize)
+    out: npt.NDArray[Any] = np.frombuffer(buffer, kind, n)
+    return out
+
+
+def _first_run(cols: Columns) -> tuple[Accounts, Run]:
+    """The accounts and the main run of a build in one sort of the entries: entries sorted by
+    the top bits of their account's key (see :class:`_Side`), accounts whose top bits meet
+    put apart by their whole key, ids given in key order (no dictionary of the accounts and
+    no second sort). Spent arrays are written over rather than fresh ones faulted in."""
+    n = len(cols)
+    names = Accounts()
+    entry = _pooled(2 * n, np.int64)  # first the scratch of the keys
+    spare = entry.view(np.uint64)
+    payer, payee = _Side.of(cols.payer, names, spare[:n]), _Side.of(cols.payee, names, spare[n:])
+    ts, fen, cash, seq = cols.ts, cols.fen, cols.cash_out, np.arange(n, dtype=np.int64)
+    if n > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
+        order = np.argsort(ts, kind="stable")  # ties stay in the order given
+        payer, payee = payer.take(order), payee.take(order)
+        ts, fen, cash, seq = ts[order], fen[order], cash[order], order
+    shift = max(1, (n - 1).bit_length()) + 1
+    bits = 62 - shift
+    if bits < 1 or len(names) >> bits:
+        raise LedgerError(0, "payer_account", "too many transfers and accounts for one run")
+    if n == 0:
+        i32 = np.zeros(0, np.int32)
+        return names, Run.index(i32, i32, ts, seq, fen, cash, accounts=0, first=True)
+    moved = _pooled(n, np.int64)
+    np.multiply(fen, ~payer.same(payee), out=moved)  # self-transfers move nothing
+    entry = _entries(payer.prefix(bits, entry[:n]), payee.prefix(bits, entry[n:]), shift, entry)
+    slot = np.bitwise_and(entry, (1 << shift) - 1, out=_pooled(2 * n, np.int64))
+    pair, got = _by_entry(payer.key, payee.key, moved, slot)
+    key: U64 = got[:, 0].view(np.uint64)
+    signed = pair.reshape(-1)[: 2 * n]
+    np.copyto(signed, got[:, 1])
+    numeric_end = int(entry.searchsorted((1 << bits) << shift))
+    _part(entry, key, numeric_end, shift, signed, slot)
+    flags = _pooled(2 * n, np.bool_)  # an account's first entry
+    flags[0] = True
+    np.not_equal(key[1:], key[:-1], out=flags[1:])
+    if numeric_end < 2 * n:
+        flags[numeric_end] = True
+    off = np.flatnonzero(flags)
+    accounts = Accounts(key[off[: int(off.searchsorted(numeric_end))]].copy(), names.names)
+    account = np.cumsum(flags, dtype=np.int64, out=entry)
+    account -= 1
+    ids = _pooled(2 * n, np.int32)
+    ids[slot] = account
+    account <<= shift
+    account |= slot  # the entries, now with account ids
+    off = np.append(off, 2 * n)
+    spent = got.reshape(-1)
+    low, _, cin = _balances(
+        np.diff(off), signed, 4 * int(moved.sum()) + 1, True,
+        (spent[: 2 * n], spent[2 * n :], pair.reshape(-1)[2 * n :]),
+    )  # fmt: skip
+    # payers and payees as views of the ids by slot (no copies)
+    run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, account, low, cin,
+              _block_min(low), off=off)  # fmt: skip
+    return accounts, run
+
+
+def _by_entry(payer: U64, payee: U64, moved: I64, slot: I64) -> tuple[I64, I64]:
+    """The account key and the signed amount of every entry, in one gather of both: the
+    pairs per slot (``row << 1 | side``), and per entry."""
+    n = len(payer)
+    pair = _pooled(4 * n, np.int64).reshape(2 * n, 2)
+    pair[0::2, 0] = payer.view(np.int64)
+    pair[1::2, 0] = payee.view(np.int64)
+    np.negative(moved, out=pair[0::2, 1])
+    pair[1::2, 1] = moved
+    got = _pooled(4 * n, np.int64).reshape(2 * n, 2)
+    # a 16-byte item per slot: one random read fetches both ("clip": the slots are in range,
+    # and "raise" would gather into a temporary first)
+    np.take(pair.view(np.complex128)[:, 0], slot, out=got.view(np.complex128)[:, 0], mode="clip")
+    return pair, got
+
+
+def _part(entry: I64, key: U64, end: int, shift: int, *along: I64) -> None:
+    """Put apart, in place, the digit-only accounts (entries before ``end``) whose keys
+    share their top bits: such a group is sorted by whole key, then row (and so are the
+    arrays ``along`` the entries)."""
+    head = key[:end]
+    down = np.flatnonzero(head[1:] < head[:-1])
+    # none: every group of shared top bits holds one account, or its accounts apart already
+    for top in np.unique(entry[down + 1] >> shift).tolist():
+        lo = int(entry.searchsorted(top << shift))
+        hi = int(entry.searchsorted((top + 1) << shift))
+        order = np.lexsort((entry[lo:hi], key[lo:hi]))
+        for values in (entry, key, *along):
+            values[lo:hi] = values[lo:hi][order]
 
 
 # ------------------------------------------------------------------------------ views
@@ -625,13 +809,48 @@ class View:
 
 # ------------------------------------------------------------------------------ accounts
 
-U64 = npt.NDArray[np.uint64]
+_M64: Final = (1 << 64) - 1
+_K1: Final = 0x9E3779B97F4A7C15
+_K2: Final = 0xBF58476D1CE4E5B9
+_K1_INV: Final = pow(_K1, -1, 1 << 64)
+_K2_INV: Final = pow(_K2, -1, 1 << 64)
+
+
+def _mix(codes: U64, scratch: U64 | None = None) -> U64:
+    """A bijection of ``uint64`` codes whose top bits depend on every bit (multiply, xor-shift,
+    multiply): the keys of digit-only accounts, sorted by the build with the entries
+    (``scratch``: memory as long as ``codes`` to work in)."""
+    key: U64 = np.multiply(codes, np.uint64(_K1), out=_pooled(len(codes), np.uint64))
+    key ^= np.right_shift(key, np.uint64(32), out=scratch)
+    key *= np.uint64(_K2)
+    return key
+
+
+def _mix_one(code: int) -> int:
+    """:func:`_mix` of one code, in Python integers."""
+    h = (code * _K1) & _M64
+    h ^= h >> 32
+    return (h * _K2) & _M64
+
+
+def _unmix(key: int) -> int:
+    """The code of a key: :func:`_mix` undone."""
+    h = (key * _K2_INV) & _M64
+    h ^= h >> 32
+    return (h * _K1_INV) & _M64
+
+
+def _unmixed(keys: U64) -> U64:
+    """The codes of keys: :func:`_unmix` of every one."""
+    codes: U64 = keys * np.uint64(_K2_INV)
+    codes ^= codes >> np.uint64(32)
+    codes *= np.uint64(_K1_INV)
+    return codes
 
 
 def _numeric(column: pa.Array) -> Bool:
     """Account numbers that are 1–19 ASCII digits without a leading zero: these fit in a
     uint64 and come back as the same text."""
-    digits = _filled(pc.ascii_is_decimal(column))
     _, offsets_buf, data_buf = column.buffers()
     if data_buf is None or data_buf.size == 0:
         return np.zeros(len(column), dtype=bool)
@@ -643,77 +862,83 @@ def _numeric(column: pa.Array) -> Bool:
     data = np.frombuffer(data_buf, np.uint8)
     length = np.diff(offsets)
     first = data[np.minimum(offsets[:-1], len(data) - 1)]
-    ok: Bool = digits & (length > 0) & (length <= 19) & (first != ord("0"))
+    ok: Bool = (length > 0) & (length <= 19) & (first >= ord("1")) & (first <= ord("9"))
+    if column.null_count:
+        ok &= _filled(pc.is_valid(column))
     return ok
 
 
-def _codes(column: pa.Array, mask: Bool) -> U64:
-    """The uint64 codes of the rows where ``mask`` holds (``column`` a string array)."""
+def _codes(column: pa.Array, mask: Bool) -> tuple[U64, Bool]:
+    """The ``uint64`` codes of a string array, one per row (arbitrary where ``mask``, from
+    :func:`_numeric`, is false), and ``mask`` narrowed to the rows that are all digits."""
+    try:
+        return _cast(column, mask), mask
+    except pa.ArrowInvalid:  # a row with a non-digit after the first: the full check
+        mask = mask & _filled(pc.ascii_is_decimal(column))
+        return _cast(column, mask), mask
+
+
+def _cast(column: pa.Array, mask: Bool) -> U64:
+    # a string starting with 1–9 parses as decimal digits or not at all (no sign, no space;
+    # Arrow's hexadecimal needs "0x"), so the cast is the digit check
     if mask.all():
         codes: U64 = np.asarray(pc.cast(column, pa.uint64()).to_numpy(zero_copy_only=False))
         return codes
     # the other rows are marked null over the same buffers, so the cast skips them without
-    # a filter copying every string
-    valid = pa.array(np.concatenate([np.zeros(column.offset, bool), mask])).buffers()[1]
+    # a filter copying every string (a slice's offsets are cut to start within a byte of it,
+    # so the validity bits cost the rows, not the offset)
+    _, offsets, data = column.buffers()
+    skip = column.offset % 8
+    width = 8 if pa.types.is_large_string(column.type) else 4
+    valid = pa.array(np.concatenate([np.zeros(skip, bool), mask])).buffers()[1]
     masked = pa.Array.from_buffers(
-        column.type, len(column), [valid, *column.buffers()[1:]], offset=column.offset
+        column.type,
+        len(column),
+        [valid, offsets.slice((column.offset - skip) * width), data],
+        offset=skip,
     )
     cast = pc.cast(masked, pa.uint64())
-    values = np.frombuffer(cast.buffers()[1], np.uint64, len(cast), 8 * cast.offset)
-    picked: U64 = values[mask]
-    return picked
+    values: U64 = np.frombuffer(cast.buffers()[1], np.uint64, len(cast), 8 * cast.offset)
+    return values
 
 
 def _search_sorted(haystack: U64, needles: U64) -> I64:
     """``np.searchsorted(haystack, needles)``, the needles sorted first: in increasing order
-    each search starts where the last one ended, about 4x faster for 60 k needles in 2 M."""
+    each search starts where the last one ended (about 4x faster for 60 k needles in 2 M)."""
     order = np.argsort(needles)
     at = np.empty(len(needles), dtype=np.int64)
     at[order] = np.searchsorted(haystack, needles[order])
     return at
 
 
+def _distinct(values: pa.Array) -> tuple[list[str], I64]:
+    """The distinct strings of ``values`` and where each row's is among them."""
+    encoded = pc.dictionary_encode(values)
+    names = [str(name) for name in encoded.dictionary.to_pylist()]
+    at: I64 = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return names, at
+
+
 class Accounts:
     """Account numbers interned to dense ids that never change.
 
     Digit-only account numbers (nearly every Chinese card and account number) are held as
-    sorted ``uint64`` codes, ids ``0 … len(codes) - 1``: interning them hashes integers, not
-    strings, and a look-up is a binary search. Other identifiers (IBANs, ATM terminals,
-    ISO 20022 ``Othr/Id``), and every account first seen after the build, get the next ids
-    through a dict.
+    ``keys``, their ``uint64`` codes mixed by :func:`_mix` (a bijection), sorted, ids
+    ``0 … len(keys) - 1``: interning them hashes integers, not strings (the build sorts them
+    with the entries, :func:`_first_run`), and a look-up is a binary search. Other
+    identifiers (IBANs, ATM terminals, ISO 20022 ``Othr/Id``), and every account first seen
+    after the build, get the next ids through a dict.
     """
 
-    def __init__(self, codes: U64 | None = None) -> None:
-        self.codes: U64 = np.zeros(0, np.uint64) if codes is None else codes
-        self.names: list[str] = []  # ids len(codes) …
-        self.index: dict[str, int] = {}
+    def __init__(self, keys: U64 | None = None, names: list[str] | None = None) -> None:
+        self.keys: U64 = np.zeros(0, np.uint64) if keys is None else keys
+        self.names: list[str] = names or []  # ids len(keys) …
+        first = len(self.keys)
+        self.index: dict[str, int] = {name: first + i for i, name in enumerate(self.names)}
+        self._codes: U64 | None = None  # the codes of the keys, by id
 
     def __len__(self) -> int:
-        return len(self.codes) + len(self.names)
-
-    @classmethod
-    def build(cls, *columns: pa.Array) -> tuple[Accounts, list[I32]]:
-        """Intern the accounts of whole columns at once; their ids, column by column."""
-        masks = [_numeric(c) for c in columns]
-        codes = np.concatenate([_codes(c, m) for c, m in zip(columns, masks, strict=True)])
-        encoded = pc.dictionary_encode(pa.array(codes, pa.uint64()))
-        uniques = np.asarray(encoded.dictionary.to_numpy(), dtype=np.uint64)
-        order = np.argsort(uniques)
-        rank = np.empty(len(uniques), dtype=np.int32)
-        rank[order] = np.arange(len(uniques), dtype=np.int32)
-        numeric_ids = rank[encoded.indices.to_numpy()]  # int32 indices, no widening copy
-        accounts = cls(uniques[order])
-        out: list[I32] = []
-        start = 0
-        for column, mask in zip(columns, masks, strict=True):
-            ids = np.empty(len(column), dtype=np.int32)
-            taken = int(mask.sum())
-            ids[mask] = numeric_ids[start : start + taken]
-            start += taken
-            if taken < len(column):
-                ids[~mask] = accounts.intern(column.filter(pa.array(~mask)))
-            out.append(ids)
-        return accounts, out
+        return len(self.keys) + len(self.names)
 
     def lookup(self, values: pa.Array) -> I64:
         """Ids of account numbers (``-1`` for accounts never interned)."""
@@ -721,47 +946,49 @@ class Accounts:
         if len(values) == 0:
             return found
         mask = _numeric(values)
-        if mask.any() and len(self.codes):
-            codes = _codes(values, mask)
-            at = np.minimum(_search_sorted(self.codes, codes), len(self.codes) - 1)
-            found[mask] = np.where(self.codes[at] == codes, at, -1)
+        if mask.any() and len(self.keys):
+            codes, mask = _codes(values, mask)
+            keys = _mix(codes[mask])
+            at = np.minimum(_search_sorted(self.keys, keys), len(self.keys) - 1)
+            found[mask] = np.where(self.keys[at] == keys, at, -1)
         rest = np.flatnonzero(found < 0)
-        if rest.size and self.index:
-            names = values.take(pa.array(rest)).to_pylist()
-            found[rest] = [self.index.get(str(name), -1) for name in names]
+        if rest.size and self.index:  # each distinct other name once
+            names, at = _distinct(values.take(pa.array(rest)))
+            ids = np.array([self.index.get(name, -1) for name in names], dtype=np.int64)
+            found[rest] = ids[at]
         return found
 
     def lookup_one(self, value: str) -> int:
         """The id of one account number (``-1`` if never interned), without building an
         Arrow array: tracing and the banks look accounts up one at a time."""
         numeric = value.isascii() and value.isdigit() and len(value) <= 19 and value[0] != "0"
-        if numeric and len(self.codes):
-            code = np.uint64(int(value))
-            at = min(int(np.searchsorted(self.codes, code)), len(self.codes) - 1)
-            if self.codes[at] == code:
+        if numeric and len(self.keys):
+            key = _mix_one(int(value))
+            at = min(int(np.searchsorted(self.keys, np.uint64(key))), len(self.keys) - 1)
+            if int(self.keys[at]) == key:
                 return at
         return self.index.get(value, -1)
 
     def intern(self, values: pa.Array) -> I32:
         """Ids of account numbers, giving the next ids to accounts never seen."""
-        encoded = pc.dictionary_encode(values)
-        uniques: pa.Array = encoded.dictionary
-        ids = self.lookup(uniques)
+        ids = self.lookup(values)
         missing = np.flatnonzero(ids < 0)
-        if missing.size:  # the next ids, in one step (uniques are distinct)
-            fresh = [str(name) for name in uniques.take(pa.array(missing)).to_pylist()]
+        if missing.size:  # the next ids, in one step
+            fresh, at = _distinct(values.take(pa.array(missing)))
             first = len(self)
-            ids[missing] = np.arange(first, first + len(fresh))
             self.index.update(zip(fresh, range(first, first + len(fresh)), strict=True))
             self.names.extend(fresh)
-        out: I32 = ids[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))].astype(np.int32)
+            ids[missing] = at + first
+        out: I32 = ids.astype(np.int32)
         return out
 
     def name(self, account_id: int) -> str:
         """The account number of an id."""
-        if account_id < len(self.codes):
-            return str(int(self.codes[account_id]))
-        return self.names[account_id - len(self.codes)]
+        if account_id < len(self.keys):
+            if self._codes is None:  # made at the first name: traces name every node
+                self._codes = _unmixed(self.keys)
+            return str(int(self._codes[account_id]))
+        return self.names[account_id - len(self.keys)]
 
 
 # ------------------------------------------------------------------------------ the ledger
@@ -780,6 +1007,8 @@ class Ledger:
     late: set[int] = field(default_factory=set)
     _next_seq: int = 0
     _seen: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    _fresh: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    _mark: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32), repr=False)
     _last_ts: I64 | None = field(default=None, repr=False)  # per account, made at the first append
 
     @classmethod
@@ -787,14 +1016,8 @@ class Ledger:
         """Index every transfer of ``table`` (rows are taken in order for ties in time)."""
         ledger = cls(rule=rule or CashOutRule())
         cols = validate(table, ledger.rule)
-        ledger.names, (payer, payee) = Accounts.build(cols.payer, cols.payee)
-        n = len(cols)
-        seq = np.arange(n, dtype=np.int64)
-        ledger.main = Run.index(
-            payer, payee, cols.ts, seq, cols.fen, cols.cash_out,
-            accounts=len(ledger.names), first=True,
-        )  # fmt: skip
-        ledger._next_seq = n
+        ledger.names, ledger.main = _first_run(cols)
+        ledger._next_seq = len(cols)
         return ledger
 
     def __repr__(self) -> str:
@@ -901,33 +1124,62 @@ class Ledger:
 
     def reachable(self, account: int, hops: int) -> I64:
         """Accounts reachable from ``account`` within ``hops`` transfers, ignoring time and
-        amount (``account`` itself only through a cycle), sorted: breadth first over the
-        runs, with a visited mask kept between calls and cleared after each, so a call costs
-        what it reaches, not the number of accounts."""
-        if len(self._seen) < self.accounts:
-            self._seen = np.zeros(self.accounts, dtype=bool)
-        seen = self._seen
-        found: list[I64] = []
-        frontier = np.array([account], dtype=np.int64)
+        amount (``account`` itself only through a cycle), sorted: breadth first over each
+        run's payees (:meth:`Run.successors`), with a visited mask and scratch arrays kept
+        between calls, so a small call costs what it reaches, not the number of accounts."""
+        n = self.accounts
+        if len(self._seen) < n:
+            self._seen, self._fresh = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+            self._mark = np.zeros(n, dtype=np.int32)
+        found: list[I32 | I64] = []  # what the sparse steps found (the dense ones: the mask)
+        dense = False
+        frontier: I32 | I64 = np.array([account], dtype=np.int64)
         try:
-            for _ in range(hops):
-                step = np.concatenate([r.successors(frontier) for r in self.runs])
-                step = step[~seen[step]]
-                if len(step) > len(seen) // 16:  # a large step: a dense mask, not a sort
-                    fresh = np.zeros(len(seen), dtype=bool)
-                    fresh[step] = True
-                    frontier = np.flatnonzero(fresh)
+            for hop in range(hops):
+                parts = [run.successors(frontier) for run in self.runs]
+                step = parts[0] if len(parts) == 1 else _cat(parts)
+                if len(step) > n // 8:
+                    dense = True
+                    frontier = self._dense_step(step, last=hop == hops - 1)
                 else:
-                    frontier = np.unique(step)
+                    frontier = self._sparse_step(step)
+                    found.append(frontier)
                 if not len(frontier):
                     break
-                seen[frontier] = True
-                found.append(frontier)
+            dense = dense or sum(len(part) for part in found) > n // 8
+            if dense:  # a scan of the mask is cheaper than a sort
+                return np.flatnonzero(self._seen)  # sorted already
+            return (
+                np.sort(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
+            )
         finally:
-            for part in found:
-                seen[part] = False
-        out: I64 = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
-        return out
+            if dense:
+                self._seen.fill(False)
+            else:
+                for part in found:
+                    self._seen[part] = False
+
+    def _dense_step(self, step: I32 | I64, *, last: bool) -> I64:
+        """Mark the accounts of a large step seen; the new ones, sorted (none for the last
+        step: nothing expands them)."""
+        fresh, seen = self._fresh, self._seen
+        fresh[step] = True
+        np.greater(fresh, seen, out=fresh)  # new: not seen before
+        np.logical_or(seen, fresh, out=seen)
+        frontier = np.zeros(0, np.int64) if last else np.flatnonzero(fresh)
+        fresh.fill(False)
+        return frontier
+
+    def _sparse_step(self, step: I32 | I64) -> I32 | I64:
+        """Mark the accounts of a small step seen; the new ones, each once."""
+        seen, mark = self._seen, self._mark
+        step = step[~seen[step]]
+        # distinct without a sort: the last position that wrote each account keeps it
+        at = np.arange(len(step), dtype=np.int32)
+        mark[step] = at
+        frontier: I32 | I64 = step[mark[step] == at]
+        seen[frontier] = True
+        return frontier
 
     def view(self, account: int, until: int) -> View | None:
         """``account``'s transfers with ``ts <= until`` and its balance after each, or None
@@ -966,6 +1218,11 @@ class Ledger:
         found = self.events(account, (lo_ts - 1, 2**62), (hi_ts + 1, -1))
         keep = ~found.out
         return Events(*(np.asarray(getattr(found, f))[keep] for f in _FIELDS))
+
+
+def _cat(parts: list[I32 | I64]) -> I64:
+    out: I64 = np.concatenate(parts).astype(np.int64, copy=False)
+    return out
 
 
 def _spans(run: Run) -> tuple[I64, I64, I64]:

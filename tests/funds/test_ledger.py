@@ -3,6 +3,8 @@ appended to; bad records refused with their row, field and reason."""
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -112,6 +114,53 @@ def test_accounts_are_interned_once_and_named_back() -> None:
     assert ledger.account_id("nobody") is None and ledger.account_id("901") is None
 
 
+def _sharing_top_bits(low_bits: int, count: int) -> list[str]:
+    """Digit-only account numbers whose keys differ only in their ``low_bits`` lowest bits
+    (made by undoing the key's mixing)."""
+    rng = random.Random(6)
+    while True:
+        base = rng.getrandbits(64) >> low_bits << low_bits
+        codes = [ledger_module._unmix(base | j) for j in range(1 << low_bits)]
+        fit = [str(c) for c in codes if 0 < c < 10**19]
+        if len(fit) >= count:
+            return fit[:count]
+
+
+def test_accounts_whose_keys_share_their_top_bits_are_kept_apart() -> None:
+    """The build sorts digit-only accounts by the top bits of their key: three accounts
+    sharing them keep their own ids, names and transfers, built or appended to."""
+    a, b, c = _sharing_top_bits(6, 3)
+    rows: list[Row] = [
+        (a, b, 0, 10), (b, c, 1, 5), (c, a, 2, 3), (a, "X", 3, 2), (b, a, 4, 1), (c, b, 5, 7),
+    ]  # fmt: skip
+    ledger = Ledger.build(table(rows))
+    assert ledger.main is not None and 62 - ledger.main.shift == 58  # keys share 58 top bits
+    keys = ledger_module._mix(np.array([int(x) for x in (a, b, c)], np.uint64))
+    assert len(set((keys >> np.uint64(6)).tolist())) == 1 and len(set(keys.tolist())) == 3
+    grown = Ledger.build(table(rows[:3]))
+    grown.append(table(rows[3:]))
+    for built in (ledger, grown):
+        ids = {name: built.account_id(name) for name in (a, b, c, "X")}
+        assert len(set(ids.values())) == 4 and None not in ids.values()
+        for name in (a, b, c, "X"):
+            assert built.account(ids[name]) == name  # type: ignore[arg-type]
+            assert seen(built, name) == brute(rows, name)
+
+
+def test_slices_of_a_table_are_interned_like_the_table() -> None:
+    """Built from and appended with slices (arrays that start at an offset into their
+    buffers), digit-only and other accounts are found again, not given new ids."""
+    rows: list[Row] = [(ACCOUNTS[i % 6], ACCOUNTS[(i * 5 + 1) % 6], i, i + 1) for i in range(40)]
+    whole = table(rows)
+    ledger = Ledger.build(whole.slice(5, 8))
+    for start in range(13, 40, 9):
+        ledger.append(whole.slice(start, 9))
+    kept = rows[5:]
+    for account in ACCOUNTS:
+        assert seen(ledger, account) == brute(kept, account)
+    assert ledger.accounts == len({a for r in kept for a in r[:2]})
+
+
 def test_cash_out_points_come_from_channel_note_and_payee_name() -> None:
     t = pa.table(
         {
@@ -183,13 +232,17 @@ def test_timestamps_of_any_unit_become_microseconds() -> None:
     st.integers(0, 39),
     st.integers(0, 7),
     st.integers(1, 4),
+    st.booleans(),
 )
 def test_reachable_is_breadth_first_search(
-    pairs: list[tuple[int, int]], split: int, seed: int, hops: int
+    pairs: list[tuple[int, int]], split: int, seed: int, hops: int, padded: bool
 ) -> None:
     """Reachability over the main run and a delta run equals a plain BFS (a seed reaches
-    itself only through a cycle)."""
+    itself only through a cycle); ``padded``: among many accounts, so that the answer is
+    the sorted parts, not the visited mask."""
     rows = [(f"A{a}", f"A{b}", i, 100) for i, (a, b) in enumerate(pairs)]
+    if padded:
+        rows = [(f"P{i}", f"Q{i}", 0, 1) for i in range(200)] + rows
     ledger = Ledger.build(table(rows[:split]) if split else table(rows[:1]))
     if split < len(rows):
         ledger.append(table(rows[max(split, 1) :]))
