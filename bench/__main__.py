@@ -295,7 +295,13 @@ def main() -> None:
             }
             details["detect"] = detect.markdown(found)
             detect_differs = not found.identical
-        if "funds" in ran:
+        if "funds" in ran and not (args.funds_data / "lake" / "transfer").is_dir():
+            print(
+                f"skipped the funds part: {args.funds_data} has no lake with transfers"
+                " (make demo writes one; or give --funds-data)",
+                file=sys.stderr,
+            )
+        elif "funds" in ran:
             traced = funds.run_all(
                 args.funds_data, args.funds_truth, args.funds_traces, args.funds_peer_traces
             )
