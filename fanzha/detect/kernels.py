@@ -30,13 +30,22 @@ Hasher = Callable[[pa.Array], npt.NDArray[np.uint64]]
 #: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
 #: 1–30 µs whatever its size, a dict look-up a fraction of a microsecond.
 SMALL: Final = 64
-#: Interning goes through a dict row by row up to this many rows (below it, the hashed path's
-#: fixed cost of a few dozen NumPy calls is more than the dict's per-value cost)...
+#: Batches of at most this many rows go through a dict row by row, not encoded first...
 INTERN_PLAIN: Final = 384
-#: ... while the dict lacks at most this many values (bringing it up to date costs a Python
-#: string and a dict insert per value).
+#: ... and batches of at most this many distinct values through the dict (measured: the
+#: hashed path costs about 0.2 ms plus 0.3 µs a value, the dict 0.3 µs a value while it is
+#: small, up to 1 µs once it holds millions)...
+PLAIN_DISTINCT: Final = 2048
+#: ... when the dict lacks at most this many values (bringing it up to date costs a Python
+#: string and a dict insert per value, about what one value costs the hashed path).
 DICT_LAG: Final = 1024
-DICT_CATCH_UP: Final = 256
+#: The fixed cost of one call of the hashed path, in values.
+HASHED_FIXED: Final = 600
+#: A batch whose distinct values are more than this share of its rows is not worth Arrow's
+#: dictionary encoding: the next ``DIRECT_RUN`` batches hash their rows directly (then one is
+#: encoded again, to see whether that still holds).
+DIRECT_SHARE: Final = 0.7
+DIRECT_RUN: Final = 7
 
 
 def _rows(n: int) -> I64:
@@ -294,9 +303,10 @@ class Interner:
     it is up to date; it is brought up to date lazily (the values added since, decoded once).
     """
 
-    def __init__(self, hasher: Hasher = hash_strings, *, plain_rows: int = INTERN_PLAIN) -> None:
+    def __init__(self, hasher: Hasher = hash_strings, *, plain: int = PLAIN_DISTINCT) -> None:
         self._hasher = hasher
-        self._plain_rows = plain_rows  # at most this many values go through the dict
+        self._plain = plain  # at most this many distinct values go through the dict
+        self._direct = 0  # batches still to hash row by row, without encoding them first
         self._reset()
 
     def _reset(self) -> None:
@@ -306,6 +316,7 @@ class Interner:
         self._by_hash = IntMap()
         self._ids: dict[str, int] = {}  # the first _in_dict values, and every collided one
         self._in_dict = 0
+        self._rent = 0  # values' worth of hashed-path calls taken while the dict lagged
         self._pending: list[str] = []  # values added through the dict, not yet stored as bytes
 
     def __len__(self) -> int:
@@ -340,22 +351,30 @@ class Interner:
 
     def intern(self, values: pa.Array | pa.ChunkedArray) -> I64:
         """The id of each value (nulls → -1), adding the new ones."""
-        if len(values) <= self._plain_rows and self._dict_ready():
+        if len(values) <= min(INTERN_PLAIN, self._plain) and self._dict_ready(len(values)):
             return self._intern_py(values.to_pylist())
         return self._intern_arrow(as_string_array(values))
 
     def intern_list(self, values: Sequence[str | None]) -> I64:
         """:meth:`intern` of Python strings (through the dict while it is nearly up to date)."""
-        if len(values) > self._plain_rows or not self._dict_ready():
+        if len(values) > self._plain or not self._dict_ready(len(values)):
             return self._intern_arrow(pa.array(values, pa.string()))
         return self._intern_py(values)
 
     def _intern_arrow(self, array: pa.Array) -> I64:
         if len(array) == 0:
             return np.empty(0, np.int64)
+        if self._direct > 0 and len(array) > self._plain:
+            # Mostly distinct values (the last encoding said so): hash the rows themselves.
+            self._direct -= 1
+            self._store_pending()
+            out = self._intern_hashed(array)
+            return self._intern_py(array.to_pylist()) if out is None else out
         # Arrow's dictionary encoding first: only the distinct values are hashed (a column of
         # message texts has a few hundred distinct values in a hundred thousand rows).
         encoded = pc.dictionary_encode(array)
+        distinct = len(encoded.dictionary)
+        self._direct = DIRECT_RUN if distinct > DIRECT_SHARE * len(array) else 0
         ids = self._intern_distinct(encoded.dictionary)
         indices = encoded.indices
         nulls = indices.null_count
@@ -370,7 +389,7 @@ class Interner:
     def _intern_distinct(self, distinct: pa.Array) -> I64:
         """Ids of distinct values: through the dict when they are few and it is nearly up to
         date, else hashed."""
-        if len(distinct) <= self._plain_rows and self._dict_ready():
+        if len(distinct) <= self._plain and self._dict_ready(len(distinct)):
             return self._intern_py(distinct.to_pylist())
         self._store_pending()
         ids = self._intern_hashed(distinct)
@@ -482,13 +501,19 @@ class Interner:
         free = ~self._by_hash.contains(hashes[first])
         _add_absent(self._by_hash, hashes[first][free], ids[first][free])
 
-    def _dict_ready(self) -> bool:
-        """Whether a few values may go through the dict: it lacks at most ``DICT_LAG`` values
-        (each call that asks brings ``DICT_CATCH_UP`` more in: a live worker's small batches
-        soon find it up to date, a replay's few small ones cost little)."""
-        if len(self) - self._in_dict > DICT_LAG:
-            self._sync_dict(DICT_CATCH_UP)
-        return len(self) - self._in_dict <= DICT_LAG
+    def _dict_ready(self, n: int) -> bool:
+        """Whether ``n`` values may go through the dict: it lacks at most ``DICT_LAG`` values,
+        or the hashed path taken instead since it was last brought up to date has cost as
+        much as bringing it up to date now (a live worker's small batches soon find it up to
+        date; a replay's few small batches never pay for the values its large ones added)."""
+        lag = len(self) - self._in_dict
+        if lag <= DICT_LAG:
+            return True
+        self._rent += n + HASHED_FIXED
+        if self._rent < lag:
+            return False
+        self._sync_dict()
+        return True
 
     def _sync_dict(self, most: int | None = None) -> None:
         """Add the values stored since the dict was last brought up to date (``most`` of them
@@ -500,6 +525,7 @@ class Interner:
         fresh = self._arrow().slice(lo, hi - lo).to_pylist()
         self._ids.update(zip(fresh, range(lo, hi), strict=True))
         self._in_dict = len(self) if hi == self._stored else hi
+        self._rent = 0
 
     def _arrow(self) -> pa.Array:
         """The stored values as a zero-copy ``large_string`` array."""

@@ -177,7 +177,7 @@ def test_interner_is_stable_over_batches(values: list[str | None], cut: int) -> 
 def test_interner_plain_and_hashed_paths_agree(batches: list[list[str | None]]) -> None:
     """Few values go through a dict one by one, many through the hash map: the same ids
     either way, batch after batch, and the same strings back."""
-    plain, hashed = Interner(), Interner(plain_rows=0)
+    plain, hashed = Interner(), Interner(plain=0)
     for batch in batches:
         got = hashed.intern(pa.array(batch, pa.string()))
         assert plain.intern_list(batch).tolist() == got.tolist()
@@ -198,11 +198,11 @@ def _dict_ids(batches: list[list[str | None]]) -> list[list[int]]:
     st.integers(0, 3),
 )
 def test_interner_survives_hash_collisions(
-    batches: list[list[str | None]], plain_rows: int, bits: int
+    batches: list[list[str | None]], plain: int, bits: int
 ) -> None:
     """With a hash of a few values only, distinct strings share hashes all the time: every
     id is still the one a dict hands out, whichever path a batch takes."""
-    weak = Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain_rows=plain_rows)
+    weak = Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain=plain)
     got = [weak.intern(pa.array(b, pa.string())).tolist() for b in batches]
     assert got == _dict_ids(batches)
     expected = list(dict.fromkeys(v for b in batches for v in b if v is not None))
@@ -211,9 +211,9 @@ def test_interner_survives_hash_collisions(
         assert weak.find(v) == i and weak.value(i) == v
 
 
-def test_interner_catches_its_dict_up_step_by_step() -> None:
-    """After a large batch the dict lags; small batches bring it up to date bit by bit and
-    meanwhile take the hashed path: the ids never change."""
+def test_interner_catches_its_dict_up() -> None:
+    """After a large batch the dict lags; small batches take the hashed path until they have
+    cost as much as bringing it up to date, then the dict: the ids never change."""
     it = Interner()
     many = [f"v{i}" for i in range(5000)]
     assert it.intern(pa.array(many)).tolist() == list(range(5000))
