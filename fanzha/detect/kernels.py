@@ -335,7 +335,14 @@ class Interner:
         if len(set(values)) != len(values):
             raise ValueError("interned values must be distinct")
         self._reset()
-        self.intern(pa.array(values, pa.string()))
+        self._append(pa.array(values, pa.string()))
+        hashes = self._hasher(self._arrow()).view(np.int64)
+        _, _, first, _ = group_rows(hashes)  # a hash two values share: the first's
+        first = np.sort(first)
+        _add_absent(self._by_hash, hashes[first], first)
+        # The strings are at hand (a restore): the dict is up to date from the start.
+        self._ids = {v: i for i, v in enumerate(values)}
+        self._in_dict = len(values)
 
     @property
     def ids(self) -> dict[str, int]:

@@ -209,6 +209,13 @@ def test_interner_survives_hash_collisions(
     assert weak.values == expected
     for i, v in enumerate(expected):
         assert weak.find(v) == i and weak.value(i) == v
+    again = Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain=plain)
+    again.values = weak.values  # a restore: then the same batches again, and a new value
+    for b, ids in zip(batches, got, strict=True):
+        assert again.intern(pa.array([*b, "\x00new"], pa.string())).tolist() == [
+            *ids,
+            len(expected),
+        ]
 
 
 def test_interner_catches_its_dict_up() -> None:
