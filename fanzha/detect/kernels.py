@@ -295,12 +295,15 @@ class Interner:
     The strings are held as UTF-8 bytes and offsets (an Arrow ``large_string`` view of them is
     free). A batch is hashed with :class:`~fanzha.intel.keyset.KeySet`'s hash (one pass of
     NumPy over the bytes), looked up in an :class:`IntMap` from hash to id, and every hit is
-    verified on the bytes: no Python string is made for a value seen before. A string whose
-    hash another string holds already (a 64-bit collision, or many strings under a test's
-    weak hash) is kept in a plain dict only; a batch that meets one goes through the dict.
+    verified on the bytes: no Python string is made for a value seen before. A column with
+    few distinct values (message texts) is dictionary-encoded by Arrow first, so only those
+    are hashed; a mostly distinct one is hashed row by row. A string whose hash another string
+    holds already (a 64-bit collision, or many strings under a test's weak hash) is kept in a
+    plain dict only; a batch that meets one goes through the dict.
 
-    A few values (a live worker's small batches) go through the plain dict one by one when
-    it is up to date; it is brought up to date lazily (the values added since, decoded once).
+    Few values (a live worker's small batches) go through the plain dict one by one when it is
+    up to date; it is brought up to date lazily (the values added since, decoded once), when
+    the hashed path taken meanwhile has cost as much.
     """
 
     def __init__(self, hasher: Hasher = hash_strings, *, plain: int = PLAIN_DISTINCT) -> None:
@@ -375,8 +378,8 @@ class Interner:
             # Mostly distinct values (the last encoding said so): hash the rows themselves.
             self._direct -= 1
             self._store_pending()
-            out = self._intern_hashed(array)
-            return self._intern_py(array.to_pylist()) if out is None else out
+            hashed = self._intern_hashed(array)
+            return self._intern_py(array.to_pylist()) if hashed is None else hashed
         # Arrow's dictionary encoding first: only the distinct values are hashed (a column of
         # message texts has a few hundred distinct values in a hundred thousand rows).
         encoded = pc.dictionary_encode(array)
