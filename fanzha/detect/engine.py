@@ -284,7 +284,7 @@ class Engine:
         if self.keep_signals:
             self.signals_seen.extend(signals)
         result.signals = len(signals)
-        vulnerable = self._vulnerable(f)
+        vulnerable = self._vulnerable(f, signals)
         result.changes = self.scorer.add(signals, vulnerable)
         if self.shadow_scorer is not None:
             shadow_hits = self._shadow_hits(f, hits)
@@ -647,9 +647,15 @@ class Engine:
             family="retro",
         )
 
-    def _vulnerable(self, f: Frame) -> dict[int, bool]:
+    def _vulnerable(self, f: Frame, signals: list[Signal]) -> dict[int, bool]:
+        """The subjects of ``signals`` that are elderly or students in this batch (none when
+        the scorer gives them no extra weight, its default)."""
+        if not signals or self.config.scoring.vulnerable_factor == 1.0:
+            return {}
         old = (f.age >= 60) | ((f.age >= 16) & (f.age <= 22))
-        return dict.fromkeys(np.unique(f.subject[old]).tolist(), True)
+        subjects = f.subject[old]
+        wanted = np.fromiter({s.subject for s in signals}, np.int64)
+        return dict.fromkeys(np.unique(subjects[np.isin(subjects, wanted)]).tolist(), True)
 
     # ------------------------------------------------------------------ output helpers
 

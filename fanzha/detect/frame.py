@@ -246,28 +246,43 @@ _EMPTY = _scalar("")
 
 
 class Values:
-    """The new distinct values an attribute is computed for: Python strings, and the same as
-    an Arrow array made on demand (for a few values, Python is cheaper than any Arrow call)."""
+    """The new distinct values an attribute is computed for: Python strings or an Arrow
+    ``string`` array, each made from the other on demand (for a few values, Python is cheaper
+    than any Arrow call)."""
 
-    __slots__ = ("_arrow", "py")
+    __slots__ = ("_arrow", "_py")
 
-    def __init__(self, py: list[str]) -> None:
-        self.py = py
-        self._arrow: pa.Array | None = None
+    def __init__(self, py: list[str] | None = None, arrow: pa.Array | None = None) -> None:
+        self._py = py
+        self._arrow = arrow
+
+    @classmethod
+    def of(cls, interner: Interner, ids: I64) -> Values:
+        """The values of ``ids``: Python strings when they are few, else Arrow."""
+        if ids.size <= SMALL:
+            return cls(py=[interner.value(i) for i in ids.tolist()])
+        return cls(arrow=interner.arrow(ids))
 
     def __len__(self) -> int:
-        return len(self.py)
+        return len(self._py) if self._py is not None else len(self.arrow)
 
     @property
     def small(self) -> bool:
         """Few enough for plain Python."""
-        return len(self.py) <= SMALL
+        return len(self) <= SMALL
+
+    @property
+    def py(self) -> list[str]:
+        """The values as Python strings."""
+        if self._py is None:
+            self._py = self.arrow.to_pylist()
+        return self._py
 
     @property
     def arrow(self) -> pa.Array:
         """The values as an Arrow ``string`` array."""
         if self._arrow is None:
-            self._arrow = pa.array(self.py, pa.string())
+            self._arrow = pa.array(self._py, pa.string())
         return self._arrow
 
 
@@ -315,8 +330,7 @@ class PerValue:
             if new.size > 1:
                 u, first = np.unique(new, return_index=True)
                 new = u[np.argsort(first, kind="stable")]
-            strings = self.values.values
-            computed = compute(Values([strings[i] for i in new.tolist()]), new)
+            computed = compute(Values.of(self.values, new), new)
             if not isinstance(computed, tuple):
                 computed = (computed,)
             for col, column in zip(cols, computed, strict=True):

@@ -7,13 +7,15 @@ would have answered at that row: the batch boundary never changes a result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from fanzha.intel.keyset import Strings, as_string_array, hash_strings, spans_equal
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -24,12 +26,26 @@ _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _WINDOW: Final = np.arange(4, dtype=np.int64)  # slots an IntMap probe reads a step
 _ARANGE = np.arange(0, dtype=np.int64)
+Hasher = Callable[[pa.Array], npt.NDArray[np.uint64]]
 #: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
 #: 1–30 µs whatever its size, a dict look-up a fraction of a microsecond.
 SMALL: Final = 64
-#: Interning goes through a dict row by row up to this many rows (measured: below it, Arrow's
-#: dictionary encoding costs more than it saves, the values of a small batch being distinct).
+#: Batches of at most this many rows go through a dict row by row, not encoded first...
 INTERN_PLAIN: Final = 384
+#: ... and batches of at most this many distinct values through the dict (measured: the
+#: hashed path costs about 0.2 ms plus 0.3 µs a value, the dict 0.3 µs a value while it is
+#: small, up to 1 µs once it holds millions)...
+PLAIN_DISTINCT: Final = 2048
+#: ... when the dict lacks at most this many values (bringing it up to date costs a Python
+#: string and a dict insert per value, about what one value costs the hashed path).
+DICT_LAG: Final = 1024
+#: The fixed cost of one call of the hashed path, in values.
+HASHED_FIXED: Final = 600
+#: A batch whose distinct values are more than this share of its rows is not worth Arrow's
+#: dictionary encoding: the next ``DIRECT_RUN`` batches hash their rows directly (then one is
+#: encoded again, to see whether that still holds).
+DIRECT_SHARE: Final = 0.7
+DIRECT_RUN: Final = 7
 
 
 def _rows(n: int) -> I64:
@@ -273,108 +289,282 @@ class IntMap(MutableMapping[int, int]):
 
 
 class Interner:
-    """Dense integer ids for strings, stable for the life of the interner (and its snapshot).
+    """Dense integer ids for strings, stable for the life of the interner (and its snapshot),
+    handed out in order of first sight.
 
-    A large batch is dictionary-encoded (Arrow) and only its distinct values meet the dict, in
-    one list comprehension; the ids of the rows follow from the dictionary codes. A small one
-    (``INTERN_PLAIN`` rows at most) meets the dict row by row. (A hash map in
-    NumPy over 64-bit string hashes, checked against the bytes, was measured no faster: the
-    per-value cost is Arrow's conversion and the memory access, not the Python.)
+    The strings are held as UTF-8 bytes and offsets (an Arrow ``large_string`` view of them is
+    free). A batch is hashed with :class:`~fanzha.intel.keyset.KeySet`'s hash (one pass of
+    NumPy over the bytes), looked up in an :class:`IntMap` from hash to id, and every hit is
+    verified on the bytes: no Python string is made for a value seen before. A column with
+    few distinct values (message texts) is dictionary-encoded by Arrow first, so only those
+    are hashed; a mostly distinct one is hashed row by row. A string whose hash another string
+    holds already (a 64-bit collision, or many strings under a test's weak hash) is kept in a
+    plain dict only; a batch that meets one goes through the dict.
+
+    Few values (a live worker's small batches) go through the plain dict one by one when it is
+    up to date; it is brought up to date lazily (the values added since, decoded once), when
+    the hashed path taken meanwhile has cost as much.
     """
 
-    def __init__(self) -> None:
-        self._ids: dict[str, int] = {}
-        self._values: list[str] = []
+    def __init__(self, hasher: Hasher = hash_strings, *, plain: int = PLAIN_DISTINCT) -> None:
+        self._hasher = hasher
+        self._plain = plain  # at most this many distinct values go through the dict
+        self._direct = 0  # batches still to hash row by row, without encoding them first
+        self._reset()
+
+    def _reset(self) -> None:
+        self._data = np.zeros(1 << 12, np.uint8)
+        self._offsets = np.zeros(1 << 10, np.int64)  # value i is _data[_offsets[i]:_offsets[i+1]]
+        self._stored = 0  # values held as bytes and (unless their hash was taken) in the map
+        self._by_hash = IntMap()
+        self._ids: dict[str, int] = {}  # the first _in_dict values, and every collided one
+        self._in_dict = 0
+        self._rent = 0  # values' worth of hashed-path calls taken while the dict lagged
+        self._pending: list[str] = []  # values added through the dict, not yet stored as bytes
 
     def __len__(self) -> int:
-        return len(self._values)
+        return self._stored + len(self._pending)
+
+    # ------------------------------------------------------------------ whole contents
 
     @property
     def values(self) -> list[str]:
         """Every interned string, by id."""
-        return self._values
+        self._store_pending()
+        return list(self._arrow().to_pylist())
 
     @values.setter
     def values(self, values: list[str]) -> None:
-        ids = {v: i for i, v in enumerate(values)}
-        if len(ids) != len(values):
+        if len(set(values)) != len(values):
             raise ValueError("interned values must be distinct")
-        self._values, self._ids = list(values), ids
+        self._reset()
+        self._append(pa.array(values, pa.string()))
+        hashes = self._hasher(self._arrow()).view(np.int64)
+        _, _, first, _ = group_rows(hashes)  # a hash two values share: the first's
+        first = np.sort(first)
+        _add_absent(self._by_hash, hashes[first], first)
+        # The strings are at hand (a restore): the dict is up to date from the start.
+        self._ids = {v: i for i, v in enumerate(values)}
+        self._in_dict = len(values)
 
     @property
     def ids(self) -> dict[str, int]:
-        """Value → id."""
-        return self._ids
+        """Value → id (a dict, brought up to date)."""
+        self._sync_dict()
+        return dict(self._ids)
 
     @ids.setter
     def ids(self, ids: Mapping[str, int]) -> None:
         self.values = sorted(ids, key=ids.__getitem__)
 
+    # ------------------------------------------------------------------ interning
+
     def intern(self, values: pa.Array | pa.ChunkedArray) -> I64:
         """The id of each value (nulls → -1), adding the new ones."""
-        if len(values) <= INTERN_PLAIN:
-            return self.intern_list(values.to_pylist())
-        codes, _, ids = self.intern_distinct(values)
-        return _gather(ids, codes)
+        if len(values) <= min(INTERN_PLAIN, self._plain) and self._dict_ready(len(values)):
+            return self._intern_py(values.to_pylist())
+        return self._intern_arrow(as_string_array(values))
 
     def intern_list(self, values: Sequence[str | None]) -> I64:
-        """:meth:`intern` of Python strings, one dict look-up each (for a few values)."""
-        ids, get = self._ids, self._ids.get
+        """:meth:`intern` of Python strings (through the dict while it is nearly up to date)."""
+        if len(values) > self._plain or not self._dict_ready(len(values)):
+            return self._intern_arrow(pa.array(values, pa.string()))
+        return self._intern_py(values)
+
+    def _intern_arrow(self, array: pa.Array) -> I64:
+        if len(array) == 0:
+            return np.empty(0, np.int64)
+        if self._direct > 0 and len(array) > self._plain:
+            # Mostly distinct values (the last encoding said so): hash the rows themselves.
+            self._direct -= 1
+            self._store_pending()
+            hashed = self._intern_hashed(array)
+            return self._intern_py(array.to_pylist()) if hashed is None else hashed
+        # Arrow's dictionary encoding first: only the distinct values are hashed (a column of
+        # message texts has a few hundred distinct values in a hundred thousand rows).
+        encoded = pc.dictionary_encode(array)
+        distinct = len(encoded.dictionary)
+        self._direct = DIRECT_RUN if distinct > DIRECT_SHARE * len(array) else 0
+        ids = self._intern_distinct(encoded.dictionary)
+        indices = encoded.indices
+        nulls = indices.null_count
+        codes = np.asarray((indices.fill_null(-1) if nulls else indices).to_numpy())
+        if ids.size == 0:
+            return np.full(codes.size, -1, np.int64)
+        out: I64 = ids[codes]
+        if nulls:
+            out[codes < 0] = -1
+        return out
+
+    def _intern_distinct(self, distinct: pa.Array) -> I64:
+        """Ids of distinct values: through the dict when they are few and it is nearly up to
+        date, else hashed."""
+        if len(distinct) <= self._plain and self._dict_ready(len(distinct)):
+            return self._intern_py(distinct.to_pylist())
+        self._store_pending()
+        ids = self._intern_hashed(distinct)
+        if ids is None:  # a hash collision: the dict decides, value by value
+            return self._intern_py(distinct.to_pylist())
+        return ids
+
+    def _intern_py(self, values: Sequence[str | None]) -> I64:
+        """One dict look-up per value (the dict brought up to date first)."""
+        self._sync_dict()
+        ids, get, pending = self._ids, self._ids.get, self._pending
         out = []
         for v in values:
             i = get(v, -1) if v is not None else -1
             if i < 0 and v is not None:
-                i = ids[v] = len(self._values)
-                self._values.append(v)
+                i = ids[v] = self._stored + len(pending)
+                pending.append(v)
             out.append(i)
+        self._in_dict = len(self)
         return np.array(out, np.int64)
-
-    def intern_distinct(self, values: pa.Array | pa.ChunkedArray) -> tuple[I64, pa.Array, I64]:
-        """``(codes, distinct, ids)``: each row's position among the distinct values (-1 for
-        null), the distinct values in order of first appearance, and their ids."""
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-        if pa.types.is_null(values.type):
-            values = values.cast(pa.string())
-        if len(values) == 0:
-            return np.empty(0, np.int64), values, np.empty(0, np.int64)
-        encoded = pc.dictionary_encode(values)
-        distinct = encoded.dictionary
-        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
-        if encoded.indices.null_count:
-            codes = np.where(np.asarray(encoded.indices.is_valid()), codes, -1)
-        return codes.astype(np.int64, copy=False), distinct, self._ids_of(distinct.to_pylist())
-
-    def _ids_of(self, distinct: list[str]) -> I64:
-        """Ids of distinct strings, interning the new ones in their order."""
-        get = self._ids.get
-        ids = np.array([get(v, -1) for v in distinct], np.int64)
-        new = np.flatnonzero(ids < 0)
-        if new.size:
-            start = len(self._values)
-            ids[new] = np.arange(start, start + new.size)
-            fresh = [distinct[i] for i in new.tolist()]
-            self._values.extend(fresh)
-            self._ids.update(zip(fresh, range(start, start + new.size), strict=True))
-        return ids
 
     def find(self, value: str) -> int:
         """The id of ``value``, or -1 when it was never interned."""
+        self._sync_dict()
         return self._ids.get(value, -1)
 
     def value(self, i: int) -> str:
         """The string of an id."""
-        return self._values[i]
+        if i >= self._stored:
+            return self._pending[i - self._stored]
+        return bytes(self._data[self._offsets[i] : self._offsets[i + 1]]).decode()
+
+    def arrow(self, ids: I64) -> pa.Array:
+        """The strings of ``ids`` (none -1) as an Arrow ``string`` array."""
+        self._store_pending()
+        return self._arrow().take(pa.array(ids, pa.int64())).cast(pa.string())
+
+    # ------------------------------------------------------------------ the hashed path
+
+    def _intern_hashed(self, array: pa.Array) -> I64 | None:
+        """Ids through the hash map; None when a collision needs the dict (nothing added)."""
+        n = len(array)
+        strings = Strings.of(array)
+        hashes = self._hasher(array).view(np.int64)
+        found, _ = self._by_hash.lookup(hashes, -1)
+        starts = strings.offsets[:-1].astype(np.int64)
+        lengths = strings.offsets[1:].astype(np.int64) - starts
+        valid = np.ones(n, np.bool_) if strings.valid is None else strings.valid
+        hit = np.flatnonzero((found >= 0) & valid)
+        if hit.size:
+            ids = found[hit]
+            own = self._offsets[ids]
+            same = (self._offsets[ids + 1] - own) == lengths[hit]
+            same[same] = spans_equal(
+                strings, starts[hit][same], self._strings(), own[same], lengths[hit][same]
+            )
+            if not same.all():
+                return None
+        out = np.where(valid, found, -1)
+        miss = np.flatnonzero((found < 0) & valid)
+        if miss.size == 0:
+            return out
+        # New values: one id per distinct hash, in order of first sight; every row of a
+        # hash must hold the bytes of the first (else two new strings share a hash).
+        _, _, first, inverse = group_rows(hashes[miss])
+        head = miss[first][inverse]
+        diff = np.flatnonzero(head != miss)
+        if diff.size:
+            a, b = miss[diff], head[diff]
+            same = lengths[a] == lengths[b]
+            same[same] = spans_equal(
+                strings, starts[a][same], strings, starts[b][same], lengths[a][same]
+            )
+            if not same.all():
+                return None
+        firsts = np.sort(miss[first])
+        new_ids = self._stored + _rows(firsts.size)
+        self._append(array.take(pa.array(firsts, pa.int64())))
+        _add_absent(self._by_hash, hashes[firsts], new_ids)
+        out[firsts] = new_ids
+        out[miss] = out[head]
+        return out
+
+    def _append(self, new: pa.Array) -> None:
+        """Store the bytes of new values (ids from ``_stored`` on)."""
+        s = Strings.of(new)
+        lo, hi = int(s.offsets[0]), int(s.offsets[-1])
+        used = int(self._offsets[self._stored])
+        m = len(new)
+        self._data = _room(self._data, used + hi - lo)
+        self._data[used : used + hi - lo] = s.data[lo:hi]
+        self._offsets = _room(self._offsets, self._stored + m + 1)
+        self._offsets[self._stored + 1 : self._stored + m + 1] = s.offsets[1:] - lo + used
+        self._stored += m
+
+    def _store_pending(self) -> None:
+        """Move the values added through the dict into the byte store and the hash map."""
+        if not self._pending:
+            return
+        new = pa.array(self._pending, pa.string())
+        hashes = self._hasher(new).view(np.int64)
+        ids = self._stored + _rows(len(new))
+        self._pending = []
+        self._append(new)
+        # Only hashes no other value holds go into the map (the rest stay in the dict); a
+        # hash repeated among the new values goes in once, for the first.
+        _, _, first, _ = group_rows(hashes)
+        first = np.sort(first)
+        free = ~self._by_hash.contains(hashes[first])
+        _add_absent(self._by_hash, hashes[first][free], ids[first][free])
+
+    def _dict_ready(self, n: int) -> bool:
+        """Whether ``n`` values may go through the dict: it lacks at most ``DICT_LAG`` values,
+        or the hashed path taken instead since it was last brought up to date has cost as
+        much as bringing it up to date now (a live worker's small batches soon find it up to
+        date; a replay's few small batches never pay for the values its large ones added)."""
+        lag = len(self) - self._in_dict
+        if lag <= DICT_LAG:
+            return True
+        self._rent += n + HASHED_FIXED
+        if self._rent < lag:
+            return False
+        self._sync_dict()
+        return True
+
+    def _sync_dict(self, most: int | None = None) -> None:
+        """Add the values stored since the dict was last brought up to date (``most`` of them
+        at most)."""
+        if self._in_dict >= self._stored:
+            return
+        lo = self._in_dict
+        hi = self._stored if most is None else min(self._stored, lo + most)
+        fresh = self._arrow().slice(lo, hi - lo).to_pylist()
+        self._ids.update(zip(fresh, range(lo, hi), strict=True))
+        self._in_dict = len(self) if hi == self._stored else hi
+        self._rent = 0
+
+    def _arrow(self) -> pa.Array:
+        """The stored values as a zero-copy ``large_string`` array."""
+        n = self._stored
+        offsets = self._offsets[: n + 1]
+        return pa.LargeStringArray.from_buffers(
+            n, pa.py_buffer(offsets), pa.py_buffer(self._data[: int(offsets[-1])])
+        )
+
+    def _strings(self) -> Strings:
+        arrow = self._arrow()
+        return Strings(arrow, self._data, self._offsets[: self._stored + 1], None)
 
 
-def _gather(per_distinct: I64, codes: I64) -> I64:
-    """``per_distinct[codes]`` with -1 where a code is -1 (a null row)."""
-    if per_distinct.size == 0:
-        return np.full(codes.size, -1, np.int64)
-    out = per_distinct[codes]
-    if codes.size and codes.min() < 0:
-        out[codes < 0] = -1
-    return out
+def _add_absent(m: IntMap, keys: I64, values: I64) -> None:
+    """Add keys known to be absent (distinct), the one that marks a free slot included."""
+    if keys.size and (keys == _FREE).any():
+        m.put_many(keys, values)
+    else:
+        m.add_new(keys, values)
+
+
+def _room(a: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """``a``, or a copy twice as large, with room for ``size`` elements."""
+    if size <= a.size:
+        return a
+    grown = np.zeros(max(size, 2 * a.size), a.dtype)
+    grown[: a.size] = a
+    return grown
 
 
 _ROW_BITS: Final = 32

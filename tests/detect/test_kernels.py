@@ -26,6 +26,7 @@ from fanzha.detect.kernels import (
     stable_order,
     take_strings,
 )
+from fanzha.intel.keyset import hash_strings
 
 I64 = np.int64
 keys_st = st.lists(st.integers(-3, 6), max_size=60)
@@ -173,15 +174,61 @@ def test_interner_is_stable_over_batches(values: list[str | None], cut: int) -> 
 
 @SETTINGS
 @given(st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=90), max_size=4))
-def test_interner_plain_and_arrow_paths_agree(batches: list[list[str | None]]) -> None:
-    """Few values go through a dict one by one, many through Arrow's dictionary encoding:
-    the same ids either way, batch after batch."""
-    plain, arrow = Interner(), Interner()
+def test_interner_plain_and_hashed_paths_agree(batches: list[list[str | None]]) -> None:
+    """Few values go through a dict one by one, many through the hash map: the same ids
+    either way, batch after batch, and the same strings back."""
+    plain, hashed = Interner(), Interner(plain=0)
     for batch in batches:
-        codes, _, ids = arrow.intern_distinct(pa.array(batch, pa.string()))
-        got = np.where(codes >= 0, ids[np.maximum(codes, 0)] if ids.size else -1, -1)
+        got = hashed.intern(pa.array(batch, pa.string()))
         assert plain.intern_list(batch).tolist() == got.tolist()
-    assert plain.values == arrow.values
+    assert plain.values == hashed.values
+    ids = np.arange(len(hashed), dtype=I64)
+    assert hashed.arrow(ids).to_pylist() == plain.values
+
+
+def _dict_ids(batches: list[list[str | None]]) -> list[list[int]]:
+    ids: dict[str, int] = {}
+    return [[-1 if v is None else ids.setdefault(v, len(ids)) for v in b] for b in batches]
+
+
+@SETTINGS
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.text(max_size=3)), max_size=60), max_size=5),
+    st.sampled_from([0, 8]),
+    st.integers(0, 3),
+)
+def test_interner_survives_hash_collisions(
+    batches: list[list[str | None]], plain: int, bits: int
+) -> None:
+    """With a hash of a few values only, distinct strings share hashes all the time: every
+    id is still the one a dict hands out, whichever path a batch takes."""
+    weak = Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain=plain)
+    got = [weak.intern(pa.array(b, pa.string())).tolist() for b in batches]
+    assert got == _dict_ids(batches)
+    expected = list(dict.fromkeys(v for b in batches for v in b if v is not None))
+    assert weak.values == expected
+    for i, v in enumerate(expected):
+        assert weak.find(v) == i and weak.value(i) == v
+    again = Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain=plain)
+    again.values = weak.values  # a restore: then the same batches again, and a new value
+    for b, ids in zip(batches, got, strict=True):
+        assert again.intern(pa.array([*b, "\x00new"], pa.string())).tolist() == [
+            *ids,
+            len(expected),
+        ]
+
+
+def test_interner_catches_its_dict_up() -> None:
+    """After a large batch the dict lags; small batches take the hashed path until they have
+    cost as much as bringing it up to date, then the dict: the ids never change."""
+    it = Interner()
+    many = [f"v{i}" for i in range(5000)]
+    assert it.intern(pa.array(many)).tolist() == list(range(5000))
+    for k in range(40):
+        few = [f"v{k * 97 % 5000}", f"new{k}", None]
+        assert it.intern(pa.array(few)).tolist() == [k * 97 % 5000, 5000 + k, -1]
+    assert it.intern_list(["v3", "new0"]).tolist() == [3, 5000]
+    assert it.find("v4999") == 4999 and it.value(5039) == "new39"
 
 
 def test_column_grows_with_its_default() -> None:
@@ -261,9 +308,12 @@ def test_interner_hands_out_ids_in_order_of_first_sight(batches: list[list[str |
     again = Interner()
     again.values = list(interner.values)
     assert again.ids == ids
-    codes, distinct, dist_ids = again.intern_distinct(pa.array(["x", None, "x", "y"]))
-    assert codes.tolist() == [0, -1, 0, 1] and distinct.to_pylist() == ["x", "y"]
-    assert [again.value(i) for i in dist_ids.tolist()] == ["x", "y"]
+    assert again.intern(pa.array(["x", None, "x", "y"])).tolist() == [
+        again.find("x"),
+        -1,
+        again.find("x"),
+        again.find("y"),
+    ]
 
 
 @SETTINGS

@@ -17,6 +17,7 @@ from fanzha.detect.frame import Frame, K
 from fanzha.detect.reference import ReferenceEngine, State
 from fanzha.detect.registry import Registry
 from fanzha.detect.rules import BY_ID
+from fanzha.detect.scoring import ScoringConfig
 from fanzha.sim.engine import simulate
 from fanzha.sim.params import preset
 from fanzha.sim.stream import REPLAY_ORDER, Window, iter_windows
@@ -99,6 +100,17 @@ def test_same_warnings_in_one_batch(tiny: Path, registry: Registry) -> None:
     reference = sorted_warnings(one_batch(ReferenceEngine(registry), tiny))
     assert engine.num_rows > 100
     assert engine.equals(reference), differences(engine, reference)
+
+
+def test_same_warnings_with_a_vulnerable_factor(tiny: Path, registry: Registry) -> None:
+    """Elderly people and students weigh more: the engine looks them up only for the
+    subjects of its signals, the reference for every row; the warnings are the same."""
+    config = EngineConfig(scoring=ScoringConfig(vulnerable_factor=1.5))
+    engine = sorted_warnings(replay(Engine(registry, config=config), tiny, HOUR))
+    reference = sorted_warnings(replay(ReferenceEngine(registry, config=config), tiny, HOUR))
+    plain = sorted_warnings(replay(Engine(registry), tiny, HOUR))
+    assert engine.equals(reference), differences(engine, reference)
+    assert sum(engine["score"].to_pylist()) > sum(plain["score"].to_pylist())
 
 
 def test_same_shadow_warnings(tiny: Path, registry: Registry) -> None:
