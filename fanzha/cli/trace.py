@@ -69,6 +69,11 @@ LABELS: dict[str, tuple[str, str]] = {
         "索引 {build:.2f} 秒 · 追踪 {trace:.1f} 毫秒 · 涉及 {touched:,} 笔转账",
         "index {build:.2f} s · trace {trace:.1f} ms · {touched:,} transfers looked at",
     ),
+    "cut": (
+        "已达工作量上限({touched:,} 笔转账):资金去向只追到 {when},此后的转账未看",
+        "work limit reached ({touched:,} transfers): the money is shown as it stood at {when};"
+        " later transfers were not looked at",
+    ),
 }
 
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|天|小时|分钟|分|秒)", re.I)
@@ -189,6 +194,7 @@ def trace_command(
     console = Console()
     console.print(render_tree(result, lang, tz))
     console.print(freeze_table(result, lang))
+    _say_cut(result, lang, tz)
     timing = pick(LABELS, "timing", lang, build=built, trace=took_ms, touched=result.touched)
     err.print(f"[dim]{timing}[/dim]")
 
@@ -234,6 +240,15 @@ def _trace_case(
     for result in traces:
         console.print(render_tree(result, lang, tz))
         console.print(freeze_table(result, lang))
+        _say_cut(result, lang, tz)
+
+
+def _say_cut(result: Trace, lang: str, tz: str) -> None:
+    """Say so when the work limit stopped a trace (its figures are as of that moment)."""
+    if result.cut_at is not None:
+        when = iso(result.cut_at, tz)[:19].replace("T", " ")
+        note = pick(LABELS, "cut", lang, touched=result.touched, when=when)
+        Console(stderr=True).print(f"[yellow]{note}[/yellow]")
 
 
 def merged_json(case_id: str, traces: list[Trace], tz: str) -> dict[str, Any]:

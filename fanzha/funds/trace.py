@@ -69,6 +69,11 @@ DEFAULT_HORIZON_S: Final = 72 * 3600
 BATCH_MIN: Final = 24
 #: how far from ``since`` a transfer of exactly the traced amount is looked for
 MATCH_WINDOW_S: Final = 600
+#: transfers the general tracer looks at before it stops (a few seconds of work): poison and
+#: pro-rata money spreads over every payee of a payment platform, and a trace that follows a
+#: city's hubs for a month would run for minutes. A trace cut short is a trace "as of" the
+#: moment it reached (:attr:`Trace.cut_at`): every figure is exact up to then.
+MAX_TOUCHED: Final = 2_000_000
 
 
 class Policy(StrEnum):
@@ -383,6 +388,8 @@ class Trace:
     #: ledger ids of the accounts still followed at the end (holding some of the money):
     #: only their later transfers can change this trace
     followed: list[int] = field(default_factory=list)
+    #: µs: the work limit stopped the trace here; it shows the money as it stood then
+    cut_at: int | None = None
 
     def node(self, account: str) -> TraceNode | None:
         """The node of an account, if the money reached it."""
@@ -407,8 +414,9 @@ class Trace:
         }
 
     def to_json(self, tz: str = "UTC", extra: bool = False) -> dict[str, Any]:
-        """``{"policy", "traced_fen", "nodes", "edges"}`` as in the issue."""
-        return {
+        """``{"policy", "traced_fen", "nodes", "edges"}`` as in the issue (and ``cut_at``
+        when the work limit stopped the trace)."""
+        out: dict[str, Any] = {
             "policy": self.policy.value,
             "traced_fen": self.traced_fen,
             "nodes": [n.to_json(extra) for n in self.nodes],
@@ -417,6 +425,9 @@ class Trace:
                 for e in self.edges
             ],
         }
+        if self.cut_at is not None:
+            out["cut_at"] = iso(self.cut_at, tz)
+        return out
 
     def conservation_errors(self) -> list[str]:
         """Where value is not conserved (always empty for every policy but poison)."""
@@ -477,10 +488,18 @@ class _Tracer:
     """The state of one trace: holdings, nodes, the streams of the followed accounts."""
 
     def __init__(
-        self, ledger: Ledger, policy: Policy, depth: int, horizon_end: int, until: int
+        self,
+        ledger: Ledger,
+        policy: Policy,
+        depth: int,
+        horizon_end: int,
+        until: int,
+        max_touched: int = MAX_TOUCHED,
     ) -> None:
         self.ledger = ledger
         self.policy = policy
+        self.max_touched = max_touched
+        self.cut_at: int | None = None
         self.depth = depth
         self.horizon_end = horizon_end
         self.until = until
@@ -532,6 +551,9 @@ class _Tracer:
             if stream is None:
                 continue
             while True:
+                if self.touched >= self.max_touched:  # the next event is the earliest left
+                    self.cut_at = int(stream.ts[stream.pos])
+                    return
                 if self.policy is Policy.LIBR and len(stream.ts) - stream.pos >= BATCH_MIN:
                     applied = self._plain(account, stream)
                     stream.pos += applied
@@ -801,6 +823,7 @@ def trace(
     horizon_s: int = DEFAULT_HORIZON_S,
     until: int | None = None,
     match_window_s: int = MATCH_WINDOW_S,
+    max_touched: int = MAX_TOUCHED,
 ) -> Trace:
     """Follow ``amount_fen`` fen that arrived in ``account`` at ``since`` (µs, UTC).
 
@@ -808,7 +831,9 @@ def trace(
     nearest to ``since`` (within ``match_window_s``); without one, it is taken to arrive at
     ``since`` on top of what the ledger shows. ``depth``: most transfers from the first
     account; ``horizon_s``: money is followed into new accounts until ``since + horizon_s``;
-    ``until`` (µs): the last moment looked at (default: the end of the ledger).
+    ``until`` (µs): the last moment looked at (default: the end of the ledger);
+    ``max_touched``: transfers looked at before the trace stops where it has got to
+    (:attr:`Trace.cut_at`; the LIBR search needs no limit).
     """
     if amount_fen <= 0:
         raise TraceError(f"amount_fen: must be positive, got {amount_fen}")
@@ -838,11 +863,12 @@ def trace(
         else:
             _fill(result, fast.finish(), fast.edges, fast.touched, fast.followed())
             return result
-    tracer = _Tracer(ledger, policy, depth, horizon_end, end)
+    tracer = _Tracer(ledger, policy, depth, horizon_end, end, max_touched)
     tracer.receive(root, key, [(True, amount_fen)], 0)
     tracer.run()
     followed = sorted(a for a in tracer.nodes if a not in tracer.last)
     _fill(result, tracer.finish(), tracer.edges, tracer.touched, followed)
+    result.cut_at = tracer.cut_at
     return result
 
 

@@ -225,3 +225,26 @@ def test_libr_over_runs_appended_in_time_order_traces_like_the_reference(
         until=case.until,
     )
     assert shape(run(ordered, Policy.LIBR, grown)) == shape(ref)
+
+
+@given(cases(), POLICY, st.integers(1, 30))
+@settings(max_examples=300, deadline=None)
+def test_a_trace_cut_by_the_work_limit_is_exact_up_to_where_it_stopped(
+    case: Case, policy: Policy, limit: int
+) -> None:
+    ledger = general(Ledger.build(table(case.rows)))  # the limit is the general tracer's
+    t = trace(
+        ledger, case.account, case.since, case.amount, policy,
+        depth=case.depth, horizon_s=case.horizon_s, until=case.until, max_touched=limit,
+    )  # fmt: skip
+    whole = run(case, policy, general(Ledger.build(table(case.rows))))
+    if t.cut_at is None:  # it did not need more
+        assert shape(t) == shape(whole)
+        return
+    assert t.touched >= limit
+    assert all(e.ts <= t.cut_at for e in t.edges)  # nothing after the moment it reached
+    if policy.conserves:
+        assert t.conservation_errors() == []
+        total = t.totals()
+        assert total["holdable_fen"] + total["cash_out_fen"] + total["untraced_fen"] == case.amount
+    assert "cut_at" in t.to_json() and "cut_at" not in whole.to_json() and whole.cut_at is None
