@@ -69,11 +69,15 @@ DEFAULT_HORIZON_S: Final = 72 * 3600
 BATCH_MIN: Final = 24
 #: how far from ``since`` a transfer of exactly the traced amount is looked for
 MATCH_WINDOW_S: Final = 600
-#: transfers the general tracer looks at before it stops (a few seconds of work): poison and
-#: pro-rata money spreads over every payee of a payment platform, and a trace that follows a
-#: city's hubs for a month would run for minutes. A trace cut short is a trace "as of" the
-#: moment it reached (:attr:`Trace.cut_at`): every figure is exact up to then.
-MAX_TOUCHED: Final = 2_000_000
+#: work the general tracer does before it stops (a few seconds): transfers looked at, plus
+#: the transfers read for every account the money reaches and a fixed cost per account
+#: (:data:`REACH_WORK`). Poison and pro-rata money spreads over every payee of a payment
+#: platform, and a trace that follows a city's hubs for a month would run for minutes. A
+#: trace cut short is a trace "as of" the moment it reached (:attr:`Trace.cut_at`): every
+#: figure is exact up to then.
+MAX_WORK: Final = 2_000_000
+#: the work of reaching an account, beside the transfers read for it (a few NumPy calls)
+REACH_WORK: Final = 100
 
 
 class Policy(StrEnum):
@@ -494,11 +498,12 @@ class _Tracer:
         depth: int,
         horizon_end: int,
         until: int,
-        max_touched: int = MAX_TOUCHED,
+        max_work: int = MAX_WORK,
     ) -> None:
         self.ledger = ledger
         self.policy = policy
-        self.max_touched = max_touched
+        self.max_work = max_work
+        self.work = 0  # beside ``touched``: transfers read and accounts reached
         self.cut_at: int | None = None
         self.depth = depth
         self.horizon_end = horizon_end
@@ -522,18 +527,22 @@ class _Tracer:
             node.hop = min(node.hop, hop)
         held = self.holdings.get(account)
         events = None
+        self.work += REACH_WORK
         if held is None:  # one look-up: the history before the money, the stream after it
             history, events = self.ledger.events(account, before=(self.until + 1, NEVER)).split(key)
+            self.work += len(history)
             held = holding(self.policy, least_balance(0, history.signed()))
             self.holdings[account] = held
             node.innocent_fen += held.balance
         elif account in self.last:  # followed again: catch up on what happened meanwhile
             gap = self.ledger.events(account, self.last.pop(account), key)
+            self.work += len(gap)
             held.restart(least_balance(held.balance, gap.signed()))
             node.innocent_fen += held.balance
         if account not in self.streams:
             if events is None:
                 events = self.ledger.events(account, key, (self.until + 1, NEVER))
+            self.work += len(events)
             if len(events):
                 stream = _Stream.of(events)
                 self.streams[account] = stream
@@ -551,7 +560,7 @@ class _Tracer:
             if stream is None:
                 continue
             while True:
-                if self.touched >= self.max_touched:  # the next event is the earliest left
+                if self.touched + self.work >= self.max_work:  # the next event: the earliest left
                     self.cut_at = int(stream.ts[stream.pos])
                     return
                 if self.policy is Policy.LIBR and len(stream.ts) - stream.pos >= BATCH_MIN:
@@ -823,7 +832,7 @@ def trace(
     horizon_s: int = DEFAULT_HORIZON_S,
     until: int | None = None,
     match_window_s: int = MATCH_WINDOW_S,
-    max_touched: int = MAX_TOUCHED,
+    max_work: int = MAX_WORK,
 ) -> Trace:
     """Follow ``amount_fen`` fen that arrived in ``account`` at ``since`` (µs, UTC).
 
@@ -832,8 +841,8 @@ def trace(
     ``since`` on top of what the ledger shows. ``depth``: most transfers from the first
     account; ``horizon_s``: money is followed into new accounts until ``since + horizon_s``;
     ``until`` (µs): the last moment looked at (default: the end of the ledger);
-    ``max_touched``: transfers looked at before the trace stops where it has got to
-    (:attr:`Trace.cut_at`; the LIBR search needs no limit).
+    ``max_work``: the general tracer's work (:data:`MAX_WORK`) before it stops where it has
+    got to (:attr:`Trace.cut_at`; the LIBR search needs no limit).
     """
     if amount_fen <= 0:
         raise TraceError(f"amount_fen: must be positive, got {amount_fen}")
@@ -863,7 +872,7 @@ def trace(
         else:
             _fill(result, fast.finish(), fast.edges, fast.touched, fast.followed())
             return result
-    tracer = _Tracer(ledger, policy, depth, horizon_end, end, max_touched)
+    tracer = _Tracer(ledger, policy, depth, horizon_end, end, max_work)
     tracer.receive(root, key, [(True, amount_fen)], 0)
     tracer.run()
     followed = sorted(a for a in tracer.nodes if a not in tracer.last)

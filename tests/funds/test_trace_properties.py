@@ -227,7 +227,7 @@ def test_libr_over_runs_appended_in_time_order_traces_like_the_reference(
     assert shape(run(ordered, Policy.LIBR, grown)) == shape(ref)
 
 
-@given(cases(), POLICY, st.integers(1, 30))
+@given(cases(), POLICY, st.integers(1, 400))
 @settings(max_examples=300, deadline=None)
 def test_a_trace_cut_by_the_work_limit_is_exact_up_to_where_it_stopped(
     case: Case, policy: Policy, limit: int
@@ -235,13 +235,12 @@ def test_a_trace_cut_by_the_work_limit_is_exact_up_to_where_it_stopped(
     ledger = general(Ledger.build(table(case.rows)))  # the limit is the general tracer's
     t = trace(
         ledger, case.account, case.since, case.amount, policy,
-        depth=case.depth, horizon_s=case.horizon_s, until=case.until, max_touched=limit,
+        depth=case.depth, horizon_s=case.horizon_s, until=case.until, max_work=limit,
     )  # fmt: skip
     whole = run(case, policy, general(Ledger.build(table(case.rows))))
     if t.cut_at is None:  # it did not need more
         assert shape(t) == shape(whole)
         return
-    assert t.touched >= limit
     assert all(e.ts <= t.cut_at for e in t.edges)  # nothing after the moment it reached
     if policy.conserves:
         assert t.conservation_errors() == []
