@@ -220,13 +220,14 @@ def measure_ledger(city: City, traces: int, append_rows: int) -> dict[str, Any]:
         "policies": {},
     }
     for policy in Policy:
-        ms, touched, same = [], [], True
+        ms, touched, same, cut = [], [], True, 0
         # poison and pro-rata spread the money over every payee of a hub: fewer traces
         many = traces if policy.value in ("libr", "fifo", "lifo") else max(1, traces // 5)
         for k, (account, since, fen) in enumerate(city.victims[:many]):
             spent, t = _timed(ledger, (account, since, fen), policy)
             ms.append(spent * 1000)
             touched.append(t.touched)
+            cut += t.cut_at is not None  # stopped by the work limit
             if k < 20:
                 same &= _shape(trace(grown, account, since, fen, policy)) == _shape(t)
         row: dict[str, Any] = {"traces": len(ms)}
@@ -240,6 +241,7 @@ def measure_ledger(city: City, traces: int, append_rows: int) -> dict[str, Any]:
             "p95_ms": _pct(ms, 0.95),
             "max_ms": max(ms),
             "touched_p50": statistics.median(touched),
+            "cut": cut,
             "same_after_append": same,
         }
     return out

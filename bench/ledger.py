@@ -113,14 +113,14 @@ def markdown(bench: LedgerBench) -> str:
         f" max {max(r['append_s']) * 1000:.0f} ms (the appends that merge runs).",
         "",
         "| policy | traces | p50 ms | p95 ms | max ms | transfers looked at (p50) |"
-        " hub trace s (transfers) | same after appends |",
-        "|---|---|---|---|---|---|---|---|",
+        " stopped by the work limit | hub trace s (transfers) | same after appends |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in r["policies"].items():
         hub = f"{p['hub_s']:.3f} ({p['hub_touched']:,})" if "hub_s" in p else "–"
         lines.append(
             f"| {name} | {p['traces']} | {p['p50_ms']:.2f} | {p['p95_ms']:.2f} |"
-            f" {p['max_ms']:.2f} | {p['touched_p50']:,.0f} | {hub} |"
+            f" {p['max_ms']:.2f} | {p['touched_p50']:,.0f} | {p.get('cut', 0)} | {hub} |"
             f" {'yes' if p['same_after_append'] else 'NO'} |"
         )
     lines += ["", "4-hop reachability (untimed sanity peers; the sets compared):", ""]
