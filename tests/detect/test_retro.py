@@ -36,3 +36,12 @@ def test_chunks_far_apart_in_time_stay_apart_and_expire() -> None:
     assert len(index.chunks) == 2
     index.prune(500 + 32 * 100)  # the first chunk is older than the look-back
     assert [c.event_id for c in index.contacts([1], 0)] == ["e2"]
+
+
+def test_counterparties_are_the_distinct_ones_of_chunks_in_the_window() -> None:
+    index = ContactIndex(lookback_s=1_000)
+    _add(index, [5, 3, 5, 9], [100, 100, 100, 100], 0)
+    _add(index, [3, 7, 7], [5_000, 5_000, 5_000], 10)
+    assert index.counterparties(0).tolist() == [3, 5, 7, 9]
+    assert index.counterparties(4_500).tolist() == [3, 7]  # the first chunk ends at 100
+    assert ContactIndex().counterparties(0).tolist() == []
