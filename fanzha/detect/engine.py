@@ -569,12 +569,12 @@ class Engine:
         result = BatchResult()
         since = at - self.config.lookback_days * 86_400
         cps = self.contacts.counterparties(since)
-        signals: list[Signal] = []
-        for cp, number in self._raised(old, cps):
-            ind = self.intel.indicator(number)
-            for c in self.contacts.contacts([cp], since):
-                if c.at <= at:
-                    signals.append(self._intel_signal(ind, c, at))
+        raised = dict(self._raised(old, cps))  # counterparty → the indicator that blocks it
+        signals = [
+            self._intel_signal(self.intel.indicator(raised[c.cp]), c, at)
+            for c in self.contacts.contacts(raised, since)
+            if c.at <= at
+        ]
         result.signals = len(signals)
         if self.keep_signals:
             self.signals_seen.extend(signals)
