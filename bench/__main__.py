@@ -14,13 +14,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench import detect, funds, generate, intel, ledger, simulate, web
+from bench.child import run_child
 
 RESULTS = Path(__file__).parent / "results"
 AMLSIM = Path(__file__).resolve().parents[2] / "shared/data/amlsim/20K_cycle200/transactions.csv"
@@ -28,23 +28,8 @@ AMLSIM = Path(__file__).resolve().parents[2] / "shared/data/amlsim/20K_cycle200/
 
 def _run(kind: str, arg: str, workdir: Path) -> dict[str, Any]:
     """``python -m bench.measure KIND ARG WORKDIR`` in its own process; its JSON result."""
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "FANZHA_DATA_DIR": str(workdir),
-    }
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.measure", kind, arg, str(workdir)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"bench.measure {kind} {arg} failed with exit status {out.returncode}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    env = {"FANZHA_DATA_DIR": str(workdir)}
+    return run_child("bench.measure", kind, arg, str(workdir), env=env)
 
 
 def _one(kind: str, path: Path, workdir: Path) -> dict[str, float]:

@@ -36,7 +36,6 @@ import io
 import json
 import os
 import pstats
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -46,6 +45,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
+from bench.child import run_child
 
 PEER_NAME = "per-event Python reference (fanzha.detect.reference)"
 GOAL_EPS = 500_000.0
@@ -573,17 +574,7 @@ def _child(
 ) -> dict[str, Any]:
     print(f"measuring detect {kind} {spec} …", file=sys.stderr)
     before = os.getloadavg()[0]
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.detect", kind, spec, str(workdir)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **THREAD_ENV},
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"bench.detect {kind} {spec} failed with exit status {out.returncode}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_child("bench.detect", kind, spec, str(workdir), env=THREAD_ENV)
     if load is not None:
         load[f"{kind} {spec}"] = (before, os.getloadavg()[0])
     return result

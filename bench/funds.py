@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from bench.child import run_child
 
 PEER_NAME = "per-transfer Python reference (fanzha.funds.reference)"
 APPEND_ROWS = 100_000
@@ -188,19 +189,8 @@ class FundsBench:
 def run_all(data: Path, truth: Path | None, traces: int, peer_traces: int) -> FundsBench:
     """Run the child and return its figures."""
     print(f"measuring funds on {data} …", file=sys.stderr)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     args = [str(data), str(truth) if truth else "-", str(traces), str(peer_traces)]
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.funds", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"bench.funds failed with exit status {out.returncode}")
-    return FundsBench(str(data), json.loads(out.stdout.strip().splitlines()[-1]))
+    return FundsBench(str(data), run_child("bench.funds", *args))
 
 
 def rows(bench: FundsBench) -> list[Row]:

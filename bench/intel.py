@@ -22,7 +22,6 @@ import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from bench.child import run_child
 
 PEER_NAME = "tldextract + Python set"
 SEED = 20260501
@@ -368,20 +369,8 @@ class IntelBench:
 
 
 def _child(kind: str, spec: str, workdir: Path) -> dict[str, Any]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     print(f"measuring intel {kind} {spec} …", file=sys.stderr)
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.intel", kind, spec, str(workdir)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"bench.intel {kind} {spec} failed with exit status {out.returncode}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_child("bench.intel", kind, spec, str(workdir))
 
 
 def run_all(base: Path, domains: int, queries: int, sample: int) -> IntelBench:

@@ -12,13 +12,12 @@ The reachable sets are compared on every side.
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
+
+from bench.child import run_child
 
 Row = tuple[str, str, float, float | None, str]  # figure, unit, ours, peer, peer name
 DUCKDB = "DuckDB WITH RECURSIVE (UNION), one thread"
@@ -39,32 +38,18 @@ class LedgerBench:
         return same_traces and self.full["reach"]["same"] and self.prefix["reach"]["same"]
 
 
-def _child(*args: str) -> dict[str, Any]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.funds_scale", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"bench.funds_scale {' '.join(args)} failed ({out.returncode})")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def run_all(transfers: int, traces: int, kuzu_transfers: int) -> LedgerBench:
     """Run both children."""
     print(f"measuring the ledger on {transfers:,} synthetic transfers …", file=sys.stderr)
     appends = min(100_000, transfers // 60)  # 30 appends into the second half
-    full = _child(
+    full = run_child(
+        "bench.funds_scale",
         "--transfers", str(transfers), "--traces", str(traces), "--append-rows", str(appends),
         "--peer-transfers", str(transfers), "--peers", "duckdb",
     )  # fmt: skip
     print(f"reachability beside Kuzu on the first {kuzu_transfers:,} …", file=sys.stderr)
-    prefix = _child(
+    prefix = run_child(
+        "bench.funds_scale",
         "--transfers", str(transfers), "--skip-ledger",
         "--peer-transfers", str(kuzu_transfers), "--peers", "duckdb,kuzu",
     )  # fmt: skip

@@ -242,7 +242,7 @@ class LiveDetection:
             self._offered.extend(files)
 
     def registry_changed(self) -> None:
-        """Residents changed: the next refresh rebuilds the engine over the new registry."""
+        """Residents changed: the next refresh gives the engine the new registry."""
         self._stale = True
 
     # ------------------------------------------------------------------ state
@@ -301,9 +301,8 @@ class LiveDetection:
                 persons = persons_table(self.app.store.sessions)
                 self.engine.use_registry(DetectRegistry(persons))
                 self._registry(persons)
-            if seq != self._intel_seq:  # a new base, in place (the frame cache starts over)
-                self.engine.intel.base = self.app.intel_index()
-            if seq != self._intel_seq:  # new intelligence: who was in touch with it already
+            if seq != self._intel_seq:  # a new base, in place (the frame cache starts over),
+                self.engine.intel.base = self.app.intel_index()  # then who was in touch
                 now = int(self.app.clock.now().timestamp())
                 self._carry.add(self.engine.look_back_intel(old, now))
             self._stale, self._intel_seq = False, seq

@@ -1156,13 +1156,6 @@ def _indicator(
     )
 
 
-def _dedupe(found: list[Indicator]) -> list[Indicator]:
-    seen: dict[tuple[str, str], Indicator] = {}
-    for ind in found:
-        seen.setdefault(ind.key, ind)
-    return list(seen.values())
-
-
 def _configured(rules: Iterable[Rule], config: EngineConfig) -> tuple[Rule, ...]:
     out = []
     for r in rules:

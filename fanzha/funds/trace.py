@@ -488,6 +488,19 @@ class _Stream:
         return (self.ts[i], self.seq[i], 0 if self.out[i] else 1)
 
 
+def _reached(
+    nodes: dict[int, TraceNode], ledger: Ledger, account: int, key: Key, hop: int
+) -> TraceNode:
+    """The node of an account the money reaches at ``key``, made on first reach; its hop is
+    the shallowest it was reached at."""
+    node = nodes.get(account)
+    if node is None:
+        node = nodes[account] = TraceNode(ledger.account(account), hop, first_ts=key[0])
+    else:
+        node.hop = min(node.hop, hop)
+    return node
+
+
 class _Tracer:
     """The state of one trace: holdings, nodes, the streams of the followed accounts."""
 
@@ -519,12 +532,7 @@ class _Tracer:
 
     def receive(self, account: int, key: Key, parcel: Parcel, hop: int) -> None:
         """Victim's money (and maybe own money) arrives in ``account`` at ``key``."""
-        node = self.nodes.get(account)
-        if node is None:
-            node = TraceNode(self.ledger.account(account), hop, first_ts=key[0])
-            self.nodes[account] = node
-        else:
-            node.hop = min(node.hop, hop)
+        node = _reached(self.nodes, self.ledger, account, key, hop)
         held = self.holdings.get(account)
         events = None
         self.work += REACH_WORK
@@ -721,12 +729,7 @@ class _LibrTracer:
     ) -> None:
         """``victim`` of the ``fen`` fen of the transfer at ``key`` (at ``where``: its run and
         row, when known) are the victim's money."""
-        node = self.nodes.get(account)
-        if node is None:
-            node = TraceNode(self.ledger.account(account), hop, first_ts=key[0])
-            self.nodes[account] = node
-        else:
-            node.hop = min(node.hop, hop)
+        node = _reached(self.nodes, self.ledger, account, key, hop)
         state = self.claims.get(account)
         if state is None:
             view = self.ledger.view(account, self.until)

@@ -239,21 +239,9 @@ def rewind(indicators: Iterable[Indicator], changes: Sequence[Change]) -> list[I
             continue
         current = by_key.get(key)
         if current is not None:
-            by_key[key] = current.model_copy(update=_fields(change.old))
+            # the snapshot's fields (ISO times, verdict names) validated back over the rest
+            by_key[key] = Indicator.model_validate(current.model_dump() | change.old)
     return list(by_key.values())
-
-
-def _fields(saved: dict[str, Any]) -> dict[str, Any]:
-    """A :func:`snapshot` read back into field values."""
-    out: dict[str, Any] = {}
-    for name, item in saved.items():
-        if name == "verdict":
-            out[name] = Verdict(item)
-        elif name in ("first_seen", "last_seen", "expires") and item is not None:
-            out[name] = dt.datetime.fromisoformat(item)
-        else:
-            out[name] = item
-    return out
 
 
 def _earliest(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
