@@ -81,8 +81,8 @@ class IntMap(MutableMapping[int, int]):
     """A hash map from int64 keys to int64 values, read and written a whole array at a time.
 
     Open addressing with linear probing in two NumPy arrays (keys, values) at most half full:
-    a batch lookup probes every key at once, one gather per probe step, and the keys still
-    looking move on together (about 1.5 steps for a hit, 2.5 for a miss); the last few, at
+    a batch lookup reads every key's home slot at once (where most keys end), then the keys
+    still looking move on together a window of four slots a gather; the last few, at
     the end of long probe runs, finish in a plain loop rather than in many NumPy calls on tiny
     arrays. Inserting a batch of new keys claims free slots the same way: every key writes
     itself into its free slot, reads back which key won, and the losers probe on. Growing
@@ -128,8 +128,14 @@ class IntMap(MutableMapping[int, int]):
             return out
         table, mask = self._keys, self._mask
         slot = self._home(keys)
-        q = keys
-        todo = np.arange(n)
+        # One slot first: at most half full, most keys end at their home slot (a hit, or a
+        # free slot for a miss), and one gather is a quarter of a window's.
+        here = table[slot]
+        hit = here == keys
+        out[hit] = slot[hit]
+        todo = np.flatnonzero(~hit & (here != _FREE))
+        q = keys[todo]
+        slot = (slot[todo] + 1) & mask
         while q.size > self.TAIL:  # a window of slots a step: most keys end in the first
             cand = (slot[:, None] + _WINDOW) & mask
             here = table[cand]
