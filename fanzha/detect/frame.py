@@ -258,8 +258,9 @@ class Values:
 
     @classmethod
     def of(cls, interner: Interner, ids: I64) -> Values:
-        """The values of ``ids``: Python strings when they are few, else Arrow."""
-        if ids.size <= SMALL:
+        """The values of ``ids``: Python strings when they are few or still held as such
+        (values interned in this batch, through the dict), else Arrow."""
+        if ids.size <= SMALL or int(ids.min()) >= interner.held_from:
             return cls(py=[interner.value(i) for i in ids.tolist()])
         return cls(arrow=interner.arrow(ids))
 
@@ -306,6 +307,12 @@ class PerValue:
     def ids(self, raw: pa.Array) -> I64:
         """The value id of each row (-1 for null)."""
         return self.values.intern(raw)
+
+    def ids2(self, a: pa.Array, b: pa.Array) -> tuple[I64, I64]:
+        """:meth:`ids` of two columns in one call (the values of ``a`` first, then those of
+        ``b``: the ids two calls would have given; one call's fixed cost)."""
+        both = self.values.intern(pa.concat_arrays([a.cast(pa.string()), b.cast(pa.string())]))
+        return both[: len(a)], both[len(a) :]
 
     def get(self, name: str, ids: I64, compute: Compute, null: int) -> I64:
         """Attribute ``name`` of each row's value (``null`` where the id is -1)."""
@@ -524,8 +531,7 @@ class FrameBuilder:
 
     def _calls(self, table: pa.Table) -> Frame:
         phones = self.phones
-        callee = phones.ids(_col(table, "callee"))
-        caller = phones.ids(_col(table, "caller"))
+        callee, caller = phones.ids2(_col(table, "callee"), _col(table, "caller"))
         callee_row, caller_row = self._rows(phones, self._phone_row, callee, caller)
         # The subject is the resident on the line: the callee, else a resident caller.
         flip = (callee_row < 0) & (caller_row >= 0)
@@ -552,8 +558,7 @@ class FrameBuilder:
 
     def _sms(self, table: pa.Table) -> Frame:
         phones = self.phones
-        recipient = phones.ids(_col(table, "recipient"))
-        sender = phones.ids(_col(table, "sender"))
+        recipient, sender = phones.ids2(_col(table, "recipient"), _col(table, "sender"))
         rows, _ = self._rows(phones, self._phone_row, recipient, sender)  # senders' for flags
         key = phones.get("subject", recipient, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.SMS, None, rows, key)
@@ -597,8 +602,7 @@ class FrameBuilder:
 
     def _transfers(self, table: pa.Table) -> Frame:
         accounts = self.accounts
-        payer = accounts.ids(_col(table, "payer_account"))
-        payee = accounts.ids(_col(table, "payee_account"))
+        payer, payee = accounts.ids2(_col(table, "payer_account"), _col(table, "payee_account"))
         payer_row, payee_row = self._rows(accounts, self._account_row, payer, payee)
         subject = self._subject(accounts, self._account_row, "account:")
         amount = _ints(table, "amount_fen")

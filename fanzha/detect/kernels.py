@@ -421,6 +421,12 @@ class Interner:
         self._in_dict = len(self)
         return np.array(out, np.int64)
 
+    @property
+    def held_from(self) -> int:
+        """Ids from this one on are still held as Python strings (added through the dict
+        since the byte store was last brought up to date): :meth:`value` of them is free."""
+        return self._stored
+
     def find(self, value: str) -> int:
         """The id of ``value``, or -1 when it was never interned."""
         self._sync_dict()
@@ -763,11 +769,17 @@ class KeySeen:
         return self.first.items()
 
 
+_MEMBER_TABLES: dict[tuple[int, ...], B] = {}
+
+
 def members(values: I64, small: Iterable[int]) -> B:
     """Whether each value is one of ``small`` (non-negative ints below 64, such as row kinds):
     a table look-up, where ``np.isin`` sorts."""
-    table = np.zeros(64, np.bool_)
-    table[list(small)] = True
+    key = tuple(small)
+    table = _MEMBER_TABLES.get(key)
+    if table is None:  # tables made once: the sets are the few fixed kind groups of rules
+        table = _MEMBER_TABLES[key] = np.zeros(64, np.bool_)
+        table[list(key)] = True
     if values.size and (values.min() < 0 or values.max() >= 64):
         return np.isin(values, np.flatnonzero(table))
     return table[values]
