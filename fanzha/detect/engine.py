@@ -190,13 +190,18 @@ class Engine:
             if t in tables and tables[t].num_rows  # no frame for absent types
         ]
         self._hold_reports(tables.get("police_report"))
-        fresh = concat(frames)
-        fresh.features["seq"] = np.arange(self.seq, self.seq + len(fresh), dtype=np.int64)
-        self.seq += len(fresh)
+        held = len(self.pending)
+        fresh = sum(len(x) for x in frames)
+        seq = np.arange(self.seq, self.seq + fresh, dtype=np.int64)
+        self.seq += fresh
         result = BatchResult()
-        if self.watermark is not None and len(fresh):
-            fresh = self._set_aside_late(fresh, self.watermark - self.config.grace_s, result)
-        pool = _concat_with_seq([self.pending, fresh])
+        # The waiting rows and the new ones in one concatenation (the new ones after).
+        pool = concat([self.pending, *frames])
+        if held:
+            seq = np.concatenate([self.pending.features["seq"], seq])
+        pool.features = {"seq": seq}
+        if self.watermark is not None and fresh:
+            pool = self._set_aside_late(pool, held, self.watermark - self.config.grace_s, result)
         if watermark is None:
             rows = None
             self.pending = empty_frame()
@@ -227,11 +232,13 @@ class Engine:
         """Run every pending row (end of input)."""
         return self.process({}, None)
 
-    def _set_aside_late(self, fresh: Frame, cutoff: int, result: BatchResult) -> Frame:
-        """Rows known before ``cutoff`` (the watermark minus the grace period) are too late to
-        run in order: they are returned for the dead-letter queue, not run. Police reports are
-        always run: retro-correlation looks back by design."""
+    def _set_aside_late(self, fresh: Frame, held: int, cutoff: int, result: BatchResult) -> Frame:
+        """New rows (those after the first ``held``, which waited for the watermark) known
+        before ``cutoff`` (the watermark minus the grace period) are too late to run in order:
+        they are returned for the dead-letter queue, not run. Police reports are always run:
+        retro-correlation looks back by design."""
         late = (fresh.at < cutoff) & (fresh.kind != int(K.REPORT))
+        late[:held] = False
         if not late.any():
             return fresh
         idx = np.flatnonzero(late)
@@ -359,7 +366,7 @@ class Engine:
             hit = idx
             if idx.size:
                 got = np.asarray(r.evaluate(rows), np.bool_)
-                hit = idx[np.broadcast_to(got, idx.shape)]
+                hit = idx[got] if got.shape == idx.shape else idx[np.full(idx.size, bool(got))]
             out.append((r, hit))
         return out
 
@@ -1103,21 +1110,6 @@ def _due_in_order(pool: Frame, rows: I64 | None) -> Frame | None:
             return pool
         return pool.take(np.lexsort((seq, at)))
     return pool.take(rows[np.lexsort((seq[rows], at[rows]))])
-
-
-def _concat_with_seq(frames: list[Frame]) -> Frame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        out = empty_frame()
-        out.features["seq"] = np.empty(0, np.int64)
-        return out
-    out = concat(frames)
-    out.features = (
-        {k: np.concatenate([f.features[k] for f in frames]) for k in frames[0].features}
-        if len(frames) > 1
-        else dict(frames[0].features)
-    )
-    return out
 
 
 #: The event type behind each row kind (for dead letters).

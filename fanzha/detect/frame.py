@@ -323,12 +323,16 @@ class PerValue:
     ) -> list[I64]:
         """Several attributes computed together (``compute`` returns one array per name)."""
         cols = [self._column(name) for name in names]
-        valid = ids >= 0
-        some_null = not valid.all()
-        safe = np.where(valid, ids, 0) if some_null else ids
-        got = cols[0].get(safe)
+        if ids.size == 0:
+            return [np.empty(0, np.int64) for _ in cols]
+        for col in cols:  # every id is below the interner's size: no scan for the largest
+            col.ensure(len(self.values))
+        some_null = bool(ids.min() < 0)
+        valid = ids >= 0 if some_null else None
+        safe = np.where(valid, ids, 0) if valid is not None else ids
+        got = cols[0].data[safe]
         todo = got == _UNSET
-        if some_null:
+        if valid is not None:
             todo &= valid
         if not todo.any():
             out: list[I64] = [got, *(col.data[safe] for col in cols[1:])]
@@ -341,10 +345,9 @@ class PerValue:
             if not isinstance(computed, tuple):
                 computed = (computed,)
             for col, column in zip(cols, computed, strict=True):
-                col.ensure(int(new.max()) + 1)
                 col.data[new] = column
             out = [col.data[safe] for col in cols]
-        if some_null:
+        if valid is not None:
             for values, null in zip(out, nulls, strict=True):
                 values[~valid] = null
         return out
@@ -459,11 +462,12 @@ class FrameBuilder:
         def compute(values: Values, ids: I64) -> I64:
             row = cache.get("row", ids, rows, -1)
             if values.small:
-                known = self.registry.id_of
+                listed = row.tolist()
+                known = iter(self.registry.ids_of([r for r in listed if r >= 0]))
                 return self.keys.intern_list(
                     [
-                        known(r) if r >= 0 else prefix + v
-                        for r, v in zip(row.tolist(), values.py, strict=True)
+                        next(known) if r >= 0 else prefix + v
+                        for r, v in zip(listed, values.py, strict=True)
                     ]
                 )
             fallback = pc.binary_join_element_wise(scalar, values.arrow, _EMPTY)
