@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fanzha.detect.features import CounterpartyState, SubjectState
 from fanzha.detect.frame import COLUMNS, F_RESIDENT, Frame, FrameBuilder, K, concat, empty_frame
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, NONE, IntMap, KeySeen, members
+from fanzha.detect.kernels import I64, NONE, Column, IntMap, KeySeen, members
 from fanzha.detect.registry import Registry
 from fanzha.detect.retro import Chunk, Contact, ContactIndex
 from fanzha.detect.rules import RULES, Rule, Target
@@ -102,6 +102,10 @@ RETRO_TITLES = {
 }
 
 
+#: Each rule with the rows of the batch it hits (ascending).
+Hits = list[tuple[Rule, I64]]
+
+
 @dataclass
 class BatchResult:
     """What one call to :meth:`Engine.process` produced."""
@@ -165,7 +169,8 @@ class Engine:
         self.pending = empty_frame()
         self.pending_reports: pa.Table | None = None
         self.known: dict[int, list[Learnt]] = {}
-        self._known_cps = np.empty(0, np.int64)  # the keys of ``known``, as an array
+        self._known_cps = Column(np.bool_, False)  # whether a counterparty is in ``known``
+        self._known_n = 0  # len(known) when the column was made
         self.watermark: int | None = None
         self.seq = 0
         self.late = 0
@@ -185,13 +190,18 @@ class Engine:
             if t in tables and tables[t].num_rows  # no frame for absent types
         ]
         self._hold_reports(tables.get("police_report"))
-        fresh = concat(frames)
-        fresh.features["seq"] = np.arange(self.seq, self.seq + len(fresh), dtype=np.int64)
-        self.seq += len(fresh)
+        held = len(self.pending)
+        fresh = sum(len(x) for x in frames)
+        seq = np.arange(self.seq, self.seq + fresh, dtype=np.int64)
+        self.seq += fresh
         result = BatchResult()
-        if self.watermark is not None and len(fresh):
-            fresh = self._set_aside_late(fresh, self.watermark - self.config.grace_s, result)
-        pool = _concat_with_seq([self.pending, fresh])
+        # The waiting rows and the new ones in one concatenation (the new ones after).
+        pool = concat([self.pending, *frames])
+        if held:
+            seq = np.concatenate([self.pending.features["seq"], seq])
+        pool.features = {"seq": seq}
+        if self.watermark is not None and fresh:
+            pool = self._set_aside_late(pool, held, self.watermark - self.config.grace_s, result)
         if watermark is None:
             rows = None
             self.pending = empty_frame()
@@ -222,11 +232,13 @@ class Engine:
         """Run every pending row (end of input)."""
         return self.process({}, None)
 
-    def _set_aside_late(self, fresh: Frame, cutoff: int, result: BatchResult) -> Frame:
-        """Rows known before ``cutoff`` (the watermark minus the grace period) are too late to
-        run in order: they are returned for the dead-letter queue, not run. Police reports are
-        always run: retro-correlation looks back by design."""
+    def _set_aside_late(self, fresh: Frame, held: int, cutoff: int, result: BatchResult) -> Frame:
+        """New rows (those after the first ``held``, which waited for the watermark) known
+        before ``cutoff`` (the watermark minus the grace period) are too late to run in order:
+        they are returned for the dead-letter queue, not run. Police reports are always run:
+        retro-correlation looks back by design."""
         late = (fresh.at < cutoff) & (fresh.kind != int(K.REPORT))
+        late[:held] = False
         if not late.any():
             return fresh
         idx = np.flatnonzero(late)
@@ -273,9 +285,9 @@ class Engine:
         self._subject_stage(f)
         hits = self._evaluate(f, self.rules, stage=1)
         exposure = np.zeros(len(f), np.bool_)
-        for r, mask in hits:
+        for r, rows in hits:
             if r.exposure and r.target is Target.SUBJECT:
-                exposure |= mask
+                exposure[rows] = True
         self._exposure(f, exposure)
         hits += self._evaluate(f, self.rules, stage=2)
         signals = self._signals(f, hits)
@@ -330,10 +342,9 @@ class Engine:
             out[idx] = sub.features["exposed_at"]
         f.features["exposed_at"] = out
 
-    def _evaluate(
-        self, f: Frame, rules: Iterable[Rule], *, stage: int
-    ) -> list[tuple[Rule, np.ndarray]]:
-        out = []
+    def _evaluate(self, f: Frame, rules: Iterable[Rule], *, stage: int) -> Hits:
+        """Each rule of ``stage`` with the rows it hits (ascending)."""
+        out: Hits = []
         view = RowView(f)
         # Warnings are for the centre's residents; rows about outsiders (a mule paying the
         # next mule, an unknown number) only feed the counterparty state and intelligence.
@@ -352,15 +363,14 @@ class Engine:
                     idx = np.flatnonzero(members(f.kind, r.kinds) & who[r.target])
                 found = rows_of[(r.kinds, r.target)] = (idx, view.subset(idx))
             idx, rows = found
-            mask = np.zeros(len(f), np.bool_)
+            hit = idx
             if idx.size:
-                mask[idx] = np.asarray(r.evaluate(rows), np.bool_)
-            out.append((r, mask))
+                got = np.asarray(r.evaluate(rows), np.bool_)
+                hit = idx[got] if got.shape == idx.shape else idx[np.full(idx.size, bool(got))]
+            out.append((r, hit))
         return out
 
-    def _shadow_hits(
-        self, f: Frame, hits: list[tuple[Rule, np.ndarray]]
-    ) -> list[tuple[Rule, np.ndarray]]:
+    def _shadow_hits(self, f: Frame, hits: Hits) -> Hits:
         replaced = {r.id for r in self.shadow_rules}
         kept = [(r, m) for r, m in hits if r.id not in replaced]
         return (
@@ -369,33 +379,49 @@ class Engine:
             + self._evaluate(f, self.shadow_rules, stage=2)
         )
 
-    def _signals(self, f: Frame, hits: list[tuple[Rule, np.ndarray]]) -> list[Signal]:
+    def _signals(self, f: Frame, hits: Hits) -> list[Signal]:
         out: list[Signal] = []
+        mine = [(r, rows) for r, rows in hits if r.target is Target.SUBJECT and rows.size]
+        if not mine:
+            return out
+        every = np.concatenate([rows for _, rows in mine])
+        # The hit rows' columns as Python values at once (a NumPy scalar read per field per
+        # signal costs more than the signal).
+        ids = f.event_id.take(pa.array(every, pa.int64())).to_pylist()
+        at, subject, cp, text = (c[every].tolist() for c in (f.at, f.subject, f.cp, f.text))
+        idx, idx2 = f.intel_idx[every].tolist(), f.intel2_idx[every].tolist()
+        seq = f.features["seq"][every].tolist()
         keys = self.builder.keys
-        for r, mask in hits:
-            if r.target is not Target.SUBJECT:
-                continue
-            rows = np.flatnonzero(mask)
-            if rows.size == 0:
-                continue
-            ids = f.event_id.take(pa.array(rows, pa.int64())).to_pylist()
-            for i, eid in zip(rows.tolist(), ids, strict=True):
+        values: dict[int, str] = {}
+        notes: dict[tuple[int, int], str] = {}
+        j = 0
+        for r, rows in mine:
+            for _ in range(rows.size):
+                c = cp[j]
+                value = values.get(c)
+                if value is None:
+                    value = values[c] = _strip(keys.value(c)) if c >= 0 else ""
+                pair = (idx[j], idx2[j])
+                note = notes.get(pair)
+                if note is None:
+                    note = notes[pair] = self._indicator_note(*pair)
                 out.append(
                     Signal(
-                        at=int(f.at[i]),
-                        subject=int(f.subject[i]),
+                        at=at[j],
+                        subject=subject[j],
                         rule=r.id,
                         version=r.version,
                         weight=r.weight,
                         floor=r.floor,
-                        event_id=str(eid),
-                        value=_strip(keys.value(int(f.cp[i]))) if f.cp[i] >= 0 else "",
-                        indicator=self._indicator_note(int(f.intel_idx[i]), int(f.intel2_idx[i])),
-                        fraud_type=_fraud_hint(r, int(f.text[i])),
-                        seq=int(f.features["seq"][i]),
+                        event_id=str(ids[j]),
+                        value=value,
+                        indicator=note,
+                        fraud_type=_fraud_hint(r, text[j]),
+                        seq=seq[j],
                         family=r.family,
                     )
                 )
+                j += 1
         return out
 
     def _indicator_note(self, idx: int, idx2: int) -> str:
@@ -410,7 +436,7 @@ class Engine:
     def _learn_and_look_back(
         self,
         f: Frame,
-        hits: list[tuple[Rule, np.ndarray]],
+        hits: Hits,
         reports: pa.Table | None,
         result: BatchResult,
     ) -> list[Signal]:
@@ -452,11 +478,15 @@ class Engine:
         """Signals for this batch's contacts with indicators learnt in earlier batches."""
         if not self.known or rows.size == 0:
             return []
-        if self._known_cps.size != len(self.known):  # records are only ever added
-            self._known_cps = np.fromiter(self.known, np.int64, len(self.known))
+        if self._known_n != len(self.known):  # records are only ever added
+            self._known_cps = Column(np.bool_, False)
+            cp = np.fromiter(self.known, np.int64, len(self.known))
+            self._known_cps.ensure(int(cp.max()) + 1)
+            self._known_cps.data[cp] = True
+            self._known_n = len(self.known)
         out: list[Signal] = []
         lookback = self.config.lookback_days * 86_400
-        for j in np.flatnonzero(np.isin(cps, self._known_cps)).tolist():
+        for j in np.flatnonzero(self._known_cps.get(cps)).tolist():
             i = int(rows[j])
             at = int(f.at[i])
             eid = str(f.event_id[i].as_py())
@@ -465,13 +495,13 @@ class Engine:
                     out.append(self._retro_signal(rec, int(f.subject[i]), at, int(f.kind[i]), eid))
         return out
 
-    def _found_by_rules(self, f: Frame, hits: list[tuple[Rule, np.ndarray]]) -> list[Indicator]:
+    def _found_by_rules(self, f: Frame, hits: Hits) -> list[Indicator]:
         found: list[Indicator] = []
         keys = self.builder.keys
-        for r, mask in hits:
+        for r, rows in hits:
             if r.target is not Target.INDICATOR:
                 continue
-            for i in np.flatnonzero(mask).tolist():
+            for i in rows.tolist():
                 key = keys.value(int(f.cp[i]))
                 kind = IndicatorKind.PHONE if key.startswith("p:") else IndicatorKind.ACCOUNT
                 found.append(
@@ -1080,21 +1110,6 @@ def _due_in_order(pool: Frame, rows: I64 | None) -> Frame | None:
             return pool
         return pool.take(np.lexsort((seq, at)))
     return pool.take(rows[np.lexsort((seq[rows], at[rows]))])
-
-
-def _concat_with_seq(frames: list[Frame]) -> Frame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        out = empty_frame()
-        out.features["seq"] = np.empty(0, np.int64)
-        return out
-    out = concat(frames)
-    out.features = (
-        {k: np.concatenate([f.features[k] for f in frames]) for k in frames[0].features}
-        if len(frames) > 1
-        else dict(frames[0].features)
-    )
-    return out
 
 
 #: The event type behind each row kind (for dead letters).

@@ -124,6 +124,19 @@ class CounterpartyState:
         return out[0], out[1]
 
 
+def _rising_runs(rising: np.ndarray, first: np.ndarray, before: I64) -> I64:
+    """For rows grouped by subject (``first``: a group's first row), the run of rising rows
+    ending at each row: 0 where it does not rise, else one more than the row before (before a
+    group's first row: ``before``, the subject's run so far, read at that row)."""
+    pos = np.arange(rising.size)
+    start = np.maximum.accumulate(np.where(first, pos, 0))  # the row's group starts here
+    reset = np.maximum.accumulate(np.where(rising, -1, pos))  # the last row not rising
+    # Since a reset in the group: rows since it; with none yet: the run carried in, plus
+    # every row of the group so far.
+    out: I64 = np.where(reset >= start, pos - reset, before[start] + pos - start + 1)
+    return out
+
+
 @dataclass
 class SubjectState:
     """State keyed by subject id."""
@@ -201,12 +214,8 @@ class SubjectState:
             p = np.empty(pay.size, np.int64)
             p[1:] = sa[:-1]
             p[first] = self.last_amount.get(so[first])
-            r0 = self.up_run.get(so)
             rising = (sa > p) & (p > 0)  # the first payment ever is not a rise
-            runs = np.empty(pay.size, np.int64)
-            for i in range(pay.size):  # short per-subject runs; a rare path (payments only)
-                base = r0[i] if first[i] else runs[i - 1]
-                runs[i] = base + 1 if rising[i] else 0
+            runs = _rising_runs(rising, first, self.up_run.get(so))
             prev_s = np.empty(pay.size, np.int64)
             prev_s[order] = p
             run_s = np.empty(pay.size, np.int64)

@@ -258,8 +258,9 @@ class Values:
 
     @classmethod
     def of(cls, interner: Interner, ids: I64) -> Values:
-        """The values of ``ids``: Python strings when they are few, else Arrow."""
-        if ids.size <= SMALL:
+        """The values of ``ids``: Python strings when they are few or still held as such
+        (values interned in this batch, through the dict), else Arrow."""
+        if ids.size <= SMALL or int(ids.min()) >= interner.held_from:
             return cls(py=[interner.value(i) for i in ids.tolist()])
         return cls(arrow=interner.arrow(ids))
 
@@ -307,6 +308,12 @@ class PerValue:
         """The value id of each row (-1 for null)."""
         return self.values.intern(raw)
 
+    def ids2(self, a: pa.Array, b: pa.Array) -> tuple[I64, I64]:
+        """:meth:`ids` of two columns in one call (the values of ``a`` first, then those of
+        ``b``: the ids two calls would have given; one call's fixed cost)."""
+        both = self.values.intern(pa.concat_arrays([a.cast(pa.string()), b.cast(pa.string())]))
+        return both[: len(a)], both[len(a) :]
+
     def get(self, name: str, ids: I64, compute: Compute, null: int) -> I64:
         """Attribute ``name`` of each row's value (``null`` where the id is -1)."""
         return self.get_all((name,), ids, compute, (null,))[0]
@@ -316,12 +323,16 @@ class PerValue:
     ) -> list[I64]:
         """Several attributes computed together (``compute`` returns one array per name)."""
         cols = [self._column(name) for name in names]
-        valid = ids >= 0
-        some_null = not valid.all()
-        safe = np.where(valid, ids, 0) if some_null else ids
-        got = cols[0].get(safe)
+        if ids.size == 0:
+            return [np.empty(0, np.int64) for _ in cols]
+        for col in cols:  # every id is below the interner's size: no scan for the largest
+            col.ensure(len(self.values))
+        some_null = bool(ids.min() < 0)
+        valid = ids >= 0 if some_null else None
+        safe = np.where(valid, ids, 0) if valid is not None else ids
+        got = cols[0].data[safe]
         todo = got == _UNSET
-        if some_null:
+        if valid is not None:
             todo &= valid
         if not todo.any():
             out: list[I64] = [got, *(col.data[safe] for col in cols[1:])]
@@ -334,10 +345,9 @@ class PerValue:
             if not isinstance(computed, tuple):
                 computed = (computed,)
             for col, column in zip(cols, computed, strict=True):
-                col.ensure(int(new.max()) + 1)
                 col.data[new] = column
             out = [col.data[safe] for col in cols]
-        if some_null:
+        if valid is not None:
             for values, null in zip(out, nulls, strict=True):
                 values[~valid] = null
         return out
@@ -452,11 +462,12 @@ class FrameBuilder:
         def compute(values: Values, ids: I64) -> I64:
             row = cache.get("row", ids, rows, -1)
             if values.small:
-                known = self.registry.id_of
+                listed = row.tolist()
+                known = iter(self.registry.ids_of([r for r in listed if r >= 0]))
                 return self.keys.intern_list(
                     [
-                        known(r) if r >= 0 else prefix + v
-                        for r, v in zip(row.tolist(), values.py, strict=True)
+                        next(known) if r >= 0 else prefix + v
+                        for r, v in zip(listed, values.py, strict=True)
                     ]
                 )
             fallback = pc.binary_join_element_wise(scalar, values.arrow, _EMPTY)
@@ -524,8 +535,7 @@ class FrameBuilder:
 
     def _calls(self, table: pa.Table) -> Frame:
         phones = self.phones
-        callee = phones.ids(_col(table, "callee"))
-        caller = phones.ids(_col(table, "caller"))
+        callee, caller = phones.ids2(_col(table, "callee"), _col(table, "caller"))
         callee_row, caller_row = self._rows(phones, self._phone_row, callee, caller)
         # The subject is the resident on the line: the callee, else a resident caller.
         flip = (callee_row < 0) & (caller_row >= 0)
@@ -552,8 +562,7 @@ class FrameBuilder:
 
     def _sms(self, table: pa.Table) -> Frame:
         phones = self.phones
-        recipient = phones.ids(_col(table, "recipient"))
-        sender = phones.ids(_col(table, "sender"))
+        recipient, sender = phones.ids2(_col(table, "recipient"), _col(table, "sender"))
         rows, _ = self._rows(phones, self._phone_row, recipient, sender)  # senders' for flags
         key = phones.get("subject", recipient, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.SMS, None, rows, key)
@@ -597,8 +606,7 @@ class FrameBuilder:
 
     def _transfers(self, table: pa.Table) -> Frame:
         accounts = self.accounts
-        payer = accounts.ids(_col(table, "payer_account"))
-        payee = accounts.ids(_col(table, "payee_account"))
+        payer, payee = accounts.ids2(_col(table, "payer_account"), _col(table, "payee_account"))
         payer_row, payee_row = self._rows(accounts, self._account_row, payer, payee)
         subject = self._subject(accounts, self._account_row, "account:")
         amount = _ints(table, "amount_fen")

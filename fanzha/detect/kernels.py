@@ -41,6 +41,9 @@ PLAIN_DISTINCT: Final = 2048
 DICT_LAG: Final = 1024
 #: The fixed cost of one call of the hashed path, in values.
 HASHED_FIXED: Final = 600
+#: Values a lagging dict takes in per call once it is worth bringing up to date (about half
+#: a millisecond: 40,000 at once were a 10 ms stall in one live call).
+SYNC_STEP: Final = 2048
 #: A batch whose distinct values are more than this share of its rows is not worth Arrow's
 #: dictionary encoding: the next ``DIRECT_RUN`` batches hash their rows directly (then one is
 #: encoded again, to see whether that still holds).
@@ -427,6 +430,12 @@ class Interner:
         self._in_dict = len(self)
         return np.array(out, np.int64)
 
+    @property
+    def held_from(self) -> int:
+        """Ids from this one on are still held as Python strings (added through the dict
+        since the byte store was last brought up to date): :meth:`value` of them is free."""
+        return self._stored
+
     def find(self, value: str) -> int:
         """The id of ``value``, or -1 when it was never interned."""
         self._sync_dict()
@@ -528,8 +537,10 @@ class Interner:
         self._rent += n + HASHED_FIXED
         if self._rent < lag:
             return False
-        self._sync_dict()
-        return True
+        # Paid for: brought up to date ``SYNC_STEP`` values a call (the hashed path serves
+        # meanwhile), so a live worker's call never stalls on a replay's worth of values.
+        self._sync_dict(SYNC_STEP)
+        return len(self) - self._in_dict <= DICT_LAG
 
     def _sync_dict(self, most: int | None = None) -> None:
         """Add the values stored since the dict was last brought up to date (``most`` of them
@@ -541,7 +552,8 @@ class Interner:
         fresh = self._arrow().slice(lo, hi - lo).to_pylist()
         self._ids.update(zip(fresh, range(lo, hi), strict=True))
         self._in_dict = len(self) if hi == self._stored else hi
-        self._rent = 0
+        if hi == self._stored:
+            self._rent = 0
 
     def _arrow(self) -> pa.Array:
         """The stored values as a zero-copy ``large_string`` array."""
@@ -769,11 +781,17 @@ class KeySeen:
         return self.first.items()
 
 
+_MEMBER_TABLES: dict[tuple[int, ...], B] = {}
+
+
 def members(values: I64, small: Iterable[int]) -> B:
     """Whether each value is one of ``small`` (non-negative ints below 64, such as row kinds):
     a table look-up, where ``np.isin`` sorts."""
-    table = np.zeros(64, np.bool_)
-    table[list(small)] = True
+    key = tuple(small)
+    table = _MEMBER_TABLES.get(key)
+    if table is None:  # tables made once: the sets are the few fixed kind groups of rules
+        table = _MEMBER_TABLES[key] = np.zeros(64, np.bool_)
+        table[list(key)] = True
     if values.size and (values.min() < 0 or values.max() >= 64):
         return np.isin(values, np.flatnonzero(table))
     return table[values]

@@ -23,6 +23,7 @@ from fanzha.detect.engine import (
     BatchResult,
     Engine,
     EngineConfig,
+    Hits,
     _fraud_hint,
     _strip,
 )
@@ -239,7 +240,7 @@ class ReferenceEngine(Engine):
             age = x["age"]
             if age >= 60 or 16 <= age <= 22:
                 vulnerable[x["subject"]] = True
-        retro = self._learn_and_look_back(f, self._masks(len(f), indicator_rows), reports, result)
+        retro = self._learn_and_look_back(f, self._indicator_hits(indicator_rows), reports, result)
         signals += retro
         if self.keep_signals:
             self.signals_seen.extend(signals)
@@ -279,15 +280,13 @@ class ReferenceEngine(Engine):
             family=r.family,
         )
 
-    def _masks(self, n: int, rows: dict[str, list[int]]) -> list[tuple[Rule, np.ndarray]]:
+    def _indicator_hits(self, rows: dict[str, list[int]]) -> Hits:
         """Indicator hits as the engine hands them to learning: rule order, then row order."""
-        out = []
+        out: Hits = []
         for stage in (1, 2):
             for r in self.rules:
                 if r.stage == stage and r.id in rows:
-                    mask = np.zeros(n, np.bool_)
-                    mask[rows[r.id]] = True
-                    out.append((r, mask))
+                    out.append((r, np.unique(np.asarray(rows[r.id], np.int64))))
         return out
 
     def snapshot(self) -> bytes:

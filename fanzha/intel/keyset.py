@@ -69,6 +69,8 @@ _LEN_MIX_INT: Final = int(_LEN_MIX)
 _SM1_INT: Final = int(_SM1)
 _SM2_INT: Final = int(_SM2)
 _MAX_HASH_INT: Final = int(_MAX_HASH)
+#: Slots a probe step reads per key (most probes end within the first few).
+_PROBE_WINDOW: Final = np.arange(8, dtype=np.int64)
 
 _powers: U64 = np.ones(1, np.uint64)
 _inverse_powers: U64 = np.ones(1, np.uint64)
@@ -568,27 +570,38 @@ class KeySet:
 
     def _probe(self, hashes: U64, slot: I64, where: I64 | None) -> tuple[I64, I64]:
         """Probe for ``hashes[where]`` (all when ``None``) from ``slot``: the positions
-        whose hash was met, and the slot where."""
+        whose hash was met, and the slot where.
+
+        Each step reads a window of ``_PROBE_WINDOW`` slots per key (one gather): nearly
+        every probe ends inside the first, so a batch costs a few NumPy calls, not a few
+        per slot of its longest probe."""
         table = self._table
+        last = table.size - 1  # an empty slot: every probe ends there at the latest
         q = hashes if where is None else hashes[where]
-        q_top = q >> _S32
+        pos = np.arange(len(q)) if where is None else where
+        q_top = (q >> _S32)[:, None]
+        q = q[:, None]
         hit_pos: list[I64] = []
         hit_slot: list[I64] = []
-        while len(q):
-            here = table.take(slot)
+        while len(pos):
+            cand = slot[:, None] + _PROBE_WINDOW
+            np.minimum(cand, last, out=cand)
+            here = table[cand]
             hit = here == q
-            go_on = (here >> _S32) <= q_top  # a larger hash (or an empty slot) ends the probe
-            go_on &= ~hit
-            which = np.flatnonzero(hit)
+            # a larger hash (or an empty slot) ends the probe
+            stop = hit | ((here >> _S32) > q_top)
+            first = stop.argmax(axis=1)
+            rows = np.arange(len(pos))
+            ended = stop[rows, first]
+            which = np.flatnonzero(ended & hit[rows, first])
             if len(which):
-                hit_pos.append(which if where is None else where.take(which))
-                hit_slot.append(slot.take(which))
-            more = np.flatnonzero(go_on)
-            where = more if where is None else where.take(more)
-            slot = slot.take(more)
-            slot += 1
-            q = q.take(more)
-            q_top = q_top.take(more)
+                hit_pos.append(pos[which])
+                hit_slot.append(cand[which, first[which]])
+            more = np.flatnonzero(~ended)
+            if len(more) == 0:
+                break
+            pos, q, q_top = pos[more], q[more], q_top[more]
+            slot = slot[more] + _PROBE_WINDOW.size
         if not hit_pos:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(hit_pos), np.concatenate(hit_slot)
