@@ -133,10 +133,10 @@ class IntMap(MutableMapping[int, int]):
         slot = self._home(keys)
         # One slot first: at most half full, most keys end at their home slot (a hit, or a
         # free slot for a miss), and one gather is a quarter of a window's.
-        here = table[slot]
-        hit = here == keys
+        at_home = table[slot]
+        hit = at_home == keys
         out[hit] = slot[hit]
-        todo = np.flatnonzero(~hit & (here != _FREE))
+        todo = np.flatnonzero(~hit & (at_home != _FREE))
         q = keys[todo]
         slot = (slot[todo] + 1) & mask
         while q.size > self.TAIL:  # a window of slots a step: most keys end in the first
