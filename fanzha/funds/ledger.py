@@ -535,9 +535,11 @@ def _balances(
             g1 = min(len(starts), g0 + most, max(g0 + 1, near))
             lo, hi = int(starts[g0]), (int(starts[g1]) if g1 < len(starts) else m)
             _lows(low[lo:hi], signed[lo:hi], starts[g0:g1] - lo, sums[g0 : g1 - 1], width)
+            # then money in (over signed itself, when cin is signed: read already)
+            part = np.maximum(signed[lo:hi], 0, out=cin[lo:hi])
+            np.cumsum(part, out=part)
+            part += int(cin[lo - 1]) if lo else 0
             g0 = g1
-    np.maximum(signed, 0, out=cin)
-    np.cumsum(cin, out=cin)
     return low, rel, cin
 
 
@@ -655,22 +657,11 @@ def _first_run(cols: Columns) -> tuple[Accounts, Run]:
         keys[at], keys[at + 1] = 0, 0
     signed, key = keys, got.view(np.uint64)
     _part(sort, key, numeric_end, shift, signed)
-    flags = numeric  # spent: now true at an account's first entry
-    flags[0] = True
-    np.not_equal(key[1:], key[:-1], out=flags[1:])
-    if numeric_end < 2 * n:
-        flags[numeric_end] = True
-    off = _starts(flags)  # and 2 n at the end
-    accounts = Accounts(key[off[: int(off.searchsorted(numeric_end))]].copy(), names.names)
-    account = _ids(flags, got)
-    slot = np.bitwise_and(sort, mask, out=sort)
     ids = _fresh(2 * n, np.int32)  # by slot: payers and payees are views of it, no copies
-    for c0 in _chunks(2 * n):
-        ids[slot[c0 : c0 + CHUNK]] = account[c0 : c0 + CHUNK]
-    account <<= shift
-    account |= slot  # the entries, now with account ids
-    low, _, cin = _balances(off[:-1], signed, width, True, (slot, signed))
-    run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, account, low, cin,
+    off = _number(sort, key, numeric_end, shift, ids)  # and 2 n at the end
+    accounts = Accounts(key[off[: int(off.searchsorted(numeric_end))]].copy(), names.names)
+    low, _, cin = _balances(off[:-1], signed, width, True, (got, signed))
+    run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, sort, low, cin,
               _block_min(low), off=off)  # fmt: skip
     return accounts, run
 
@@ -696,27 +687,35 @@ def _selves(keys: I64, numeric: Bool) -> I64:
     return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
-def _starts(flags: Bool) -> I64:
-    """The positions of ``flags`` that are true, then ``len(flags)``: CSR offsets."""
-    off: I64 = _fresh(int(np.count_nonzero(flags)) + 1, np.int64)
-    at = 0
-    for c0 in _chunks(len(flags)):
-        found = np.flatnonzero(flags[c0 : c0 + CHUNK])
-        np.add(found, c0, out=off[at : at + len(found)])
-        at += len(found)
-    off[at] = len(flags)
+def _number(entry: I64, key: U64, numeric_end: int, shift: int, ids: I32) -> I64:
+    """Number the accounts in entry order, one where the key changes (and where the
+    digit-only accounts end): each entry rewritten in place to ``account << shift | slot``,
+    the account written in ``ids`` at the slot; the CSR offsets, ``len(entry)`` last. One
+    pass, a chunk at a time."""
+    m, mask = len(entry), (1 << shift) - 1
+    flags, count = np.empty(min(m, CHUNK), np.bool_), np.empty(min(m, CHUNK), np.int64)
+    starts, carry = [], -1
+    for c0 in _chunks(m):
+        c1 = min(m, c0 + CHUNK)
+        first = flags[: c1 - c0]
+        first[0] = c0 == 0 or key[c0] != key[c0 - 1]
+        np.not_equal(key[c0 + 1 : c1], key[c0 : c1 - 1], out=first[1:])
+        if c0 <= numeric_end < c1:
+            first[numeric_end - c0] = True
+        starts.append(np.flatnonzero(first) + c0)
+        account = np.cumsum(first, dtype=np.int64, out=count[: c1 - c0])
+        account += carry
+        carry = int(account[-1])
+        part = entry[c0:c1]
+        part &= mask  # the slots
+        ids[part] = account
+        account <<= shift
+        part |= account
+    off: I64 = _fresh(sum(len(part) for part in starts) + 1, np.int64)
+    if starts:
+        np.concatenate(starts, out=off[:-1])
+    off[-1] = m
     return off
-
-
-def _ids(flags: Bool, out: I64) -> I64:
-    """The account of every entry, in ``out``: the number of first entries up to it, less
-    one (a chunk at a time: a ``cumsum`` of booleans into int64 would cast them all first)."""
-    carry = -1
-    for c0 in _chunks(len(flags)):
-        part = np.cumsum(flags[c0 : c0 + CHUNK], dtype=np.int64, out=out[c0 : c0 + CHUNK])
-        part += carry
-        carry = int(part[-1])
-    return out
 
 
 def _keys(column: pa.Array, names: Accounts, out: U64, numeric: Bool) -> None:
