@@ -113,7 +113,7 @@ class CashOutRule:
     def _channel_flags(self, column: pa.ChunkedArray) -> Bool:
         """Cash-out channels; a dictionary column (the lake's) is matched once per distinct
         value, not once per row."""
-        array = column.combine_chunks()
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
         wanted = pa.array(sorted(c.upper() for c in self.channels), pa.string())
         if pa.types.is_dictionary(array.type):
             names = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(array.dictionary)))
@@ -524,9 +524,8 @@ def _balances(
     low, cin = out or (np.empty(m, np.int64), np.empty(m, np.int64))
     rel = None if first else signed.copy()
     if m:
-        sums = np.add.reduceat(signed, starts)  # each account's net
         if rel is not None:
-            rel[starts[1:]] -= sums[:-1]
+            rel[starts[1:]] -= np.add.reduceat(signed, starts)[:-1]  # each account's net
             np.cumsum(rel, out=rel)
         most = max(1, (1 << 62) // width)  # accounts per pass without overflowing int64
         g0 = 0
@@ -534,7 +533,9 @@ def _balances(
             near = int(starts.searchsorted(starts[g0] + CHUNK, "right"))
             g1 = min(len(starts), g0 + most, max(g0 + 1, near))
             lo, hi = int(starts[g0]), (int(starts[g1]) if g1 < len(starts) else m)
-            _lows(low[lo:hi], signed[lo:hi], starts[g0:g1] - lo, sums[g0 : g1 - 1], width)
+            at = starts[g0:g1] - lo
+            nets = np.add.reduceat(signed[lo:hi], at)[:-1]  # of each account but the last
+            _lows(low[lo:hi], signed[lo:hi], at, nets, width)
             # then money in (over signed itself, when cin is signed: read already)
             part = np.maximum(signed[lo:hi], 0, out=cin[lo:hi])
             np.cumsum(part, out=part)
@@ -624,31 +625,33 @@ def _first_run(cols: Columns) -> tuple[Accounts, Run]:
     n = len(cols)
     names = Accounts()
     ts, fen, cash, seq = cols.ts, cols.fen, cols.cash_out, _arange(n)
-    sort, keys, got = (_fresh(2 * n, np.int64) for _ in range(3))
-    numeric = _fresh(2 * n, np.bool_)
-    for side, column in enumerate((cols.payer, cols.payee)):  # keys[2 row + side]
-        _keys(column, names, keys.view(np.uint64)[side::2], numeric[side::2])
-    if n > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
-        order = np.argsort(ts, kind="stable")  # ties stay in the order given
-        ts, fen, cash, seq = ts[order], fen[order], cash[order], order
-        for both in (keys.reshape(n, 2), numeric.reshape(n, 2)):
-            both[:] = both[order]
     shift = max(1, (n - 1).bit_length()) + 1
     bits = 62 - shift
+    sort, keys, got = (_fresh(2 * n, np.int64) for _ in range(3))
+    numeric = _fresh(2 * n, np.bool_)
+    ordered = n < 2 or bool(np.all(ts[1:] >= ts[:-1]))  # the usual case: rows are entries
+    for side, column in enumerate((cols.payer, cols.payee)):  # keys[2 row + side]
+        half = sort[side * n : (side + 1) * n] if ordered else None
+        _keys(column, names, keys.view(np.uint64)[side::2], numeric[side::2], half, shift, side)
     if bits < 1 or len(names) >> bits:
         raise LedgerError(0, "payer_account", "too many transfers and accounts for one run")
     if n == 0:
         i32 = np.zeros(0, np.int32)
         return names, Run.index(i32, i32, ts, seq, fen, cash, accounts=0, first=True)
+    if not ordered:  # rows to (ts, seq) order, then the entries
+        order = np.argsort(ts, kind="stable")  # ties stay in the order given
+        ts, fen, cash, seq = ts[order], fen[order], cash[order], order
+        for both in (keys.reshape(n, 2), numeric.reshape(n, 2)):
+            both[:] = both[order]
+        for side in (0, 1):
+            half = sort[side * n : (side + 1) * n]
+            _prefix(keys.view(np.uint64)[side::2], numeric[side::2], bits, half)
+            _rows_in(half, shift, side, 0)
     # transfers from an account to itself move nothing (their entries are zeroed below)
     selves = _selves(keys, numeric)
     width = 4 * (int(fen.sum()) - int(fen[selves].sum())) + 1
-    for side in (0, 1):
-        _prefix(
-            keys.view(np.uint64)[side::2], numeric[side::2], bits, sort[side * n : (side + 1) * n]
-        )
-    selves_at = (sort[selves] << shift) | (selves << 1)  # their payer entries
-    _entries_of(sort, shift)
+    selves_at = sort[selves]  # their payer entries
+    sort.sort()
     mask = (1 << shift) - 1
     numeric_end = int(sort.searchsorted((1 << bits) << shift))
     _by_entry(sort, mask, keys, got, fen)
@@ -659,7 +662,8 @@ def _first_run(cols: Columns) -> tuple[Accounts, Run]:
     _part(sort, key, numeric_end, shift, signed)
     ids = _fresh(2 * n, np.int32)  # by slot: payers and payees are views of it, no copies
     off = _number(sort, key, numeric_end, shift, ids)  # and 2 n at the end
-    accounts = Accounts(key[off[: int(off.searchsorted(numeric_end))]].copy(), names.names)
+    firsts = off[: int(off.searchsorted(numeric_end))]
+    accounts = Accounts(np.take(key, firsts, out=_fresh(len(firsts), np.uint64)), names.names)
     low, _, cin = _balances(off[:-1], signed, width, True, (got, signed))
     run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, sort, low, cin,
               _block_min(low), off=off)  # fmt: skip
@@ -718,22 +722,40 @@ def _number(entry: I64, key: U64, numeric_end: int, shift: int, ids: I32) -> I64
     return off
 
 
-def _keys(column: pa.Array, names: Accounts, out: U64, numeric: Bool) -> None:
+def _keys(
+    column: pa.Array,
+    names: Accounts,
+    out: U64,
+    numeric: Bool,
+    entry: I64 | None = None,
+    shift: int = 0,
+    side: int = 0,
+) -> None:
     """The keys of a column of account numbers, in ``out``: the mixed code (:func:`_mix`) of
-    a digit-only number, else (``numeric`` false) the id ``names`` interns the identifier as.
-    A chunk of rows at a time: the codes never take memory as long as the column."""
+    a digit-only number, else (``numeric`` false) the id ``names`` interns the identifier as;
+    and, given ``entry``, the entries of that ``side`` of each row (rows in ``(ts, seq)``
+    order), made while the keys are in the cache. A chunk of rows at a time: the codes never
+    take memory as long as the column."""
     scratch = np.empty(min(len(column), CHUNK), np.uint64)
+    bits = 62 - shift
     rest = []
     for c0 in _chunks(len(column)):
         part = column.slice(c0, CHUNK)
         codes, mask = _codes(part, _numeric(part))
-        _mix(codes, scratch[: len(codes)], out[c0 : c0 + len(codes)])
+        key = _mix(codes, scratch[: len(codes)], out[c0 : c0 + len(codes)])
         numeric[c0 : c0 + len(mask)] = mask
+        if entry is not None:
+            into = entry[c0 : c0 + len(codes)]
+            np.right_shift(key, np.uint64(64 - bits), out=into.view(np.uint64))
+            _rows_in(into, shift, side, c0)
         if not mask.all():
             rest.append(np.flatnonzero(~mask) + c0)
     if rest:  # the other identifiers, interned in the order of the rows
         at = np.concatenate(rest)
-        out[at] = names.intern(column.take(pa.array(at)))
+        ids = names.intern(column.take(pa.array(at)))
+        out[at] = ids
+        if entry is not None:  # after every digit-only account (their ids fit in bits)
+            entry[at] = ((ids.astype(np.int64) + (1 << bits)) << shift) | (at << 1) | side
 
 
 def _prefix(key: U64, numeric: Bool, bits: int, out: I64) -> None:
@@ -745,19 +767,15 @@ def _prefix(key: U64, numeric: Bool, bits: int, out: I64) -> None:
         out[rest] = key[rest].view(np.int64) + (1 << bits)
 
 
-def _entries_of(entry: I64, shift: int) -> None:
-    """``account << shift | row << 1 | side`` from the accounts of the payers and then the
-    payees (in ``entry``), sorted in place."""
-    n = len(entry) // 2
+def _rows_in(entry: I64, shift: int, side: int, first: int) -> None:
+    """The accounts of one side of rows ``first …`` (in ``entry``) made entries in place:
+    ``account << shift | row << 1 | side``."""
     entry <<= shift
-    first = np.arange(0, 2 * min(n, CHUNK), 2, dtype=np.int64)  # row << 1 of a chunk's rows
-    rows = np.empty_like(first)
-    for c0 in _chunks(n):
-        part = np.add(first[: min(CHUNK, n - c0)], 2 * c0, out=rows[: min(CHUNK, n - c0)])
-        entry[c0 : c0 + len(part)] |= part
-        part |= 1
-        entry[n + c0 : n + c0 + len(part)] |= part
-    entry.sort()
+    step = np.arange(2 * first + side, 2 * (first + min(len(entry), CHUNK)) + side, 2)
+    for c0 in _chunks(len(entry)):
+        part = entry[c0 : c0 + CHUNK]
+        part |= step[: len(part)]
+        step += 2 * CHUNK
 
 
 def _by_entry(entry: I64, mask: int, keys: I64, got: I64, fen: I64) -> None:
