@@ -28,7 +28,7 @@ transfer's channel, remittance note and payee name when the ledger is built.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -277,6 +277,8 @@ def _window(ts: I64, seq: I64, after: Key, before: Key) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------ runs
 
+#: the largest window of :meth:`Ledger.windows`
+MAX_WINDOW: Final = 1 << 16
 #: entries per block of the per-block least balances (the cut search skips whole blocks)
 BLOCK: Final = 256
 #: entries per step of a build's passes that would otherwise need a scratch array as long as
@@ -1339,6 +1341,25 @@ class Ledger:
                 if j1 > j0:
                     parts.append((run, run.entry[j0:j1]))
         return _gather(parts, account)
+
+    def windows(self, account: int, after: Key, before: Key, size: int) -> Iterator[Events]:
+        """:meth:`events` read a window at a time as the caller goes on (windows of
+        ``size`` entries, doubling up to :data:`MAX_WINDOW`; some may be empty: transfers to
+        itself are left out), so a busy account costs what is used of it. An account in
+        :attr:`late` (its runs overlap in time) comes in one window."""
+        if account in self.late:
+            yield self.events(account, after, before)
+            return
+        for run in self.runs:  # the account's entries in each run come after the last run's
+            lo, hi = run.segment(account)
+            if hi <= lo:
+                continue
+            j0 = run.at_row(account, lo, hi, run.rows_before((after[0], after[1] + 1)))
+            j1 = run.at_row(account, lo, hi, run.rows_before(before))
+            while j0 < j1:
+                j = min(j1, j0 + size)
+                yield _gather([(run, run.entry[j0:j])], account)
+                j0, size = j, min(2 * size, MAX_WINDOW)
 
     def inflows(self, account: int, lo_ts: int, hi_ts: int) -> Events:
         """Transfers into ``account`` with ``lo_ts <= ts <= hi_ts``."""

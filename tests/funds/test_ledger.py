@@ -83,6 +83,37 @@ def test_events_match_a_brute_force_scan_built_or_appended(
         assert seen(grown, account) == brute(rows, account)
 
 
+@given(ROWS, st.integers(0, 30), st.integers(1, 4), st.integers(1, 3), st.integers(0, 7))
+@settings(max_examples=150, deadline=None)
+def test_windows_read_the_events_a_window_at_a_time(
+    rows: list[Row], cut: int, pieces: int, size: int, since: int
+) -> None:
+    """Built and appended to (out of time order too, so some accounts are late): the
+    windows of an account, one after the other, are its events after a moment."""
+    grown = Ledger.build(table(rows[:cut]))
+    rest = rows[cut:]
+    step = max(1, len(rest) // pieces)
+    for i in range(0, len(rest), step):
+        grown.append(table(rest[i : i + step]))
+    for account in ACCOUNTS:
+        acc = grown.account_id(account)
+        if acc is None:
+            continue
+        after, before = (since * S, 2), (6 * S, 10**9)
+        windows = list(grown.windows(acc, after, before, size))
+        assert acc in grown.late or all(len(w) <= size << k for k, w in enumerate(windows))
+        read = [
+            (int(t), int(q), bool(o), int(x), int(f))
+            for w in windows
+            for t, q, o, x, f in zip(w.ts, w.seq, w.out, w.other, w.fen, strict=True)
+        ]
+        ev = grown.events(acc, after, before)
+        assert read == list(
+            zip(ev.ts.tolist(), ev.seq.tolist(), ev.out.tolist(), ev.other.tolist(),
+                ev.fen.tolist(), strict=True)
+        )  # fmt: skip
+
+
 def test_event_windows_are_strict_on_both_sides() -> None:
     rows: list[Row] = [("A", "B", 1, 10), ("A", "C", 2, 20), ("B", "A", 2, 30), ("A", "D", 3, 40)]
     ledger = Ledger.build(table(rows))
