@@ -553,9 +553,7 @@ class _Tracer:
             node.innocent_fen += held.balance
         if account not in self.streams:  # what comes after, a window at a time
             stream = _Stream(self.ledger.windows(account, key, (self.until + 1, NEVER), WINDOW))
-            read = stream.more()
-            self.work += read
-            if read:
+            if stream.more():
                 self.streams[account] = stream
                 heapq.heappush(self.heap, (*stream.key(), account))
         held.credit(parcel)
@@ -564,25 +562,22 @@ class _Tracer:
 
     def _balance_before(self, account: int, key: Key) -> int:
         """The account's balance just before ``key``: a look-up in the ledger's least
-        balances (a replay of its history only for an account with late appends)."""
-        view = self.ledger.view(account, key[0])
+        balances (a replay of its history only for an account with late appends).
+
+        The work limit counts the account's transfers before and after the money, as when
+        both were read at once: a trace stops at the same point as then (a poison trace
+        through the hubs), in less time."""
+        view = self.ledger.view(account, self.until)
         if view is None:
-            history = self.ledger.events(account, before=key)
-            self.work += len(history)
+            history, future = self.ledger.events(account, before=(self.until + 1, NEVER)).split(key)
+            self.work += len(history) + len(future)
             return least_balance(0, history.signed())
-        before = view.find(key)
-        # the work limit counts the history as before, when it was replayed: a poison trace
-        # through the hubs stops where it did (~0.7 s), not seconds later
-        self.work += before
-        return view.balance(before - 1)
+        self.work += len(view)  # its transfers (up to ``until``), before and after the money
+        return view.balance(view.find(key) - 1)
 
     def _ended(self, account: int, stream: _Stream) -> bool:
         """Whether the stream has nothing left once its window is read (then it is dropped)."""
-        if stream.pos < len(stream.ts):
-            return False
-        read = stream.more()
-        self.work += read
-        if read:
+        if stream.pos < len(stream.ts) or stream.more():
             return False
         del self.streams[account]
         return True
