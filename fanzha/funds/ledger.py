@@ -491,11 +491,10 @@ def _ranges(lo: I64, hi: I64) -> I64:
     return np.cumsum(step, out=step)
 
 
-def _entries(payer: I32 | I64, payee: I32 | I64, shift: int, out: I64 | None = None) -> I64:
-    """Sorted ``account << shift | row << 1 | side`` of both sides of every row (in ``out``,
-    which ``payer`` and ``payee`` may be the halves of)."""
+def _entries(payer: I32 | I64, payee: I32 | I64, shift: int) -> I64:
+    """Sorted ``account << shift | row << 1 | side`` of both sides of every row."""
     n = len(payer)
-    entry = np.empty(2 * n, dtype=np.int64) if out is None else out
+    entry = np.empty(2 * n, dtype=np.int64)
     rows = np.arange(n, dtype=np.int64)
     rows <<= 1
     np.left_shift(payer, shift, out=entry[:n], dtype=np.int64)
