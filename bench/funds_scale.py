@@ -3,7 +3,8 @@
 ``python -m bench.funds_scale [--transfers N] [--accounts N] [--peer-transfers N]`` (one
 process pinned to one core, Arrow and DuckDB on one thread; CPU seconds) prints one JSON line:
 
-- the ledger index built (three times), 100,000 transfers appended (a run of appends, the
+- the ledger index built (three times; wall clock, user and system CPU and minor page
+  faults of each as well), 100,000 transfers appended (a run of appends, the
   ones that merge runs included), victim traces (depth 6, horizon 72 h, ranked freeze list
   included) p50/p95 per policy, and a hub-heavy trace (money paid into a payment platform);
 - untimed 4-hop reachability from the same seeds (accounts reachable within 4 transfers,
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import time
 from dataclasses import dataclass
@@ -173,6 +175,12 @@ def _cpu(fn: Any) -> tuple[float, Any]:
     return time.process_time() - began, out
 
 
+def _rusage() -> tuple[float, float, float, int]:
+    """Wall clock, user and system CPU seconds, and minor page faults so far."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter(), used.ru_utime, used.ru_stime, used.ru_minflt
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
@@ -201,10 +209,14 @@ def measure_ledger(city: City, traces: int, append_rows: int) -> dict[str, Any]:
     from fanzha.funds.trace import Policy, trace
 
     table = city.table
-    builds = []
+    builds, split = [], []  # the first build in the process pays the page faults of fresh memory
     for _ in range(3):
+        before = _rusage()
         spent, ledger = _cpu(lambda: Ledger.build(table))
+        after = _rusage()
         builds.append(spent)
+        wall, user, system, faults = (a - b for a, b in zip(after, before, strict=True))
+        split.append({"wall_s": wall, "user_s": user, "sys_s": system, "minflt": int(faults)})
     head = table.num_rows - 30 * append_rows
     grown = Ledger.build(table.slice(0, head))
     appends = []
@@ -215,6 +227,7 @@ def measure_ledger(city: City, traces: int, append_rows: int) -> dict[str, Any]:
         "transfers": table.num_rows,
         "accounts": ledger.accounts,
         "build_s": builds,
+        "build_split": split,
         "append_rows": append_rows,
         "append_s": appends,
         "policies": {},

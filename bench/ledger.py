@@ -84,6 +84,18 @@ def rows(bench: LedgerBench) -> list[Row]:
     ]  # fmt: skip
 
 
+def _builds(split: list[dict[str, Any]]) -> list[str]:
+    """One line on each build: wall clock, user and system CPU, page faults."""
+    if not split:
+        return []
+    each = "; ".join(
+        f"{b['wall_s']:.2f} s wall, {b['user_s']:.2f} user + {b['sys_s']:.2f} system,"
+        f" {b['minflt']:,} minor faults"
+        for b in split
+    )
+    return [f"- Builds one by one (the first pays the page faults of fresh memory): {each}."]
+
+
 def markdown(bench: LedgerBench) -> str:
     """Details: per policy, per seed, the goals."""
     r = bench.full
@@ -96,6 +108,7 @@ def markdown(bench: LedgerBench) -> str:
         f" {', '.join(f'{s:.2f}' for s in r['build_s'])} s; {len(r['append_s'])} appends of"
         f" {r['append_rows']:,}: median {statistics.median(r['append_s']) * 1000:.0f} ms,"
         f" max {max(r['append_s']) * 1000:.0f} ms (the appends that merge runs).",
+        *_builds(r.get("build_split", [])),
         "",
         "| policy | traces | p50 ms | p95 ms | max ms | transfers looked at (p50) |"
         " stopped by the work limit | hub trace s (transfers) | same after appends |",

@@ -27,7 +27,8 @@ transfer's channel, remittance note and payee name when the ledger is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import mmap
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -112,17 +113,13 @@ class CashOutRule:
     def _channel_flags(self, column: pa.ChunkedArray) -> Bool:
         """Cash-out channels; a dictionary column (the lake's) is matched once per distinct
         value, not once per row."""
-        array = column.combine_chunks()
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
         wanted = pa.array(sorted(c.upper() for c in self.channels), pa.string())
         if pa.types.is_dictionary(array.type):
             names = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(array.dictionary)))
             hit_names = _filled(pc.is_in(names, value_set=wanted))
-            indices = array.indices
-            codes = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
-            flags: Bool = hit_names[codes] if len(hit_names) else np.zeros(len(codes), bool)
-            if indices.null_count:
-                flags &= _filled(pc.is_valid(indices))
-            return flags
+            # Arrow's take reads the narrow indices as they are (NumPy would widen them first)
+            return _filled(pc.take(pa.array(hit_names, pa.bool_()), array.indices))
         channel = pc.utf8_upper(pc.utf8_trim_whitespace(_strings(array)))
         return _filled(pc.is_in(channel, value_set=wanted))
 
@@ -185,7 +182,8 @@ def _micros(table: pa.Table) -> I64:
     """``ts`` as int64 microseconds since the epoch (timestamps of any unit, or integers)."""
     column = table["ts"]
     kind = column.type
-    _fail(table, _filled(pc.is_null(column)), "ts", "missing time")
+    if column.null_count:
+        _fail(table, _filled(pc.is_null(column)), "ts", "missing time")
     if pa.types.is_timestamp(kind):
         if kind.tz is None:
             raise LedgerError(0, "ts", "timestamps need a time zone (the lake stores UTC)")
@@ -209,16 +207,18 @@ def validate(table: pa.Table, rule: CashOutRule) -> Columns:
     for name in ("payer_account", "payee_account"):
         col = _strings(table[name])
         # the usual case, no null and no empty string, is seen from the offsets alone
-        if col.null_count or (len(col) and pc.min(pc.binary_length(col)).as_py() == 0):
+        if col.null_count or _any_empty(col):
             empty = pc.or_kleene(pc.is_null(col), pc.equal(pc.utf8_length(col), 0))
             _fail(table, _filled(empty), name, "missing account")
         accounts[name] = col
     fen_col = table["amount_fen"]
     if not pa.types.is_integer(fen_col.type):
         raise LedgerError(0, "amount_fen", f"expected integer fen, got {fen_col.type}")
-    _fail(table, _filled(pc.is_null(fen_col)), "amount_fen", "missing amount")
+    if fen_col.null_count:
+        _fail(table, _filled(pc.is_null(fen_col)), "amount_fen", "missing amount")
     fen = np.asarray(fen_col.cast(pa.int64()).to_numpy(), dtype=np.int64)
-    _fail(table, fen < 0, "amount_fen", "negative amount")
+    if len(fen) and pc.min(fen_col).as_py() < 0:  # the mask only when there is one to find
+        _fail(table, fen < 0, "amount_fen", "negative amount")
     ts = _micros(table)
     return Columns(accounts["payer_account"], accounts["payee_account"], ts, fen, rule.flags(table))
 
@@ -277,8 +277,13 @@ def _window(ts: I64, seq: I64, after: Key, before: Key) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------ runs
 
+#: the largest window of :meth:`Ledger.windows`
+MAX_WINDOW: Final = 1 << 16
 #: entries per block of the per-block least balances (the cut search skips whole blocks)
 BLOCK: Final = 256
+#: entries per step of a build's passes that would otherwise need a scratch array as long as
+#: the entries (a scratch of 8 MB stays in the caches' reach and costs no page faults)
+CHUNK: Final = 1 << 18
 
 
 @dataclass
@@ -347,15 +352,14 @@ class Run:
             raise LedgerError(0, "payer_account", "too many transfers and accounts for one run")
         entry = _entries(payer, payee, shift)
         owner = entry >> shift
-        if accounts is not None:  # CSR offsets; the accounts present and their entries
+        if accounts is not None:  # CSR offsets; the first entry of each account present
             counts = np.bincount(owner, minlength=accounts)
             off = np.zeros(len(counts) + 1, dtype=np.int64)
             np.cumsum(counts, out=off[1:])
-            counts = counts[counts > 0]
+            starts = off[:-1][counts > 0]
         else:
             off = None
             starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
-            counts = np.diff(np.append(starts, len(owner))) if n else np.zeros(0, np.int64)
         del owner
         # each transfer's money out of its payer (at 2 row) and into its payee (at 2 row + 1):
         # one gather by the entries' low bits gives the signed amount of every entry
@@ -365,7 +369,7 @@ class Run:
         both[1::2] = moved
         signed = both[entry & ((1 << shift) - 1)]
         del both
-        low, rel, cin = _balances(counts, signed, 4 * int(moved.sum()) + 1, first)
+        low, rel, cin = _balances(starts, signed, 4 * int(moved.sum()) + 1, first)
         run = cls(payer, payee, ts, seq, fen, cash, shift, entry, low, cin, _block_min(low))
         if rel is not None:
             run.rel, run.rel_min = rel, _block_min(rel)
@@ -487,11 +491,10 @@ def _ranges(lo: I64, hi: I64) -> I64:
     return np.cumsum(step, out=step)
 
 
-def _entries(payer: I32 | I64, payee: I32 | I64, shift: int, out: I64 | None = None) -> I64:
-    """Sorted ``account << shift | row << 1 | side`` of both sides of every row (in ``out``,
-    which ``payer`` and ``payee`` may be the halves of)."""
+def _entries(payer: I32 | I64, payee: I32 | I64, shift: int) -> I64:
+    """Sorted ``account << shift | row << 1 | side`` of both sides of every row."""
     n = len(payer)
-    entry = np.empty(2 * n, dtype=np.int64) if out is None else out
+    entry = np.empty(2 * n, dtype=np.int64)
     rows = np.arange(n, dtype=np.int64)
     rows <<= 1
     np.left_shift(payer, shift, out=entry[:n], dtype=np.int64)
@@ -504,50 +507,55 @@ def _entries(payer: I32 | I64, payee: I32 | I64, shift: int, out: I64 | None = N
 
 
 def _balances(
-    counts: I64, signed: I64, width: int, first: bool, out: tuple[I64, I64, I64] | None = None
+    starts: I64, signed: I64, width: int, first: bool, out: tuple[I64, I64] | None = None
 ) -> tuple[I64, I64 | None, I64]:
     """``low``, ``rel`` (unless ``first``) and ``cin`` along sorted entries (see :class:`Run`),
-    given the entries of each account present (``counts``, none zero) and their signed
-    amounts.
+    given the first entry of each account present (``starts``) and the signed amounts.
 
     Running sums per account are one ``cumsum`` of the amounts with, at each account's first
     entry, the last account's total taken off. ``low`` is that sum less its least value so
     far (zero included): one ``minimum.accumulate`` over the sums lowered by ``width`` (more
     than any account's range) per account, so that no account's minimum reaches into the
-    next one. ``out``: memory to write ``low`` and ``cin`` in and to work in (a build reuses
-    its spent arrays rather than fault in fresh pages).
+    next one. The accounts are taken a group of about :data:`CHUNK` entries at a time (the
+    temporaries stay small). ``out``: the memory of ``low`` and ``cin``; ``cin`` may be
+    ``signed`` itself, made last and in place (a build writes over its spent arrays rather
+    than fault in fresh pages).
     """
     m = len(signed)
-    low, cin, work = out or (np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m, np.int64))
-    np.maximum(signed, 0, out=cin)
-    np.cumsum(cin, out=cin)
-    if m == 0:
-        return signed, (None if first else signed), cin
-    starts = np.zeros(len(counts), dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    sums = np.add.reduceat(signed, starts)  # each account's net
-    rel = None
-    if not first:
-        rel = signed.copy()
-        rel[starts[1:]] -= sums[:-1]
-        np.cumsum(rel, out=rel)
-    group = max(1, (1 << 62) // width)  # accounts per pass without overflowing int64
-    for g0 in range(0, len(counts), group):
-        g1 = min(len(counts), g0 + group)
-        lo, hi = int(starts[g0]), (int(starts[g1]) if g1 < len(counts) else m)
-        at = starts[g0:g1] - lo
-        part = low[lo:hi]
-        part[:] = signed[lo:hi]
-        part[at[1:]] -= sums[g0 : g1 - 1] + width  # from the last account's sum to the floor
-        np.cumsum(part, out=part)
-        floor = -np.arange(g1 - g0, dtype=np.int64) * width  # each account's zero, lowered
-        first_values = part[at]
-        # the balance starts at zero: an account's least sum so far includes its zero
-        part[at] = np.minimum(first_values, floor)
-        least = np.minimum.accumulate(part, out=work[lo:hi])
-        np.subtract(part, least, out=part)
-        part[at] += first_values - np.minimum(first_values, floor)
+    low, cin = out or (np.empty(m, np.int64), np.empty(m, np.int64))
+    rel = None if first else signed.copy()
+    if m:
+        if rel is not None:
+            rel[starts[1:]] -= np.add.reduceat(signed, starts)[:-1]  # each account's net
+            np.cumsum(rel, out=rel)
+        most = max(1, (1 << 62) // width)  # accounts per pass without overflowing int64
+        g0 = 0
+        while g0 < len(starts):
+            near = int(starts.searchsorted(starts[g0] + CHUNK, "right"))
+            g1 = min(len(starts), g0 + most, max(g0 + 1, near))
+            lo, hi = int(starts[g0]), (int(starts[g1]) if g1 < len(starts) else m)
+            at = starts[g0:g1] - lo
+            nets = np.add.reduceat(signed[lo:hi], at)[:-1]  # of each account but the last
+            _lows(low[lo:hi], signed[lo:hi], at, nets, width)
+            # then money in (over signed itself, when cin is signed: read already)
+            part = np.maximum(signed[lo:hi], 0, out=cin[lo:hi])
+            np.cumsum(part, out=part)
+            part += int(cin[lo - 1]) if lo else 0
+            g0 = g1
     return low, rel, cin
+
+
+def _lows(part: I64, signed: I64, at: I64, sums: I64, width: int) -> None:
+    """``low`` of the accounts starting at ``at`` in ``part`` (see :func:`_balances`)."""
+    part[:] = signed
+    part[at[1:]] -= sums + width  # from the last account's sum to the floor
+    np.cumsum(part, out=part)
+    floor = -np.arange(len(at), dtype=np.int64) * width  # each account's zero, lowered
+    first_values = part[at]
+    # the balance starts at zero: an account's least sum so far includes its zero
+    part[at] = np.minimum(first_values, floor)
+    part -= np.minimum.accumulate(part)
+    part[at] += first_values - np.minimum(first_values, floor)
 
 
 def _block_min(values: I64) -> I64:
@@ -580,136 +588,230 @@ def _merge(runs: Iterable[Run], accounts: int | None, first: bool) -> Run:
 # ------------------------------------------------------------------------------ the build
 
 
-@dataclass(frozen=True)
-class _Side:
-    """The accounts of one side of every transfer as keys: the mixed code (:func:`_mix`) of
-    a digit-only number, else (``numeric`` false) the id another identifier was given."""
+def _fresh(n: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """An array for a build, mapped for it in small pages and faulted in by the kernel in one
+    call (``MAP_POPULATE``), zeroed.
 
-    key: U64
-    numeric: Bool
-
-    @classmethod
-    def of(cls, column: pa.Array, names: Accounts, scratch: U64) -> _Side:
-        """The keys of a column of account numbers (``names`` interns the others;
-        ``scratch``: memory as long as the column to work in)."""
-        codes, numeric = _codes(column, _numeric(column))
-        key = _mix(codes, scratch)
-        if not numeric.all():
-            rest = ~numeric
-            key[rest] = names.intern(column.filter(pa.array(rest)))
-        return cls(key, numeric)
-
-    def take(self, order: I64) -> _Side:
-        """The rows in ``order``."""
-        return _Side(self.key[order], self.numeric[order])
-
-    def same(self, other: _Side) -> Bool:
-        """Rows where both sides are one account."""
-        same: Bool = (self.key == other.key) & (self.numeric == other.numeric)
-        return same
-
-    def prefix(self, bits: int, out: I64) -> I64:
-        """The account part of the entries, in ``out``: a digit-only account's top ``bits`` of
-        key, the others after every one of those (their ids fit in ``bits``)."""
-        prefix = out
-        np.right_shift(self.key, np.uint64(64 - bits), out=prefix.view(np.uint64))
-        if not self.numeric.all():
-            rest = ~self.numeric
-            prefix[rest] = self.key[rest].view(np.int64) + (1 << bits)
-        return prefix
-
-
-def _pooled(n: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
-    """An uninitialised array from Arrow's memory pool, which keeps freed memory for the
-    next use: NumPy maps every large array afresh, and faulting in the pages of a build's
-    arrays costs the system more than the build's own work (2 s per GB on a loaded VM)."""
+    Faulting in fresh memory is the largest cost of a first build on the VM the goals are
+    measured on: 2.2–3.2 s per GB in transparent huge pages (which NumPy asks for on every
+    large array and Arrow's default pool uses there) against 0.55–0.65 s in 4 KiB pages
+    touched one by one, 0.5 s populated at once."""
     kind = np.dtype(dtype)
-    buffer = pa.allocate_buffer(n * kind.itemsize)
-    out: npt.NDArray[Any] = np.frombuffer(buffer, kind, n)
+    if n * kind.itemsize < 1 << 22:  # small: the allocator's memory is as good
+        return np.empty(n, kind)
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+    block = mmap.mmap(-1, n * kind.itemsize, flags=flags)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        block.madvise(mmap.MADV_NOHUGEPAGE)
+    out: npt.NDArray[Any] = np.frombuffer(block, kind, n)
     return out
 
 
+def _chunks(n: int) -> range:
+    return range(0, n, CHUNK)
+
+
 def _first_run(cols: Columns) -> tuple[Accounts, Run]:
-    """The accounts and the main run of a build in one sort of the entries: entries sorted by
-    the top bits of their account's key (see :class:`_Side`), accounts whose top bits meet
-    put apart by their whole key, ids given in key order (no dictionary of the accounts and
-    no second sort). Spent arrays are written over rather than fresh ones faulted in."""
+    """The accounts and the main run of a build in one sort of the entries.
+
+    Each side of every transfer gets a *key* (:func:`_keys`); the entries are sorted by the
+    top bits of their key (:func:`_prefix`) and row, accounts whose top bits meet put apart
+    by their whole key (:func:`_part`), and ids are given in key order (no dictionary of the
+    accounts and no second sort). Three arrays as long as the entries do all the work and
+    become the run's ``low``, ``cin`` and ``entry``: the sort keys (then the slots, then
+    ``low``), the keys by slot (then the signed amounts, then ``cin``) and the keys by entry
+    (then the account of every entry, then ``entry``); every other large temporary is made a
+    chunk at a time. Memory touched is the cost (see :func:`_fresh`).
+    """
     n = len(cols)
     names = Accounts()
-    entry = _pooled(2 * n, np.int64)  # first the scratch of the keys
-    spare = entry.view(np.uint64)
-    payer, payee = _Side.of(cols.payer, names, spare[:n]), _Side.of(cols.payee, names, spare[n:])
-    ts, fen, cash, seq = cols.ts, cols.fen, cols.cash_out, np.arange(n, dtype=np.int64)
-    if n > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
-        order = np.argsort(ts, kind="stable")  # ties stay in the order given
-        payer, payee = payer.take(order), payee.take(order)
-        ts, fen, cash, seq = ts[order], fen[order], cash[order], order
+    ts, fen, cash, seq = cols.ts, cols.fen, cols.cash_out, _arange(n)
     shift = max(1, (n - 1).bit_length()) + 1
     bits = 62 - shift
+    sort, keys, got = (_fresh(2 * n, np.int64) for _ in range(3))
+    numeric = _fresh(2 * n, np.bool_)
+    ordered = n < 2 or bool(np.all(ts[1:] >= ts[:-1]))  # the usual case: rows are entries
+    for side, column in enumerate((cols.payer, cols.payee)):  # keys[2 row + side]
+        half = sort[side * n : (side + 1) * n] if ordered else None
+        _keys(column, names, keys.view(np.uint64)[side::2], numeric[side::2], half, shift, side)
     if bits < 1 or len(names) >> bits:
         raise LedgerError(0, "payer_account", "too many transfers and accounts for one run")
     if n == 0:
         i32 = np.zeros(0, np.int32)
         return names, Run.index(i32, i32, ts, seq, fen, cash, accounts=0, first=True)
-    moved = _pooled(n, np.int64)
-    np.multiply(fen, ~payer.same(payee), out=moved)  # self-transfers move nothing
-    entry = _entries(payer.prefix(bits, entry[:n]), payee.prefix(bits, entry[n:]), shift, entry)
-    slot = np.bitwise_and(entry, (1 << shift) - 1, out=_pooled(2 * n, np.int64))
-    pair, got = _by_entry(payer.key, payee.key, moved, slot)
-    key: U64 = got[:, 0].view(np.uint64)
-    signed = pair.reshape(-1)[: 2 * n]
-    np.copyto(signed, got[:, 1])
-    numeric_end = int(entry.searchsorted((1 << bits) << shift))
-    _part(entry, key, numeric_end, shift, signed, slot)
-    flags = _pooled(2 * n, np.bool_)  # an account's first entry
-    flags[0] = True
-    np.not_equal(key[1:], key[:-1], out=flags[1:])
-    if numeric_end < 2 * n:
-        flags[numeric_end] = True
-    off = np.flatnonzero(flags)
-    accounts = Accounts(key[off[: int(off.searchsorted(numeric_end))]].copy(), names.names)
-    account = np.cumsum(flags, dtype=np.int64, out=entry)
-    account -= 1
-    ids = _pooled(2 * n, np.int32)
-    ids[slot] = account
-    account <<= shift
-    account |= slot  # the entries, now with account ids
-    off = np.append(off, 2 * n)
-    spent = got.reshape(-1)
-    low, _, cin = _balances(
-        np.diff(off), signed, 4 * int(moved.sum()) + 1, True,
-        (spent[: 2 * n], spent[2 * n :], pair.reshape(-1)[2 * n :]),
-    )  # fmt: skip
-    # payers and payees as views of the ids by slot (no copies)
-    run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, account, low, cin,
+    if not ordered:  # rows to (ts, seq) order, then the entries
+        order = np.argsort(ts, kind="stable")  # ties stay in the order given
+        ts, fen, cash, seq = ts[order], fen[order], cash[order], order
+        for both in (keys.reshape(n, 2), numeric.reshape(n, 2)):
+            both[:] = both[order]
+        for side in (0, 1):
+            half = sort[side * n : (side + 1) * n]
+            _prefix(keys.view(np.uint64)[side::2], numeric[side::2], bits, half)
+            _rows_in(half, shift, side, 0)
+    # transfers from an account to itself move nothing (their entries are zeroed below)
+    selves = _selves(keys, numeric)
+    width = 4 * (int(fen.sum()) - int(fen[selves].sum())) + 1
+    selves_at = sort[selves]  # their payer entries
+    sort.sort()
+    mask = (1 << shift) - 1
+    numeric_end = int(sort.searchsorted((1 << bits) << shift))
+    _by_entry(sort, mask, keys, got, fen)
+    if len(selves):
+        at = sort.searchsorted(selves_at)  # the payee's entry comes next: same account, row
+        keys[at], keys[at + 1] = 0, 0
+    signed, key = keys, got.view(np.uint64)
+    _part(sort, key, numeric_end, shift, signed)
+    ids = _fresh(2 * n, np.int32)  # by slot: payers and payees are views of it, no copies
+    off = _number(sort, key, numeric_end, shift, ids)  # and 2 n at the end
+    firsts = off[: int(off.searchsorted(numeric_end))]
+    accounts = Accounts(np.take(key, firsts, out=_fresh(len(firsts), np.uint64)), names.names)
+    low, _, cin = _balances(off[:-1], signed, width, True, (got, signed))
+    run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, sort, low, cin,
               _block_min(low), off=off)  # fmt: skip
     return accounts, run
 
 
-def _by_entry(payer: U64, payee: U64, moved: I64, slot: I64) -> tuple[I64, I64]:
-    """The account key and the signed amount of every entry, in one gather of both: the
-    pairs per slot (``row << 1 | side``), and per entry."""
-    n = len(payer)
-    pair = _pooled(4 * n, np.int64).reshape(2 * n, 2)
-    pair[0::2, 0] = payer.view(np.int64)
-    pair[1::2, 0] = payee.view(np.int64)
-    np.negative(moved, out=pair[0::2, 1])
-    pair[1::2, 1] = moved
-    got = _pooled(4 * n, np.int64).reshape(2 * n, 2)
-    # a 16-byte item per slot: one random read fetches both ("clip": the slots are in range,
-    # and "raise" would gather into a temporary first)
-    np.take(pair.view(np.complex128)[:, 0], slot, out=got.view(np.complex128)[:, 0], mode="clip")
-    return pair, got
+def _arange(n: int) -> I64:
+    """``0 … n - 1`` in fresh small pages (see :func:`_fresh`)."""
+    out: I64 = _fresh(n, np.int64)
+    first = np.arange(min(n, CHUNK), dtype=np.int64)
+    for c0 in _chunks(n):
+        np.add(first[: min(CHUNK, n - c0)], c0, out=out[c0 : c0 + CHUNK])
+    return out
+
+
+def _selves(keys: I64, numeric: Bool) -> I64:
+    """Rows whose payer and payee are one account (keys by slot: ``2 row + side``)."""
+    n = len(keys) // 2
+    found = []
+    for c0 in _chunks(n):
+        c1 = min(n, c0 + CHUNK)
+        same = keys[2 * c0 : 2 * c1 : 2] == keys[2 * c0 + 1 : 2 * c1 : 2]
+        same &= numeric[2 * c0 : 2 * c1 : 2] == numeric[2 * c0 + 1 : 2 * c1 : 2]
+        found.append(np.flatnonzero(same) + c0)
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
+def _number(entry: I64, key: U64, numeric_end: int, shift: int, ids: I32) -> I64:
+    """Number the accounts in entry order, one where the key changes (and where the
+    digit-only accounts end): each entry rewritten in place to ``account << shift | slot``,
+    the account written in ``ids`` at the slot; the CSR offsets, ``len(entry)`` last. One
+    pass, a chunk at a time."""
+    m, mask = len(entry), (1 << shift) - 1
+    flags, count = np.empty(min(m, CHUNK), np.bool_), np.empty(min(m, CHUNK), np.int64)
+    starts, carry = [], -1
+    for c0 in _chunks(m):
+        c1 = min(m, c0 + CHUNK)
+        first = flags[: c1 - c0]
+        first[0] = c0 == 0 or key[c0] != key[c0 - 1]
+        np.not_equal(key[c0 + 1 : c1], key[c0 : c1 - 1], out=first[1:])
+        if c0 <= numeric_end < c1:
+            first[numeric_end - c0] = True
+        starts.append(np.flatnonzero(first) + c0)
+        account = np.cumsum(first, dtype=np.int64, out=count[: c1 - c0])
+        account += carry
+        carry = int(account[-1])
+        part = entry[c0:c1]
+        part &= mask  # the slots
+        ids[part] = account
+        account <<= shift
+        part |= account
+    off: I64 = _fresh(sum(len(part) for part in starts) + 1, np.int64)
+    if starts:
+        np.concatenate(starts, out=off[:-1])
+    off[-1] = m
+    return off
+
+
+def _keys(
+    column: pa.Array,
+    names: Accounts,
+    out: U64,
+    numeric: Bool,
+    entry: I64 | None = None,
+    shift: int = 0,
+    side: int = 0,
+) -> None:
+    """The keys of a column of account numbers, in ``out``: the mixed code (:func:`_mix`) of
+    a digit-only number, else (``numeric`` false) the id ``names`` interns the identifier as;
+    and, given ``entry``, the entries of that ``side`` of each row (rows in ``(ts, seq)``
+    order), made while the keys are in the cache. A chunk of rows at a time: the codes never
+    take memory as long as the column."""
+    scratch = np.empty(min(len(column), CHUNK), np.uint64)
+    bits = 62 - shift
+    rest = []
+    for c0 in _chunks(len(column)):
+        part = column.slice(c0, CHUNK)
+        codes, mask = _codes(part, _numeric(part))
+        key = _mix(codes, scratch[: len(codes)], out[c0 : c0 + len(codes)])
+        numeric[c0 : c0 + len(mask)] = mask
+        if entry is not None:
+            into = entry[c0 : c0 + len(codes)]
+            np.right_shift(key, np.uint64(64 - bits), out=into.view(np.uint64))
+            _rows_in(into, shift, side, c0)
+        if not mask.all():
+            rest.append(np.flatnonzero(~mask) + c0)
+    if rest:  # the other identifiers, interned in the order of the rows
+        at = np.concatenate(rest)
+        ids = names.intern(column.take(pa.array(at)))
+        out[at] = ids
+        if entry is not None:  # after every digit-only account (their ids fit in bits)
+            entry[at] = ((ids.astype(np.int64) + (1 << bits)) << shift) | (at << 1) | side
+
+
+def _prefix(key: U64, numeric: Bool, bits: int, out: I64) -> None:
+    """The account part of the entries, in ``out``: a digit-only account's top ``bits`` of
+    key, the others after every one of those (their ids fit in ``bits``)."""
+    np.right_shift(key, np.uint64(64 - bits), out=out.view(np.uint64))
+    if not numeric.all():
+        rest = ~numeric
+        out[rest] = key[rest].view(np.int64) + (1 << bits)
+
+
+def _rows_in(entry: I64, shift: int, side: int, first: int) -> None:
+    """The accounts of one side of rows ``first …`` (in ``entry``) made entries in place:
+    ``account << shift | row << 1 | side``."""
+    entry <<= shift
+    step = np.arange(2 * first + side, 2 * (first + min(len(entry), CHUNK)) + side, 2)
+    for c0 in _chunks(len(entry)):
+        part = entry[c0 : c0 + CHUNK]
+        part |= step[: len(part)]
+        step += 2 * CHUNK
+
+
+def _by_entry(entry: I64, mask: int, keys: I64, got: I64, fen: I64) -> None:
+    """The key of every entry into ``got`` (gathered from ``keys`` by slot), then its signed
+    amount into ``keys`` (gathered from ``fen`` by row), a chunk of slots at a time."""
+    at, sign = (
+        np.empty(min(len(entry), CHUNK), np.int64),
+        np.empty(min(len(entry), CHUNK), np.int64),
+    )
+    for c0 in _chunks(len(entry)):
+        part = np.bitwise_and(entry[c0 : c0 + CHUNK], mask, out=at[: min(CHUNK, len(entry) - c0)])
+        # "clip": the slots are in range, and "raise" would gather into a temporary first
+        np.take(keys, part, out=got[c0 : c0 + len(part)], mode="clip")
+    for c0 in _chunks(len(entry)):
+        part = np.bitwise_and(entry[c0 : c0 + CHUNK], mask, out=at[: min(CHUNK, len(entry) - c0)])
+        flip = np.bitwise_and(part, 1, out=sign[: len(part)])
+        flip -= 1  # -1 where the account paid (side 0), else 0
+        part >>= 1
+        into = np.take(fen, part, out=keys[c0 : c0 + len(part)], mode="clip")
+        into ^= flip  # two's complement: (x ^ -1) + 1 = -x
+        into -= flip
 
 
 def _part(entry: I64, key: U64, end: int, shift: int, *along: I64) -> None:
     """Put apart, in place, the digit-only accounts (entries before ``end``) whose keys
     share their top bits: such a group is sorted by whole key, then row (and so are the
     arrays ``along`` the entries)."""
-    head = key[:end]
-    down = np.flatnonzero(head[1:] < head[:-1])
-    # none: every group of shared top bits holds one account, or its accounts apart already
-    for top in np.unique(entry[down + 1] >> shift).tolist():
+    # where the key goes down: a group of shared top bits holds more than one account there,
+    # not yet apart
+    down: list[I64] = []
+    for c0 in _chunks(max(0, end - 1)):
+        c1 = min(end - 1, c0 + CHUNK)
+        down.append(np.flatnonzero(key[c0 + 1 : c1 + 1] < key[c0:c1]) + c0)
+    tops = np.unique(entry[np.concatenate(down) + 1] >> shift) if down else np.zeros(0, np.int64)
+    for top in tops.tolist():
         lo = int(entry.searchsorted(top << shift))
         hi = int(entry.searchsorted((top + 1) << shift))
         order = np.lexsort((entry[lo:hi], key[lo:hi]))
@@ -816,11 +918,11 @@ _K1_INV: Final = pow(_K1, -1, 1 << 64)
 _K2_INV: Final = pow(_K2, -1, 1 << 64)
 
 
-def _mix(codes: U64, scratch: U64 | None = None) -> U64:
+def _mix(codes: U64, scratch: U64 | None = None, out: U64 | None = None) -> U64:
     """A bijection of ``uint64`` codes whose top bits depend on every bit (multiply, xor-shift,
     multiply): the keys of digit-only accounts, sorted by the build with the entries
-    (``scratch``: memory as long as ``codes`` to work in)."""
-    key: U64 = np.multiply(codes, np.uint64(_K1), out=_pooled(len(codes), np.uint64))
+    (in ``out``; ``scratch``: memory as long as ``codes`` to work in)."""
+    key: U64 = np.multiply(codes, np.uint64(_K1), out=out)
     key ^= np.right_shift(key, np.uint64(32), out=scratch)
     key *= np.uint64(_K2)
     return key
@@ -848,21 +950,46 @@ def _unmixed(keys: U64) -> U64:
     return codes
 
 
+def _offsets(column: pa.Array) -> npt.NDArray[np.int32] | I64:
+    """The offsets of a string array's rows (``len + 1``, over Arrow's buffer)."""
+    wide = pa.types.is_large_string(column.type)
+    kind: type[np.signedinteger[Any]] = np.int64 if wide else np.int32
+    out: npt.NDArray[np.int32] | I64 = np.frombuffer(
+        column.buffers()[1], kind, len(column) + 1, np.dtype(kind).itemsize * column.offset
+    )
+    return out
+
+
+def _any_empty(column: pa.Array) -> bool:
+    """Whether a string array holds an empty string (read from the offsets, a chunk at a
+    time: Arrow's length kernel would make an array of every length)."""
+    if len(column) == 0:
+        return False
+    offsets = _offsets(column)
+    for c0 in _chunks(len(column)):
+        bounds = offsets[c0 : c0 + CHUNK + 1]
+        if bool(np.any(bounds[1:] == bounds[:-1])):
+            return True
+    return False
+
+
 def _numeric(column: pa.Array) -> Bool:
     """Account numbers that are 1–19 ASCII digits without a leading zero: these fit in a
     uint64 and come back as the same text."""
-    _, offsets_buf, data_buf = column.buffers()
+    data_buf = column.buffers()[2]
     if data_buf is None or data_buf.size == 0:
         return np.zeros(len(column), dtype=bool)
     # length and first byte straight from the offsets and bytes: two Arrow kernels fewer
-    wide = pa.types.is_large_string(column.type)
-    width = 8 if wide else 4
-    kind = np.int64 if wide else np.int32
-    offsets = np.frombuffer(offsets_buf, kind, len(column) + 1, width * column.offset)
+    offsets = _offsets(column)
     data = np.frombuffer(data_buf, np.uint8)
-    length = np.diff(offsets)
-    first = data[np.minimum(offsets[:-1], len(data) - 1)]
-    ok: Bool = (length > 0) & (length <= 19) & (first >= ord("1")) & (first <= ord("9"))
+    ok: Bool = _fresh(len(column), np.bool_)
+    for c0 in _chunks(len(column)):  # a chunk at a time: no temporaries as long as the column
+        bounds = offsets[c0 : c0 + CHUNK + 1]
+        length = bounds[1:] - bounds[:-1]
+        first = data[np.minimum(bounds[:-1], len(data) - 1)]
+        part = np.logical_and(length > 0, length <= 19, out=ok[c0 : c0 + CHUNK])
+        part &= first >= ord("1")
+        part &= first <= ord("9")
     if column.null_count:
         ok &= _filled(pc.is_valid(column))
     return ok
@@ -882,7 +1009,8 @@ def _cast(column: pa.Array, mask: Bool) -> U64:
     # a string starting with 1–9 parses as decimal digits or not at all (no sign, no space;
     # Arrow's hexadecimal needs "0x"), so the cast is the digit check
     if mask.all():
-        codes: U64 = np.asarray(pc.cast(column, pa.uint64()).to_numpy(zero_copy_only=False))
+        cast = pc.cast(column, pa.uint64())
+        codes: U64 = np.asarray(cast.to_numpy(zero_copy_only=False))
         return codes
     # the other rows are marked null over the same buffers, so the cast skips them without
     # a filter copying every string (a slice's offsets are cut to start within a byte of it,
@@ -1212,6 +1340,25 @@ class Ledger:
                 if j1 > j0:
                     parts.append((run, run.entry[j0:j1]))
         return _gather(parts, account)
+
+    def windows(self, account: int, after: Key, before: Key, size: int) -> Iterator[Events]:
+        """:meth:`events` read a window at a time as the caller goes on (windows of
+        ``size`` entries, doubling up to :data:`MAX_WINDOW`; some may be empty: transfers to
+        itself are left out), so a busy account costs what is used of it. An account in
+        :attr:`late` (its runs overlap in time) comes in one window."""
+        if account in self.late:
+            yield self.events(account, after, before)
+            return
+        for run in self.runs:  # the account's entries in each run come after the last run's
+            lo, hi = run.segment(account)
+            if hi <= lo:
+                continue
+            j0 = run.at_row(account, lo, hi, run.rows_before((after[0], after[1] + 1)))
+            j1 = run.at_row(account, lo, hi, run.rows_before(before))
+            while j0 < j1:
+                j = min(j1, j0 + size)
+                yield _gather([(run, run.entry[j0:j])], account)
+                j0, size = j, min(2 * size, MAX_WINDOW)
 
     def inflows(self, account: int, lo_ts: int, hi_ts: int) -> Events:
         """Transfers into ``account`` with ``lo_ts <= ts <= hi_ts``."""

@@ -51,6 +51,7 @@ import abc
 import datetime as dt
 import heapq
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -70,14 +71,18 @@ BATCH_MIN: Final = 24
 #: how far from ``since`` a transfer of exactly the traced amount is looked for
 MATCH_WINDOW_S: Final = 600
 #: work the general tracer does before it stops (a few seconds): transfers looked at, plus
-#: the transfers read for every account the money reaches and a fixed cost per account
-#: (:data:`REACH_WORK`). Poison and pro-rata money spreads over every payee of a payment
-#: platform, and a trace that follows a city's hubs for a month would run for minutes. A
-#: trace cut short is a trace "as of" the moment it reached (:attr:`Trace.cut_at`): every
-#: figure is exact up to then.
+#: for every account the money reaches its transfers before the money (whose balance is a
+#: look-up now, but was a replay when the limit was set) and those read after it, and a
+#: fixed cost per account (:data:`REACH_WORK`). Poison and pro-rata money spreads over
+#: every payee of a payment platform, and a trace that follows a city's hubs for a month
+#: would run for minutes. A trace cut short is a trace "as of" the moment it reached
+#: (:attr:`Trace.cut_at`): every figure is exact up to then.
 MAX_WORK: Final = 2_000_000
 #: the work of reaching an account, beside the transfers read for it (a few NumPy calls)
 REACH_WORK: Final = 100
+#: transfers of a followed account read at first (then windows twice as long, up to
+#: :data:`fanzha.funds.ledger.MAX_WINDOW`): most victim money leaves a mule within a few
+WINDOW: Final = 64
 
 
 class Policy(StrEnum):
@@ -460,28 +465,30 @@ class TraceError(ValueError):
 
 @dataclass
 class _Stream:
-    """The transfers of a followed account still to come, as Python lists."""
+    """The transfers of a followed account still to come: the window being read, as Python
+    lists, and the windows after it (read only when the money gets that far)."""
 
-    ts: list[int]
-    seq: list[int]
-    out: list[bool]
-    other: list[int]
-    fen: list[int]
-    cash: list[bool]
-    events: Events
+    rest: Iterator[Events]
+    ts: list[int] = field(default_factory=list)
+    seq: list[int] = field(default_factory=list)
+    out: list[bool] = field(default_factory=list)
+    other: list[int] = field(default_factory=list)
+    fen: list[int] = field(default_factory=list)
+    cash: list[bool] = field(default_factory=list)
+    events: Events | None = None
     pos: int = 0
 
-    @classmethod
-    def of(cls, events: Events) -> _Stream:
-        return cls(
-            events.ts.tolist(),
-            events.seq.tolist(),
-            events.out.tolist(),
-            events.other.tolist(),
-            events.fen.tolist(),
-            events.cash.tolist(),
-            events,
-        )
+    def more(self) -> int:
+        """Move to the next window with transfers in it once this one is read; how many
+        transfers were read (0: none left)."""
+        for events in self.rest:
+            if len(events):
+                self.ts, self.seq = events.ts.tolist(), events.seq.tolist()
+                self.out, self.other = events.out.tolist(), events.other.tolist()
+                self.fen, self.cash = events.fen.tolist(), events.cash.tolist()
+                self.events, self.pos = events, 0
+                return len(events)
+        return 0
 
     def key(self) -> tuple[int, int, int]:
         i = self.pos
@@ -534,12 +541,9 @@ class _Tracer:
         """Victim's money (and maybe own money) arrives in ``account`` at ``key``."""
         node = _reached(self.nodes, self.ledger, account, key, hop)
         held = self.holdings.get(account)
-        events = None
         self.work += REACH_WORK
-        if held is None:  # one look-up: the history before the money, the stream after it
-            history, events = self.ledger.events(account, before=(self.until + 1, NEVER)).split(key)
-            self.work += len(history)
-            held = holding(self.policy, least_balance(0, history.signed()))
+        if held is None:  # the balance the money finds, from the ledger's balances
+            held = holding(self.policy, self._balance_before(account, key))
             self.holdings[account] = held
             node.innocent_fen += held.balance
         elif account in self.last:  # followed again: catch up on what happened meanwhile
@@ -547,17 +551,36 @@ class _Tracer:
             self.work += len(gap)
             held.restart(least_balance(held.balance, gap.signed()))
             node.innocent_fen += held.balance
-        if account not in self.streams:
-            if events is None:
-                events = self.ledger.events(account, key, (self.until + 1, NEVER))
-            self.work += len(events)
-            if len(events):
-                stream = _Stream.of(events)
+        if account not in self.streams:  # what comes after, a window at a time
+            stream = _Stream(self.ledger.windows(account, key, (self.until + 1, NEVER), WINDOW))
+            if stream.more():
                 self.streams[account] = stream
                 heapq.heappush(self.heap, (*stream.key(), account))
         held.credit(parcel)
         node.attributed_fen += victim_part(parcel)
         node.innocent_fen += sum(fen for victim, fen in parcel if not victim)
+
+    def _balance_before(self, account: int, key: Key) -> int:
+        """The account's balance just before ``key``: a look-up in the ledger's least
+        balances (a replay of its history only for an account with late appends).
+
+        The work limit counts the account's transfers before and after the money, as when
+        both were read at once: a trace stops at the same point as then (a poison trace
+        through the hubs), in less time."""
+        view = self.ledger.view(account, self.until)
+        if view is None:
+            history, future = self.ledger.events(account, before=(self.until + 1, NEVER)).split(key)
+            self.work += len(history) + len(future)
+            return least_balance(0, history.signed())
+        self.work += len(view)  # its transfers (up to ``until``), before and after the money
+        return view.balance(view.find(key) - 1)
+
+    def _ended(self, account: int, stream: _Stream) -> bool:
+        """Whether the stream has nothing left once its window is read (then it is dropped)."""
+        if stream.pos < len(stream.ts) or stream.more():
+            return False
+        del self.streams[account]
+        return True
 
     def run(self) -> None:
         """Process every event of every followed account in ``(ts, seq)`` order."""
@@ -574,8 +597,7 @@ class _Tracer:
                 if self.policy is Policy.LIBR and len(stream.ts) - stream.pos >= BATCH_MIN:
                     applied = self._plain(account, stream)
                     stream.pos += applied
-                    if stream.pos == len(stream.ts):
-                        del self.streams[account]
+                    if self._ended(account, stream):
                         break
                     # the batch stops at another account's next event: that one may come first
                     if applied and heap and heap[0] < (*stream.key(), account):
@@ -585,8 +607,7 @@ class _Tracer:
                 stream.pos += 1
                 if account not in self.streams:  # no longer followed
                     break
-                if stream.pos == len(stream.ts):
-                    del self.streams[account]
+                if self._ended(account, stream):
                     break
                 key = stream.key()
                 if heap and heap[0] < (*key, account):
@@ -607,6 +628,7 @@ class _Tracer:
             return 0
         e, lo = s.events, s.pos
         hi = len(s.ts)
+        assert e is not None
         if self.heap and s.ts[lo + BATCH_MIN - 1] >= self.heap[0][0]:
             # another followed account moves first, before a batch worth it: seen from the
             # Python list, without the NumPy calls (most calls when two busy accounts alternate)

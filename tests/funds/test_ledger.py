@@ -83,6 +83,37 @@ def test_events_match_a_brute_force_scan_built_or_appended(
         assert seen(grown, account) == brute(rows, account)
 
 
+@given(ROWS, st.integers(0, 30), st.integers(1, 4), st.integers(1, 3), st.integers(0, 7))
+@settings(max_examples=150, deadline=None)
+def test_windows_read_the_events_a_window_at_a_time(
+    rows: list[Row], cut: int, pieces: int, size: int, since: int
+) -> None:
+    """Built and appended to (out of time order too, so some accounts are late): the
+    windows of an account, one after the other, are its events after a moment."""
+    grown = Ledger.build(table(rows[:cut]))
+    rest = rows[cut:]
+    step = max(1, len(rest) // pieces)
+    for i in range(0, len(rest), step):
+        grown.append(table(rest[i : i + step]))
+    for account in ACCOUNTS:
+        acc = grown.account_id(account)
+        if acc is None:
+            continue
+        after, before = (since * S, 2), (6 * S, 10**9)
+        windows = list(grown.windows(acc, after, before, size))
+        assert acc in grown.late or all(len(w) <= size << k for k, w in enumerate(windows))
+        read = [
+            (int(t), int(q), bool(o), int(x), int(f))
+            for w in windows
+            for t, q, o, x, f in zip(w.ts, w.seq, w.out, w.other, w.fen, strict=True)
+        ]
+        ev = grown.events(acc, after, before)
+        assert read == list(
+            zip(ev.ts.tolist(), ev.seq.tolist(), ev.out.tolist(), ev.other.tolist(),
+                ev.fen.tolist(), strict=True)
+        )  # fmt: skip
+
+
 def test_event_windows_are_strict_on_both_sides() -> None:
     rows: list[Row] = [("A", "B", 1, 10), ("A", "C", 2, 20), ("B", "A", 2, 30), ("A", "D", 3, 40)]
     ledger = Ledger.build(table(rows))
@@ -261,6 +292,33 @@ def test_reachable_is_breadth_first_search(
     )  # the scratch mask was cleared
 
 
+def replayed(rows: list[Row], account: str, until: int) -> list[tuple[int, int]]:
+    """(least balance, money in so far) after each transfer of ``account`` up to ``until``
+    (s), from a replay of its transfers in order (never below zero)."""
+    balance, money_in, expected = 0, 0, []
+    for r in rows:
+        if r[2] > until or account not in (r[0], r[1]):
+            continue
+        if r[0] == r[1]:  # both sides stay in the view, moving nothing
+            expected += [(balance, money_in)] * 2
+            continue
+        balance = max(0, balance - r[3]) if r[0] == account else balance + r[3]
+        money_in += r[3] if r[1] == account else 0
+        expected.append((balance, money_in))
+    return expected
+
+
+def viewed(ledger: Ledger, account: str, until: int) -> list[tuple[int, int]] | None:
+    """What a view of ``account`` up to ``until`` (s) holds, as :func:`replayed` makes it."""
+    acc = ledger.account_id(account)
+    if acc is None:
+        return None
+    view = ledger.view(acc, until * S)
+    assert view is not None
+    assert view.balance(-1) == 0 and view.until(until * S) == len(view)
+    return [(view.balance(k), view.money_in(k)) for k in range(len(view))]
+
+
 @given(ROWS, st.integers(0, 30), st.integers(1, 4), st.integers(0, 7))
 @settings(max_examples=150, deadline=None)
 def test_views_hold_the_least_balance_after_every_transfer(
@@ -276,24 +334,40 @@ def test_views_hold_the_least_balance_after_every_transfer(
         grown.append(table(rest[i : i + step]))
     for ledger in (Ledger.build(table(rows)), grown):
         for account in ACCOUNTS:
-            acc = ledger.account_id(account)
-            if acc is None:
-                continue
-            view = ledger.view(acc, until * S)
-            assert view is not None
-            balance, money_in, expected = 0, 0, []
-            for r in rows:
-                if r[2] > until or account not in (r[0], r[1]):
-                    continue
-                if r[0] == r[1]:  # both sides stay in the view, moving nothing
-                    expected += [(balance, money_in)] * 2
-                    continue
-                balance = max(0, balance - r[3]) if r[0] == account else balance + r[3]
-                money_in += r[3] if r[1] == account else 0
-                expected.append((balance, money_in))
-            got = [(view.balance(k), view.money_in(k)) for k in range(len(view))]
-            assert got == expected
-            assert view.balance(-1) == 0 and view.until(until * S) == len(view)
+            got = viewed(ledger, account, until)
+            assert got is None or got == replayed(rows, account, until)
+
+
+#: three digit-only accounts whose keys share their top bits, among accounts on either side
+SHARING = [*_sharing_top_bits(6, 3), "100", "9" * 19, "B"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(SHARING),
+            st.sampled_from(SHARING),
+            st.integers(0, 6),
+            st.integers(0, 50),
+        ),
+        max_size=30,
+    )
+)
+@settings(max_examples=100, deadline=None)
+def test_accounts_sharing_top_bits_keep_their_own_transfers_and_balances(
+    rows: list[Row],
+) -> None:
+    """Accounts put apart by the build (keys sharing their top bits), with transfers to
+    themselves and to accounts sorted before and after them: each keeps its own transfers,
+    balances and money in, and every other account its own."""
+    rows = sorted(rows, key=lambda r: r[2])
+    ledger = Ledger.build(table(rows))
+    for account in SHARING:
+        assert seen(ledger, account) == brute(rows, account)
+        got = viewed(ledger, account, 6)
+        assert got is None or got == replayed(rows, account, 6)
+    ids = {ledger.account_id(a) for r in rows for a in r[:2]}
+    assert None not in ids and sorted(ids) == list(range(ledger.accounts))  # type: ignore[type-var]
 
 
 def test_late_appends_mark_their_accounts_until_compaction() -> None:
