@@ -33,6 +33,7 @@ from fanzha.ingest.pipeline import IngestError, IngestReport, Request, expand_pa
 from fanzha.ingest.profiles import BUILTIN
 from fanzha.ingest.readers import FORMATS
 from fanzha.lake.query import QueryError, run_sql
+from fanzha.memory import use_process_policy
 from fanzha.model.events import EVENT_TYPES, REFERENCE_TYPES
 from fanzha.service import App
 from fanzha.settings import Settings
@@ -43,6 +44,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _process_policy() -> None:
+    # Every command runs with the process memory policy (fanzha.memory): small pages.
+    use_process_policy()
+
+
 deadletters_app = typer.Typer(help="Rejected records: list, show, retry.", no_args_is_help=True)
 docs_app = typer.Typer(help="Generated documentation.", no_args_is_help=True)
 app.add_typer(deadletters_app, name="deadletters")

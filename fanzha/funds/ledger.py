@@ -597,8 +597,9 @@ def _fresh(n: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
     large array and Arrow's default pool uses there) against 0.55–0.65 s in 4 KiB pages
     touched one by one, 0.5 s populated at once."""
     kind = np.dtype(dtype)
-    if n * kind.itemsize < 1 << 22:  # small: the allocator's memory is as good
-        return np.empty(n, kind)
+    if n * kind.itemsize < 1 << 22 or not hasattr(mmap, "MAP_ANONYMOUS"):
+        # small (the allocator's memory is as good), or no POSIX mmap (Windows)
+        return np.zeros(n, kind)
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
     block = mmap.mmap(-1, n * kind.itemsize, flags=flags)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
