@@ -433,7 +433,7 @@ class Run:
         if self.rel is not None:
             values = np.maximum(values, x + self.rel[lo:hi])
         hit = values < claim
-        k = int(np.argmax(hit))
+        k = int(hit.argmax())  # the method: np.argmax adds a wrapper call per scan
         return lo + k if hit[k] else hi
 
     def successors(self, accounts: I32 | I64) -> I32 | I64:
