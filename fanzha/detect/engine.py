@@ -365,8 +365,8 @@ class Engine:
             idx, rows = found
             hit = idx
             if idx.size:
-                got = np.asarray(r.evaluate(rows), np.bool_)
-                hit = idx[got] if got.shape == idx.shape else idx[np.full(idx.size, bool(got))]
+                # a rule may answer one bool for all its rows (a constant condition)
+                hit = idx[np.broadcast_to(np.asarray(r.evaluate(rows), np.bool_), idx.shape)]
             out.append((r, hit))
         return out
 

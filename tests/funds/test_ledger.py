@@ -26,15 +26,22 @@ ACCOUNTS = [
     "99999999999999999999",
     "GB82WEST12345698765432",
 ]
-ROWS = st.lists(
-    st.tuples(
-        st.sampled_from(ACCOUNTS),
-        st.sampled_from(ACCOUNTS),
-        st.integers(0, 6),
-        st.integers(0, 50),
-    ),
-    max_size=30,
-)
+
+
+def rows_among(accounts: list[str]) -> st.SearchStrategy[list[Row]]:
+    """Up to 30 transfers between ``accounts`` (payer, payee, second, fen)."""
+    return st.lists(
+        st.tuples(
+            st.sampled_from(accounts),
+            st.sampled_from(accounts),
+            st.integers(0, 6),
+            st.integers(0, 50),
+        ),
+        max_size=30,
+    )
+
+
+ROWS = rows_among(ACCOUNTS)
 
 
 def brute(rows: list[Row], account: str) -> list[tuple[int, int, bool, str, int]]:
@@ -342,17 +349,7 @@ def test_views_hold_the_least_balance_after_every_transfer(
 SHARING = [*_sharing_top_bits(6, 3), "100", "9" * 19, "B"]
 
 
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(SHARING),
-            st.sampled_from(SHARING),
-            st.integers(0, 6),
-            st.integers(0, 50),
-        ),
-        max_size=30,
-    )
-)
+@given(rows_among(SHARING))
 @settings(max_examples=100, deadline=None)
 def test_accounts_sharing_top_bits_keep_their_own_transfers_and_balances(
     rows: list[Row],
