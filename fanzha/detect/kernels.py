@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanzha.intel.keyset import Strings, as_string_array, hash_strings, spans_equal
+from fanzha.jit import kernel
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -80,24 +81,91 @@ class Column:
         return self.data[ids]
 
 
+@kernel
+def _probe(table: I64, home: I64, keys: I64, mask: int, out: I64) -> None:
+    """The slot of each key in an open-addressing table, -1 when absent."""
+    for i in range(keys.size):
+        k = keys[i]
+        s = home[i]
+        out[i] = -1
+        if k == _FREE:
+            continue
+        while table[s] != _FREE:
+            if table[s] == k:
+                out[i] = s
+                break
+            s = (s + 1) & mask
+
+
+@kernel
+def _lookup(
+    table: I64, values: I64, home: I64, keys: I64, mask: int, default: int, pos: I64, out: I64
+) -> None:
+    """The slot (-1 when absent) and value (``default``) of each key."""
+    for i in range(keys.size):
+        k = keys[i]
+        s = home[i]
+        pos[i] = -1
+        out[i] = default
+        if k == _FREE:
+            continue
+        while table[s] != _FREE:
+            if table[s] == k:
+                pos[i] = s
+                out[i] = values[s]
+                break
+            s = (s + 1) & mask
+
+
+@kernel
+def _insert(table: I64, values: I64, home: I64, keys: I64, vals: I64, mask: int) -> None:
+    """Put absent, distinct keys in the first free slot from their home."""
+    for i in range(keys.size):
+        s = home[i]
+        while table[s] != _FREE:
+            s = (s + 1) & mask
+        table[s] = keys[i]
+        values[s] = vals[i]
+
+
+@kernel
+def _first_seen(
+    table: I64, values: I64, home: I64, keys: I64, at: I64, mask: int, out: I64, added: B
+) -> int:
+    """Row by row: the key's value, the key added with ``at`` first when absent; the number
+    of keys added."""
+    n = 0
+    for i in range(keys.size):
+        k = keys[i]
+        s = home[i]
+        while True:
+            here = table[s]
+            if here == k:
+                out[i] = values[s]
+                break
+            if here == _FREE:
+                table[s] = k
+                values[s] = at[i]
+                out[i] = at[i]
+                added[i] = True
+                n += 1
+                break
+            s = (s + 1) & mask
+    return n
+
+
 class IntMap(MutableMapping[int, int]):
     """A hash map from int64 keys to int64 values, read and written a whole array at a time.
 
-    Open addressing with linear probing in two NumPy arrays (keys, values) at most half full:
-    a batch lookup reads every key's home slot at once (where most keys end), then the keys
-    still looking move on together a window of four slots a gather; the last few, at
-    the end of long probe runs, finish in a plain loop rather than in many NumPy calls on tiny
-    arrays. Inserting a batch of new keys claims free slots the same way: every key writes
-    itself into its free slot, reads back which key won, and the losers probe on. Growing
-    places every key at once: sorted by home slot, key ``i`` goes to
-    ``max(home_i, slot_{i-1} + 1)`` (a running maximum). As a ``MutableMapping`` it also
-    answers one key at a time (snapshots, tests); per-key calls are for the rare path.
+    Open addressing with linear probing in two NumPy arrays (keys, values) at most half full;
+    the homes of a batch's keys are hashed in NumPy, the probes run as compiled loops
+    (:mod:`fanzha.jit`: a probe is a chain of data-dependent reads that NumPy can only do in
+    rounds over the keys still looking). Growing hashes every key again into a table three
+    times the size. As a ``MutableMapping`` it also answers one key at a time (snapshots,
+    tests); per-key calls are for the rare path.
     """
 
     __slots__ = ("_bits", "_free_value", "_keys", "_mask", "_n", "_shift", "_values")
-
-    #: keys still probing when the vectorised loop hands over to the plain loop
-    TAIL: Final = 24
 
     def __init__(self, capacity: int = 1024) -> None:
         self._alloc(capacity)
@@ -125,44 +193,12 @@ class IntMap(MutableMapping[int, int]):
 
     def positions(self, keys: I64) -> I64:
         """The slot of each key, -1 when absent (the key equal to ``_FREE`` included)."""
-        n = keys.size
-        out = np.full(n, -1, np.int64)
-        if n == 0 or self._n == 0:
+        keys = np.ascontiguousarray(keys, np.int64)
+        out = np.empty(keys.size, np.int64)
+        if keys.size == 0 or self._n == 0:
+            out.fill(-1)
             return out
-        table, mask = self._keys, self._mask
-        slot = self._home(keys)
-        # One slot first: at most half full, most keys end at their home slot (a hit, or a
-        # free slot for a miss), and one gather is a quarter of a window's.
-        at_home = table[slot]
-        hit = at_home == keys
-        out[hit] = slot[hit]
-        todo = np.flatnonzero(~hit & (at_home != _FREE))
-        q = keys[todo]
-        slot = (slot[todo] + 1) & mask
-        while q.size > self.TAIL:  # a window of slots a step: most keys end in the first
-            cand = (slot[:, None] + _WINDOW) & mask
-            here = table[cand]
-            hit = here == q[:, None]
-            stop = hit | (here == _FREE)
-            first = stop.argmax(axis=1)
-            ended = stop[_rows(first.size), first]
-            found = np.flatnonzero(ended & hit[_rows(first.size), first])
-            out[todo[found]] = cand[found, first[found]]
-            more = np.flatnonzero(~ended)
-            todo, q = todo[more], q[more]
-            slot = (slot[more] + _WINDOW.size) & mask
-        for i, key, s in zip(todo.tolist(), q.tolist(), slot.tolist(), strict=True):
-            while True:
-                here = int(table[s])
-                if here == key:
-                    out[i] = s
-                    break
-                if here == _FREE:
-                    break
-                s = (s + 1) & mask
-        free = keys == _FREE  # it "finds" an empty slot above: never a position
-        if free.any():
-            out[free] = -1
+        _probe(self._keys, self._home(keys), keys, self._mask, out)
         return out
 
     def contains(self, keys: I64) -> B:
@@ -176,9 +212,14 @@ class IntMap(MutableMapping[int, int]):
     def lookup(self, keys: I64, default: int) -> tuple[I64, I64]:
         """The value of each key (``default`` where absent) and its slot (-1 where absent);
         the slots serve :meth:`put_many` while the map is unchanged."""
-        keys = np.asarray(keys, np.int64)
-        pos = self.positions(keys)
-        out = np.where(pos >= 0, self._values[pos], default)
+        keys = np.ascontiguousarray(keys, np.int64)
+        pos = np.empty(keys.size, np.int64)
+        out = np.empty(keys.size, np.int64)
+        if keys.size == 0 or self._n == 0:
+            pos.fill(-1)
+            out.fill(default)
+        else:
+            _lookup(self._keys, self._values, self._home(keys), keys, self._mask, default, pos, out)
         if self._free_value is not None:
             out[keys == _FREE] = self._free_value
         return out, pos
@@ -213,46 +254,35 @@ class IntMap(MutableMapping[int, int]):
         m = keys.size
         if m == 0:
             return
-        if 2 * (self._n + m) > self._keys.size:
-            self._grow(3 * (self._n + m))
+        self.reserve(m)
         self._n += m
-        table, mask = self._keys, self._mask
-        slot = self._home(keys)
-        idx = np.arange(m)
-        while idx.size > self.TAIL:
-            free = table[slot] == _FREE
-            cand, where = idx[free], slot[free]
-            table[where] = keys[cand]  # several keys on one slot: one of them is written
-            won = table[where] == keys[cand]
-            self._values[where[won]] = values[cand[won]]
-            go_on = ~free
-            go_on[np.flatnonzero(free)[~won]] = True
-            idx = idx[go_on]
-            slot = (slot[go_on] + 1) & mask
-        for i, s in zip(idx.tolist(), slot.tolist(), strict=True):
-            while table[s] != _FREE:
-                s = (s + 1) & mask
-            table[s] = keys[i]
-            self._values[s] = values[i]
+        keys = np.ascontiguousarray(keys, np.int64)
+        values = np.ascontiguousarray(values, np.int64)
+        _insert(self._keys, self._values, self._home(keys), keys, values, self._mask)
+
+    def first_seen(self, keys: I64, at: I64) -> tuple[I64, B]:
+        """For each row in order: the value of its key, the key added with the row's ``at``
+        when absent (so later rows of the same key read that); and which rows added one.
+        Keys equal to ``_FREE`` are not allowed."""
+        keys = np.ascontiguousarray(keys, np.int64)
+        self.reserve(keys.size)
+        out = np.empty(keys.size, np.int64)
+        added = np.zeros(keys.size, np.bool_)
+        home = self._home(keys)
+        at = np.ascontiguousarray(at, np.int64)
+        self._n += _first_seen(self._keys, self._values, home, keys, at, self._mask, out, added)
+        return out, added
+
+    def reserve(self, more: int) -> None:
+        """Room for ``more`` keys to come without growing (the table stays at most half full)."""
+        if 2 * (self._n + more) > self._keys.size:
+            self._grow(3 * (self._n + more))
 
     def _grow(self, capacity: int) -> None:
         used = self._keys != _FREE
         keys, values = self._keys[used], self._values[used]
         self._alloc(capacity)
-        home = self._home(keys)
-        order = np.argsort(home, kind="stable")
-        keys, values, home = keys[order], values[order], home[order]
-        rank = np.arange(keys.size)
-        slot = np.maximum.accumulate(home - rank) + rank if keys.size else home
-        inside = slot <= self._mask
-        self._keys[slot[inside]] = keys[inside]
-        self._values[slot[inside]] = values[inside]
-        n = self._n
-        self._n = int(inside.sum())
-        if not inside.all():  # past the end: probe on from the start, as lookups do
-            out = ~inside
-            self.add_new(keys[out], values[out])
-        self._n = n
+        _insert(self._keys, self._values, self._home(keys), keys, values, self._mask)
 
     def arrays(self) -> tuple[I64, I64]:
         """Every (key, value) as two arrays, by key (the same whatever the map's history)."""
@@ -735,22 +765,42 @@ class KeySeen:
         return len(self.first)
 
     def first_at(self, keys: I64, at: I64) -> I64:
-        """For each row: the first time its key was seen, this batch's rows included (in order)."""
+        """For each row: the first time its key was seen, this batch's rows included (in order):
+        a key met for the first time takes the time of its first row in the batch."""
         if keys.size == 0:
             return np.empty(0, np.int64)
-        prior = self.first.get_many(keys, NEVER)
-        unseen = prior == NEVER
-        if (at[~unseen] >= prior[~unseen]).all():
-            # Keys seen before keep their first time (no row of theirs is earlier); the
-            # unseen ones get the time of their first row in the batch.
-            rows = np.flatnonzero(unseen)
-            if rows.size == 0:
-                return prior
-            _, _, first, inverse = group_rows(keys[rows])
-            firsts = at[rows[first]]
-            self.first.put_many(keys[rows[first]], firsts)
-            prior[rows] = firsts[inverse]
-            return prior
+        if self._free_key(keys):
+            return self._first_at_free(keys, at)
+        out, _ = self.first.first_seen(keys, at)
+        if (at >= out).all():
+            return out
+        # A row earlier than the time its key holds (late data): the key's first row in the
+        # batch counts for all its rows; the map keeps what it held (a new key: its first row).
+        _, _, first, inverse = group_rows(keys)
+        return np.minimum(out[first], at[first])[inverse]
+
+    def is_new(self, keys: I64, at: I64) -> B:
+        """True for the row where a key is seen for the first time ever (earlier rows count)."""
+        if keys.size == 0:
+            return np.zeros(0, np.bool_)
+        if self._free_key(keys):
+            new = np.zeros(keys.size, np.bool_)
+            rows = np.flatnonzero(~self.first.contains(keys))
+            if rows.size:
+                _, _, first, _ = group_rows(keys[rows])
+                firsts = rows[first]
+                new[firsts] = True
+                self.first.put_many(keys[firsts], at[firsts])
+            return new
+        return self.first.first_seen(keys, at)[1]
+
+    @staticmethod
+    def _free_key(keys: I64) -> bool:
+        """Whether a key is the map's free-slot marker (never for pairs of ids): the map holds
+        it apart, the compiled loop cannot."""
+        return bool(keys.min() == _FREE)
+
+    def _first_at_free(self, keys: I64, at: I64) -> I64:
         _, _, first, inverse = group_rows(keys)
         uniq, batch_first = keys[first], at[first]
         known, pos = self.first.lookup(uniq, NEVER)
@@ -758,19 +808,6 @@ class KeySeen:
         if fresh.any():
             self.first.put_many(uniq[fresh], batch_first[fresh], pos[fresh])
         return np.minimum(known, batch_first)[inverse]
-
-    def is_new(self, keys: I64, at: I64) -> B:
-        """True for the row where a key is seen for the first time ever (earlier rows count)."""
-        new = np.zeros(keys.size, np.bool_)
-        if keys.size == 0:
-            return new
-        rows = np.flatnonzero(~self.first.contains(keys))
-        if rows.size:
-            _, _, first, _ = group_rows(keys[rows])
-            firsts = rows[first]
-            new[firsts] = True
-            self.first.put_many(keys[firsts], at[firsts], np.full(firsts.size, -1))
-        return new
 
     def get(self, keys: I64, default: int = NEVER) -> I64:
         """The first time each key was seen, ``default`` for keys never seen."""

@@ -1,0 +1,84 @@
+"""Compiled loops: the few kernels whose work is one pass of data-dependent steps (a hash-table
+probe, a walk of a sorted run), which NumPy can only do in many whole-array rounds.
+
+A function marked :func:`kernel` is plain Python over NumPy arrays and scalars. Numba compiles
+it on its first call (Numba itself is imported then, not before: it takes a second, and most
+commands never run a kernel) and keeps the machine code in ``__pycache__`` for the next
+process. ``FANZHA_JIT=0`` runs the plain Python instead — the same answers, slowly; the tests
+compare the two. A kernel may call another kernel: when it is compiled, the kernels it names
+are compiled first and it sees their compiled forms.
+
+Kernels take and return NumPy arrays and plain numbers only; they never allocate large
+arrays (the caller passes the outputs), so memory stays under the process's
+:mod:`fanzha.memory` policy.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import types
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_KERNELS: dict[str, Kernel] = {}
+
+
+def enabled() -> bool:
+    """Whether kernels run compiled (``FANZHA_JIT=0``: as plain Python)."""
+    return os.environ.get("FANZHA_JIT", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+class Kernel:
+    """A plain-Python loop and, once called, its compiled form."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.py = fn
+        self._compiled: Callable[..., Any] | None = None
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any) -> Any:
+        run = self._compiled
+        if run is None:
+            run = self._compiled = self.compile()
+        return run(*args)
+
+    def compile(self) -> Callable[..., Any]:
+        """The compiled form (the plain function when compiling is off)."""
+        if not enabled():
+            return self.py
+        import numba  # a second to import: only once a kernel runs
+
+        fn = self.py
+        names = fn.__code__.co_names
+        used = {n: fn.__globals__[n] for n in names if isinstance(fn.__globals__.get(n), Kernel)}
+        if used:  # the kernels it calls, compiled: Numba cannot call a Python object
+            scope = dict(fn.__globals__)
+            scope.update({n: k.compiled() for n, k in used.items()})
+            fn = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__)
+            fn.__qualname__ = self.py.__qualname__
+            fn.__module__ = self.py.__module__
+        return cast(Callable[..., Any], numba.njit(cache=True, nogil=True)(fn))
+
+    def compiled(self) -> Callable[..., Any]:
+        """The compiled form, made now if not yet."""
+        if self._compiled is None:
+            self._compiled = self.compile()
+        return self._compiled
+
+
+def kernel(fn: F) -> F:
+    """Mark ``fn`` as a loop to compile on its first call."""
+    k = Kernel(fn)
+    _KERNELS[f"{fn.__module__}.{fn.__qualname__}"] = k
+    return cast(F, k)
+
+
+def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The plain-Python form of a kernel (for tests that compare the two)."""
+    return fn.py if isinstance(fn, Kernel) else fn
+
+
+__all__ = ["Kernel", "enabled", "kernel", "plain"]
