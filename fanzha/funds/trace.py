@@ -59,7 +59,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from fanzha.funds.ledger import FOREVER, I64, NEVER, Events, Key, Ledger, View
+from fanzha.funds import kernels
+from fanzha.funds.ledger import BLOCK, FOREVER, I64, NEVER, Events, Key, Ledger, Run, View
 
 #: a payment's parts in the order they left: (is the victim's money, fen)
 Parcel = list[tuple[bool, int]]
@@ -727,7 +728,10 @@ class _LibrTracer:
     the only events that matter are *cuts*: a payment after which the balance is below the
     victim's claim, found by a search instead of a replay; they are taken in ``(ts, seq)``
     order from a heap, and a cut that passes money on raises the payee's claim and searches
-    its next cut again. Same answers as :class:`_Tracer` with :class:`Libr` holdings."""
+    its next cut again. Same answers as :class:`_Tracer` with :class:`Libr` holdings.
+
+    A ledger of one main run (no delta runs) takes the same walk compiled
+    (:func:`_libr_main`): each account's view is then one slice of the run."""
 
     def __init__(self, ledger: Ledger, depth: int, horizon_end: int, until: int) -> None:
         self.ledger = ledger
@@ -834,6 +838,63 @@ class _LibrTracer:
         return sorted(a for a, s in self.claims.items() if s.claim > 0)
 
 
+def _libr_main(
+    ledger: Ledger,
+    run: Run,
+    root: int,
+    key: Key,
+    fen: int,
+    depth: int,
+    horizon_end: int,
+    until: int,
+) -> tuple[list[TraceNode], list[TraceEdge], int, list[int]]:
+    """:class:`_LibrTracer` over a ledger that is one main run, as one compiled call
+    (:func:`fanzha.funds.kernels.libr_main`): nodes, edges, transfers looked at, followed."""
+    assert run.off is not None
+    root_row = run.rows_before(key)
+    horizon_row = int(run.ts.searchsorted(horizon_end, "right"))
+    until_row = int(run.ts.searchsorted(until, "right"))
+    size = 64
+    while True:  # tables for most traces; larger ones when they fill up
+        nodes = np.empty((size, kernels.N_COLUMNS), np.int64)
+        index = np.zeros(4 * size, np.int64)
+        heap = np.empty((4 * size, 5), np.int64)
+        edges = np.empty((4 * size, 5), np.int64)
+        out = np.zeros(3, np.int64)
+        found = kernels.libr_main(
+            run.entry, run.low, run.cin, run.low_min, run.off, run.ts, run.seq, run.fen,
+            run.payee, run.cash, run.shift, BLOCK, root, root_row, fen, depth, horizon_end,
+            horizon_row, until_row, nodes, index, heap, edges, out,
+        )  # fmt: skip
+        if found != kernels.FULL:
+            break
+        size *= 4
+    count, edge_count, touched = out.tolist()
+    table = nodes[:count].tolist()
+    names = [ledger.account(row[kernels.N_ACCOUNT]) for row in table]
+    result = [
+        TraceNode(
+            name,
+            row[kernels.N_HOP],
+            row[kernels.N_ATTRIBUTED],
+            row[kernels.N_CLAIM],
+            row[kernels.N_CASH_OUT],
+            row[kernels.N_UNTRACED],
+            row[kernels.N_OUT],
+            row[kernels.N_INNOCENT],
+            row[kernels.N_FIRST_TS],
+        )
+        for name, row in zip(names, table, strict=True)
+    ]
+    by_id = dict(zip((row[kernels.N_ACCOUNT] for row in table), names, strict=True))
+    moved = [
+        TraceEdge(names[source], by_id[target], ts, money, seq)
+        for source, target, ts, money, seq in edges[:edge_count].tolist()
+    ]
+    followed = sorted(row[kernels.N_ACCOUNT] for row in table if row[kernels.N_CLAIM] > 0)
+    return result, moved, touched, followed
+
+
 def find_root(ledger: Ledger, account: int, since: int, fen: int, window_s: int) -> Key | None:
     """``(ts, seq)`` of the transfer of exactly ``fen`` into ``account`` nearest to ``since``
     (the earlier one of two as near)."""
@@ -888,6 +949,10 @@ def trace(
     end = FOREVER - 1 if until is None else max(until, key[0])  # never before the money came
     horizon_end = since + horizon_s * 1_000_000
     if policy is Policy.LIBR and result.root_seq is not None:
+        if not ledger.deltas and not ledger.late and ledger.main is not None:
+            _fill(result, *_libr_main(ledger, ledger.main, root, key, amount_fen, depth,
+                                      horizon_end, end))  # fmt: skip
+            return result
         fast = _LibrTracer(ledger, depth, horizon_end, end)
         try:
             fast.receive(root, key, amount_fen, amount_fen, 0)

@@ -1,0 +1,87 @@
+"""The funds kernels: compiled and plain forms agree; the compiled LIBR walk traces like the
+tracer over views (delta runs) and the general tracer, small tables or not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fanzha.funds import kernels
+from fanzha.funds.ledger import Ledger
+from fanzha.funds.trace import Policy, trace
+from fanzha.jit import plain
+
+from .builders import Row, S, table
+from .test_trace_properties import Case, cases, general, run, shape
+
+I64 = np.int64
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(-20, 20), max_size=40), st.integers(-25, 25), st.data())
+def test_lower_is_searchsorted_left(values: list[int], key: int, data: st.DataObject) -> None:
+    a = np.sort(np.array(values, I64))
+    lo = data.draw(st.integers(0, len(a)))
+    hi = data.draw(st.integers(lo, len(a)))
+    want = lo + int(np.searchsorted(a[lo:hi], key, "left"))
+    assert kernels.lower(a, lo, hi, key) == plain(kernels.lower)(a, lo, hi, key) == want
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=60), st.integers(0, 31), st.data())
+def test_first_below_skips_blocks_like_a_scan(
+    values: list[int], claim: int, data: st.DataObject
+) -> None:
+    low = np.array(values, I64)
+    block = data.draw(st.sampled_from([1, 2, 4, 8]))
+    low_min = np.array([low[b : b + block].min() for b in range(0, len(low), block)], I64)
+    lo = data.draw(st.integers(0, len(low)))
+    hi = data.draw(st.integers(lo, len(low)))
+    hits = np.flatnonzero(low[lo:hi] < claim)
+    want = lo + int(hits[0]) if hits.size else hi
+    for form in (kernels.first_below, plain(kernels.first_below)):
+        assert form(low, low_min if len(low) else np.zeros(0, I64), block, lo, hi, claim) == want
+
+
+@given(cases())
+@settings(max_examples=150, deadline=None)
+def test_the_plain_walk_traces_like_the_compiled_one(case: Case) -> None:
+    compiled = run(case, Policy.LIBR)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "libr_main", plain(kernels.libr_main))
+        assert shape(run(case, Policy.LIBR)) == shape(compiled)
+
+
+@given(cases(), st.integers(0, 40))
+@settings(max_examples=150, deadline=None)
+def test_the_walk_traces_like_the_tracer_over_runs(case: Case, cut: int) -> None:
+    """Appends in time order (delta runs: the tracer over views) against one main run."""
+    rows = sorted(case.rows, key=lambda r: r[2])
+    ordered = Case(rows, case.account, case.since, case.amount, case.depth, case.horizon_s,
+                   case.until)  # fmt: skip
+    grown = Ledger.build(table(rows[:cut]))
+    if rows[cut:]:
+        grown.append(table(rows[cut:]))
+    main = Ledger.build(table(rows))
+    assert not main.deltas
+    assert shape(run(ordered, Policy.LIBR, grown)) == shape(run(ordered, Policy.LIBR, main))
+
+
+def test_a_trace_wider_than_the_first_tables_is_traced_again_in_larger_ones() -> None:
+    """A victim's money split over 300 mules, each passing it on: hundreds of nodes and edges,
+    past the first tables (64 nodes), the same as the general tracer's."""
+    rows: list[Row] = [("V", "M", 0, 300 * 1000)]
+    for i in range(300):
+        rows.append(("M", f"A{i}", 1 + i, 1000))
+        rows.append((f"A{i}", f"B{i}", 400 + i, 600))
+        rows.append((f"B{i}", "ATM1", 800 + i, 300, "ATM"))
+    fast = trace(Ledger.build(table(rows)), "M", 0, 300 * 1000, Policy.LIBR)
+    slow = trace(general(Ledger.build(table(rows))), "M", 0, 300 * 1000, Policy.LIBR)
+    assert len(fast.nodes) == 601  # M, the A and B mules (the ATM ends a branch)
+    assert shape(fast) == shape(slow)
+    assert fast.followed == slow.followed and fast.touched == slow.touched
+    assert sum(n.cash_out_fen for n in fast.nodes) == 300 * 300
+    assert fast.conservation_errors() == []
+    assert all(e.ts >= S for e in fast.edges)
