@@ -1,5 +1,6 @@
 """Compiled loops of the funds ledger (see :mod:`fanzha.jit`): the LIBR tracer's walk over the
-main run's least balances, one compiled call per trace instead of a few NumPy calls per cut.
+main run's least balances, one compiled call per trace instead of a few NumPy calls per cut,
+and the breadth-first search of :meth:`fanzha.funds.ledger.Ledger.reachable`.
 
 The walk (:func:`libr_main`) is :class:`fanzha.funds.trace._LibrTracer` over a ledger that is
 one main run: each followed account's entries are one slice of the run (CSR offsets), its
@@ -20,6 +21,7 @@ from fanzha.jit import kernel
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 Bool = npt.NDArray[np.bool_]
+U64 = npt.NDArray[np.uint64]
 
 # columns of the node table (one row per account the money reached, in the order reached)
 N_ACCOUNT: Final = 0
@@ -269,3 +271,66 @@ def libr_main(
             nodes[node, N_START] = size
     out[0], out[1], out[2] = count, edges_n, touched
     return count
+
+
+@kernel
+def _visit(off: I64, to: I32, u: int, seen: U64, found: I64, n: int) -> int:
+    """Mark the successors of ``u`` seen, the new ones appended to ``found`` from ``n`` on;
+    the new ``n``. Branch-free: every successor is written at ``n``, and ``n`` moves on past
+    the new ones only (a branch on "seen before" is mispredicted half the time)."""
+    one = np.uint64(1)
+    for j in range(off[u], off[u + 1]):
+        v = to[j]
+        bit = one << np.uint64(v & 63)
+        old = seen[v >> 6]
+        found[n] = v
+        n += int((old & bit) == 0)
+        seen[v >> 6] = old | bit
+    return n
+
+
+@kernel
+def reach(
+    off: I64, to: I32, seed: int, hops: int, dense: int, seen: U64, front: Bool, found: I64
+) -> int:
+    """Breadth first from ``seed`` over ``hops`` steps of the CSR ``off``/``to`` (each
+    account's successors): the accounts reached are set in the bitmap ``seen`` (all clear
+    at first; the seed is set only when a cycle leads back to it) and listed in ``found``
+    (one longer than the accounts), each step's after the last's. Returns how many.
+
+    A step from more than ``dense`` accounts marks them in ``front`` (all false) and reads
+    them in account order: their successors are then read along ``off`` and ``to`` instead
+    of at random."""
+    if seed + 1 >= len(off) or hops <= 0:
+        return 0
+    n = _visit(off, to, seed, seen, found, 0)
+    begin, end = 0, n
+    for _ in range(1, hops):
+        if end - begin <= dense:
+            for i in range(begin, end):
+                n = _visit(off, to, found[i], seen, found, n)
+        else:
+            for i in range(begin, end):
+                front[found[i]] = True
+            for u in range(len(front)):
+                if front[u]:
+                    front[u] = False
+                    n = _visit(off, to, u, seen, found, n)
+        begin, end = end, n
+    return n
+
+
+@kernel
+def take_bits(seen: U64, out: I64) -> int:
+    """The positions of the set bits of ``seen`` into ``out`` (64 longer than their number)
+    in increasing order, clearing them; how many."""
+    n = 0
+    one = np.uint64(1)
+    for w in range(len(seen)):
+        word = seen[w]
+        if word:
+            seen[w] = 0
+            for k in range(64):  # branch-free, as in _visit
+                out[n] = w * 64 + k
+                n += int((word >> np.uint64(k)) & one)
+    return n

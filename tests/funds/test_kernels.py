@@ -85,3 +85,36 @@ def test_a_trace_wider_than_the_first_tables_is_traced_again_in_larger_ones() ->
     assert sum(n.cash_out_fen for n in fast.nodes) == 300 * 300
     assert fast.conservation_errors() == []
     assert all(e.ts >= S for e in fast.edges)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 69), st.integers(0, 69)), max_size=150),
+    st.integers(0, 69),
+    st.integers(0, 5),
+    st.integers(0, 3),
+)
+def test_reach_compiled_and_plain_are_breadth_first_search(
+    pairs: list[tuple[int, int]], seed: int, hops: int, dense: int
+) -> None:
+    """Over a CSR of 70 accounts (two bitmap words and a part), sparse and dense steps."""
+    n = 70
+    ordered = sorted(set(pairs))
+    off = np.zeros(n + 1, I64)
+    np.cumsum(np.bincount([a for a, _ in ordered], minlength=n), out=off[1:])
+    to = np.array([b for _, b in ordered], np.int32)
+    reached: set[int] = set()
+    frontier = {seed}
+    for _ in range(hops):
+        frontier = {b for a, b in ordered if a in frontier} - reached
+        reached |= frontier
+    for form in (kernels.reach, plain(kernels.reach)):
+        seen, front, found = np.zeros(2, np.uint64), np.zeros(n, bool), np.zeros(n + 1, I64)
+        count = form(off, to, seed, hops, dense, seen, front, found)
+        assert sorted(found[:count].tolist()) == sorted(reached)
+        assert not front.any()
+        for take in (kernels.take_bits, plain(kernels.take_bits)):
+            out = np.zeros(count + 64, I64)
+            bits = seen.copy()
+            assert take(bits, out) == count
+            assert out[:count].tolist() == sorted(reached) and not bits.any()
