@@ -31,6 +31,14 @@ def enabled() -> bool:
     return os.environ.get("FANZHA_JIT", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+def preload() -> None:
+    """Import Numba now (about a second), so that the first kernel call later pays only its
+    own loading: for long-lived processes at start-up and for measurements that should time
+    the work, not the library's import. Nothing when compiling is off."""
+    if enabled():
+        import numba  # noqa: F401
+
+
 class Kernel:
     """A plain-Python loop and, once called, its compiled form."""
 
@@ -81,4 +89,4 @@ def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn.py if isinstance(fn, Kernel) else fn
 
 
-__all__ = ["Kernel", "enabled", "kernel", "plain"]
+__all__ = ["Kernel", "enabled", "kernel", "plain", "preload"]

@@ -53,6 +53,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fanzha import jit
 from fanzha.detect.engine import BatchResult, Engine
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.registry import Registry as DetectRegistry
@@ -485,6 +486,7 @@ class LiveLoop:
         self._wake.set()
 
     def _run(self) -> None:
+        jit.preload()  # the first batch should not wait a second for the compiler's import
         settings = self.app.settings
         next_tick = time.monotonic()
         next_snapshot = next_tick + settings.live_snapshot_s

@@ -92,3 +92,14 @@ def test_hash_loops_compiled_equal_plain(keys: list[int], at: list[int], bits: i
         first.setdefault(key, time)
     assert runs[0][1] == [first[key] for key in k.tolist()]
     assert runs[0][0] == len(first)
+
+
+def test_preload_imports_numba_only_when_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    jit.preload()
+    assert "numba" in sys.modules
+    monkeypatch.setenv("FANZHA_JIT", "off")
+    monkeypatch.delitem(sys.modules, "numba")
+    jit.preload()
+    assert "numba" not in sys.modules
