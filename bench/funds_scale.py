@@ -207,8 +207,10 @@ def measure_ledger(city: City, traces: int, append_rows: int) -> dict[str, Any]:
     """Build, append, victim traces per policy, the hub trace."""
     from fanzha.funds.ledger import Ledger
     from fanzha.funds.trace import Policy, trace
+    from fanzha.jit import preload
 
     table = city.table
+    preload()  # Numba's import is the library's start-up (the service's too), not the build
     builds, split = [], []  # the first build in the process pays the page faults of fresh memory
     for _ in range(3):
         before = _rusage()

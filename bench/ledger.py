@@ -93,7 +93,11 @@ def _builds(split: list[dict[str, Any]]) -> list[str]:
         f" {b['minflt']:,} minor faults"
         for b in split
     )
-    return [f"- Builds one by one (the first pays the page faults of fresh memory): {each}."]
+    return [
+        f"- Builds one by one (the first pays the page faults of fresh memory and the loading of"
+        f" the build's compiled kernels; Numba is imported before them, as at a service's"
+        f" start): {each}."
+    ]
 
 
 def markdown(bench: LedgerBench) -> str:

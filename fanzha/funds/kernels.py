@@ -1,6 +1,7 @@
 """Compiled loops of the funds ledger (see :mod:`fanzha.jit`): the LIBR tracer's walk over the
 main run's least balances, one compiled call per trace instead of a few NumPy calls per cut,
-and the breadth-first search of :meth:`fanzha.funds.ledger.Ledger.reachable`.
+the breadth-first search of :meth:`fanzha.funds.ledger.Ledger.reachable`, and the build's
+counting partition of the entries by account (:func:`partition`, :func:`number`).
 
 The walk (:func:`libr_main`) is :class:`fanzha.funds.trace._LibrTracer` over a ledger that is
 one main run: each followed account's entries are one slice of the run (CSR offsets), its
@@ -334,3 +335,139 @@ def take_bits(seen: U64, out: I64) -> int:
                 out[n] = w * 64 + k
                 n += int((word >> np.uint64(k)) & one)
     return n
+
+
+# ------------------------------------------------------------------------------ the build
+#
+# The build puts the entries in account order by counting, not by a sort: every entry goes
+# to the bucket of its key's top bits (accounts with other identifiers, whose key is their
+# interned id, to buckets after those, by id), read and written in slot order (``2 row +
+# side``), so the keys and amounts are read along the rows instead of gathered at random;
+# then each bucket, in the core's cache, is counted into order by its keys' next bits and
+# its accounts are numbered in key order as they come.
+
+#: an identifier's bucket holds this many ids (``id >> OTHER_BITS``)
+OTHER_BITS: Final = 10
+
+
+@kernel
+def bucket_of(key: np.uint64, numeric: bool, top: int, first_other: int) -> np.int64:
+    """The bucket of an entry: a digit-only account's by its key's top bits (``64 - top``
+    of them; ``top`` 64: all in bucket 0), another's (``key`` its id) from ``first_other`` on."""
+    if not numeric:
+        return np.int64(first_other) + np.int64(key >> np.uint64(OTHER_BITS))
+    if top >= 64:
+        return np.int64(0)
+    return np.int64(key >> np.uint64(top))  # int() of a uint64 stays unsigned in Numba
+
+
+@kernel
+def bucket_sizes(keys: U64, numeric: Bool, top: int, first_other: int, sizes: I64) -> None:
+    """Add each entry (keys and digit-only flags by slot) to the size of its bucket."""
+    for slot in range(len(keys)):
+        sizes[bucket_of(keys[slot], numeric[slot], top, first_other)] += 1
+
+
+@kernel
+def partition(
+    keys: U64, numeric: Bool, fen: I64, top: int, first_other: int, start: I64, key_out: U64,
+    slot_out: I64, signed_out: I64,
+) -> int:  # fmt: skip
+    """Every entry into its bucket (``start``: each bucket's next position, moved on), in slot
+    order: its key and slot (``key_out`` and ``slot_out``: the two columns of one array, so
+    that a bucket's writes go to one place) and signed amount (money out of the payer
+    negative; zero on both sides of a transfer from an account to itself). Returns the fen
+    moved (those excluded)."""
+    moved = 0
+    for row in range(len(fen)):
+        payer, payee = 2 * row, 2 * row + 1
+        fen_row = fen[row]
+        if keys[payer] == keys[payee] and numeric[payer] == numeric[payee]:
+            fen_row = 0
+        moved += fen_row
+        for slot in (payer, payee):
+            b = bucket_of(keys[slot], numeric[slot], top, first_other)
+            at = start[b]
+            start[b] = at + 1
+            key_out[2 * at], slot_out[2 * at + 1] = keys[slot], slot
+            signed_out[at] = fen_row if slot == payee else -fen_row
+    return moved
+
+
+@kernel
+def _distinct(packed: U64, lo: int, hi: int, table: I32, seen: U64, count: I64, local: I32) -> int:
+    """The distinct keys of entries ``lo … hi - 1`` (``packed[2 j]``) into ``seen`` in the order
+    first met, how many of each into ``count``, each entry's among them into ``local``; how
+    many. ``table``: an open addressing table of zeros, a power of two at least twice ``hi -
+    lo`` long, left zeroed."""
+    size = 2
+    while size < 2 * (hi - lo):
+        size <<= 1
+    mask = np.uint64(size - 1)
+    found = 0
+    for j in range(lo, hi):
+        key = packed[2 * j]
+        h = np.int64((key ^ (key >> np.uint64(29))) & mask)
+        while table[h] != 0 and seen[table[h] - 1] != key:
+            h = (h + 1) & (size - 1)
+        if table[h] == 0:
+            table[h] = found + 1
+            seen[found], count[found] = key, 0
+            found += 1
+        at = table[h] - 1
+        count[at] += 1
+        local[j - lo] = at
+    for k in range(found):  # zeroed again through the keys it holds
+        key = seen[k]
+        h = np.int64((key ^ (key >> np.uint64(29))) & mask)
+        while table[h] != 0:
+            table[h] = 0
+            h = (h + 1) & (size - 1)
+    return found
+
+
+@kernel
+def number(
+    bounds: I64, first_other: int, shift: int, packed: U64, packed_i: I64, signed: I64,
+    ids: I32, keys: U64, off: I64,
+    table: I32, seen: U64, count: I64, local: I32, slots: I64, amounts: I64,
+) -> int:  # fmt: skip
+    """Each bucket ``bounds[b] … bounds[b + 1]`` of the partition put in key order (ties in
+    slot order) and its accounts numbered in key order after the last bucket's: ``packed``
+    (key and slot of each entry; ``packed_i``: the same memory) gets each entry's
+    ``account << shift | slot`` in its first half, ``signed`` moves along; the account of
+    each slot into ``ids``, each account's key into ``keys`` (the digit-only accounts: the
+    buckets before ``first_other``) and its first entry into ``off``. The rest are scratch
+    as long as the largest bucket (``table`` twice as long, zeros). Returns the number of
+    accounts."""
+    accounts = 0
+    for b in range(len(bounds) - 1):
+        lo, hi = bounds[b], bounds[b + 1]
+        if hi == lo:
+            continue
+        found = _distinct(packed, lo, hi, table, seen, count, local)
+        for j in range(lo, hi):  # copied out: the bucket is written over
+            slots[j - lo], amounts[j - lo] = packed_i[2 * j + 1], signed[j]
+        order = np.argsort(seen[:found])
+        at = lo
+        for rank in range(found):  # count becomes each distinct key's next position
+            k = order[rank]
+            size = count[k]
+            count[k] = at
+            off[accounts + rank] = at
+            if b < first_other:
+                keys[accounts + rank] = seen[k]
+            at += size
+            table[k] = accounts + rank  # table (zeros) holds each distinct key's account
+        for i in range(hi - lo):
+            k = local[i]
+            j = count[k]
+            count[k] = j + 1
+            account = table[k]
+            slot = slots[i]
+            packed_i[j] = (np.int64(account) << shift) | slot
+            signed[j] = amounts[i]
+            ids[slot] = account
+        table[:found] = 0
+        accounts += found
+    return accounts

@@ -286,6 +286,8 @@ BLOCK: Final = 256
 #: entries per step of a build's passes that would otherwise need a scratch array as long as
 #: the entries (a scratch of 8 MB stays in the caches' reach and costs no page faults)
 CHUNK: Final = 1 << 18
+#: entries per bucket of a build's partition, about (one bucket is put in order in the cache)
+BUCKET: Final = 1 << 14
 
 
 @dataclass
@@ -615,61 +617,67 @@ def _chunks(n: int) -> range:
 
 
 def _first_run(cols: Columns) -> tuple[Accounts, Run]:
-    """The accounts and the main run of a build in one sort of the entries.
+    """The accounts and the main run of a build, put in account order by a counting
+    partition (no sort of the entries).
 
-    Each side of every transfer gets a *key* (:func:`_keys`); the entries are sorted by the
-    top bits of their key (:func:`_prefix`) and row, accounts whose top bits meet put apart
-    by their whole key (:func:`_part`), and ids are given in key order (no dictionary of the
-    accounts and no second sort). Three arrays as long as the entries do all the work and
-    become the run's ``low``, ``cin`` and ``entry``: the sort keys (then the slots, then
-    ``low``), the keys by slot (then the signed amounts, then ``cin``) and the keys by entry
-    (then the account of every entry, then ``entry``); every other large temporary is made a
-    chunk at a time. Memory touched is the cost (see :func:`_fresh`).
+    Each side of every transfer (a *slot*, ``2 row + side``) gets a *key* (:func:`_keys`).
+    The entries go to buckets by their keys' top bits, in slot order
+    (:func:`fanzha.funds.kernels.partition`: the keys and amounts are read along the rows),
+    and each bucket is put in key order in the cache, its accounts numbered in key order
+    (:func:`fanzha.funds.kernels.number`): ids are given in key order (no dictionary of the
+    accounts). Four arrays as long as the entries do the work and become the run's ``entry``
+    (the slots, numbered in place), ``cin`` (the signed amounts), ``low`` (the partitioned
+    keys) and the accounts' keys (the keys by slot); memory touched is the cost (see
+    :func:`_fresh`).
     """
     n = len(cols)
     names = Accounts()
     ts, fen, cash, seq = cols.ts, cols.fen, cols.cash_out, _arange(n)
     shift = max(1, (n - 1).bit_length()) + 1
     bits = 62 - shift
-    sort, keys, got = (_fresh(2 * n, np.int64) for _ in range(3))
-    numeric = _fresh(2 * n, np.bool_)
-    ordered = n < 2 or bool(np.all(ts[1:] >= ts[:-1]))  # the usual case: rows are entries
+    m = 2 * n
+    keys = _fresh(m, np.uint64)
+    numeric = _fresh(m, np.bool_)
     for side, column in enumerate((cols.payer, cols.payee)):  # keys[2 row + side]
-        half = sort[side * n : (side + 1) * n] if ordered else None
-        _keys(column, names, keys.view(np.uint64)[side::2], numeric[side::2], half, shift, side)
+        _keys(column, names, keys[side::2], numeric[side::2])
     if bits < 1 or len(names) >> bits:
         raise LedgerError(0, "payer_account", "too many transfers and accounts for one run")
     if n == 0:
         i32 = np.zeros(0, np.int32)
         return names, Run.index(i32, i32, ts, seq, fen, cash, accounts=0, first=True)
-    if not ordered:  # rows to (ts, seq) order, then the entries
+    if not bool(np.all(ts[1:] >= ts[:-1])):  # rows to (ts, seq) order; the usual input is
         order = np.argsort(ts, kind="stable")  # ties stay in the order given
         ts, fen, cash, seq = ts[order], fen[order], cash[order], order
         for both in (keys.reshape(n, 2), numeric.reshape(n, 2)):
             both[:] = both[order]
-        for side in (0, 1):
-            half = sort[side * n : (side + 1) * n]
-            _prefix(keys.view(np.uint64)[side::2], numeric[side::2], bits, half)
-            _rows_in(half, shift, side, 0)
-    # transfers from an account to itself move nothing (their entries are zeroed below)
-    selves = _selves(keys, numeric)
-    width = 4 * (int(fen.sum()) - int(fen[selves].sum())) + 1
-    selves_at = sort[selves]  # their payer entries
-    sort.sort()
-    mask = (1 << shift) - 1
-    numeric_end = int(sort.searchsorted((1 << bits) << shift))
-    _by_entry(sort, mask, keys, got, fen)
-    if len(selves):
-        at = sort.searchsorted(selves_at)  # the payee's entry comes next: same account, row
-        keys[at], keys[at + 1] = 0, 0
-    signed, key = keys, got.view(np.uint64)
-    _part(sort, key, numeric_end, shift, signed)
-    ids = _fresh(2 * n, np.int32)  # by slot: payers and payees are views of it, no copies
-    off = _number(sort, key, numeric_end, shift, ids)  # and 2 n at the end
-    firsts = off[: int(off.searchsorted(numeric_end))]
-    accounts = Accounts(np.take(key, firsts, out=_fresh(len(firsts), np.uint64)), names.names)
-    low, _, cin = _balances(off[:-1], signed, width, True, (got, signed))
-    run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, sort, low, cin,
+    # buckets of about BUCKET entries by the keys' top bits, then the other identifiers'
+    top = 64 - min(16, (m // BUCKET).bit_length())
+    first_other = 1 << (64 - top)
+    bounds = np.zeros(first_other + (len(names) >> kernels.OTHER_BITS) + 2, np.int64)
+    kernels.bucket_sizes(keys, numeric, top, first_other, bounds[1:])
+    np.cumsum(bounds, out=bounds)
+    packed = _fresh(2 * m, np.int64)  # the key and slot of each entry; then entry and low
+    signed = _fresh(m, np.int64)  # then cin
+    moved = kernels.partition(keys, numeric, fen, top, first_other, bounds[:-1].copy(),
+                              packed.view(np.uint64), packed, signed)  # fmt: skip
+    del numeric
+    ids = _fresh(m, np.int32)  # by slot: payers and payees are views of it, no copies
+    off = np.empty(m + 1, np.int64)  # as long as there could be accounts: touched as used
+    largest = int(np.diff(bounds).max())
+    table = np.zeros(1 << (2 * largest - 1).bit_length(), np.int32)
+    # the keys by slot are read: each account's key is written over them
+    count = kernels.number(
+        bounds, first_other, shift, packed.view(np.uint64), packed, signed, ids, keys, off,
+        table, np.empty(largest, np.uint64), np.empty(largest, np.int64),
+        np.empty(largest, np.int32), np.empty(largest, np.int64), np.empty(largest, np.int64),
+    )  # fmt: skip
+    off = off[: count + 1].copy()
+    off[-1] = m
+    accounts = Accounts(keys[: count - len(names.names)].copy(), names.names)
+    del keys
+    entry = packed[:m]
+    low, _, cin = _balances(off[:-1], signed, 4 * moved + 1, True, (packed[m:], signed))
+    run = Run(ids[0::2], ids[1::2], ts, seq, fen, cash, shift, entry, low, cin,
               _block_min(low), off=off)  # fmt: skip
     return accounts, run
 
@@ -683,143 +691,22 @@ def _arange(n: int) -> I64:
     return out
 
 
-def _selves(keys: I64, numeric: Bool) -> I64:
-    """Rows whose payer and payee are one account (keys by slot: ``2 row + side``)."""
-    n = len(keys) // 2
-    found = []
-    for c0 in _chunks(n):
-        c1 = min(n, c0 + CHUNK)
-        same = keys[2 * c0 : 2 * c1 : 2] == keys[2 * c0 + 1 : 2 * c1 : 2]
-        same &= numeric[2 * c0 : 2 * c1 : 2] == numeric[2 * c0 + 1 : 2 * c1 : 2]
-        found.append(np.flatnonzero(same) + c0)
-    return np.concatenate(found) if found else np.zeros(0, np.int64)
-
-
-def _number(entry: I64, key: U64, numeric_end: int, shift: int, ids: I32) -> I64:
-    """Number the accounts in entry order, one where the key changes (and where the
-    digit-only accounts end): each entry rewritten in place to ``account << shift | slot``,
-    the account written in ``ids`` at the slot; the CSR offsets, ``len(entry)`` last. One
-    pass, a chunk at a time."""
-    m, mask = len(entry), (1 << shift) - 1
-    flags, count = np.empty(min(m, CHUNK), np.bool_), np.empty(min(m, CHUNK), np.int64)
-    starts, carry = [], -1
-    for c0 in _chunks(m):
-        c1 = min(m, c0 + CHUNK)
-        first = flags[: c1 - c0]
-        first[0] = c0 == 0 or key[c0] != key[c0 - 1]
-        np.not_equal(key[c0 + 1 : c1], key[c0 : c1 - 1], out=first[1:])
-        if c0 <= numeric_end < c1:
-            first[numeric_end - c0] = True
-        starts.append(np.flatnonzero(first) + c0)
-        account = np.cumsum(first, dtype=np.int64, out=count[: c1 - c0])
-        account += carry
-        carry = int(account[-1])
-        part = entry[c0:c1]
-        part &= mask  # the slots
-        ids[part] = account
-        account <<= shift
-        part |= account
-    off: I64 = _fresh(sum(len(part) for part in starts) + 1, np.int64)
-    if starts:
-        np.concatenate(starts, out=off[:-1])
-    off[-1] = m
-    return off
-
-
-def _keys(
-    column: pa.Array,
-    names: Accounts,
-    out: U64,
-    numeric: Bool,
-    entry: I64 | None = None,
-    shift: int = 0,
-    side: int = 0,
-) -> None:
+def _keys(column: pa.Array, names: Accounts, out: U64, numeric: Bool) -> None:
     """The keys of a column of account numbers, in ``out``: the mixed code (:func:`_mix`) of
-    a digit-only number, else (``numeric`` false) the id ``names`` interns the identifier as;
-    and, given ``entry``, the entries of that ``side`` of each row (rows in ``(ts, seq)``
-    order), made while the keys are in the cache. A chunk of rows at a time: the codes never
-    take memory as long as the column."""
+    a digit-only number, else (``numeric`` false) the id ``names`` interns the identifier as.
+    A chunk of rows at a time: the codes never take memory as long as the column."""
     scratch = np.empty(min(len(column), CHUNK), np.uint64)
-    bits = 62 - shift
     rest = []
     for c0 in _chunks(len(column)):
         part = column.slice(c0, CHUNK)
         codes, mask = _codes(part, _numeric(part))
-        key = _mix(codes, scratch[: len(codes)], out[c0 : c0 + len(codes)])
+        _mix(codes, scratch[: len(codes)], out[c0 : c0 + len(codes)])
         numeric[c0 : c0 + len(mask)] = mask
-        if entry is not None:
-            into = entry[c0 : c0 + len(codes)]
-            np.right_shift(key, np.uint64(64 - bits), out=into.view(np.uint64))
-            _rows_in(into, shift, side, c0)
         if not mask.all():
             rest.append(np.flatnonzero(~mask) + c0)
     if rest:  # the other identifiers, interned in the order of the rows
         at = np.concatenate(rest)
-        ids = names.intern(column.take(pa.array(at)))
-        out[at] = ids
-        if entry is not None:  # after every digit-only account (their ids fit in bits)
-            entry[at] = ((ids.astype(np.int64) + (1 << bits)) << shift) | (at << 1) | side
-
-
-def _prefix(key: U64, numeric: Bool, bits: int, out: I64) -> None:
-    """The account part of the entries, in ``out``: a digit-only account's top ``bits`` of
-    key, the others after every one of those (their ids fit in ``bits``)."""
-    np.right_shift(key, np.uint64(64 - bits), out=out.view(np.uint64))
-    if not numeric.all():
-        rest = ~numeric
-        out[rest] = key[rest].view(np.int64) + (1 << bits)
-
-
-def _rows_in(entry: I64, shift: int, side: int, first: int) -> None:
-    """The accounts of one side of rows ``first …`` (in ``entry``) made entries in place:
-    ``account << shift | row << 1 | side``."""
-    entry <<= shift
-    step = np.arange(2 * first + side, 2 * (first + min(len(entry), CHUNK)) + side, 2)
-    for c0 in _chunks(len(entry)):
-        part = entry[c0 : c0 + CHUNK]
-        part |= step[: len(part)]
-        step += 2 * CHUNK
-
-
-def _by_entry(entry: I64, mask: int, keys: I64, got: I64, fen: I64) -> None:
-    """The key of every entry into ``got`` (gathered from ``keys`` by slot), then its signed
-    amount into ``keys`` (gathered from ``fen`` by row), a chunk of slots at a time."""
-    at, sign = (
-        np.empty(min(len(entry), CHUNK), np.int64),
-        np.empty(min(len(entry), CHUNK), np.int64),
-    )
-    for c0 in _chunks(len(entry)):
-        part = np.bitwise_and(entry[c0 : c0 + CHUNK], mask, out=at[: min(CHUNK, len(entry) - c0)])
-        # "clip": the slots are in range, and "raise" would gather into a temporary first
-        np.take(keys, part, out=got[c0 : c0 + len(part)], mode="clip")
-    for c0 in _chunks(len(entry)):
-        part = np.bitwise_and(entry[c0 : c0 + CHUNK], mask, out=at[: min(CHUNK, len(entry) - c0)])
-        flip = np.bitwise_and(part, 1, out=sign[: len(part)])
-        flip -= 1  # -1 where the account paid (side 0), else 0
-        part >>= 1
-        into = np.take(fen, part, out=keys[c0 : c0 + len(part)], mode="clip")
-        into ^= flip  # two's complement: (x ^ -1) + 1 = -x
-        into -= flip
-
-
-def _part(entry: I64, key: U64, end: int, shift: int, *along: I64) -> None:
-    """Put apart, in place, the digit-only accounts (entries before ``end``) whose keys
-    share their top bits: such a group is sorted by whole key, then row (and so are the
-    arrays ``along`` the entries)."""
-    # where the key goes down: a group of shared top bits holds more than one account there,
-    # not yet apart
-    down: list[I64] = []
-    for c0 in _chunks(max(0, end - 1)):
-        c1 = min(end - 1, c0 + CHUNK)
-        down.append(np.flatnonzero(key[c0 + 1 : c1 + 1] < key[c0:c1]) + c0)
-    tops = np.unique(entry[np.concatenate(down) + 1] >> shift) if down else np.zeros(0, np.int64)
-    for top in tops.tolist():
-        lo = int(entry.searchsorted(top << shift))
-        hi = int(entry.searchsorted((top + 1) << shift))
-        order = np.lexsort((entry[lo:hi], key[lo:hi]))
-        for values in (entry, key, *along):
-            values[lo:hi] = values[lo:hi][order]
+        out[at] = names.intern(column.take(pa.array(at)))
 
 
 # ------------------------------------------------------------------------------ views

@@ -118,3 +118,75 @@ def test_reach_compiled_and_plain_are_breadth_first_search(
             bits = seen.copy()
             assert take(bits, out) == count
             assert out[:count].tolist() == sorted(reached) and not bits.any()
+
+
+Passes = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]
+
+
+def _partitioned(keys: np.ndarray, numeric: np.ndarray, fen: np.ndarray, top: int) -> Passes:
+    """The build's two passes over keys by slot: the entries (shift 5), signed amounts, ids by
+    slot, offsets, accounts and fen moved."""
+    m = len(keys)
+    first_other = 1 << (64 - top) if top < 64 else 1
+    others = int(keys[~numeric].max(initial=0)) + 1
+    bounds = np.zeros(first_other + (others >> kernels.OTHER_BITS) + 2, I64)
+    kernels.bucket_sizes(keys, numeric, top, first_other, bounds[1:])
+    np.cumsum(bounds, out=bounds)
+    packed, signed = np.zeros(2 * m, I64), np.zeros(m, I64)
+    moved = kernels.partition(keys, numeric, fen, top, first_other, bounds[:-1].copy(),
+                              packed.view(np.uint64), packed, signed)  # fmt: skip
+    ids, out_keys, off = np.zeros(m, np.int32), np.zeros(m, np.uint64), np.zeros(m + 1, I64)
+    largest = max(1, int(np.diff(bounds).max()))
+    table = np.zeros(1 << (2 * largest - 1).bit_length(), np.int32)
+    count = kernels.number(
+        bounds, first_other, 5, packed.view(np.uint64), packed, signed, ids, out_keys, off,
+        table, np.zeros(largest, np.uint64), np.zeros(largest, I64),
+        np.zeros(largest, np.int32), np.zeros(largest, I64), np.zeros(largest, I64),
+    )  # fmt: skip
+    return packed[:m].copy(), signed, ids, off[:count], count, moved
+
+
+def _plain_passes(patch: pytest.MonkeyPatch) -> None:
+    """The build's kernels as plain Python, the kernels they call too."""
+    for name in ("bucket_sizes", "partition", "number", "bucket_of", "_distinct"):
+        patch.setattr(kernels, name, plain(getattr(kernels, name)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9), st.integers(0, 50)), max_size=12),
+    st.sampled_from([64, 63, 62, 60]),
+)
+def test_the_build_passes_put_entries_in_key_order(
+    rows: list[tuple[int, int, int]], top: int
+) -> None:
+    """Keys 0-9 (odd ones: another identifier's id), spread over the top bits or not: entries
+    in (key, slot) order, digit-only accounts first, numbered in that order; compiled ==
+    plain."""
+    n = len(rows)
+    spread = np.array([0, 1 << 63, 1 << 62, 3 << 62, 1 << 61, 5, 7 << 61, 9, 1 << 60, 11],
+                      np.uint64)  # fmt: skip
+    codes = [c for r in rows for c in r[:2]]
+    keys = np.array([spread[c] if c % 2 == 0 else c for c in codes], np.uint64)
+    numeric = np.array([c % 2 == 0 for c in codes], bool)
+    fen = np.array([r[2] for r in rows], I64)
+    got = _partitioned(keys, numeric, fen, top)
+    with pytest.MonkeyPatch.context() as patch:
+        _plain_passes(patch)
+        slow = _partitioned(keys, numeric, fen, top)
+    for a, b in zip(got, slow, strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    entry, signed, ids, off, count, moved = got
+    order = sorted(range(2 * n), key=lambda s: (not numeric[s], int(keys[s]), s))
+    assert (entry & 31).tolist() == order  # the slots (shift 5)
+    accounts = sorted({(not numeric[s], int(keys[s])) for s in range(2 * n)})
+    assert count == len(accounts)
+    owner = [(not numeric[s], int(keys[s])) for s in range(2 * n)]
+    assert [accounts[a] for a in ids.tolist()] == owner
+    assert (entry >> 5).tolist() == [ids[s] for s in order]
+    selves = [owner[2 * r] == owner[2 * r + 1] for r in range(n)]
+    want = [0 if selves[s // 2] else (fen[s // 2] if s % 2 else -fen[s // 2]) for s in order]
+    assert signed.tolist() == want
+    assert moved == sum(int(f) for f, same in zip(fen, selves, strict=True) if not same)
+    firsts = [next(j for j, s in enumerate(order) if ids[s] == a) for a in range(count)]
+    assert off.tolist() == firsts
