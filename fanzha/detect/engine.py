@@ -283,13 +283,14 @@ class Engine:
         result.rows += len(f)
         self.counterparties.update(f)
         self._subject_stage(f)
-        hits = self._evaluate(f, self.rules, stage=1)
+        groups = RuleRows(f)
+        hits = self._evaluate(groups, self.rules, stage=1)
         exposure = np.zeros(len(f), np.bool_)
         for r, rows in hits:
             if r.exposure and r.target is Target.SUBJECT:
                 exposure[rows] = True
         self._exposure(f, exposure)
-        hits += self._evaluate(f, self.rules, stage=2)
+        hits += self._evaluate(groups, self.rules, stage=2)
         signals = self._signals(f, hits)
         retro = self._learn_and_look_back(f, hits, reports, result)
         signals += retro
@@ -299,7 +300,7 @@ class Engine:
         vulnerable = self._vulnerable(f, signals)
         result.changes = self.scorer.add(signals, vulnerable)
         if self.shadow_scorer is not None:
-            shadow_hits = self._shadow_hits(f, hits)
+            shadow_hits = self._shadow_hits(groups, hits)
             shadow_signals = self._signals(f, shadow_hits) + retro
             result.shadow_changes = self.shadow_scorer.add(shadow_signals, vulnerable)
         self.contacts.prune(int(f.at.max()))
@@ -342,41 +343,31 @@ class Engine:
             out[idx] = sub.features["exposed_at"]
         f.features["exposed_at"] = out
 
-    def _evaluate(self, f: Frame, rules: Iterable[Rule], *, stage: int) -> Hits:
+    @staticmethod
+    def _evaluate(groups: RuleRows, rules: Iterable[Rule], *, stage: int) -> Hits:
         """Each rule of ``stage`` with the rows it hits (ascending)."""
         out: Hits = []
-        view = RowView(f)
-        # Warnings are for the centre's residents; rows about outsiders (a mule paying the
-        # next mule, an unknown number) only feed the counterparty state and intelligence.
-        who = {Target.SUBJECT: f.person >= 0, Target.INDICATOR: f.cp >= 0}
-        # Rules that read the same rows share them (and the columns gathered for them).
-        rows_of: dict[tuple[tuple[K, ...], Target], tuple[I64, RowView]] = {}
-        present = set(np.flatnonzero(np.bincount(f.kind, minlength=len(K) + 1)).tolist())
         for r in rules:
             if r.stage != stage or not r.kinds:
                 continue
-            found = rows_of.get((r.kinds, r.target))
-            if found is None:
-                if present.isdisjoint(int(k) for k in r.kinds):  # no row of its kinds
-                    idx = np.empty(0, np.int64)
-                else:
-                    idx = np.flatnonzero(members(f.kind, r.kinds) & who[r.target])
-                found = rows_of[(r.kinds, r.target)] = (idx, view.subset(idx))
-            idx, rows = found
+            idx, rows = groups.of(r.kinds, r.target)
             hit = idx
             if idx.size:
-                # a rule may answer one bool for all its rows (a constant condition)
-                hit = idx[np.broadcast_to(np.asarray(r.evaluate(rows), np.bool_), idx.shape)]
+                got = r.evaluate(rows)
+                if isinstance(got, np.ndarray) and got.shape == idx.shape:
+                    hit = idx[got if got.dtype == np.bool_ else got.astype(np.bool_)]
+                elif not bool(got):  # a rule may answer one bool for all its rows
+                    hit = idx[:0]
             out.append((r, hit))
         return out
 
-    def _shadow_hits(self, f: Frame, hits: Hits) -> Hits:
+    def _shadow_hits(self, groups: RuleRows, hits: Hits) -> Hits:
         replaced = {r.id for r in self.shadow_rules}
         kept = [(r, m) for r, m in hits if r.id not in replaced]
         return (
             kept
-            + self._evaluate(f, self.shadow_rules, stage=1)
-            + self._evaluate(f, self.shadow_rules, stage=2)
+            + self._evaluate(groups, self.shadow_rules, stage=1)
+            + self._evaluate(groups, self.shadow_rules, stage=2)
         )
 
     def _signals(self, f: Frame, hits: Hits) -> list[Signal]:
@@ -1187,21 +1178,62 @@ class RowView:
     def __init__(self, f: Frame, idx: I64 | None = None) -> None:
         self._f = f
         self._idx = idx
-        self._cache: dict[str, np.ndarray] = {}
 
     def subset(self, idx: I64) -> RowView:
         """The view restricted to ``idx``."""
         return RowView(self._f, idx)
 
     def __getattr__(self, name: str) -> np.ndarray:
+        # Called only for a name not yet read: the column is kept as an instance attribute,
+        # so later reads are plain attribute look-ups.
         if name.startswith("_"):
             raise AttributeError(name)
-        cache = self._cache
-        if name not in cache:
+        f = self._f
+        col = f.features[name] if name in f.features else getattr(f, name)
+        if self._idx is not None:
+            col = col[self._idx]
+        self.__dict__[name] = col
+        return col
+
+
+class RuleRows:
+    """The rows each group of rules reads in one batch (those of its row kinds whose target
+    is known: a resident subject, or a counterparty), each group's found once and shared by
+    its rules in both stages, with the columns gathered for them."""
+
+    def __init__(self, f: Frame) -> None:
+        self._f = f
+        self._groups: dict[tuple[tuple[K, ...], Target], tuple[I64, RowView]] = {}
+        self._by_kind: dict[Target, tuple[I64, I64]] = {}
+
+    def of(self, kinds: tuple[K, ...], target: Target) -> tuple[I64, RowView]:
+        """The rows (ascending) of ``kinds`` about ``target``, and their view."""
+        found = self._groups.get((kinds, target))
+        if found is None:
+            order, bounds = self._sorted(target)
+            parts = [order[bounds[k] : bounds[k + 1]] for k in kinds]
+            idx = parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+            found = self._groups[(kinds, target)] = (idx, RowView(self._f, idx))
+        return found
+
+    def _sorted(self, target: Target) -> tuple[I64, I64]:
+        """The rows about ``target`` in kind order (ascending within a kind), and where each
+        kind's start (``bounds[k]`` to ``bounds[k + 1]``)."""
+        found = self._by_kind.get(target)
+        if found is None:
             f = self._f
-            col = f.features[name] if name in f.features else getattr(f, name)
-            cache[name] = col if self._idx is None else col[self._idx]
-        return cache[name]
+            # Warnings are for the centre's residents; rows about outsiders (a mule paying
+            # the next mule, an unknown number) only feed the counterparty state and intel.
+            who = np.flatnonzero(f.person >= 0 if target is Target.SUBJECT else f.cp >= 0)
+            kind = f.kind[who]
+            order = np.argsort(kind, kind="stable")
+            bounds = np.searchsorted(kind[order], np.arange(_KINDS + 1), "left")
+            found = self._by_kind[target] = (who[order], bounds)
+        return found
+
+
+#: Row kinds are 1 to ``len(K)``; ``bounds`` runs one past the last.
+_KINDS = len(K) + 1
 
 
 __all__ = ["BatchResult", "Engine", "EngineConfig", "NoConfig", "RuleConfig"]

@@ -9,17 +9,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fanzha.detect.engine import (
     SNAPSHOT_FORMAT,
     SNAPSHOT_VERSION,
     Engine,
     EngineConfig,
+    RuleRows,
     warnings_table,
 )
+from fanzha.detect.frame import COLUMNS, Frame, K
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.rules import BY_ID
+from fanzha.detect.rules import BY_ID, RULES, Target
 
 from .factories import (
     MOBILE,
@@ -357,3 +362,31 @@ def test_rows_without_a_subject_leave_no_subject_state() -> None:
     assert int(state.out_max.get(np.array([0]))[0]) == 0
     assert int(state.out_n.get(np.array([0]))[0]) == 0
     assert not state.payees.first
+
+
+rows_st = st.lists(
+    st.tuples(st.sampled_from(list(K)), st.integers(-1, 2), st.integers(-1, 2)), max_size=40
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows_st)
+def test_rule_rows_are_the_rows_of_the_kinds_about_the_target(
+    rows: list[tuple[K, int, int]],
+) -> None:
+    """Each group's rows: those of its kinds whose subject is a resident (subject rules) or
+    whose counterparty is known (indicator rules), ascending, with their columns."""
+    n = len(rows)
+    cols = {name: np.arange(n, dtype=np.int64) for name in COLUMNS}
+    cols["kind"] = np.array([int(k) for k, _, _ in rows], np.int64)
+    cols["person"] = np.array([p for _, p, _ in rows], np.int64)
+    cols["cp"] = np.array([c for _, _, c in rows], np.int64)
+    f = Frame.of(cols, pa.array([str(i) for i in range(n)], pa.string()))
+    groups = RuleRows(f)
+    for r in RULES:
+        idx, view = groups.of(r.kinds, r.target)
+        who = f.person if r.target is Target.SUBJECT else f.cp
+        want = [i for i in range(n) if f.kind[i] in r.kinds and who[i] >= 0]
+        assert idx.tolist() == want
+        assert view.at.tolist() == want and view.kind.tolist() == f.kind[want].tolist()
+        assert groups.of(r.kinds, r.target)[0] is idx  # found once per batch
