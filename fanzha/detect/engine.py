@@ -202,22 +202,23 @@ class Engine:
         pool.features = {"seq": seq}
         if self.watermark is not None and fresh:
             pool = self._set_aside_late(pool, held, self.watermark - self.config.grace_s, result)
-        if watermark is None:
-            rows = None
-            self.pending = empty_frame()
-        else:
+        ready: Frame | None = pool
+        if watermark is not None:
             due = pool.at < watermark
-            rows = np.flatnonzero(due)
-            if rows.size == len(pool):
-                rows = None
-                self.pending = empty_frame()
-            elif rows.size == 0:
-                self.pending = pool
-            else:
-                self.pending = pool.take(np.flatnonzero(~due))
+            n_due = int(np.count_nonzero(due))
+            if n_due == 0:
+                ready, self.pending = None, pool
+            elif n_due < len(pool):
+                # One take puts the due rows in order and the waiting ones after them.
+                rows = np.flatnonzero(due)
+                first = rows[np.lexsort((pool.features["seq"][rows], pool.at[rows]))]
+                both = pool.take(np.concatenate([first, np.flatnonzero(~due)]))
+                ready, self.pending = _rows(both, 0, n_due), _rows(both, n_due, len(pool))
             self.watermark = watermark if self.watermark is None else max(self.watermark, watermark)
+        if ready is pool:
+            self.pending = empty_frame()
+            ready = _in_order(pool)
         reports = self._due_reports(watermark)
-        ready = _due_in_order(pool, rows)
         if ready is not None:
             self._run(ready, reports, result)
         return result
@@ -460,6 +461,8 @@ class Engine:
         outside = (f.flags & F_RESIDENT) == 0
         main = np.flatnonzero(contact & outside & resident & (f.cp >= 0))
         links = np.flatnonzero((f.kind == int(K.SMS)) & (f.cp2 >= 0) & resident)
+        if links.size == 0:
+            return main, f.cp[main]
         rows = np.concatenate([main, links])
         cps = np.concatenate([f.cp[main], f.cp2[links]])
         order = np.argsort(rows, kind="stable")
@@ -710,7 +713,10 @@ class Engine:
         for p, part in enumerate(self.parts):
             arrays.update(_subject_arrays(part.subjects, f"s{p}."))
         chunks = []
-        for i, c in enumerate(self.contacts.chunks):
+        # The index's tail (its newest contacts, not yet a chunk) is written as its last
+        # chunk and read back as the tail: the engine goes on as if never snapshotted.
+        held, tail = self.contacts.parts()
+        for i, c in enumerate(held if tail is None else [*held, tail]):
             arrays[f"contacts.{i}.cp"] = c.cp
             arrays[f"contacts.{i}.subject"] = c.subject
             arrays[f"contacts.{i}.at"] = c.at
@@ -732,6 +738,7 @@ class Engine:
             "watermark": self.watermark,
             "late": self.late,
             "contacts": chunks,
+            "contacts_tail": tail is not None,
             "pending_features": list(pending.features),
             "learnt": [i.model_dump(mode="json") for i in self.intel.learnt.values()],
             "known": [dataclasses.astuple(r) for recs in self.known.values() for r in recs],
@@ -773,7 +780,7 @@ class Engine:
         states = [_subject_from(arrays, f"s{p}.") for p in range(meta["partitions"])]
         for part, state in zip(engine.parts, _repartition(states, len(engine.parts)), strict=True):
             part.subjects = state
-        engine.contacts.chunks = [
+        chunks = [
             Chunk(
                 cp=np.array(arrays[f"contacts.{i}.cp"]),
                 subject=np.array(arrays[f"contacts.{i}.subject"]),
@@ -784,6 +791,8 @@ class Engine:
             )
             for i, max_at in enumerate(meta["contacts"])
         ]
+        tail = chunks.pop() if meta.get("contacts_tail") else None
+        engine.contacts.load(chunks, tail)
         pending = empty_frame()
         for name in COLUMNS:
             setattr(pending, name, np.array(arrays[f"pending.{name}"]))
@@ -1090,17 +1099,24 @@ def _scorer_in(scorer: Scorer, state: Mapping[str, Any]) -> None:
         )
 
 
-def _due_in_order(pool: Frame, rows: I64 | None) -> Frame | None:
-    """The rows of ``pool`` at ``rows`` (None: all) sorted by ``at`` then ``seq``, in one take
-    (none when already in order); None when there are none."""
-    if (rows is not None and rows.size == 0) or len(pool) == 0:
+def _in_order(pool: Frame) -> Frame | None:
+    """The rows of ``pool`` sorted by ``at`` then ``seq`` (itself when already in order);
+    None when there are none."""
+    if len(pool) == 0:
         return None
     at, seq = pool.at, pool.features["seq"]
-    if rows is None:
-        if (np.diff(at) >= 0).all() and (np.diff(seq)[np.diff(at) == 0] > 0).all():
-            return pool
-        return pool.take(np.lexsort((seq, at)))
-    return pool.take(rows[np.lexsort((seq[rows], at[rows]))])
+    step = np.diff(at)
+    if (step >= 0).all() and (np.diff(seq)[step == 0] > 0).all():
+        return pool
+    return pool.take(np.lexsort((seq, at)))
+
+
+def _rows(f: Frame, start: int, stop: int) -> Frame:
+    """Rows ``start`` to ``stop`` of ``f`` (views, features included)."""
+    cols = {name: getattr(f, name)[start:stop] for name in COLUMNS}
+    out = Frame.of(cols, f.event_id.slice(start, stop - start))
+    out.features = {k: v[start:stop] for k, v in f.features.items()}
+    return out
 
 
 #: The event type behind each row kind (for dead letters).

@@ -47,15 +47,11 @@ class Registry:
 
     def age_at(self, rows: I64, at_s: I64) -> I64:
         """Age in whole years at epoch second ``at_s`` (-1 for unknown residents or births)."""
-        out = np.full(rows.size, -1, np.int64)
-        known = rows >= 0
-        if not known.any():
-            return out
-        born = self.birth_days[rows[known]]
-        days = at_s[known] // 86_400 - born
-        ok = born > np.iinfo(np.int32).min
-        out[np.flatnonzero(known)[ok]] = (days[ok] * 400 // 146_097).astype(np.int64)
-        return out
+        if self.n == 0 or rows.size == 0:
+            return np.full(rows.size, -1, np.int64)
+        born = self.birth_days[np.maximum(rows, 0)]  # row -1: a stand-in, masked below
+        age = (at_s // 86_400 - born) * 400 // 146_097
+        return np.where((rows >= 0) & (born != _NO_BIRTH), age, -1)
 
     def ids_of(self, rows: list[int]) -> list[str]:
         """The ID numbers of resident rows (one Arrow take: a scalar per row costs more)."""
@@ -90,8 +86,12 @@ def _lookup(values: KeySet, owner: I64, query: StringInput) -> I64:
     return np.where(idx >= 0, owner[np.maximum(idx, 0)], -1)
 
 
+#: The birth day of a resident whose birth date is unknown.
+_NO_BIRTH = int(np.iinfo(np.int32).min)
+
+
 def _birth_days(persons: pa.Table) -> I64:
-    missing = np.iinfo(np.int32).min
+    missing = _NO_BIRTH
     if "birth_date" not in persons.column_names:
         return np.full(persons.num_rows, missing, np.int64)
     days = persons.column("birth_date").combine_chunks().cast(pa.date32())

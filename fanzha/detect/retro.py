@@ -6,7 +6,10 @@ counterparty id; a lookup is a binary search per chunk. Small chunks are merged 
 before them while that one is no more than twice their size, the two hold at most
 ``MERGE_MAX`` contacts and span at most a 32nd of the look-back (live streaming adds a tiny
 chunk every call: without merging, lookups and memory would grow with the number of batches,
-not of contacts). Chunks older than
+not of contacts). The newest contacts wait unsorted in a *tail* until it holds ``TAIL_MAX`` of
+them or would span more than a merge may: then they become a chunk (a live call adds a few
+contacts; sorting and merging them each time was most of its cost here). A lookup reads the
+tail as the chunk it will become. Chunks older than
 the look-back window are dropped whole. Contacts with registered residents' own numbers and
 accounts are not indexed (resident-to-resident calls are most of the traffic and are not fraud
 infrastructure).
@@ -26,6 +29,8 @@ from fanzha.detect.kernels import I64
 #: Merged chunks stay below this many contacts: a merge costs well under a millisecond, so a
 #: live worker never stalls on one (hourly batches of a city make bigger chunks by themselves).
 MERGE_MAX = 16_384
+#: The tail becomes a chunk once it holds this many contacts.
+TAIL_MAX = 2_048
 
 
 @dataclass
@@ -38,6 +43,17 @@ class Chunk:
     kind: npt.NDArray[np.int8]
     event_id: pa.Array
     max_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """One batch's contacts in the tail, as given."""
+
+    cp: I64
+    subject: I64
+    at: I64
+    kind: I64
+    event_id: pa.Array
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,35 +72,103 @@ class ContactIndex:
 
     def __init__(self, lookback_s: int = 30 * 86_400) -> None:
         self.lookback_s = lookback_s
-        self.chunks: list[Chunk] = []
+        self._chunks: list[Chunk] = []
         self.merge_span_s = lookback_s // 32
+        self.tail_max = TAIL_MAX
+        self._tail: list[_Piece] = []  # the newest batches' contacts, unsorted
+        self._tail_n = 0
+        self._tail_span = (0, 0)  # the tail's least and greatest ``at``
+        self._tail_chunk: Chunk | None = None  # the tail as a chunk, made for a lookup
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """The chunks, oldest first (the tail made into one first)."""
+        self._seal()
+        return self._chunks
+
+    @chunks.setter
+    def chunks(self, chunks: list[Chunk]) -> None:
+        self._tail, self._tail_n, self._tail_chunk = [], 0, None
+        self._chunks = chunks
+
+    def parts(self) -> tuple[list[Chunk], Chunk | None]:
+        """The chunks, and the tail as the chunk it will become (None: empty), as they are:
+        for a snapshot, which must not change what later batches do."""
+        return self._chunks, self._sorted_tail()
+
+    def load(self, chunks: list[Chunk], tail: Chunk | None) -> None:
+        """Take the state :meth:`parts` gave."""
+        self.chunks = chunks
+        if tail is not None and tail.cp.size:
+            piece = _Piece(
+                tail.cp.astype(np.int64),
+                tail.subject.astype(np.int64),
+                tail.at,
+                tail.kind.astype(np.int64),
+                tail.event_id,
+            )
+            self._tail, self._tail_n = [piece], tail.cp.size
+            self._tail_span = (int(tail.at.min()), tail.max_at)
 
     def __len__(self) -> int:
-        return sum(c.cp.size for c in self.chunks)
+        return sum(c.cp.size for c in self._chunks) + self._tail_n
 
     def add(self, cp: I64, subject: I64, at: I64, kind: I64, event_id: pa.Array) -> None:
         """Index a batch of contacts."""
         keep = (cp >= 0) & (subject >= 0)
-        if not keep.any():
+        if not keep.all():
+            if not keep.any():
+                return
+            idx = np.flatnonzero(keep)
+            cp, subject, at, kind = cp[idx], subject[idx], at[idx], kind[idx]
+            event_id = event_id.take(pa.array(idx, pa.int64()))
+        if cp.size == 0:
             return
-        idx = np.flatnonzero(keep)
-        order = idx[np.argsort(cp[idx], kind="stable")]
-        self.chunks.append(
-            Chunk(  # ids are below 2**31 (pair keys rely on it), kinds below 128: 17 bytes
-                cp=cp[order].astype(np.int32),
-                subject=subject[order].astype(np.int32),
-                at=at[order],
-                kind=kind[order].astype(np.int8),
-                event_id=event_id.take(pa.array(order, pa.int64())),
-                max_at=int(at[idx].max()),
+        low, high = int(at.min()), int(at.max())
+        if self._tail:
+            low, high = min(low, self._tail_span[0]), max(high, self._tail_span[1])
+            if high - low > self.merge_span_s:  # a chunk spans at most what a merge may
+                self._seal()
+                low, high = int(at.min()), int(at.max())
+        self._tail_span = (low, high)
+        self._tail.append(_Piece(cp, subject, at, kind, event_id))
+        self._tail_n += cp.size
+        self._tail_chunk = None
+        if self._tail_n >= self.tail_max:
+            self._seal()
+
+    def _sorted_tail(self) -> Chunk | None:
+        """The tail as one chunk sorted by counterparty (None: empty)."""
+        if not self._tail:
+            return None
+        if self._tail_chunk is None:
+            t = self._tail
+            cp = t[0].cp if len(t) == 1 else np.concatenate([c.cp for c in t])
+            order = np.argsort(cp, kind="stable")
+            ids = t[0].event_id if len(t) == 1 else pa.concat_arrays([c.event_id for c in t])
+            self._tail_chunk = Chunk(  # ids are below 2**31 (pair keys rely on it), kinds
+                cp=cp[order].astype(np.int32),  # below 128: 17 bytes a contact
+                subject=_joined([c.subject for c in t])[order].astype(np.int32),
+                at=_joined([c.at for c in t])[order],
+                kind=_joined([c.kind for c in t])[order].astype(np.int8),
+                event_id=ids.take(pa.array(order, pa.int64())),
+                max_at=self._tail_span[1],
             )
-        )
+        return self._tail_chunk
+
+    def _seal(self) -> None:
+        """Make the tail a chunk and merge it in."""
+        chunk = self._sorted_tail()
+        if chunk is None:
+            return
+        self._tail, self._tail_n, self._tail_chunk = [], 0, None
+        self._chunks.append(chunk)
         self._merge()
 
     def _merge(self) -> None:
         """Merge the last chunk into the one before while it is no more than twice as big and
         the two span at most ``merge_span_s`` (sizes grow geometrically: few chunks)."""
-        chunks = self.chunks
+        chunks = self._chunks
         while len(chunks) >= 2:
             a, b = chunks[-2], chunks[-1]
             if (
@@ -95,16 +179,21 @@ class ContactIndex:
                 return
             chunks[-2:] = [_merged(a, b)]
 
+    def _all(self) -> list[Chunk]:
+        """The chunks and the tail as one, oldest first."""
+        tail = self._sorted_tail()
+        return self._chunks if tail is None else [*self._chunks, tail]
+
     def prune(self, now: int) -> None:
         """Drop chunks entirely older than the look-back window."""
         cutoff = now - self.lookback_s
-        if any(c.max_at < cutoff for c in self.chunks):
-            self.chunks = [c for c in self.chunks if c.max_at >= cutoff]
+        if any(c.max_at < cutoff for c in self._chunks):
+            self._chunks = [c for c in self._chunks if c.max_at >= cutoff]
 
     def counterparties(self, since: int) -> I64:
         """The distinct counterparties of the contacts of chunks reaching ``since`` or later."""
         # a chunk is sorted by counterparty: its distinct ones in one pass, no sort of them all
-        parts = [_distinct_sorted(c.cp) for c in self.chunks if c.max_at >= since]
+        parts = [_distinct_sorted(c.cp) for c in self._all() if c.max_at >= since]
         if not parts:
             return np.empty(0, np.int64)
         return np.unique(np.concatenate(parts)).astype(np.int64)
@@ -115,7 +204,7 @@ class ContactIndex:
         out: list[Contact] = []
         if wanted.size == 0:
             return out
-        for c in self.chunks:
+        for c in self._all():
             if c.max_at < since:
                 continue
             keys = wanted.astype(c.cp.dtype)  # the chunk's own type: no copy of the chunk
@@ -137,10 +226,15 @@ class ContactIndex:
 
     def nbytes(self) -> int:
         """Memory held by the index."""
+        parts: list[Chunk | _Piece] = [*self._chunks, *self._tail]
         return sum(
             c.cp.nbytes + c.subject.nbytes + c.at.nbytes + c.kind.nbytes + c.event_id.nbytes
-            for c in self.chunks
+            for c in parts
         )
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def _distinct_sorted(values: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:

@@ -45,3 +45,39 @@ def test_counterparties_are_the_distinct_ones_of_chunks_in_the_window() -> None:
     assert index.counterparties(0).tolist() == [3, 5, 7, 9]
     assert index.counterparties(4_500).tolist() == [3, 7]  # the first chunk ends at 100
     assert ContactIndex().counterparties(0).tolist() == []
+
+
+def test_the_unsorted_tail_answers_as_chunks_do() -> None:
+    """Lookups between adds read the tail (the newest contacts, not yet a chunk) as a chunk:
+    the same contacts in the same order as an index that makes a chunk of every batch."""
+    rng = np.random.default_rng(11)
+    tail, eager = ContactIndex(30 * 86_400), ContactIndex(30 * 86_400)
+    tail.tail_max = 50
+    eager.tail_max = 1  # every batch a chunk at once
+    for batch in range(120):
+        n = int(rng.integers(0, 6))
+        cp = rng.integers(0, 15, n).tolist()
+        at = [1_000 + 7 * batch] * n
+        _add(tail, cp, at, 10 * batch)
+        _add(eager, cp, at, 10 * batch)
+        assert len(tail) == len(eager)
+        if batch % 9 == 0:
+            since = 1_000 + 7 * batch - 200
+            for c in range(16):
+                assert tail.contacts([c], since) == eager.contacts([c], since)
+            # every counterparty in touch since then (chunks answer whole: maybe a few more)
+            recent = {c.cp for c in eager.contacts(range(16), since)}
+            assert recent <= set(tail.counterparties(since).tolist())
+    assert tail._tail and len(tail._chunks) < len(eager._chunks)
+    for c in range(16):  # one counterparty's contacts in the order they were added
+        assert tail.contacts([c], 0) == eager.contacts([c], 0)
+
+
+def test_the_tail_spans_no_more_than_a_merge() -> None:
+    index = ContactIndex(32 * 100)  # merges span at most 100 s
+    _add(index, [1], [0], 0)
+    _add(index, [2], [60], 1)
+    assert len(index._chunks) == 0 and index._tail_n == 2
+    _add(index, [3], [150], 2)  # 150 s after the tail's first: the tail becomes a chunk first
+    assert [c.cp.tolist() for c in index._chunks] == [[1, 2]] and index._tail_n == 1
+    assert [c.cp.tolist() for c in index.chunks] == [[1, 2], [3]]
