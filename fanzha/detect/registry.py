@@ -1,16 +1,22 @@
 """The residents the engine knows: which phone and account belongs to whom, and their age.
 
-Built once from the registry's person table (Arrow); lookups are vectorised.
+Built once from the registry's person table (Arrow); lookups are vectorised. The engine looks
+up each phone number or account the first time it meets it: in a live call that is a handful
+of values, for which phones and accounts are also held by Python string hash (one C call per
+value and a binary search, where even a plain-Python probe of the hash set costs microseconds
+a value).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanzha.detect.kernels import I64
-from fanzha.intel.keyset import KeySet, StringInput
+from fanzha.intel.keyset import KeySet, StringInput, as_string_array
 
 
 class Registry:
@@ -32,14 +38,16 @@ class Registry:
         self._phone_set = KeySet.build(self._phones)
         self._account_set = KeySet.build(self._accounts)
         self._id_set = KeySet.build(self.id_number)
+        self._phone_hashes = _Hashed(self._phones)
+        self._account_hashes = _Hashed(self._accounts)
 
     def by_phone(self, phones: StringInput) -> I64:
         """The resident row of each phone (-1 when not a resident's number)."""
-        return _lookup(self._phone_set, self._phone_owner, phones)
+        return _lookup(self._phone_set, self._phone_hashes, self._phone_owner, phones)
 
     def by_account(self, accounts: StringInput) -> I64:
         """The resident row of each account (-1 when not a resident's account)."""
-        return _lookup(self._account_set, self._account_owner, accounts)
+        return _lookup(self._account_set, self._account_hashes, self._account_owner, accounts)
 
     def by_id_number(self, ids: StringInput) -> I64:
         """The resident row of each ID number (-1 when unknown)."""
@@ -79,10 +87,80 @@ def _flatten(persons: pa.Table, column: str) -> tuple[pa.Array, I64]:
     return values, owner
 
 
-def _lookup(values: KeySet, owner: I64, query: StringInput) -> I64:
+#: Look-ups of at most this many values go through the Python hashes.
+FEW = 1_024
+
+
+class _Hashed:
+    """Positions of a string array's values by Python ``hash`` (sorted; ties in position
+    order), checked against the bytes on a match."""
+
+    def __init__(self, values: pa.Array) -> None:
+        strings = values.to_pylist()
+        kept = [i for i, v in enumerate(strings) if v is not None]  # a null matches nothing
+        hashes = np.fromiter((hash(strings[i]) for i in kept), np.int64, len(kept))
+        order = np.argsort(hashes, kind="stable")
+        self._hashes = hashes[order]
+        self._order = np.asarray(kept, np.int64)[order]
+        # The values' bytes: a match of hashes is confirmed on them.
+        width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+        buffers = values.buffers()
+        self._offsets = (
+            np.frombuffer(
+                buffers[1], width, len(values) + 1, values.offset * np.dtype(width).itemsize
+            ).astype(np.int64)
+            if len(values)
+            else np.zeros(1, np.int64)
+        )
+        # a copy of the bytes: slices of ``bytes`` compare at C speed, of an Arrow buffer's
+        # memoryview item by item
+        self._data = bytes(buffers[2]) if buffers[2] is not None else b""
+
+    def find(self, values: Sequence[str | None]) -> I64:
+        """The first position of each value (-1: absent or None)."""
+        out = np.full(len(values), -1, np.int64)
+        hashes = self._hashes
+        if not hashes.size or not len(values):
+            return out
+        asked = np.fromiter((hash(v) for v in values), np.int64, len(values))
+        at = np.searchsorted(hashes, asked)
+        np.minimum(at, hashes.size - 1, out=at)
+        met = np.flatnonzero(hashes[at] == asked)
+        pos = self._order[at[met]]
+        starts, ends = self._offsets[pos].tolist(), self._offsets[pos + 1].tolist()
+        data = self._data
+        for i, j, p, a, b in zip(
+            met.tolist(), at[met].tolist(), pos.tolist(), starts, ends, strict=True
+        ):
+            v = values[i]
+            if v is None:
+                continue
+            raw = v.encode()
+            # the first value with this hash nearly always; else another has the same hash
+            out[i] = p if data[a:b] == raw else self._scan(raw, j)
+        return out
+
+    def _scan(self, raw: bytes, j: int) -> int:
+        """The first position, from sorted place ``j`` on among equal hashes, holding
+        ``raw`` (-1: none)."""
+        hashes, order, offsets = self._hashes, self._order, self._offsets
+        h = hashes[j]
+        while j < hashes.size and hashes[j] == h:
+            p = int(order[j])
+            if self._data[offsets[p] : offsets[p + 1]] == raw:
+                return p
+            j += 1
+        return -1
+
+
+def _lookup(values: KeySet, hashed: _Hashed, owner: I64, query: StringInput) -> I64:
     if len(values) == 0 or len(query) == 0:
         return np.full(len(query), -1, np.int64)
-    idx = np.asarray(values.lookup(query), np.int64)
+    if len(query) <= FEW:
+        few = query if isinstance(query, Sequence) else as_string_array(query).to_pylist()
+        idx = hashed.find(few)
+    else:
+        idx = np.asarray(values.lookup(query), np.int64)
     return np.where(idx >= 0, owner[np.maximum(idx, 0)], -1)
 
 

@@ -6,10 +6,13 @@ import datetime as dt
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fanzha.detect.registry import Registry
+from fanzha.detect import registry as registry_module
+from fanzha.detect.registry import FEW, Registry
+from fanzha.intel.keyset import KeySet
 
 births = st.lists(st.one_of(st.none(), st.dates(dt.date(1900, 1, 1), dt.date(2030, 1, 1))))
 
@@ -46,3 +49,47 @@ def test_age_at_is_whole_years_of_known_births(
 def test_age_at_without_residents() -> None:
     ages = Registry().age_at(np.array([-1, -1]), np.array([0, 86_400]))
     assert ages.tolist() == [-1, -1]
+
+
+phones_st = st.lists(st.one_of(st.none(), st.sampled_from(["", "+86138", "+86139", "95588", "a"])))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(phones_st, max_size=8),
+    st.lists(st.one_of(st.none(), st.sampled_from(["", "+86138", "+86139", "95588", "b"]))),
+)
+def test_a_few_phones_are_found_as_the_hash_set_finds_them(
+    held: list[list[str | None]], asked: list[str | None]
+) -> None:
+    """Through the Python hashes: the first resident holding the value, nulls never."""
+    persons = pa.table(
+        {
+            "id_number": pa.array([f"id{i}" for i in range(len(held))], pa.string()),
+            "phones": pa.array(held, pa.list_(pa.string())),
+        }
+    )
+    registry = Registry(persons)
+    flat = [v for phones in held for v in phones]
+    owner = [i for i, phones in enumerate(held) for _ in phones]
+    keys = KeySet.build(pa.array(flat, pa.string()))
+    want = [owner[k] if k >= 0 else -1 for k in keys.lookup(pa.array(asked, pa.string()))]
+    assert registry.by_phone(asked).tolist() == want
+    assert registry.by_phone(pa.array(asked, pa.string())).tolist() == want
+    many = asked * (FEW // max(len(asked), 1) + 1)  # past FEW: the hash set itself
+    assert registry.by_phone(pa.array(many, pa.string())).tolist() == want * (
+        len(many) // max(len(asked), 1)
+    )
+
+
+def test_values_sharing_a_hash_are_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry_module, "hash", lambda v: len(v or ""), raising=False)
+    held = [["+86138", "95588"], ["+86139"], ["+86138", "+86137"], [None, ""]]
+    persons = pa.table(
+        {
+            "id_number": pa.array(["a", "b", "c", "d"], pa.string()),
+            "phones": pa.array(held, pa.list_(pa.string())),
+        }
+    )
+    asked = ["+86137", "+86139", "+86138", "+86136", "95588", "95589", "", None]
+    assert Registry(persons).by_phone(asked).tolist() == [2, 1, 0, -1, 0, -1, 3, -1]
