@@ -53,7 +53,8 @@ class _Piece:
     subject: I64
     at: I64
     kind: I64
-    event_id: pa.Array
+    event_id: pa.Array  # the batch's events: contact i's is event_id[rows[i]]
+    rows: I64
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class ContactIndex:
     def __init__(self, lookback_s: int = 30 * 86_400) -> None:
         self.lookback_s = lookback_s
         self._chunks: list[Chunk] = []
+        self._oldest = 0  # the least ``max_at`` of the chunks (0: none): prune's check
         self.merge_span_s = lookback_s // 32
         self.tail_max = TAIL_MAX
         self._tail: list[_Piece] = []  # the newest batches' contacts, unsorted
@@ -90,6 +92,7 @@ class ContactIndex:
     def chunks(self, chunks: list[Chunk]) -> None:
         self._tail, self._tail_n, self._tail_chunk = [], 0, None
         self._chunks = chunks
+        self._oldest = min((c.max_at for c in chunks), default=0)
 
     def parts(self) -> tuple[list[Chunk], Chunk | None]:
         """The chunks, and the tail as the chunk it will become (None: empty), as they are:
@@ -106,6 +109,7 @@ class ContactIndex:
                 tail.at,
                 tail.kind.astype(np.int64),
                 tail.event_id,
+                np.arange(tail.cp.size, dtype=np.int64),
             )
             self._tail, self._tail_n = [piece], tail.cp.size
             self._tail_span = (int(tail.at.min()), tail.max_at)
@@ -113,15 +117,15 @@ class ContactIndex:
     def __len__(self) -> int:
         return sum(c.cp.size for c in self._chunks) + self._tail_n
 
-    def add(self, cp: I64, subject: I64, at: I64, kind: I64, event_id: pa.Array) -> None:
-        """Index a batch of contacts."""
+    def add(self, cp: I64, subject: I64, at: I64, kind: I64, event_id: pa.Array, rows: I64) -> None:
+        """Index a batch of contacts (the event of contact ``i`` is ``event_id[rows[i]]``:
+        the ids are taken once, for the contacts kept, when they become a chunk)."""
         keep = (cp >= 0) & (subject >= 0)
         if not keep.all():
             if not keep.any():
                 return
             idx = np.flatnonzero(keep)
-            cp, subject, at, kind = cp[idx], subject[idx], at[idx], kind[idx]
-            event_id = event_id.take(pa.array(idx, pa.int64()))
+            cp, subject, at, kind, rows = cp[idx], subject[idx], at[idx], kind[idx], rows[idx]
         if cp.size == 0:
             return
         low, high = int(at.min()), int(at.max())
@@ -131,7 +135,7 @@ class ContactIndex:
                 self._seal()
                 low, high = int(at.min()), int(at.max())
         self._tail_span = (low, high)
-        self._tail.append(_Piece(cp, subject, at, kind, event_id))
+        self._tail.append(_Piece(cp, subject, at, kind, event_id, rows))
         self._tail_n += cp.size
         self._tail_chunk = None
         if self._tail_n >= self.tail_max:
@@ -145,13 +149,18 @@ class ContactIndex:
             t = self._tail
             cp = t[0].cp if len(t) == 1 else np.concatenate([c.cp for c in t])
             order = np.argsort(cp, kind="stable")
-            ids = t[0].event_id if len(t) == 1 else pa.concat_arrays([c.event_id for c in t])
+            if len(t) == 1:
+                ids, rows = t[0].event_id, t[0].rows
+            else:  # the batches' events one after the other, the rows shifted to match
+                ids = pa.concat_arrays([c.event_id for c in t])
+                shift = np.cumsum([0] + [len(c.event_id) for c in t[:-1]])
+                rows = np.concatenate([c.rows + k for c, k in zip(t, shift.tolist(), strict=True)])
             self._tail_chunk = Chunk(  # ids are below 2**31 (pair keys rely on it), kinds
                 cp=cp[order].astype(np.int32),  # below 128: 17 bytes a contact
                 subject=_joined([c.subject for c in t])[order].astype(np.int32),
                 at=_joined([c.at for c in t])[order],
                 kind=_joined([c.kind for c in t])[order].astype(np.int8),
-                event_id=ids.take(pa.array(order, pa.int64())),
+                event_id=ids.take(pa.array(rows[order], pa.int64())),
                 max_at=self._tail_span[1],
             )
         return self._tail_chunk
@@ -164,6 +173,7 @@ class ContactIndex:
         self._tail, self._tail_n, self._tail_chunk = [], 0, None
         self._chunks.append(chunk)
         self._merge()
+        self._oldest = min(c.max_at for c in self._chunks)
 
     def _merge(self) -> None:
         """Merge the last chunk into the one before while it is no more than twice as big and
@@ -187,8 +197,9 @@ class ContactIndex:
     def prune(self, now: int) -> None:
         """Drop chunks entirely older than the look-back window."""
         cutoff = now - self.lookback_s
-        if any(c.max_at < cutoff for c in self._chunks):
+        if self._chunks and self._oldest < cutoff:  # the tail stays: it is the newest
             self._chunks = [c for c in self._chunks if c.max_at >= cutoff]
+            self._oldest = min((c.max_at for c in self._chunks), default=0)
 
     def counterparties(self, since: int) -> I64:
         """The distinct counterparties of the contacts of chunks reaching ``since`` or later."""
@@ -209,19 +220,23 @@ class ContactIndex:
                 continue
             keys = wanted.astype(c.cp.dtype)  # the chunk's own type: no copy of the chunk
             lo = np.searchsorted(c.cp, keys, "left")
-            hi = np.searchsorted(c.cp, keys, "right")
-            for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-                for i in range(a, b):
-                    if c.at[i] >= since:
-                        out.append(
-                            Contact(
-                                int(c.cp[i]),
-                                int(c.subject[i]),
-                                int(c.at[i]),
-                                int(c.kind[i]),
-                                str(c.event_id[i].as_py()),
-                            )
-                        )
+            size = np.searchsorted(c.cp, keys, "right") - lo
+            total = int(size.sum())
+            if total == 0:
+                continue
+            # positions lo[k] .. hi[k] - 1 of every key, in key order, in one array
+            start = np.cumsum(size) - size
+            idx = np.arange(total) + np.repeat(lo - start, size)
+            idx = idx[c.at[idx] >= since]
+            ids = c.event_id.take(pa.array(idx, pa.int64())).to_pylist()
+            out += map(
+                Contact,
+                c.cp[idx].tolist(),
+                c.subject[idx].tolist(),
+                c.at[idx].tolist(),
+                c.kind[idx].tolist(),
+                map(str, ids),
+            )
         return out
 
     def nbytes(self) -> int:
@@ -230,7 +245,7 @@ class ContactIndex:
         return sum(
             c.cp.nbytes + c.subject.nbytes + c.at.nbytes + c.kind.nbytes + c.event_id.nbytes
             for c in parts
-        )
+        )  # a tail piece counts its batch's events, not only its contacts
 
 
 def _joined(arrays: list[np.ndarray]) -> np.ndarray:

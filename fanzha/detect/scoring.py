@@ -128,12 +128,13 @@ class Scorer:
         self.key = key
         self.subjects: dict[int, SubjectRisk] = {}
         self.warnings: dict[str, Warning] = {}
+        self._bands = sorted(self.config.bands.items())  # the config is frozen
 
     def level_of(self, score: float, floor: int = 0) -> int:
         """The level for ``score`` by the bands, and at least ``floor`` (a rule's floor is the
         least level its hit implies on its own)."""
         level = 0
-        for lvl, least in sorted(self.config.bands.items()):
+        for lvl, least in self._bands:
             if score >= least:
                 level = lvl
         return max(level, floor)
@@ -229,9 +230,8 @@ class Scorer:
 def _frozen(hits: dict[str, Hit]) -> dict[str, Hit]:
     """The warning's own copy of the hits: the subject's hits change with later signals."""
     # The constructor, not dataclasses.replace (several times slower: it re-reads the fields).
-    return {
-        rid: Hit(h.at, h.weight, h.floor, list(h.evidence), h.family) for rid, h in hits.items()
-    }
+    # The evidence list is shared: a hit's list is never changed, only replaced (``_one``).
+    return {rid: Hit(h.at, h.weight, h.floor, h.evidence, h.family) for rid, h in hits.items()}
 
 
 def family_score(hits: dict[str, Hit]) -> float:

@@ -10,8 +10,10 @@ from fanzha.detect.retro import ContactIndex
 
 def _add(index: ContactIndex, cp: list[int], at: list[int], first_id: int) -> None:
     n = len(cp)
-    ids = pa.array([f"e{first_id + i}" for i in range(n)], pa.string())
-    index.add(np.array(cp), np.arange(n) + 100, np.array(at), np.full(n, 3), ids)
+    # the events in reverse, each contact pointing at its own: ids are taken through ``rows``
+    ids = pa.array([f"e{first_id + i}" for i in reversed(range(n))], pa.string())
+    rows = np.arange(n)[::-1].copy()
+    index.add(np.array(cp), np.arange(n) + 100, np.array(at), np.full(n, 3), ids, rows)
 
 
 def test_small_chunks_merge_and_answer_as_unmerged() -> None:
@@ -27,6 +29,8 @@ def test_small_chunks_merge_and_answer_as_unmerged() -> None:
     assert len(merged) == len(apart) == 1200
     for cp in range(21):
         assert merged.contacts([cp], 1_200) == apart.contacts([cp], 1_200)
+    for c in merged.contacts(range(21), 0):  # subject 100 + i is event i of its batch
+        assert int(c.event_id[1:]) % 4 == c.subject - 100
 
 
 def test_chunks_far_apart_in_time_stay_apart_and_expire() -> None:
@@ -69,6 +73,8 @@ def test_the_unsorted_tail_answers_as_chunks_do() -> None:
             recent = {c.cp for c in eager.contacts(range(16), since)}
             assert recent <= set(tail.counterparties(since).tolist())
     assert tail._tail and len(tail._chunks) < len(eager._chunks)
+    for contact in tail.contacts(range(16), 0):  # subject 100 + i is event i of its batch
+        assert int(contact.event_id[1:]) % 10 == contact.subject - 100
     for c in range(16):  # one counterparty's contacts in the order they were added
         assert tail.contacts([c], 0) == eager.contacts([c], 0)
 
@@ -81,3 +87,11 @@ def test_the_tail_spans_no_more_than_a_merge() -> None:
     _add(index, [3], [150], 2)  # 150 s after the tail's first: the tail becomes a chunk first
     assert [c.cp.tolist() for c in index._chunks] == [[1, 2]] and index._tail_n == 1
     assert [c.cp.tolist() for c in index.chunks] == [[1, 2], [3]]
+
+
+def test_pruning_keeps_the_tail() -> None:
+    index = ContactIndex(32 * 100)
+    _add(index, [1], [0], 0)
+    _add(index, [1], [500], 1)  # far from the first: the first becomes a chunk, this the tail
+    index.prune(500 + 32 * 100)
+    assert [c.event_id for c in index.contacts([1], 0)] == ["e1"]
