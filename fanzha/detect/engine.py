@@ -551,10 +551,19 @@ class Engine:
     def _retro(self, records: list[Learnt]) -> list[Signal]:
         """Everyone in touch with a new indicator within the look-back gets a signal now."""
         out: list[Signal] = []
+        if not records:
+            return out
         lookback = self.config.lookback_days * 86_400
+        # One pass over the index for all of them; each counterparty's contacts in the order
+        # they were indexed, as a lookup of that counterparty alone gives them.
+        since = min(rec.at for rec in records) - lookback
+        by_cp: dict[int, list[Contact]] = {}
+        for c in self.contacts.contacts([rec.cp for rec in records], since):
+            by_cp.setdefault(c.cp, []).append(c)
         for rec in records:
-            for c in self.contacts.contacts([rec.cp], rec.at - lookback):
-                out.append(self._retro_signal(rec, c.subject, c.at, c.kind, c.event_id))
+            for c in by_cp.get(rec.cp, ()):
+                if c.at >= rec.at - lookback:
+                    out.append(self._retro_signal(rec, c.subject, c.at, c.kind, c.event_id))
         return out
 
     def _retro_signal(self, rec: Learnt, subject: int, at: int, kind: int, eid: str) -> Signal:

@@ -266,7 +266,7 @@ def _merged(a: Chunk, b: Chunk) -> Chunk:
     """One chunk with the contacts of ``a`` then ``b``, sorted by counterparty (stable: a
     counterparty's contacts keep their order)."""
     cp = np.concatenate([a.cp, b.cp])
-    order = np.argsort(cp, kind="stable")
+    order = np.argsort(cp, kind="stable")  # two sorted runs: the stable sort merges them
     return Chunk(
         cp=cp[order],
         subject=np.concatenate([a.subject, b.subject])[order],
