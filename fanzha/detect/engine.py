@@ -490,17 +490,18 @@ class Engine:
     def _found_by_rules(self, f: Frame, hits: Hits) -> list[Indicator]:
         found: list[Indicator] = []
         keys = self.builder.keys
+        learnt = self.intel.learnt
         for r, rows in hits:
-            if r.target is not Target.INDICATOR:
+            if r.target is not Target.INDICATOR or not rows.size:
                 continue
-            for i in rows.tolist():
-                key = keys.value(int(f.cp[i]))
+            for cp, at in zip(f.cp[rows].tolist(), f.at[rows].tolist(), strict=True):
+                key = keys.value(cp)
                 kind = IndicatorKind.PHONE if key.startswith("p:") else IndicatorKind.ACCOUNT
-                found.append(
-                    _indicator(
-                        kind, _strip(key), Verdict.SUSPICIOUS, 0.6, f"rule:{r.id}", int(f.at[i])
-                    )
-                )
+                value = _strip(key)
+                old = learnt.get((kind.value, value))
+                if old is not None and old.verdict.rank >= _SUSPICIOUS:
+                    continue  # known already, as severe: learning it again changes nothing
+                found.append(_indicator(kind, value, Verdict.SUSPICIOUS, 0.6, f"rule:{r.id}", at))
         return found
 
     @staticmethod
@@ -1166,8 +1167,13 @@ def _strip(key: str) -> str:
 
 def _fraud_hint(r: Rule, text: int) -> str:
     if text:
-        return SmsText(text).fraud_type.value
+        return _TEXT_HINT[text]
     return r.fraud_type.value if r.fraud_type else ""
+
+
+#: The fraud type a text family points to, by family number.
+_TEXT_HINT = {int(t): t.fraud_type.value for t in SmsText}
+_SUSPICIOUS = Verdict.SUSPICIOUS.rank
 
 
 def _indicator(
