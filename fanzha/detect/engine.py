@@ -1233,36 +1233,39 @@ class RuleRows:
     def __init__(self, f: Frame) -> None:
         self._f = f
         self._groups: dict[tuple[tuple[K, ...], Target], tuple[I64, RowView]] = {}
-        self._by_kind: dict[Target, tuple[I64, I64]] = {}
+        self._kinds: dict[Target, I64] = {}
 
     def of(self, kinds: tuple[K, ...], target: Target) -> tuple[I64, RowView]:
         """The rows (ascending) of ``kinds`` about ``target``, and their view."""
         found = self._groups.get((kinds, target))
         if found is None:
-            order, bounds = self._sorted(target)
-            parts = [order[bounds[k] : bounds[k + 1]] for k in kinds]
-            idx = parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+            idx = np.flatnonzero(_kind_table(kinds)[self._kind_of(target)])
             found = self._groups[(kinds, target)] = (idx, RowView(self._f, idx))
         return found
 
-    def _sorted(self, target: Target) -> tuple[I64, I64]:
-        """The rows about ``target`` in kind order (ascending within a kind), and where each
-        kind's start (``bounds[k]`` to ``bounds[k + 1]``)."""
-        found = self._by_kind.get(target)
+    def _kind_of(self, target: Target) -> I64:
+        """Each row's kind, 0 (no kind) where its target is unknown."""
+        found = self._kinds.get(target)
         if found is None:
             f = self._f
             # Warnings are for the centre's residents; rows about outsiders (a mule paying
             # the next mule, an unknown number) only feed the counterparty state and intel.
-            who = np.flatnonzero(f.person >= 0 if target is Target.SUBJECT else f.cp >= 0)
-            kind = f.kind[who]
-            order = np.argsort(kind, kind="stable")
-            bounds = np.searchsorted(kind[order], np.arange(_KINDS + 1), "left")
-            found = self._by_kind[target] = (who[order], bounds)
+            known = f.person >= 0 if target is Target.SUBJECT else f.cp >= 0
+            found = self._kinds[target] = np.where(known, f.kind, 0)
         return found
 
 
-#: Row kinds are 1 to ``len(K)``; ``bounds`` runs one past the last.
-_KINDS = len(K) + 1
+_KIND_TABLES: dict[tuple[K, ...], np.ndarray] = {}
+
+
+def _kind_table(kinds: tuple[K, ...]) -> np.ndarray:
+    """Whether each row kind (an index below ``len(K) + 1``) is one of ``kinds``: made once
+    for each of the rules' few groups."""
+    table = _KIND_TABLES.get(kinds)
+    if table is None:
+        table = _KIND_TABLES[kinds] = np.zeros(len(K) + 1, np.bool_)
+        table[[int(k) for k in kinds]] = True
+    return table
 
 
 __all__ = ["BatchResult", "Engine", "EngineConfig", "NoConfig", "RuleConfig"]
