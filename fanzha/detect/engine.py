@@ -446,8 +446,14 @@ class Engine:
         self.contacts.add(cps, f.subject[rows], f.at[rows], f.kind[rows], f.event_id, rows)
         records = [r for r in map(self._record, learnt) if r is not None]
         signals += self._retro(records)
+        before = len(self.known)
         for r in records:
             self.known.setdefault(r.cp, []).append(r)
+        if records and self._known_n == before:  # the column is up to date: mark the new
+            cps_learnt = [r.cp for r in records]  # (not a rebuild of it: a live call learns
+            self._known_cps.ensure(max(cps_learnt) + 1)  # something every few calls)
+            self._known_cps.data[cps_learnt] = True
+            self._known_n = len(self.known)
         result.learnt = learnt
         return signals
 
@@ -470,7 +476,7 @@ class Engine:
         """Signals for this batch's contacts with indicators learnt in earlier batches."""
         if not self.known or rows.size == 0:
             return []
-        if self._known_n != len(self.known):  # records are only ever added
+        if self._known_n != len(self.known):  # after a restore: records are only added
             self._known_cps = Column(np.bool_, False)
             cp = np.fromiter(self.known, np.int64, len(self.known))
             self._known_cps.ensure(int(cp.max()) + 1)
