@@ -15,12 +15,15 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanzha.intel.keyset import Strings, as_string_array, hash_strings, spans_equal
+from fanzha.intel.keyset import Strings, as_string_array, hash_strings
 from fanzha.jit import kernel
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
+U8 = npt.NDArray[np.uint8]
+U64 = npt.NDArray[np.uint64]
+Offsets = npt.NDArray[np.signedinteger[Any]]  # an Arrow array's offsets: int32 or int64
 NEVER = np.iinfo(np.int64).max  # "no time yet" for first-seen columns
 NONE = np.iinfo(np.int64).min  # "no time yet" for last-seen columns
 _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
@@ -152,6 +155,131 @@ def _first_seen(
                 break
             s = (s + 1) & mask
     return n
+
+
+@kernel
+def _same_bytes(a: U8, i: int, b: U8, j: int, length: int) -> bool:
+    """Whether ``a[i:i + length]`` holds the bytes of ``b[j:j + length]``."""
+    for k in range(length):  # noqa: SIM110 - a loop: Numba compiles no generator for all()
+        if a[i + k] != b[j + k]:
+            return False
+    return True
+
+
+@kernel
+def _head_words(data: U8, offsets: Offsets, out: U64) -> None:
+    """The first 16 bytes of each string ``data[offsets[i]:offsets[i + 1]]`` as two
+    little-endian words, zero-padded, in ``out[2 * i]`` and ``out[2 * i + 1]``: with its
+    length, the whole of a string of at most 16 bytes (a phone number, an account)."""
+    for i in range(offsets.size - 1):
+        a = offsets[i]
+        m = min(offsets[i + 1] - a, 16)
+        low = np.uint64(0)
+        high = np.uint64(0)
+        for k in range(min(m, 8)):
+            low |= np.uint64(data[a + k]) << np.uint64(8 * k)
+        for k in range(8, m):
+            high |= np.uint64(data[a + k]) << np.uint64(8 * (k - 8))
+        out[2 * i] = low
+        out[2 * i + 1] = high
+
+
+@kernel
+def _intern_rows(
+    keys: I64,
+    home: I64,
+    valid: B,
+    data: U8,
+    offsets: Offsets,
+    heads: U64,
+    table: I64,
+    ids: I64,
+    mask: int,
+    store: U8,
+    stored_at: I64,
+    stored_heads: U64,
+    stored: int,
+    out: I64,
+    source: I64,
+    stop: I64,
+) -> int:
+    """Row by row, the id of each string ``data[offsets[i]:offsets[i + 1]]`` (-1 where not
+    ``valid``; ``heads``: its :func:`_head_words`): found by its hash ``keys[i]`` in the
+    table (hash → id) and checked against the value held (bytes ``store[stored_at[j]:
+    stored_at[j + 1]]``, head words ``stored_heads[2 * j:2 * j + 2]``), else added with the
+    next id from ``stored`` on (bytes, offset, head words, table slot). Stops at the first
+    row whose hash a different string holds (or that marks a free slot) and puts its index
+    in ``stop[0]`` (``keys.size`` when none); returns the number of values added.
+
+    Three loops, the first two without a step that waits on another row's: the probes, the
+    checks of what they found (a string of at most 16 bytes by its length and head words,
+    so one memory miss; bytes beyond from the store), then the new values in row order. A
+    loop doing all three would wait on each miss in turn; these overlap them."""
+    rows = keys.size
+    for i in range(rows):  # probe: the id the table holds for the row's hash, or -1
+        out[i] = -1
+        s = home[i]
+        k = keys[i]
+        while valid[i] and table[s] != _FREE:
+            if table[s] == k:
+                out[i] = ids[s]
+                break
+            s = (s + 1) & mask
+    end = rows
+    for i in range(rows):  # check what was found (written out: a call here costs 4x)
+        j = out[i]
+        if j < 0:
+            continue
+        a, b = offsets[i], stored_at[j]
+        length = offsets[i + 1] - a
+        differ = stored_at[j + 1] - b != length
+        differ |= heads[2 * i] != stored_heads[2 * j]
+        differ |= heads[2 * i + 1] != stored_heads[2 * j + 1]
+        if differ or (length > 16 and not _same_bytes(data, a + 16, store, b + 16, length - 16)):
+            end = i
+            break
+    n = stored
+    for i in range(end):  # new values in row order (a value new here may come again)
+        if out[i] >= 0 or not valid[i]:
+            continue
+        k = keys[i]
+        if k == _FREE:
+            end = i
+            break
+        s = home[i]
+        while table[s] != _FREE and table[s] != k:
+            s = (s + 1) & mask
+        if table[s] == k:  # added by an earlier row of this batch: the same string?
+            first = source[ids[s] - stored]
+            a, b = offsets[i], offsets[first]
+            length = offsets[i + 1] - a
+            if (
+                offsets[first + 1] - b != length
+                or heads[2 * i] != heads[2 * first]
+                or heads[2 * i + 1] != heads[2 * first + 1]
+                or (length > 16 and not _same_bytes(data, a + 16, data, b + 16, length - 16))
+            ):
+                end = i
+                break
+            out[i] = ids[s]
+            continue
+        table[s] = k
+        ids[s] = n
+        source[n - stored] = i
+        out[i] = n
+        n += 1
+    for j in range(stored, n):  # their bytes, apart: the loop above then overlaps its misses
+        i = source[j - stored]
+        a = offsets[i]
+        length = offsets[i + 1] - a
+        b = stored_at[j]
+        for c in range(length):
+            store[b + c] = data[a + c]
+        stored_at[j + 1] = b + length
+        stored_heads[2 * j] = heads[2 * i]
+        stored_heads[2 * j + 1] = heads[2 * i + 1]
+    stop[0] = end
+    return n - stored
 
 
 class IntMap(MutableMapping[int, int]):
@@ -332,13 +460,16 @@ class Interner:
     handed out in order of first sight.
 
     The strings are held as UTF-8 bytes and offsets (an Arrow ``large_string`` view of them is
-    free). A batch is hashed with :class:`~fanzha.intel.keyset.KeySet`'s hash (one pass of
-    NumPy over the bytes), looked up in an :class:`IntMap` from hash to id, and every hit is
-    verified on the bytes: no Python string is made for a value seen before. A column with
-    few distinct values (message texts) is dictionary-encoded by Arrow first, so only those
-    are hashed; a mostly distinct one is hashed row by row. A string whose hash another string
-    holds already (a 64-bit collision, or many strings under a test's weak hash) is kept in a
-    plain dict only; a batch that meets one goes through the dict.
+    free), with each one's first 16 bytes as two words (:func:`_head_words`). A batch is
+    hashed with :class:`~fanzha.intel.keyset.KeySet`'s hash and interned by one compiled
+    pass (:func:`_intern_rows`) over its Arrow buffers: a probe of the :class:`IntMap` from
+    hash to id, every hit verified (length and head words: one memory read for a string of
+    at most 16 bytes; the bytes beyond from the store), new values appended to the store. No
+    Python string is made for a value seen before. A column with few distinct values
+    (message texts) is dictionary-encoded by Arrow first, so only those are interned; a
+    mostly distinct one is interned row by row. A string whose hash another string holds
+    already (a 64-bit collision, or many strings under a test's weak hash) is kept in a plain
+    dict only; from a row that meets one on, a batch goes through the dict.
 
     Few values (a live worker's small batches) go through the plain dict one by one when it is
     up to date; it is brought up to date lazily (the values added since, decoded once), when
@@ -354,6 +485,7 @@ class Interner:
     def _reset(self) -> None:
         self._data = np.zeros(1 << 12, np.uint8)
         self._offsets = np.zeros(1 << 10, np.int64)  # value i is _data[_offsets[i]:_offsets[i+1]]
+        self._heads = np.zeros(1 << 11, np.uint64)  # value i's _head_words at 2 * i, 2 * i + 1
         self._stored = 0  # values held as bytes and (unless their hash was taken) in the map
         self._by_hash = IntMap()
         self._ids: dict[str, int] = {}  # the first _in_dict values, and every collided one
@@ -417,8 +549,7 @@ class Interner:
             # Mostly distinct values (the last encoding said so): hash the rows themselves.
             self._direct -= 1
             self._store_pending()
-            hashed = self._intern_hashed(array)
-            return self._intern_py(array.to_pylist()) if hashed is None else hashed
+            return self._intern_hashed(array)
         # Arrow's dictionary encoding first: only the distinct values are hashed (a column of
         # message texts has a few hundred distinct values in a hundred thousand rows).
         encoded = pc.dictionary_encode(array)
@@ -441,10 +572,7 @@ class Interner:
         if len(distinct) <= self._plain and self._dict_ready(len(distinct)):
             return self._intern_py(distinct.to_pylist())
         self._store_pending()
-        ids = self._intern_hashed(distinct)
-        if ids is None:  # a hash collision: the dict decides, value by value
-            return self._intern_py(distinct.to_pylist())
-        return ids
+        return self._intern_hashed(distinct)
 
     def _intern_py(self, values: Sequence[str | None]) -> I64:
         """One dict look-up per value (the dict brought up to date first)."""
@@ -484,60 +612,62 @@ class Interner:
 
     # ------------------------------------------------------------------ the hashed path
 
-    def _intern_hashed(self, array: pa.Array) -> I64 | None:
-        """Ids through the hash map; None when a collision needs the dict (nothing added)."""
+    def _intern_hashed(self, array: pa.Array) -> I64:
+        """Ids through the hash map, row by row in one compiled pass (new values stored as
+        they come); from a row whose hash another string holds on, through the dict."""
         n = len(array)
         strings = Strings.of(array)
-        hashes = self._hasher(array).view(np.int64)
-        found, _ = self._by_hash.lookup(hashes, -1)
-        starts = strings.offsets[:-1].astype(np.int64)
-        lengths = strings.offsets[1:].astype(np.int64) - starts
+        hashes = np.ascontiguousarray(self._hasher(array)).view(np.int64)
         valid = np.ones(n, np.bool_) if strings.valid is None else strings.valid
-        hit = np.flatnonzero((found >= 0) & valid)
-        if hit.size:
-            ids = found[hit]
-            own = self._offsets[ids]
-            same = (self._offsets[ids + 1] - own) == lengths[hit]
-            same[same] = spans_equal(
-                strings, starts[hit][same], self._strings(), own[same], lengths[hit][same]
-            )
-            if not same.all():
-                return None
-        out = np.where(valid, found, -1)
-        miss = np.flatnonzero((found < 0) & valid)
-        if miss.size == 0:
-            return out
-        # New values: one id per distinct hash, in order of first sight; every row of a
-        # hash must hold the bytes of the first (else two new strings share a hash).
-        _, _, first, inverse = group_rows(hashes[miss])
-        head = miss[first][inverse]
-        diff = np.flatnonzero(head != miss)
-        if diff.size:
-            a, b = miss[diff], head[diff]
-            same = lengths[a] == lengths[b]
-            same[same] = spans_equal(
-                strings, starts[a][same], strings, starts[b][same], lengths[a][same]
-            )
-            if not same.all():
-                return None
-        firsts = np.sort(miss[first])
-        new_ids = self._stored + _rows(firsts.size)
-        self._append(array.take(pa.array(firsts, pa.int64())))
-        _add_absent(self._by_hash, hashes[firsts], new_ids)
-        out[firsts] = new_ids
-        out[miss] = out[head]
+        heads = np.empty(2 * n, np.uint64)
+        _head_words(strings.data, strings.offsets, heads)
+        m = self._by_hash
+        m.reserve(n)
+        self._room_for(n, int(strings.offsets[-1] - strings.offsets[0]))
+        out = np.empty(n, np.int64)
+        stop = np.zeros(1, np.int64)
+        added = _intern_rows(
+            hashes,
+            m._home(hashes),
+            valid,
+            strings.data,
+            strings.offsets,
+            heads,
+            m._keys,
+            m._values,
+            m._mask,
+            self._data,
+            self._offsets,
+            self._heads,
+            self._stored,
+            out,
+            np.empty(n, np.int64),
+            stop,
+        )
+        m._n += added
+        self._stored += added
+        rest = int(stop[0])
+        if rest < n:  # a 64-bit collision (or a test's weak hash): the dict decides
+            out[rest:] = self._intern_py(array.slice(rest).to_pylist())
         return out
 
+    def _room_for(self, values: int, size: int) -> None:
+        """Room in the store for ``values`` more values of ``size`` bytes in all."""
+        used = int(self._offsets[self._stored])
+        self._data = _room(self._data, used + size)
+        self._offsets = _room(self._offsets, self._stored + values + 1)
+        self._heads = _room(self._heads, 2 * (self._stored + values))
+
     def _append(self, new: pa.Array) -> None:
-        """Store the bytes of new values (ids from ``_stored`` on)."""
+        """Store the bytes (and head words) of new values (ids from ``_stored`` on)."""
         s = Strings.of(new)
         lo, hi = int(s.offsets[0]), int(s.offsets[-1])
-        used = int(self._offsets[self._stored])
         m = len(new)
-        self._data = _room(self._data, used + hi - lo)
+        self._room_for(m, hi - lo)
+        used = int(self._offsets[self._stored])
         self._data[used : used + hi - lo] = s.data[lo:hi]
-        self._offsets = _room(self._offsets, self._stored + m + 1)
         self._offsets[self._stored + 1 : self._stored + m + 1] = s.offsets[1:] - lo + used
+        _head_words(s.data, s.offsets, self._heads[2 * self._stored : 2 * (self._stored + m)])
         self._stored += m
 
     def _store_pending(self) -> None:
@@ -593,9 +723,19 @@ class Interner:
             n, pa.py_buffer(offsets), pa.py_buffer(self._data[: int(offsets[-1])])
         )
 
-    def _strings(self) -> Strings:
-        arrow = self._arrow()
-        return Strings(arrow, self._data, self._offsets[: self._stored + 1], None)
+
+def warm() -> None:
+    """Compile (or load from ``__pycache__``) every kernel of the detection path now, on a
+    few values: importing Numba and loading the kernels costs a second or two of CPU, which a
+    live worker (or a bench) pays before it takes traffic rather than in its first batch."""
+    keys = np.arange(1, 4, dtype=np.int64)
+    m = IntMap()
+    m.first_seen(keys, keys)
+    m.lookup(keys, -1)
+    m.add_new(keys + 8, keys)
+    m.reserve(64)  # grows: the insert loop again
+    for kind in (pa.string(), pa.large_string()):  # int32 and int64 offsets
+        Interner(plain=0).intern(pa.array(["a", "b", "a", None], kind))
 
 
 def _add_absent(m: IntMap, keys: I64, values: I64) -> None:

@@ -35,6 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from fanzha.jit import kernel
+
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 Ints = npt.NDArray[np.signedinteger[Any]]
@@ -296,13 +298,37 @@ def hash_one(raw: bytes) -> int:
     return _finalise_one(h, len(raw))
 
 
+_B64: Final = np.uint64(_B)
+
+
+@kernel
+def _hash_rows(data: Bytes, starts: Ints, ends: Ints, out: U64) -> None:
+    """:func:`span_hashes` of the spans ``data[starts[i]:ends[i]]``, one row at a time
+    (Horner's rule from the last byte: ``Σ s[k]·B**k`` without a table of powers)."""
+    for i in range(starts.size):
+        a, b = starts[i], ends[i]
+        h = np.uint64(0)
+        for k in range(b - 1, a - 1, -1):
+            h = h * _B64 + np.uint64(data[k])
+        h ^= np.uint64(b - a) * _LEN_MIX
+        h ^= h >> _S30
+        h *= _SM1
+        h ^= h >> _S27
+        h *= _SM2
+        h ^= h >> _S31
+        out[i] = min(h, _MAX_HASH)
+
+
 def hash_strings(values: StringInput) -> U64:
     """The hash of each string as :class:`KeySet` computes it (a null hashes as "")."""
     strings = Strings.of(values)
     ends = strings.offsets[1:]
     if strings.valid is not None:
         ends = np.where(strings.valid, ends, strings.offsets[:-1])
-    return span_hashes(strings, Spans(None, strings.offsets[:-1], ends))[0]
+    out = np.empty(len(strings), np.uint64)
+    with np.errstate(over="ignore"):  # the plain form (FANZHA_JIT=0) wraps as NumPy does
+        _hash_rows(strings.data, strings.offsets[:-1], ends, out)
+    return out
 
 
 def _words(data: Bytes) -> U64:

@@ -4,12 +4,14 @@ sets give the same answers over several batches as over one."""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fanzha.detect import kernels
 from fanzha.detect.kernels import (
     NEVER,
     NONE,
@@ -26,7 +28,8 @@ from fanzha.detect.kernels import (
     stable_order,
     take_strings,
 )
-from fanzha.intel.keyset import hash_strings
+from fanzha.intel.keyset import Strings, hash_strings
+from fanzha.jit import plain
 
 I64 = np.int64
 keys_st = st.lists(st.integers(-3, 6), max_size=60)
@@ -215,6 +218,54 @@ def test_interner_survives_hash_collisions(
         assert again.intern(pa.array([*b, "\x00new"], pa.string())).tolist() == [
             *ids,
             len(expected),
+        ]
+
+
+def _intern_all(batches: list[list[str | None]], bits: int, compiled: bool) -> tuple[Any, ...]:
+    """Ids of each batch through the hashed path (a weak hash: collisions), with the
+    interning loops compiled or plain; and the store and hash map left."""
+    saved = kernels._intern_rows, kernels._head_words
+    if not compiled:
+        kernels._intern_rows, kernels._head_words = (plain(k) for k in saved)
+    try:
+        it = Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain=0)
+        ids = [it.intern(pa.array(b, pa.string())).tolist() for b in batches]
+    finally:
+        kernels._intern_rows, kernels._head_words = saved
+    n = it.held_from
+    return (
+        ids,
+        it.values,
+        it._offsets[: n + 1].tolist(),
+        it._heads[: 2 * n].tolist(),
+        it._by_hash.items(),
+    )
+
+
+@SETTINGS
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.text(max_size=20)), max_size=40), max_size=4),
+    st.sampled_from([2, 5, 64]),
+)
+def test_interning_loops_compiled_equal_plain(batches: list[list[str | None]], bits: int) -> None:
+    """The interning loop and the head words, compiled and plain: the same ids, stored bytes,
+    head words and hash map, collisions (the dict's turn) included; ids as a dict hands out."""
+    compiled = _intern_all(batches, bits, True)
+    assert compiled == _intern_all(batches, bits, False)
+    assert compiled[0] == _dict_ids(batches)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), st.text(max_size=24)), max_size=12))
+def test_head_words_are_the_first_sixteen_bytes(values: list[str | None]) -> None:
+    strings = Strings.of(pa.array(values, pa.string()))
+    out = np.empty(2 * len(values), np.uint64)
+    kernels._head_words(strings.data, strings.offsets, out)
+    for i, v in enumerate(values):
+        head = (v or "").encode()[:16].ljust(16, b"\0")
+        assert out[2 * i : 2 * i + 2].tolist() == [
+            int.from_bytes(head[:8], "little"),
+            int.from_bytes(head[8:], "little"),
         ]
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from fanzha.intel import keyset
 from fanzha.intel.keyset import KeySet, Strings, hash_strings, spans_equal
+from fanzha.jit import plain
 
 # Few distinct characters (ASCII, two-byte and three-byte UTF-8) so that keys collide often
 # in prefixes and suffixes, and lookups hit as often as they miss.
@@ -96,6 +97,21 @@ def test_lookup_agrees_with_a_dict(keys: list[str | None], values: list[str | No
 @given(values=st.lists(TEXT, max_size=10))
 def test_hash_one_equals_hash_strings(values: list[str]) -> None:
     assert [keyset.hash_one(v.encode()) for v in values] == hash_strings(values).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=12))
+def test_hash_kernel_compiled_equals_plain_and_spans(values: list[str | None]) -> None:
+    """The row-by-row hash loop, compiled and plain, hashes as the prefix-sum form does."""
+    strings = Strings.of(pa.array(values, pa.string()))
+    ends = strings.offsets[1:]
+    if strings.valid is not None:
+        ends = np.where(strings.valid, ends, strings.offsets[:-1])
+    spans = keyset.span_hashes(strings, keyset.Spans(None, strings.offsets[:-1], ends))[0]
+    plain_out = np.empty(len(values), np.uint64)
+    with np.errstate(over="ignore"):
+        plain(keyset._hash_rows)(strings.data, strings.offsets[:-1], ends, plain_out)
+    assert hash_strings(values).tolist() == plain_out.tolist() == spans.tolist()
 
 
 @settings(max_examples=100, deadline=None)
