@@ -63,6 +63,28 @@ def _rows(n: int) -> I64:
     return _ARANGE[:n]
 
 
+@kernel
+def _unset_ids(ids: I64, values: I64, unset: int, mark: int, out: I64) -> int:
+    """The distinct ids (-1 skipped) whose value is ``unset``, in order of first sight, into
+    ``out``, each marked (its value set to ``mark``, so later rows of it pass); how many."""
+    n = 0
+    for i in range(ids.size):
+        j = ids[i]
+        if j >= 0 and values[j] == unset:
+            values[j] = mark
+            out[n] = j
+            n += 1
+    return n
+
+
+@kernel
+def _gather(values: I64, ids: I64, null: int, out: I64) -> None:
+    """``values[ids]``, ``null`` where the id is -1."""
+    for i in range(ids.size):
+        j = ids[i]
+        out[i] = values[j] if j >= 0 else null
+
+
 class Column:
     """A numpy column indexed by a dense key id, growing on demand, with a default value."""
 
@@ -82,6 +104,18 @@ class Column:
         if ids.size:
             self.ensure(int(ids.max()) + 1)
         return self.data[ids]
+
+    def unset(self, ids: I64, mark: int) -> I64:
+        """The distinct ``ids`` (none -1, all below the size made sure of) still holding the
+        default, in order of first sight; each now holds ``mark`` until it is set."""
+        out = np.empty(ids.size, np.int64)
+        return out[: _unset_ids(ids, self.data, self.default, mark, out)]
+
+    def take(self, ids: I64, null: int) -> I64:
+        """Values at ``ids`` (all below the size made sure of), ``null`` where the id is -1."""
+        out = np.empty(ids.size, np.int64)
+        _gather(self.data, ids, null, out)
+        return out
 
 
 @kernel
@@ -734,6 +768,9 @@ def warm() -> None:
     m.lookup(keys, -1)
     m.add_new(keys + 8, keys)
     m.reserve(64)  # grows: the insert loop again
+    col = Column(np.int64, NONE)
+    col.unset(keys, 0)
+    col.take(keys, -1)
     for kind in (pa.string(), pa.large_string()):  # int32 and int64 offsets
         Interner(plain=0).intern(pa.array(["a", "b", "a", None], kind))
 

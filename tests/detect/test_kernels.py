@@ -292,6 +292,30 @@ def test_column_grows_with_its_default() -> None:
 
 
 @SETTINGS
+@given(st.lists(st.integers(-1, 12), max_size=40), st.sets(st.integers(0, 12)))
+def test_column_unset_and_take_compiled_equal_plain(ids: list[int], known: set[int]) -> None:
+    """The first-unset and gather loops, compiled and plain: the ids never set, distinct, in
+    order of first sight (each marked), and the values with ``null`` for -1."""
+    rows = np.array(ids, I64)
+    runs = []
+    for unset, gather in (
+        (kernels._unset_ids, kernels._gather),
+        (plain(kernels._unset_ids), plain(kernels._gather)),
+    ):
+        values = np.full(13, NONE, I64)
+        values[sorted(known)] = np.array(sorted(known), I64) * 10
+        out = np.zeros(rows.size, I64)
+        n = unset(rows, values, NONE, -7, out)
+        got = np.zeros(rows.size, I64)
+        gather(values, rows, -99, got)
+        runs.append((out[:n].tolist(), values.tolist(), got.tolist()))
+    assert runs[0] == runs[1]
+    first = list(dict.fromkeys(i for i in ids if i >= 0 and i not in known))
+    assert runs[0][0] == first
+    assert runs[0][2] == [-99 if i < 0 else (10 * i if i in known else -7) for i in ids]
+
+
+@SETTINGS
 @given(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1))
 def test_pair_keys_are_unique_and_carry_the_first(a: int, b: int) -> None:
     k = pair_keys(np.array([a], I64), np.array([b], I64))
