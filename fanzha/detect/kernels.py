@@ -85,6 +85,35 @@ def _gather(values: I64, ids: I64, null: int, out: I64) -> None:
         out[i] = values[j] if j >= 0 else null
 
 
+@kernel
+def _max_so_far(keys: I64, values: I64, active: B, state: I64, out: I64) -> None:
+    """Row by row: the key's state raised to the row's value where ``active``, then read."""
+    for r in range(keys.size):
+        c = keys[r]
+        if active[r] and values[r] > state[c]:
+            state[c] = values[r]
+        out[r] = state[c]
+
+
+@kernel
+def _min_so_far(keys: I64, values: I64, state: I64, out: I64) -> None:
+    """Row by row: the key's state lowered to the row's value, then read."""
+    for r in range(keys.size):
+        c = keys[r]
+        if values[r] < state[c]:
+            state[c] = values[r]
+        out[r] = state[c]
+
+
+@kernel
+def _sum_so_far(keys: I64, values: I64, state: I64, out: I64) -> None:
+    """Row by row: the row's value added to the key's state, then read."""
+    for r in range(keys.size):
+        c = keys[r]
+        state[c] += values[r]
+        out[r] = state[c]
+
+
 class Column:
     """A numpy column indexed by a dense key id, growing on demand, with a default value."""
 
@@ -110,6 +139,31 @@ class Column:
         default, in order of first sight; each now holds ``mark`` until it is set."""
         out = np.empty(ids.size, np.int64)
         return out[: _unset_ids(ids, self.data, self.default, mark, out)]
+
+    def max_so_far(self, keys: I64, values: I64, active: B) -> I64:
+        """For each row in order (``keys`` none negative): the largest of the key's value and
+        of the ``active`` rows' ``values`` so far, this row's included; the column advanced."""
+        out = np.empty(keys.size, np.int64)
+        if keys.size:
+            self.ensure(int(keys.max()) + 1)
+            _max_so_far(keys, values, active, self.data, out)
+        return out
+
+    def min_so_far(self, keys: I64, values: I64) -> I64:
+        """:meth:`max_so_far`'s smallest, every row counting."""
+        out = np.empty(keys.size, np.int64)
+        if keys.size:
+            self.ensure(int(keys.max()) + 1)
+            _min_so_far(keys, values, self.data, out)
+        return out
+
+    def sum_so_far(self, keys: I64, values: I64) -> I64:
+        """:meth:`max_so_far`'s sum (the key's value plus the rows' values so far)."""
+        out = np.empty(keys.size, np.int64)
+        if keys.size:
+            self.ensure(int(keys.max()) + 1)
+            _sum_so_far(keys, values, self.data, out)
+        return out
 
     def take(self, ids: I64, null: int) -> I64:
         """Values at ``ids`` (all below the size made sure of), ``null`` where the id is -1."""
@@ -316,6 +370,25 @@ def _intern_rows(
     return n - stored
 
 
+@kernel
+def _count_rows(table: I64, values: I64, home: I64, keys: I64, mask: int, out: I64) -> int:
+    """Row by row: one more for the row's key (added with 0 first when absent), then read;
+    the number of keys added."""
+    n = 0
+    for i in range(keys.size):
+        k = keys[i]
+        s = home[i]
+        while table[s] != k and table[s] != _FREE:
+            s = (s + 1) & mask
+        if table[s] == _FREE:
+            table[s] = k
+            values[s] = 0
+            n += 1
+        values[s] += 1
+        out[i] = values[s]
+    return n
+
+
 class IntMap(MutableMapping[int, int]):
     """A hash map from int64 keys to int64 values, read and written a whole array at a time.
 
@@ -434,6 +507,16 @@ class IntMap(MutableMapping[int, int]):
         at = np.ascontiguousarray(at, np.int64)
         self._n += _first_seen(self._keys, self._values, home, keys, at, self._mask, out, added)
         return out, added
+
+    def count(self, keys: I64) -> I64:
+        """For each row in order: its key's value plus one (an absent key counting from 0),
+        kept in the map: how many times the key was counted, this row included. Keys equal
+        to ``_FREE`` are not allowed."""
+        keys = np.ascontiguousarray(keys, np.int64)
+        self.reserve(keys.size)
+        out = np.empty(keys.size, np.int64)
+        self._n += _count_rows(self._keys, self._values, self._home(keys), keys, self._mask, out)
+        return out
 
     def reserve(self, more: int) -> None:
         """Room for ``more`` keys to come without growing (the table stays at most half full)."""
@@ -771,6 +854,10 @@ def warm() -> None:
     col = Column(np.int64, NONE)
     col.unset(keys, 0)
     col.take(keys, -1)
+    col.max_so_far(keys, keys, keys > 1)
+    col.min_so_far(keys, keys)
+    col.sum_so_far(keys, keys)
+    m.count(keys)
     for kind in (pa.string(), pa.large_string()):  # int32 and int64 offsets
         Interner(plain=0).intern(pa.array(["a", "b", "a", None], kind))
 
@@ -828,93 +915,6 @@ def group_rows(keys: I64) -> tuple[I64, I64, I64, I64]:
     inverse = np.empty(keys.size, np.int64)
     inverse[order] = group
     return order, at[group], order[at], inverse
-
-
-def group_starts(keys: I64) -> tuple[I64, I64]:
-    """Stable order grouping equal keys, and for each sorted row the position its group starts."""
-    order, starts, _, _ = group_rows(keys)
-    return order, starts
-
-
-def _involved(keys: I64, active: B) -> I64:
-    """Rows whose key has at least one active row (the only rows a sparse running sum or
-    maximum changes)."""
-    wanted = np.unique(keys[active])
-    at = np.minimum(np.searchsorted(wanted, keys), wanted.size - 1)
-    return np.flatnonzero(wanted[at] == keys)
-
-
-def running_count(keys: I64) -> I64:
-    """For each row, how many earlier rows of the batch have the same key (0 for the first)."""
-    order, starts = group_starts(keys)
-    out = np.empty(keys.size, np.int64)
-    out[order] = _rows(keys.size) - starts
-    return out
-
-
-def running_sum(keys: I64, values: I64, *, inclusive: bool = True) -> I64:
-    """Running sum of ``values`` per key in row order (including the row itself by default)."""
-    active = values != 0
-    k = int(np.count_nonzero(active))
-    if k == 0:
-        return np.zeros(keys.size, np.int64)
-    if 8 * k < keys.size:  # few non-zero values: only the rows of their keys change
-        rows = _involved(keys, active)
-        if rows.size < keys.size:
-            out = np.zeros(keys.size, np.int64)
-            out[rows] = running_sum(keys[rows], values[rows], inclusive=inclusive)
-            return out
-    order, starts = group_starts(keys)
-    sv = values[order]
-    cs = np.cumsum(sv)
-    before = np.where(starts > 0, cs[starts - 1], 0)
-    run = cs - before
-    if not inclusive:
-        run = run - sv
-    out = np.empty(keys.size, np.int64)
-    out[order] = run
-    return out
-
-
-def running_max(keys: I64, values: I64, *, inclusive: bool = True, floor: int = NONE) -> I64:
-    """Running maximum of ``values`` per key in row order; ``floor`` where nothing came yet."""
-    n = values.size
-    if n == 0:
-        return np.empty(0, np.int64)
-    active = values > floor
-    k = int(np.count_nonzero(active))
-    if k == 0:  # nothing above the floor: the floor everywhere
-        return np.full(n, floor, np.int64)
-    if 8 * k < n:  # few values above the floor: only the rows of their keys change
-        rows = _involved(keys, active)
-        if rows.size < n:
-            out = np.full(n, floor, np.int64)
-            out[rows] = running_max(keys[rows], values[rows], inclusive=inclusive, floor=floor)
-            return out
-    order, _, first, inverse = group_rows(keys)
-    if inclusive and n > 1 and (values[1:] <= values[:-1]).all():
-        # Non-increasing values (``-at`` of rows sorted by time): each key's first value.
-        return np.maximum(values[first][inverse], floor)
-    sk, sv = keys[order], values[order]
-    out = np.empty(n, np.int64)
-    new = np.empty(n, np.bool_)
-    new[0] = True
-    np.not_equal(sk[1:], sk[:-1], out=new[1:])
-    seg = np.cumsum(new) - 1
-    # Segmented maximum: rank the values, lift each segment above the previous one so one
-    # global maximum.accumulate never leaks across keys, and map the ranks back.
-    uniq = np.unique(sv)
-    rank = np.searchsorted(uniq, sv)
-    lifted = rank + seg * uniq.size
-    acc = uniq[np.maximum.accumulate(lifted) - seg * uniq.size]
-    if not inclusive:
-        prev = np.empty(n, np.int64)
-        prev[0] = floor
-        prev[1:] = acc[:-1]
-        prev[new] = floor
-        acc = prev
-    out[order] = np.maximum(acc, floor)
-    return out
 
 
 class KeySeen:

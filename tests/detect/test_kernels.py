@@ -20,11 +20,7 @@ from fanzha.detect.kernels import (
     IntMap,
     KeySeen,
     group_rows,
-    group_starts,
     pair_keys,
-    running_count,
-    running_max,
-    running_sum,
     stable_order,
     take_strings,
 )
@@ -43,70 +39,101 @@ def keyed(draw: st.DrawFn, lo: int = -(10**6), hi: int = 10**6) -> tuple[list[in
     return keys, values
 
 
-@SETTINGS
-@given(keys_st)
-def test_running_count(keys: list[int]) -> None:
-    seen: dict[int, int] = {}
-    expected = []
-    for k in keys:
-        expected.append(seen.get(k, 0))
-        seen[k] = seen.get(k, 0) + 1
-    assert running_count(np.array(keys, I64)).tolist() == expected
+@st.composite
+def keyed_rows(draw: st.DrawFn) -> tuple[list[int], list[int], list[bool], list[int]]:
+    """Rows of keys (ids 0-6), values (times, sentinels included), whether each row is
+    active, and each key's state before the batch."""
+    keys = draw(st.lists(st.integers(0, 6), max_size=60))
+    values = draw(
+        st.lists(
+            st.one_of(st.integers(-(10**6), 10**6), st.sampled_from([NONE + 1, NEVER - 1])),
+            min_size=len(keys),
+            max_size=len(keys),
+        )
+    )
+    active = draw(st.lists(st.booleans(), min_size=len(keys), max_size=len(keys)))
+    state = draw(st.lists(st.integers(-(10**6), 10**6), min_size=7, max_size=7))
+    return keys, values, active, state
+
+
+def _column(state: list[int]) -> Column:
+    col = Column(np.int64, 0)
+    col.data[: len(state)] = state
+    return col
 
 
 @SETTINGS
-@given(keyed(), st.booleans())
-def test_running_sum(kv: tuple[list[int], list[int]], inclusive: bool) -> None:
-    keys, values = kv
-    total: dict[int, int] = {}
-    expected = []
-    for k, v in zip(keys, values, strict=True):
-        before = total.get(k, 0)
-        expected.append(before + v if inclusive else before)
-        total[k] = before + v
-    got = running_sum(np.array(keys, I64), np.array(values, I64), inclusive=inclusive)
-    assert got.tolist() == expected
+@given(keyed_rows())
+def test_so_far_columns_as_a_per_row_loop(
+    case: tuple[list[int], list[int], list[bool], list[int]],
+) -> None:
+    """Largest (of the active rows), smallest and sum so far per key, this row included and
+    carrying the column's state in and out: what a per-row loop over a dict answers."""
+    keys, values, active, state = case
+    k, v, a = np.array(keys, I64), np.array(values, I64), np.array(active, np.bool_)
+    small = v % 1000  # sums of counts and flags: no sentinels to overflow
+    top, low, total = dict(enumerate(state)), dict(enumerate(state)), dict(enumerate(state))
+    want_max, want_min, want_sum = [], [], []
+    for key, value, on in zip(keys, values, active, strict=True):
+        top[key] = max(top[key], value) if on else top[key]
+        low[key] = min(low[key], value)
+        total[key] += value % 1000
+        want_max.append(top[key])
+        want_min.append(low[key])
+        want_sum.append(total[key])
+    cols = _column(state), _column(state), _column(state)
+    assert cols[0].max_so_far(k, v, a).tolist() == want_max
+    assert cols[1].min_so_far(k, v).tolist() == want_min
+    assert cols[2].sum_so_far(k, small).tolist() == want_sum
+    for col, final in zip(cols, (top, low, total), strict=True):
+        assert col.data[:7].tolist() == [final[i] for i in range(7)]
 
 
 @SETTINGS
-@given(keyed(), st.booleans(), st.sampled_from([NONE, 0, -5]))
-def test_running_max(kv: tuple[list[int], list[int]], inclusive: bool, floor: int) -> None:
-    keys, values = kv
-    best: dict[int, int] = {}
-    expected = []
-    for k, v in zip(keys, values, strict=True):
-        before = best.get(k, floor)
-        expected.append(max(before, v, floor) if inclusive else max(before, floor))
-        best[k] = max(before, v)
-    got = running_max(np.array(keys, I64), np.array(values, I64), inclusive=inclusive, floor=floor)
-    assert got.tolist() == expected
+@given(keyed_rows())
+def test_so_far_loops_compiled_equal_plain(
+    case: tuple[list[int], list[int], list[bool], list[int]],
+) -> None:
+    keys, values, active, state = case
+    k, v, a = np.array(keys, I64), np.array(values, I64), np.array(active, np.bool_)
+    runs = []
+    for form in (kernels._max_so_far, plain(kernels._max_so_far)):
+        st_, out = np.array(state, I64), np.zeros(k.size, I64)
+        form(k, v, a, st_, out)
+        runs.append((st_.tolist(), out.tolist()))
+    for form in (kernels._min_so_far, plain(kernels._min_so_far)):
+        st_, out = np.array(state, I64), np.zeros(k.size, I64)
+        form(k, v, st_, out)
+        runs.append((st_.tolist(), out.tolist()))
+    for form in (kernels._sum_so_far, plain(kernels._sum_so_far)):
+        st_, out = np.array(state, I64), np.zeros(k.size, I64)
+        form(k, v % 1000, st_, out)
+        runs.append((st_.tolist(), out.tolist()))
+    assert runs[0] == runs[1] and runs[2] == runs[3] and runs[4] == runs[5]
 
 
 @SETTINGS
-@given(keyed(lo=NONE + 1, hi=NEVER - 1))
-def test_running_max_extreme_values(kv: tuple[list[int], list[int]]) -> None:
-    """Sentinels and huge values (times, "never") do not overflow the segmented maximum."""
-    keys, values = kv
-    best: dict[int, int] = {}
-    expected = []
-    for k, v in zip(keys, values, strict=True):
-        best[k] = max(best.get(k, NONE), v)
-        expected.append(best[k])
-    assert running_max(np.array(keys, I64), np.array(values, I64)).tolist() == expected
-
-
-@SETTINGS
-@given(keys_st)
-def test_group_starts(keys: list[int]) -> None:
-    order, starts = group_starts(np.array(keys, I64))
-    sk = [keys[i] for i in order.tolist()]
-    assert sk == sorted(keys)
-    # Stable: equal keys keep their row order.
-    for a, b in itertools.pairwise(order.tolist()):
-        if keys[a] == keys[b]:
-            assert a < b
-    for i, s in enumerate(starts.tolist()):
-        assert sk[s] == sk[i] and (s == 0 or sk[s - 1] != sk[i])
+@given(st.lists(st.lists(st.integers(0, 2**40), max_size=30), max_size=5))
+def test_intmap_count_as_a_per_row_loop(batches: list[list[int]]) -> None:
+    """Counts of each key so far, this row included, over batches (the map keeps them); the
+    counting loop compiled and plain alike."""
+    m, counts = IntMap(), dict[int, int]()
+    for batch in batches:
+        want = []
+        for key in batch:
+            counts[key] = counts.get(key, 0) + 1
+            want.append(counts[key])
+        assert m.count(np.array(batch, I64)).tolist() == want
+    assert dict(m.items()) == counts
+    keys = np.array([key for b in batches for key in b], I64)
+    runs = []
+    for form in (kernels._count_rows, plain(kernels._count_rows)):
+        table, values = np.full(256, kernels._FREE, I64), np.zeros(256, I64)
+        out = np.zeros(keys.size, I64)
+        added = form(table, values, (keys * 7) & 255, keys, 255, out)
+        runs.append((added, out.tolist(), table.tolist(), values.tolist()))
+    assert runs[0] == runs[1]
+    assert runs[0][0] == len(counts)
 
 
 def _batches(draw: st.DrawFn, n: int) -> list[int]:
@@ -402,37 +429,6 @@ def test_stable_order_and_groups(keys: list[int], spread: int) -> None:
     assert first.tolist() == first_idx.tolist() and inverse.tolist() == inv.tolist()
     assert k[order].tolist() == sorted(k.tolist())
     assert (k[first] == uniq).all() and (k[order][starts] == k[order]).all()
-
-
-@SETTINGS
-@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([NONE, NONE, NONE, 0, 3, -7, 9]))))
-def test_sparse_running_sum_and_max(rows: list[tuple[int, int]]) -> None:
-    """Mostly-empty values (times of rare rows, marks of hits) take the sparse path: the same
-    answers as a loop."""
-    keys = np.array([k for k, _ in rows], I64)
-    values = np.array([v for _, v in rows], I64)
-    best: dict[int, int] = {}
-    total: dict[int, int] = {}
-    want_max, want_sum = [], []
-    for k, v in rows:
-        best[k] = max(best.get(k, NONE), v)
-        want_max.append(best[k])
-        total[k] = total.get(k, 0) + (v if v != NONE else 0)
-        want_sum.append(total[k])
-    assert running_max(keys, values).tolist() == want_max
-    sums = np.where(values == NONE, 0, values)
-    assert running_sum(keys, sums).tolist() == want_sum
-
-
-@SETTINGS
-@given(st.lists(st.integers(0, 5), max_size=40))
-def test_running_max_of_falling_values(keys: list[int]) -> None:
-    """Non-increasing values (``-at`` of time-sorted rows) take a shortcut: each key's first."""
-    k = np.array(keys, I64)
-    values = -np.arange(k.size, dtype=I64) // 2
-    first: dict[int, int] = {}
-    expected = [first.setdefault(key, int(v)) for key, v in zip(keys, values, strict=True)]
-    assert running_max(k, values).tolist() == expected
 
 
 @SETTINGS
