@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanzha.intel.keyset import Strings, as_string_array, hash_strings
+from fanzha.intel.keyset import KeySet, Strings, as_string_array, hash_strings
 from fanzha.jit import kernel
 
 I64 = npt.NDArray[np.int64]
@@ -860,6 +860,7 @@ def warm() -> None:
     m.count(keys)
     for kind in (pa.string(), pa.large_string()):  # int32 and int64 offsets
         Interner(plain=0).intern(pa.array(["a", "b", "a", None], kind))
+        KeySet.build(pa.array(["a", "b"], kind)).lookup(pa.array(["a", "c"] * 16, kind))
 
 
 def _add_absent(m: IntMap, keys: I64, values: I64) -> None:

@@ -116,6 +116,43 @@ def test_hash_kernel_compiled_equals_plain_and_spans(values: list[str | None]) -
 
 @settings(max_examples=100, deadline=None)
 @given(
+    keys=st.lists(TEXT, min_size=1, max_size=30),
+    values=st.lists(TEXT, max_size=20),
+    data=st.data(),
+)
+def test_lookup_loop_compiled_equals_plain_and_survives_collisions(
+    keys: list[str], values: list[str], data: st.DataObject
+) -> None:
+    """Spans looked up with their own hash, or with a key's hash (as if the two collided):
+    a hash met with other bytes is no match, compiled and plain alike."""
+    ks = KeySet.build(keys)
+    first = first_index(keys)
+    strings = Strings.of(values)
+    starts = strings.offsets[:-1].astype(np.int64)
+    lengths = np.diff(strings.offsets).astype(np.int64)
+    hashes = hash_strings(values)
+    borrowed = data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values)))
+    donor = data.draw(st.sampled_from(keys))
+    hashes[np.array(borrowed, bool)] = hash_strings([donor])[0]
+    want = [
+        first.get(v, -1) if not b or v == donor else -1
+        for v, b in zip(values, borrowed, strict=True)
+    ]
+    runs = []
+    for form in (keyset._lookup_keys, plain(keyset._lookup_keys)):
+        found = np.zeros(len(values), np.int64)
+        k = ks._keys
+        form(
+            ks._table, ks._index, ks._capacity, k.data, k.offsets, strings.data,
+            starts, lengths, hashes, np.zeros(len(values), np.int64), found,
+        )  # fmt: skip
+        runs.append(found.tolist())
+    assert runs[0] == runs[1] == want
+    assert ks.lookup_hashes(strings, starts, lengths, hashes).tolist() == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(
     keys=st.lists(TEXT, max_size=30),
     values=st.lists(TEXT, min_size=1, max_size=20),
     data=st.data(),
