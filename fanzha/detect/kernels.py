@@ -28,23 +28,25 @@ NEVER = np.iinfo(np.int64).max  # "no time yet" for first-seen columns
 NONE = np.iinfo(np.int64).min  # "no time yet" for last-seen columns
 _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
-_WINDOW: Final = np.arange(4, dtype=np.int64)  # slots an IntMap probe reads a step
 _ARANGE = np.arange(0, dtype=np.int64)
 Hasher = Callable[[pa.Array], npt.NDArray[np.uint64]]
 #: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
 #: 1–30 µs whatever its size, a dict look-up a fraction of a microsecond.
 SMALL: Final = 64
-#: Batches of at most this many rows go through a dict row by row, not encoded first...
-INTERN_PLAIN: Final = 384
+#: Batches of at most this many rows go through a dict row by row...
+INTERN_PLAIN: Final = 48
 #: ... and batches of at most this many distinct values through the dict (measured: the
-#: hashed path costs about 0.2 ms plus 0.3 µs a value, the dict 0.3 µs a value while it is
-#: small, up to 1 µs once it holds millions)...
-PLAIN_DISTINCT: Final = 2048
+#: compiled hashed path costs 25-100 µs plus 0.1-0.2 µs a value, the dict 0.5-1.3 µs a value
+#: once it holds millions)...
+PLAIN_DISTINCT: Final = 48
 #: ... when the dict lacks at most this many values (bringing it up to date costs a Python
 #: string and a dict insert per value, about what one value costs the hashed path).
 DICT_LAG: Final = 1024
 #: The fixed cost of one call of the hashed path, in values.
-HASHED_FIXED: Final = 600
+HASHED_FIXED: Final = 64
+#: Batches of at most this many rows are hashed row by row, never dictionary-encoded first
+#: (encoding costs more than the hashed path saves on a few thousand rows).
+ENCODE_MIN: Final = 8192
 #: Values a lagging dict takes in per call once it is worth bringing up to date (about half
 #: a millisecond: 40,000 at once were a 10 ms stall in one live call).
 SYNC_STEP: Final = 2048
@@ -662,9 +664,10 @@ class Interner:
     def _intern_arrow(self, array: pa.Array) -> I64:
         if len(array) == 0:
             return np.empty(0, np.int64)
-        if self._direct > 0 and len(array) > self._plain:
-            # Mostly distinct values (the last encoding said so): hash the rows themselves.
-            self._direct -= 1
+        if len(array) <= ENCODE_MIN or (self._direct > 0 and len(array) > self._plain):
+            # Few rows, or mostly distinct values (the last encoding said so): hash the rows
+            # themselves.
+            self._direct -= len(array) > ENCODE_MIN
             self._store_pending()
             return self._intern_hashed(array)
         # Arrow's dictionary encoding first: only the distinct values are hashed (a column of
