@@ -28,6 +28,7 @@ NEVER = np.iinfo(np.int64).max  # "no time yet" for first-seen columns
 NONE = np.iinfo(np.int64).min  # "no time yet" for last-seen columns
 _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
+_GOLDEN_SIGNED: Final = np.int64(0x9E3779B97F4A7C15 - (1 << 64))  # the same bits, as int64
 _ARANGE = np.arange(0, dtype=np.int64)
 Hasher = Callable[[pa.Array], npt.NDArray[np.uint64]]
 #: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
@@ -391,6 +392,23 @@ def _count_rows(table: I64, values: I64, home: I64, keys: I64, mask: int, out: I
     return n
 
 
+@kernel
+def _rehash(old: I64, old_values: I64, table: I64, values: I64, shift: int, mask: int) -> None:
+    """Every key of the table ``old`` into the empty ``table``, at its home there (the
+    :meth:`IntMap._home` multiply-shift, in int64: an arithmetic shift masked keeps the bits
+    a logical one gives). The old table lists its keys nearly in the order of their new
+    homes, so the writes move along the new one."""
+    for i in range(old.size):
+        k = old[i]
+        if k == _FREE:
+            continue
+        s = ((k * _GOLDEN_SIGNED) >> shift) & mask
+        while table[s] != _FREE:
+            s = (s + 1) & mask
+        table[s] = k
+        values[s] = old_values[i]
+
+
 class IntMap(MutableMapping[int, int]):
     """A hash map from int64 keys to int64 values, read and written a whole array at a time.
 
@@ -526,10 +544,10 @@ class IntMap(MutableMapping[int, int]):
             self._grow(3 * (self._n + more))
 
     def _grow(self, capacity: int) -> None:
-        used = self._keys != _FREE
-        keys, values = self._keys[used], self._values[used]
+        keys, values = self._keys, self._values
         self._alloc(capacity)
-        _insert(self._keys, self._values, self._home(keys), keys, values, self._mask)
+        with np.errstate(over="ignore"):  # the plain form (FANZHA_JIT=0) wraps as NumPy does
+            _rehash(keys, values, self._keys, self._values, 64 - self._bits, self._mask)
 
     def arrays(self) -> tuple[I64, I64]:
         """Every (key, value) as two arrays, by key (the same whatever the map's history)."""

@@ -385,6 +385,25 @@ def test_intmap_is_a_dict(batches: list[list[tuple[int, int]]], capacity: int) -
     assert m.get(12345) == 6 and m.get(-12345) is None
 
 
+@SETTINGS
+@given(st.sets(st.integers(NONE + 1, NEVER), max_size=40), st.integers(6, 9))
+def test_rehash_loop_puts_keys_at_their_homes(keys: set[int], bits: int) -> None:
+    """Growing re-inserts every key where the map's probe (its own multiply-shift home)
+    finds it, compiled and plain alike."""
+    old = IntMap(64)
+    k = np.array(sorted(keys), I64)
+    old.add_new(k, k // 3)
+    runs = []
+    for form in (kernels._rehash, plain(kernels._rehash)):
+        grown = IntMap(1 << bits)
+        with np.errstate(over="ignore"):
+            form(old._keys, old._values, grown._keys, grown._values, 64 - bits, grown._mask)
+        grown._n = len(keys)
+        assert grown.get_many(k, -1).tolist() == (k // 3).tolist()
+        runs.append((grown._keys.tolist(), grown._values.tolist()))
+    assert runs[0] == runs[1]
+
+
 def test_intmap_grows_past_many_keys() -> None:
     m = IntMap()
     keys = np.arange(0, 300_000 * 7, 7, dtype=I64) << 31
