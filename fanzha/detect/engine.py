@@ -451,9 +451,7 @@ class Engine:
         found = self._found_by_rules(f, hits) + self._named_in_reports(reports)
         found.sort(key=lambda i: (i.first_seen, -i.verdict.rank, i.kind.value, i.value))
         learnt = self.intel.learn(found)
-        self.contacts.add(
-            cps, f.subject[rows], f.at[rows], f.kind[rows], f.event_id.take(pa.array(rows))
-        )
+        self.contacts.add(cps, f.subject[rows], f.at[rows], f.kind[rows], f.event_id, rows)
         records = [r for r in map(self._record, learnt) if r is not None]
         signals += self._retro(records)
         for r in records:

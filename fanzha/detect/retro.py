@@ -62,8 +62,9 @@ class ContactIndex:
     def __len__(self) -> int:
         return sum(c.cp.size for c in self.chunks)
 
-    def add(self, cp: I64, subject: I64, at: I64, kind: I64, event_id: pa.Array) -> None:
-        """Index a batch of contacts."""
+    def add(self, cp: I64, subject: I64, at: I64, kind: I64, event_id: pa.Array, rows: I64) -> None:
+        """Index a batch of contacts (the event of contact ``i`` is ``event_id[rows[i]]``:
+        the ids are taken once, for the contacts kept)."""
         keep = (cp >= 0) & (subject >= 0)
         if not keep.any():
             return
@@ -75,7 +76,7 @@ class ContactIndex:
                 subject=subject[order].astype(np.int32),
                 at=at[order],
                 kind=kind[order].astype(np.int8),
-                event_id=event_id.take(pa.array(order, pa.int64())),
+                event_id=event_id.take(pa.array(rows[order], pa.int64())),
                 max_at=int(at[idx].max()),
             )
         )

@@ -10,8 +10,10 @@ from fanzha.detect.retro import ContactIndex
 
 def _add(index: ContactIndex, cp: list[int], at: list[int], first_id: int) -> None:
     n = len(cp)
-    ids = pa.array([f"e{first_id + i}" for i in range(n)], pa.string())
-    index.add(np.array(cp), np.arange(n) + 100, np.array(at), np.full(n, 3), ids)
+    # the events in reverse, each contact pointing at its own: ids are taken through ``rows``
+    ids = pa.array([f"e{first_id + i}" for i in reversed(range(n))], pa.string())
+    rows = np.arange(n)[::-1].copy()
+    index.add(np.array(cp), np.arange(n) + 100, np.array(at), np.full(n, 3), ids, rows)
 
 
 def test_small_chunks_merge_and_answer_as_unmerged() -> None:
@@ -27,6 +29,8 @@ def test_small_chunks_merge_and_answer_as_unmerged() -> None:
     assert len(merged) == len(apart) == 1200
     for cp in range(21):
         assert merged.contacts([cp], 1_200) == apart.contacts([cp], 1_200)
+    for c in merged.contacts(range(21), 0):  # subject 100 + i is event i of its batch
+        assert int(c.event_id[1:]) % 4 == c.subject - 100
 
 
 def test_chunks_far_apart_in_time_stay_apart_and_expire() -> None:
