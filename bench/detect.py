@@ -506,11 +506,14 @@ def _warm_imports() -> None:
     import fanzha.detect.reference
     import fanzha.detection
     import fanzha.service  # noqa: F401
+    from fanzha.detect.kernels import warm
     from fanzha.model.values import parse_url
 
     # The suffix list loads on the first URL a police report names (0.2 s): a live worker
     # loads it before it takes traffic.
     parse_url("http://example.com/")
+    # Numba and the compiled kernels load before the first batch, as a worker does (1-2 s).
+    warm()
 
 
 def main() -> None:

@@ -53,9 +53,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanzha import jit
 from fanzha.detect.engine import BatchResult, Engine
 from fanzha.detect.intel_view import IntelView
+from fanzha.detect.kernels import warm as warm_kernels
 from fanzha.detect.registry import Registry as DetectRegistry
 from fanzha.detect.scoring import Change
 from fanzha.detection import (
@@ -486,7 +486,7 @@ class LiveLoop:
         self._wake.set()
 
     def _run(self) -> None:
-        jit.preload()  # the first batch should not wait a second for the compiler's import
+        warm_kernels()  # the first batch should not wait two seconds for the compiled loops
         settings = self.app.settings
         next_tick = time.monotonic()
         next_snapshot = next_tick + settings.live_snapshot_s

@@ -29,10 +29,8 @@ from fanzha.detect.kernels import (
     KeySeen,
     members,
     pair_keys,
-    running_count,
-    running_max,
-    running_sum,
 )
+from fanzha.jit import kernel
 
 _CONTACT_KINDS = (K.CALL, K.SMS, K.VISIT, K.INSTALL, K.PAY)
 #: A call at least this long (s) counts in ``long_calls``: the grooming calls of the seeds last
@@ -75,9 +73,7 @@ class CounterpartyState:
         if pay.any():
             rows = np.flatnonzero(pay & (f.subject >= 0))
             new = self.payer_pairs.is_new(pair_keys(f.cp[rows], f.subject[rows]), f.at[rows])
-            base = self.payers.get(f.cp[rows])
-            payers[rows] = base + running_sum(f.cp[rows], new.astype(np.int64))
-            np.add.at(self.payers.data, f.cp[rows], new.astype(np.int64))
+            payers[rows] = self.payers.sum_so_far(f.cp[rows], new.astype(np.int64))
         f.features["cp_payers"] = payers
 
     def _born(self, cp: I64) -> I64:
@@ -99,20 +95,13 @@ class CounterpartyState:
         slot = np.concatenate([np.zeros(rows1.size, np.int64), np.ones(rows2.size, np.int64)])
         rows, slot = rows[order], slot[order]
         ids = np.concatenate([f.cp[rows1], f.cp2[rows2]])[order]
-        first_all = np.full(rows.size, NEVER, np.int64)
-        reach_all = np.zeros(rows.size, np.int64)
-        if rows.size:
-            at, subject = f.at[rows], f.subject[rows]
-            prior_first = self.first_at.get(ids)
-            batch_first = running_max(ids, -at, inclusive=True)  # -(min at so far)
-            first_all = np.minimum(prior_first, -batch_first)
-            np.minimum.at(self.first_at.data, ids, at)
-            # Rows without a subject reach no one (they must not count as some subject's).
-            new = np.zeros(rows.size, np.bool_)
-            known = np.flatnonzero(subject >= 0)
-            new[known] = self.pairs.is_new(pair_keys(ids[known], subject[known]), at[known])
-            reach_all = self.subjects.get(ids) + running_sum(ids, new.astype(np.int64))
-            np.add.at(self.subjects.data, ids, new.astype(np.int64))
+        at, subject = f.at[rows], f.subject[rows]
+        # Rows without a subject reach no one (they must not count as some subject's).
+        new = np.zeros(rows.size, np.int64)
+        known = np.flatnonzero(subject >= 0)
+        new[known] = self.pairs.is_new(pair_keys(ids[known], subject[known]), at[known])
+        first_all = self.first_at.min_so_far(ids, at)
+        reach_all = self.subjects.sum_so_far(ids, new)
         out = []
         for which in (0, 1):
             first = np.full(n, NEVER, np.int64)
@@ -124,17 +113,34 @@ class CounterpartyState:
         return out[0], out[1]
 
 
-def _rising_runs(rising: np.ndarray, first: np.ndarray, before: I64) -> I64:
-    """For rows grouped by subject (``first``: a group's first row), the run of rising rows
-    ending at each row: 0 where it does not rise, else one more than the row before (before a
-    group's first row: ``before``, the subject's run so far, read at that row)."""
-    pos = np.arange(rising.size)
-    start = np.maximum.accumulate(np.where(first, pos, 0))  # the row's group starts here
-    reset = np.maximum.accumulate(np.where(rising, -1, pos))  # the last row not rising
-    # Since a reset in the group: rows since it; with none yet: the run carried in, plus
-    # every row of the group so far.
-    out: I64 = np.where(reset >= start, pos - reset, before[start] + pos - start + 1)
-    return out
+@kernel
+def _amount_rows(
+    pay: I64,
+    subj: I64,
+    amount: I64,
+    out_max: I64,
+    out_n: I64,
+    last: I64,
+    up_run: I64,
+    max_before: I64,
+    n_before: I64,
+    prev: I64,
+    run: I64,
+) -> None:
+    """Payment by payment (rows ``pay``, payer ``subj``): the payer's largest payment and
+    number of payments before it, its previous amount and the run of rising amounts ending
+    here (a rise: more than the previous one, the first ever not counting); the state
+    advanced."""
+    for i in range(pay.size):
+        r, c, a = pay[i], subj[i], amount[pay[i]]
+        max_before[r] = out_max[c]
+        n_before[r] = out_n[c]
+        prev[r] = last[c]
+        up_run[c] = up_run[c] + 1 if a > last[c] and last[c] > 0 else 0
+        run[r] = up_run[c]
+        out_max[c] = max(out_max[c], a)
+        out_n[c] += 1
+        last[c] = a
 
 
 @dataclass
@@ -172,12 +178,7 @@ class SubjectState:
             link_at[visit] = self.links.get(pair_keys(s[visit], f.cp[visit]), NEVER)
         f.features["link_at"] = link_at
         self._amounts(f, s, pay)
-        recv = f.kind == int(K.RECEIVE)
-        recv_at = np.where(recv, f.at, NONE)
-        before = running_max(s, recv_at, inclusive=True)
-        f.features["recv_at"] = np.maximum(before, self.recv_at.get(s))
-        if recv.any():
-            np.maximum.at(self.recv_at.data, s[recv], f.at[recv])
+        f.features["recv_at"] = self.recv_at.max_so_far(s, f.at, f.kind == int(K.RECEIVE))
 
     def _long_calls(self, f: Frame, s: I64) -> I64:
         """Long calls so far between this subject and this number (this row included)."""
@@ -187,11 +188,7 @@ class SubjectState:
         rows = np.flatnonzero(counted & (f.cp >= 0))
         if rows.size == 0:
             return out
-        k = keys[rows]
-        uniq, inverse = np.unique(k, return_inverse=True)
-        prior, where = self.long_calls.lookup(uniq, 0)
-        out[rows] = prior[inverse] + running_count(k) + 1
-        self.long_calls.put_many(uniq, prior + np.bincount(inverse, minlength=uniq.size), where)
+        out[rows] = self.long_calls.count(keys[rows])
         return out
 
     def _amounts(self, f: Frame, s: I64, pay: I64) -> None:
@@ -201,35 +198,13 @@ class SubjectState:
         prev = np.zeros(n, np.int64)
         run = np.zeros(n, np.int64)
         if pay.size:
-            subj, amt = s[pay], f.amount[pay]
-            out_max[pay] = np.maximum(
-                self.out_max.get(subj), running_max(subj, amt, inclusive=False, floor=0)
-            )
-            count = running_count(subj)
-            out_n[pay] = self.out_n.get(subj) + count
-            # Previous amount of the same subject, and the run of rising amounts ending here.
-            order = np.argsort(subj, kind="stable")
-            so, sa = subj[order], amt[order]
-            first = np.r_[True, so[1:] != so[:-1]]
-            p = np.empty(pay.size, np.int64)
-            p[1:] = sa[:-1]
-            p[first] = self.last_amount.get(so[first])
-            rising = (sa > p) & (p > 0)  # the first payment ever is not a rise
-            runs = _rising_runs(rising, first, self.up_run.get(so))
-            prev_s = np.empty(pay.size, np.int64)
-            prev_s[order] = p
-            run_s = np.empty(pay.size, np.int64)
-            run_s[order] = runs
-            prev[pay], run[pay] = prev_s, run_s
-            last = np.r_[so[1:] != so[:-1], True]
-            self.last_amount.ensure(int(so.max()) + 1)
-            self.up_run.ensure(int(so.max()) + 1)
-            self.last_amount.data[so[last]] = sa[last]
-            self.up_run.data[so[last]] = runs[last]
-            self.out_max.get(subj)
-            self.out_n.get(subj)
-            np.maximum.at(self.out_max.data, subj, amt)
-            np.add.at(self.out_n.data, subj, 1)
+            subj = s[pay]
+            size = int(subj.max()) + 1
+            for col in (self.out_max, self.out_n, self.last_amount, self.up_run):
+                col.ensure(size)
+            states = (self.out_max.data, self.out_n.data, self.last_amount.data, self.up_run.data)
+            rows = (out_max, out_n, prev, run)
+            _amount_rows(pay, subj, f.amount, *states, *rows)
         f.features["out_max_before"] = out_max
         f.features["out_n_before"] = out_n
         f.features["prev_amount"] = prev
@@ -238,9 +213,4 @@ class SubjectState:
     def exposure(self, f: Frame, hit: np.ndarray) -> None:
         """``exposed_at``: the last fraud contact of the subject up to this row (inclusive)."""
         s = np.maximum(f.subject, 0)
-        mark = np.where(hit, f.at, NONE)
-        f.features["exposed_at"] = np.maximum(
-            running_max(s, mark, inclusive=True), self.exposed.get(s)
-        )
-        if hit.any():
-            np.maximum.at(self.exposed.data, s[hit], f.at[hit])
+        f.features["exposed_at"] = self.exposed.max_so_far(s, f.at, hit)

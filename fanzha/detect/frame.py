@@ -325,32 +325,21 @@ class PerValue:
         cols = [self._column(name) for name in names]
         if ids.size == 0:
             return [np.empty(0, np.int64) for _ in cols]
+        ids = np.ascontiguousarray(ids, np.int64)
         for col in cols:  # every id is below the interner's size: no scan for the largest
             col.ensure(len(self.values))
-        some_null = bool(ids.min() < 0)
-        valid = ids >= 0 if some_null else None
-        safe = np.where(valid, ids, 0) if valid is not None else ids
-        got = cols[0].data[safe]
-        todo = got == _UNSET
-        if valid is not None:
-            todo &= valid
-        if not todo.any():
-            out: list[I64] = [got, *(col.data[safe] for col in cols[1:])]
-        else:
-            new = ids[todo]
-            if new.size > 1:
-                u, first = np.unique(new, return_index=True)
-                new = u[np.argsort(first, kind="stable")]
-            computed = compute(Values.of(self.values, new), new)
+        new = cols[0].unset(ids, _COMPUTING)
+        if new.size:
+            try:
+                computed = compute(Values.of(self.values, new), new)
+            except BaseException:
+                cols[0].data[new] = _UNSET
+                raise
             if not isinstance(computed, tuple):
                 computed = (computed,)
             for col, column in zip(cols, computed, strict=True):
                 col.data[new] = column
-            out = [col.data[safe] for col in cols]
-        if valid is not None:
-            for values, null in zip(out, nulls, strict=True):
-                values[~valid] = null
-        return out
+        return [col.take(ids, null) for col, null in zip(cols, nulls, strict=True)]
 
     def _column(self, name: str) -> Column:
         col = self._cols.get(name)
@@ -360,6 +349,7 @@ class PerValue:
 
 
 _UNSET = NONE  # an attribute not computed yet (no attribute takes this value)
+_COMPUTING = NONE + 1  # being computed (a value's later rows in the batch wait for it)
 
 
 class FrameBuilder:

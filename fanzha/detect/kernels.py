@@ -15,33 +15,39 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanzha.intel.keyset import Strings, as_string_array, hash_strings, spans_equal
+from fanzha.intel.keyset import KeySet, Strings, as_string_array, hash_strings
 from fanzha.jit import kernel
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
+U8 = npt.NDArray[np.uint8]
+U64 = npt.NDArray[np.uint64]
+Offsets = npt.NDArray[np.signedinteger[Any]]  # an Arrow array's offsets: int32 or int64
 NEVER = np.iinfo(np.int64).max  # "no time yet" for first-seen columns
 NONE = np.iinfo(np.int64).min  # "no time yet" for last-seen columns
 _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
-_WINDOW: Final = np.arange(4, dtype=np.int64)  # slots an IntMap probe reads a step
+_GOLDEN_SIGNED: Final = np.int64(0x9E3779B97F4A7C15 - (1 << 64))  # the same bits, as int64
 _ARANGE = np.arange(0, dtype=np.int64)
 Hasher = Callable[[pa.Array], npt.NDArray[np.uint64]]
 #: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
 #: 1–30 µs whatever its size, a dict look-up a fraction of a microsecond.
 SMALL: Final = 64
-#: Batches of at most this many rows go through a dict row by row, not encoded first...
-INTERN_PLAIN: Final = 384
+#: Batches of at most this many rows go through a dict row by row...
+INTERN_PLAIN: Final = 48
 #: ... and batches of at most this many distinct values through the dict (measured: the
-#: hashed path costs about 0.2 ms plus 0.3 µs a value, the dict 0.3 µs a value while it is
-#: small, up to 1 µs once it holds millions)...
-PLAIN_DISTINCT: Final = 2048
+#: compiled hashed path costs 25-100 µs plus 0.1-0.2 µs a value, the dict 0.5-1.3 µs a value
+#: once it holds millions)...
+PLAIN_DISTINCT: Final = 48
 #: ... when the dict lacks at most this many values (bringing it up to date costs a Python
 #: string and a dict insert per value, about what one value costs the hashed path).
 DICT_LAG: Final = 1024
 #: The fixed cost of one call of the hashed path, in values.
-HASHED_FIXED: Final = 600
+HASHED_FIXED: Final = 64
+#: Batches of at most this many rows are hashed row by row, never dictionary-encoded first
+#: (encoding costs more than the hashed path saves on a few thousand rows).
+ENCODE_MIN: Final = 8192
 #: Values a lagging dict takes in per call once it is worth bringing up to date (about half
 #: a millisecond: 40,000 at once were a 10 ms stall in one live call).
 SYNC_STEP: Final = 2048
@@ -58,6 +64,57 @@ def _rows(n: int) -> I64:
     if _ARANGE.size < n:
         _ARANGE = np.arange(max(n, 2 * _ARANGE.size), dtype=np.int64)
     return _ARANGE[:n]
+
+
+@kernel
+def _unset_ids(ids: I64, values: I64, unset: int, mark: int, out: I64) -> int:
+    """The distinct ids (-1 skipped) whose value is ``unset``, in order of first sight, into
+    ``out``, each marked (its value set to ``mark``, so later rows of it pass); how many."""
+    n = 0
+    for i in range(ids.size):
+        j = ids[i]
+        if j >= 0 and values[j] == unset:
+            values[j] = mark
+            out[n] = j
+            n += 1
+    return n
+
+
+@kernel
+def _gather(values: I64, ids: I64, null: int, out: I64) -> None:
+    """``values[ids]``, ``null`` where the id is -1."""
+    for i in range(ids.size):
+        j = ids[i]
+        out[i] = values[j] if j >= 0 else null
+
+
+@kernel
+def _max_so_far(keys: I64, values: I64, active: B, state: I64, out: I64) -> None:
+    """Row by row: the key's state raised to the row's value where ``active``, then read."""
+    for r in range(keys.size):
+        c = keys[r]
+        if active[r] and values[r] > state[c]:
+            state[c] = values[r]
+        out[r] = state[c]
+
+
+@kernel
+def _min_so_far(keys: I64, values: I64, state: I64, out: I64) -> None:
+    """Row by row: the key's state lowered to the row's value, then read."""
+    for r in range(keys.size):
+        c = keys[r]
+        if values[r] < state[c]:
+            state[c] = values[r]
+        out[r] = state[c]
+
+
+@kernel
+def _sum_so_far(keys: I64, values: I64, state: I64, out: I64) -> None:
+    """Row by row: the row's value added to the key's state, then read."""
+    for r in range(keys.size):
+        c = keys[r]
+        state[c] += values[r]
+        out[r] = state[c]
 
 
 class Column:
@@ -79,6 +136,43 @@ class Column:
         if ids.size:
             self.ensure(int(ids.max()) + 1)
         return self.data[ids]
+
+    def unset(self, ids: I64, mark: int) -> I64:
+        """The distinct ``ids`` (none -1, all below the size made sure of) still holding the
+        default, in order of first sight; each now holds ``mark`` until it is set."""
+        out = np.empty(ids.size, np.int64)
+        return out[: _unset_ids(ids, self.data, self.default, mark, out)]
+
+    def max_so_far(self, keys: I64, values: I64, active: B) -> I64:
+        """For each row in order (``keys`` none negative): the largest of the key's value and
+        of the ``active`` rows' ``values`` so far, this row's included; the column advanced."""
+        out = np.empty(keys.size, np.int64)
+        if keys.size:
+            self.ensure(int(keys.max()) + 1)
+            _max_so_far(keys, values, active, self.data, out)
+        return out
+
+    def min_so_far(self, keys: I64, values: I64) -> I64:
+        """:meth:`max_so_far`'s smallest, every row counting."""
+        out = np.empty(keys.size, np.int64)
+        if keys.size:
+            self.ensure(int(keys.max()) + 1)
+            _min_so_far(keys, values, self.data, out)
+        return out
+
+    def sum_so_far(self, keys: I64, values: I64) -> I64:
+        """:meth:`max_so_far`'s sum (the key's value plus the rows' values so far)."""
+        out = np.empty(keys.size, np.int64)
+        if keys.size:
+            self.ensure(int(keys.max()) + 1)
+            _sum_so_far(keys, values, self.data, out)
+        return out
+
+    def take(self, ids: I64, null: int) -> I64:
+        """Values at ``ids`` (all below the size made sure of), ``null`` where the id is -1."""
+        out = np.empty(ids.size, np.int64)
+        _gather(self.data, ids, null, out)
+        return out
 
 
 @kernel
@@ -152,6 +246,167 @@ def _first_seen(
                 break
             s = (s + 1) & mask
     return n
+
+
+@kernel
+def _same_bytes(a: U8, i: int, b: U8, j: int, length: int) -> bool:
+    """Whether ``a[i:i + length]`` holds the bytes of ``b[j:j + length]``."""
+    for k in range(length):  # noqa: SIM110 - a loop: Numba compiles no generator for all()
+        if a[i + k] != b[j + k]:
+            return False
+    return True
+
+
+@kernel
+def _head_words(data: U8, offsets: Offsets, out: U64) -> None:
+    """The first 16 bytes of each string ``data[offsets[i]:offsets[i + 1]]`` as two
+    little-endian words, zero-padded, in ``out[2 * i]`` and ``out[2 * i + 1]``: with its
+    length, the whole of a string of at most 16 bytes (a phone number, an account)."""
+    for i in range(offsets.size - 1):
+        a = offsets[i]
+        m = min(offsets[i + 1] - a, 16)
+        low = np.uint64(0)
+        high = np.uint64(0)
+        for k in range(min(m, 8)):
+            low |= np.uint64(data[a + k]) << np.uint64(8 * k)
+        for k in range(8, m):
+            high |= np.uint64(data[a + k]) << np.uint64(8 * (k - 8))
+        out[2 * i] = low
+        out[2 * i + 1] = high
+
+
+@kernel
+def _intern_rows(
+    keys: I64,
+    home: I64,
+    valid: B,
+    data: U8,
+    offsets: Offsets,
+    heads: U64,
+    table: I64,
+    ids: I64,
+    mask: int,
+    store: U8,
+    stored_at: I64,
+    stored_heads: U64,
+    stored: int,
+    out: I64,
+    source: I64,
+    stop: I64,
+) -> int:
+    """Row by row, the id of each string ``data[offsets[i]:offsets[i + 1]]`` (-1 where not
+    ``valid``; ``heads``: its :func:`_head_words`): found by its hash ``keys[i]`` in the
+    table (hash → id) and checked against the value held (bytes ``store[stored_at[j]:
+    stored_at[j + 1]]``, head words ``stored_heads[2 * j:2 * j + 2]``), else added with the
+    next id from ``stored`` on (bytes, offset, head words, table slot). Stops at the first
+    row whose hash a different string holds (or that marks a free slot) and puts its index
+    in ``stop[0]`` (``keys.size`` when none); returns the number of values added.
+
+    Three loops, the first two without a step that waits on another row's: the probes, the
+    checks of what they found (a string of at most 16 bytes by its length and head words,
+    so one memory miss; bytes beyond from the store), then the new values in row order. A
+    loop doing all three would wait on each miss in turn; these overlap them."""
+    rows = keys.size
+    for i in range(rows):  # probe: the id the table holds for the row's hash, or -1
+        out[i] = -1
+        s = home[i]
+        k = keys[i]
+        while valid[i] and table[s] != _FREE:
+            if table[s] == k:
+                out[i] = ids[s]
+                break
+            s = (s + 1) & mask
+    end = rows
+    for i in range(rows):  # check what was found (written out: a call here costs 4x)
+        j = out[i]
+        if j < 0:
+            continue
+        a, b = offsets[i], stored_at[j]
+        length = offsets[i + 1] - a
+        differ = stored_at[j + 1] - b != length
+        differ |= heads[2 * i] != stored_heads[2 * j]
+        differ |= heads[2 * i + 1] != stored_heads[2 * j + 1]
+        if differ or (length > 16 and not _same_bytes(data, a + 16, store, b + 16, length - 16)):
+            end = i
+            break
+    n = stored
+    for i in range(end):  # new values in row order (a value new here may come again)
+        if out[i] >= 0 or not valid[i]:
+            continue
+        k = keys[i]
+        if k == _FREE:
+            end = i
+            break
+        s = home[i]
+        while table[s] != _FREE and table[s] != k:
+            s = (s + 1) & mask
+        if table[s] == k:  # added by an earlier row of this batch: the same string?
+            first = source[ids[s] - stored]
+            a, b = offsets[i], offsets[first]
+            length = offsets[i + 1] - a
+            if (
+                offsets[first + 1] - b != length
+                or heads[2 * i] != heads[2 * first]
+                or heads[2 * i + 1] != heads[2 * first + 1]
+                or (length > 16 and not _same_bytes(data, a + 16, data, b + 16, length - 16))
+            ):
+                end = i
+                break
+            out[i] = ids[s]
+            continue
+        table[s] = k
+        ids[s] = n
+        source[n - stored] = i
+        out[i] = n
+        n += 1
+    for j in range(stored, n):  # their bytes, apart: the loop above then overlaps its misses
+        i = source[j - stored]
+        a = offsets[i]
+        length = offsets[i + 1] - a
+        b = stored_at[j]
+        for c in range(length):
+            store[b + c] = data[a + c]
+        stored_at[j + 1] = b + length
+        stored_heads[2 * j] = heads[2 * i]
+        stored_heads[2 * j + 1] = heads[2 * i + 1]
+    stop[0] = end
+    return n - stored
+
+
+@kernel
+def _count_rows(table: I64, values: I64, home: I64, keys: I64, mask: int, out: I64) -> int:
+    """Row by row: one more for the row's key (added with 0 first when absent), then read;
+    the number of keys added."""
+    n = 0
+    for i in range(keys.size):
+        k = keys[i]
+        s = home[i]
+        while table[s] != k and table[s] != _FREE:
+            s = (s + 1) & mask
+        if table[s] == _FREE:
+            table[s] = k
+            values[s] = 0
+            n += 1
+        values[s] += 1
+        out[i] = values[s]
+    return n
+
+
+@kernel
+def _rehash(old: I64, old_values: I64, table: I64, values: I64, shift: int, mask: int) -> None:
+    """Every key of the table ``old`` into the empty ``table``, at its home there (the
+    :meth:`IntMap._home` multiply-shift, in int64: an arithmetic shift masked keeps the bits
+    a logical one gives). The old table lists its keys nearly in the order of their new
+    homes, so the writes move along the new one."""
+    for i in range(old.size):
+        k = old[i]
+        if k == _FREE:
+            continue
+        s = ((k * _GOLDEN_SIGNED) >> shift) & mask
+        while table[s] != _FREE:
+            s = (s + 1) & mask
+        table[s] = k
+        values[s] = old_values[i]
 
 
 class IntMap(MutableMapping[int, int]):
@@ -273,16 +528,26 @@ class IntMap(MutableMapping[int, int]):
         self._n += _first_seen(self._keys, self._values, home, keys, at, self._mask, out, added)
         return out, added
 
+    def count(self, keys: I64) -> I64:
+        """For each row in order: its key's value plus one (an absent key counting from 0),
+        kept in the map: how many times the key was counted, this row included. Keys equal
+        to ``_FREE`` are not allowed."""
+        keys = np.ascontiguousarray(keys, np.int64)
+        self.reserve(keys.size)
+        out = np.empty(keys.size, np.int64)
+        self._n += _count_rows(self._keys, self._values, self._home(keys), keys, self._mask, out)
+        return out
+
     def reserve(self, more: int) -> None:
         """Room for ``more`` keys to come without growing (the table stays at most half full)."""
         if 2 * (self._n + more) > self._keys.size:
             self._grow(3 * (self._n + more))
 
     def _grow(self, capacity: int) -> None:
-        used = self._keys != _FREE
-        keys, values = self._keys[used], self._values[used]
+        keys, values = self._keys, self._values
         self._alloc(capacity)
-        _insert(self._keys, self._values, self._home(keys), keys, values, self._mask)
+        with np.errstate(over="ignore"):  # the plain form (FANZHA_JIT=0) wraps as NumPy does
+            _rehash(keys, values, self._keys, self._values, 64 - self._bits, self._mask)
 
     def arrays(self) -> tuple[I64, I64]:
         """Every (key, value) as two arrays, by key (the same whatever the map's history)."""
@@ -332,13 +597,16 @@ class Interner:
     handed out in order of first sight.
 
     The strings are held as UTF-8 bytes and offsets (an Arrow ``large_string`` view of them is
-    free). A batch is hashed with :class:`~fanzha.intel.keyset.KeySet`'s hash (one pass of
-    NumPy over the bytes), looked up in an :class:`IntMap` from hash to id, and every hit is
-    verified on the bytes: no Python string is made for a value seen before. A column with
-    few distinct values (message texts) is dictionary-encoded by Arrow first, so only those
-    are hashed; a mostly distinct one is hashed row by row. A string whose hash another string
-    holds already (a 64-bit collision, or many strings under a test's weak hash) is kept in a
-    plain dict only; a batch that meets one goes through the dict.
+    free), with each one's first 16 bytes as two words (:func:`_head_words`). A batch is
+    hashed with :class:`~fanzha.intel.keyset.KeySet`'s hash and interned by one compiled
+    pass (:func:`_intern_rows`) over its Arrow buffers: a probe of the :class:`IntMap` from
+    hash to id, every hit verified (length and head words: one memory read for a string of
+    at most 16 bytes; the bytes beyond from the store), new values appended to the store. No
+    Python string is made for a value seen before. A column with few distinct values
+    (message texts) is dictionary-encoded by Arrow first, so only those are interned; a
+    mostly distinct one is interned row by row. A string whose hash another string holds
+    already (a 64-bit collision, or many strings under a test's weak hash) is kept in a plain
+    dict only; from a row that meets one on, a batch goes through the dict.
 
     Few values (a live worker's small batches) go through the plain dict one by one when it is
     up to date; it is brought up to date lazily (the values added since, decoded once), when
@@ -354,6 +622,7 @@ class Interner:
     def _reset(self) -> None:
         self._data = np.zeros(1 << 12, np.uint8)
         self._offsets = np.zeros(1 << 10, np.int64)  # value i is _data[_offsets[i]:_offsets[i+1]]
+        self._heads = np.zeros(1 << 11, np.uint64)  # value i's _head_words at 2 * i, 2 * i + 1
         self._stored = 0  # values held as bytes and (unless their hash was taken) in the map
         self._by_hash = IntMap()
         self._ids: dict[str, int] = {}  # the first _in_dict values, and every collided one
@@ -413,12 +682,12 @@ class Interner:
     def _intern_arrow(self, array: pa.Array) -> I64:
         if len(array) == 0:
             return np.empty(0, np.int64)
-        if self._direct > 0 and len(array) > self._plain:
-            # Mostly distinct values (the last encoding said so): hash the rows themselves.
-            self._direct -= 1
+        if len(array) <= ENCODE_MIN or (self._direct > 0 and len(array) > self._plain):
+            # Few rows, or mostly distinct values (the last encoding said so): hash the rows
+            # themselves.
+            self._direct -= len(array) > ENCODE_MIN
             self._store_pending()
-            hashed = self._intern_hashed(array)
-            return self._intern_py(array.to_pylist()) if hashed is None else hashed
+            return self._intern_hashed(array)
         # Arrow's dictionary encoding first: only the distinct values are hashed (a column of
         # message texts has a few hundred distinct values in a hundred thousand rows).
         encoded = pc.dictionary_encode(array)
@@ -441,10 +710,7 @@ class Interner:
         if len(distinct) <= self._plain and self._dict_ready(len(distinct)):
             return self._intern_py(distinct.to_pylist())
         self._store_pending()
-        ids = self._intern_hashed(distinct)
-        if ids is None:  # a hash collision: the dict decides, value by value
-            return self._intern_py(distinct.to_pylist())
-        return ids
+        return self._intern_hashed(distinct)
 
     def _intern_py(self, values: Sequence[str | None]) -> I64:
         """One dict look-up per value (the dict brought up to date first)."""
@@ -484,60 +750,62 @@ class Interner:
 
     # ------------------------------------------------------------------ the hashed path
 
-    def _intern_hashed(self, array: pa.Array) -> I64 | None:
-        """Ids through the hash map; None when a collision needs the dict (nothing added)."""
+    def _intern_hashed(self, array: pa.Array) -> I64:
+        """Ids through the hash map, row by row in one compiled pass (new values stored as
+        they come); from a row whose hash another string holds on, through the dict."""
         n = len(array)
         strings = Strings.of(array)
-        hashes = self._hasher(array).view(np.int64)
-        found, _ = self._by_hash.lookup(hashes, -1)
-        starts = strings.offsets[:-1].astype(np.int64)
-        lengths = strings.offsets[1:].astype(np.int64) - starts
+        hashes = np.ascontiguousarray(self._hasher(array)).view(np.int64)
         valid = np.ones(n, np.bool_) if strings.valid is None else strings.valid
-        hit = np.flatnonzero((found >= 0) & valid)
-        if hit.size:
-            ids = found[hit]
-            own = self._offsets[ids]
-            same = (self._offsets[ids + 1] - own) == lengths[hit]
-            same[same] = spans_equal(
-                strings, starts[hit][same], self._strings(), own[same], lengths[hit][same]
-            )
-            if not same.all():
-                return None
-        out = np.where(valid, found, -1)
-        miss = np.flatnonzero((found < 0) & valid)
-        if miss.size == 0:
-            return out
-        # New values: one id per distinct hash, in order of first sight; every row of a
-        # hash must hold the bytes of the first (else two new strings share a hash).
-        _, _, first, inverse = group_rows(hashes[miss])
-        head = miss[first][inverse]
-        diff = np.flatnonzero(head != miss)
-        if diff.size:
-            a, b = miss[diff], head[diff]
-            same = lengths[a] == lengths[b]
-            same[same] = spans_equal(
-                strings, starts[a][same], strings, starts[b][same], lengths[a][same]
-            )
-            if not same.all():
-                return None
-        firsts = np.sort(miss[first])
-        new_ids = self._stored + _rows(firsts.size)
-        self._append(array.take(pa.array(firsts, pa.int64())))
-        _add_absent(self._by_hash, hashes[firsts], new_ids)
-        out[firsts] = new_ids
-        out[miss] = out[head]
+        heads = np.empty(2 * n, np.uint64)
+        _head_words(strings.data, strings.offsets, heads)
+        m = self._by_hash
+        m.reserve(n)
+        self._room_for(n, int(strings.offsets[-1] - strings.offsets[0]))
+        out = np.empty(n, np.int64)
+        stop = np.zeros(1, np.int64)
+        added = _intern_rows(
+            hashes,
+            m._home(hashes),
+            valid,
+            strings.data,
+            strings.offsets,
+            heads,
+            m._keys,
+            m._values,
+            m._mask,
+            self._data,
+            self._offsets,
+            self._heads,
+            self._stored,
+            out,
+            np.empty(n, np.int64),
+            stop,
+        )
+        m._n += added
+        self._stored += added
+        rest = int(stop[0])
+        if rest < n:  # a 64-bit collision (or a test's weak hash): the dict decides
+            out[rest:] = self._intern_py(array.slice(rest).to_pylist())
         return out
 
+    def _room_for(self, values: int, size: int) -> None:
+        """Room in the store for ``values`` more values of ``size`` bytes in all."""
+        used = int(self._offsets[self._stored])
+        self._data = _room(self._data, used + size)
+        self._offsets = _room(self._offsets, self._stored + values + 1)
+        self._heads = _room(self._heads, 2 * (self._stored + values))
+
     def _append(self, new: pa.Array) -> None:
-        """Store the bytes of new values (ids from ``_stored`` on)."""
+        """Store the bytes (and head words) of new values (ids from ``_stored`` on)."""
         s = Strings.of(new)
         lo, hi = int(s.offsets[0]), int(s.offsets[-1])
-        used = int(self._offsets[self._stored])
         m = len(new)
-        self._data = _room(self._data, used + hi - lo)
+        self._room_for(m, hi - lo)
+        used = int(self._offsets[self._stored])
         self._data[used : used + hi - lo] = s.data[lo:hi]
-        self._offsets = _room(self._offsets, self._stored + m + 1)
         self._offsets[self._stored + 1 : self._stored + m + 1] = s.offsets[1:] - lo + used
+        _head_words(s.data, s.offsets, self._heads[2 * self._stored : 2 * (self._stored + m)])
         self._stored += m
 
     def _store_pending(self) -> None:
@@ -593,9 +861,27 @@ class Interner:
             n, pa.py_buffer(offsets), pa.py_buffer(self._data[: int(offsets[-1])])
         )
 
-    def _strings(self) -> Strings:
-        arrow = self._arrow()
-        return Strings(arrow, self._data, self._offsets[: self._stored + 1], None)
+
+def warm() -> None:
+    """Compile (or load from ``__pycache__``) every kernel of the detection path now, on a
+    few values: importing Numba and loading the kernels costs a second or two of CPU, which a
+    live worker (or a bench) pays before it takes traffic rather than in its first batch."""
+    keys = np.arange(1, 4, dtype=np.int64)
+    m = IntMap()
+    m.first_seen(keys, keys)
+    m.lookup(keys, -1)
+    m.add_new(keys + 8, keys)
+    m.reserve(64)  # grows: the insert loop again
+    col = Column(np.int64, NONE)
+    col.unset(keys, 0)
+    col.take(keys, -1)
+    col.max_so_far(keys, keys, keys > 1)
+    col.min_so_far(keys, keys)
+    col.sum_so_far(keys, keys)
+    m.count(keys)
+    for kind in (pa.string(), pa.large_string()):  # int32 and int64 offsets
+        Interner(plain=0).intern(pa.array(["a", "b", "a", None], kind))
+        KeySet.build(pa.array(["a", "b"], kind)).lookup(pa.array(["a", "c"] * 16, kind))
 
 
 def _add_absent(m: IntMap, keys: I64, values: I64) -> None:
@@ -651,93 +937,6 @@ def group_rows(keys: I64) -> tuple[I64, I64, I64, I64]:
     inverse = np.empty(keys.size, np.int64)
     inverse[order] = group
     return order, at[group], order[at], inverse
-
-
-def group_starts(keys: I64) -> tuple[I64, I64]:
-    """Stable order grouping equal keys, and for each sorted row the position its group starts."""
-    order, starts, _, _ = group_rows(keys)
-    return order, starts
-
-
-def _involved(keys: I64, active: B) -> I64:
-    """Rows whose key has at least one active row (the only rows a sparse running sum or
-    maximum changes)."""
-    wanted = np.unique(keys[active])
-    at = np.minimum(np.searchsorted(wanted, keys), wanted.size - 1)
-    return np.flatnonzero(wanted[at] == keys)
-
-
-def running_count(keys: I64) -> I64:
-    """For each row, how many earlier rows of the batch have the same key (0 for the first)."""
-    order, starts = group_starts(keys)
-    out = np.empty(keys.size, np.int64)
-    out[order] = _rows(keys.size) - starts
-    return out
-
-
-def running_sum(keys: I64, values: I64, *, inclusive: bool = True) -> I64:
-    """Running sum of ``values`` per key in row order (including the row itself by default)."""
-    active = values != 0
-    k = int(np.count_nonzero(active))
-    if k == 0:
-        return np.zeros(keys.size, np.int64)
-    if 8 * k < keys.size:  # few non-zero values: only the rows of their keys change
-        rows = _involved(keys, active)
-        if rows.size < keys.size:
-            out = np.zeros(keys.size, np.int64)
-            out[rows] = running_sum(keys[rows], values[rows], inclusive=inclusive)
-            return out
-    order, starts = group_starts(keys)
-    sv = values[order]
-    cs = np.cumsum(sv)
-    before = np.where(starts > 0, cs[starts - 1], 0)
-    run = cs - before
-    if not inclusive:
-        run = run - sv
-    out = np.empty(keys.size, np.int64)
-    out[order] = run
-    return out
-
-
-def running_max(keys: I64, values: I64, *, inclusive: bool = True, floor: int = NONE) -> I64:
-    """Running maximum of ``values`` per key in row order; ``floor`` where nothing came yet."""
-    n = values.size
-    if n == 0:
-        return np.empty(0, np.int64)
-    active = values > floor
-    k = int(np.count_nonzero(active))
-    if k == 0:  # nothing above the floor: the floor everywhere
-        return np.full(n, floor, np.int64)
-    if 8 * k < n:  # few values above the floor: only the rows of their keys change
-        rows = _involved(keys, active)
-        if rows.size < n:
-            out = np.full(n, floor, np.int64)
-            out[rows] = running_max(keys[rows], values[rows], inclusive=inclusive, floor=floor)
-            return out
-    order, _, first, inverse = group_rows(keys)
-    if inclusive and n > 1 and (values[1:] <= values[:-1]).all():
-        # Non-increasing values (``-at`` of rows sorted by time): each key's first value.
-        return np.maximum(values[first][inverse], floor)
-    sk, sv = keys[order], values[order]
-    out = np.empty(n, np.int64)
-    new = np.empty(n, np.bool_)
-    new[0] = True
-    np.not_equal(sk[1:], sk[:-1], out=new[1:])
-    seg = np.cumsum(new) - 1
-    # Segmented maximum: rank the values, lift each segment above the previous one so one
-    # global maximum.accumulate never leaks across keys, and map the ranks back.
-    uniq = np.unique(sv)
-    rank = np.searchsorted(uniq, sv)
-    lifted = rank + seg * uniq.size
-    acc = uniq[np.maximum.accumulate(lifted) - seg * uniq.size]
-    if not inclusive:
-        prev = np.empty(n, np.int64)
-        prev[0] = floor
-        prev[1:] = acc[:-1]
-        prev[new] = floor
-        acc = prev
-    out[order] = np.maximum(acc, floor)
-    return out
 
 
 class KeySeen:

@@ -35,6 +35,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from fanzha.jit import kernel
+
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 Ints = npt.NDArray[np.signedinteger[Any]]
@@ -69,8 +71,6 @@ _LEN_MIX_INT: Final = int(_LEN_MIX)
 _SM1_INT: Final = int(_SM1)
 _SM2_INT: Final = int(_SM2)
 _MAX_HASH_INT: Final = int(_MAX_HASH)
-#: Slots a probe step reads per key (most probes end within the first few).
-_PROBE_WINDOW: Final = np.arange(8, dtype=np.int64)
 
 _powers: U64 = np.ones(1, np.uint64)
 _inverse_powers: U64 = np.ones(1, np.uint64)
@@ -296,13 +296,37 @@ def hash_one(raw: bytes) -> int:
     return _finalise_one(h, len(raw))
 
 
+_B64: Final = np.uint64(_B)
+
+
+@kernel
+def _hash_rows(data: Bytes, starts: Ints, ends: Ints, out: U64) -> None:
+    """:func:`span_hashes` of the spans ``data[starts[i]:ends[i]]``, one row at a time
+    (Horner's rule from the last byte: ``Σ s[k]·B**k`` without a table of powers)."""
+    for i in range(starts.size):
+        a, b = starts[i], ends[i]
+        h = np.uint64(0)
+        for k in range(b - 1, a - 1, -1):
+            h = h * _B64 + np.uint64(data[k])
+        h ^= np.uint64(b - a) * _LEN_MIX
+        h ^= h >> _S30
+        h *= _SM1
+        h ^= h >> _S27
+        h *= _SM2
+        h ^= h >> _S31
+        out[i] = min(h, _MAX_HASH)
+
+
 def hash_strings(values: StringInput) -> U64:
     """The hash of each string as :class:`KeySet` computes it (a null hashes as "")."""
     strings = Strings.of(values)
     ends = strings.offsets[1:]
     if strings.valid is not None:
         ends = np.where(strings.valid, ends, strings.offsets[:-1])
-    return span_hashes(strings, Spans(None, strings.offsets[:-1], ends))[0]
+    out = np.empty(len(strings), np.uint64)
+    with np.errstate(over="ignore"):  # the plain form (FANZHA_JIT=0) wraps as NumPy does
+        _hash_rows(strings.data, strings.offsets[:-1], ends, out)
+    return out
 
 
 def _words(data: Bytes) -> U64:
@@ -551,69 +575,98 @@ class KeySet:
         """The key equal to each ``strings.data[starts[i]:][:lengths[i]]`` with hash
         ``hashes[i]`` (from :func:`span_hashes`), ``-1`` when none."""
         n = len(hashes)
-        found = np.full(n, -1, np.int64)
-        if n == 0:
-            return found
-        with np.errstate(over="ignore"):
-            slot_u = ((hashes >> _S32) * np.uint64(self._capacity)) >> _S32
-        slot: I64 = slot_u.view(np.int64)
-        where: I64 | None = None  # all
-        while True:
-            pos, at = self._probe(hashes, slot, where)
-            # the hash hits, verified on the bytes all at once (a 64-bit collision: probe on)
-            confirmed = self._confirm(strings, starts[pos], lengths[pos], at)
-            ok = confirmed >= 0
-            found[pos[ok]] = confirmed[ok]
-            if ok.all():
-                return found
-            where, slot = pos[~ok], at[~ok] + 1
+        found = np.empty(n, np.int64)
+        if n:
+            _lookup_keys(
+                self._table,
+                self._index,
+                self._capacity,
+                self._keys.data,
+                self._keys.offsets,
+                strings.data,
+                np.ascontiguousarray(starts, np.int64),
+                np.ascontiguousarray(lengths, np.int64),
+                np.ascontiguousarray(hashes),
+                np.empty(n, np.int64),
+                found,
+            )
+        return found
 
-    def _probe(self, hashes: U64, slot: I64, where: I64 | None) -> tuple[I64, I64]:
-        """Probe for ``hashes[where]`` (all when ``None``) from ``slot``: the positions
-        whose hash was met, and the slot where.
 
-        Each step reads a window of ``_PROBE_WINDOW`` slots per key (one gather): nearly
-        every probe ends inside the first, so a batch costs a few NumPy calls, not a few
-        per slot of its longest probe."""
-        table = self._table
-        last = table.size - 1  # an empty slot: every probe ends there at the latest
-        q = hashes if where is None else hashes[where]
-        pos = np.arange(len(q)) if where is None else where
-        q_top = (q >> _S32)[:, None]
-        q = q[:, None]
-        hit_pos: list[I64] = []
-        hit_slot: list[I64] = []
-        while len(pos):
-            cand = slot[:, None] + _PROBE_WINDOW
-            np.minimum(cand, last, out=cand)
-            here = table[cand]
-            hit = here == q
-            # a larger hash (or an empty slot) ends the probe
-            stop = hit | ((here >> _S32) > q_top)
-            first = stop.argmax(axis=1)
-            rows = np.arange(len(pos))
-            ended = stop[rows, first]
-            which = np.flatnonzero(ended & hit[rows, first])
-            if len(which):
-                hit_pos.append(pos[which])
-                hit_slot.append(cand[which, first[which]])
-            more = np.flatnonzero(~ended)
-            if len(more) == 0:
-                break
-            pos, q, q_top = pos[more], q[more], q_top[more]
-            slot = slot[more] + _PROBE_WINDOW.size
-        if not hit_pos:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(hit_pos), np.concatenate(hit_slot)
+@kernel
+def _lookup_keys(
+    table: U64,
+    index: Ints,
+    capacity: int,
+    key_data: Bytes,
+    key_offsets: Ints,
+    data: Bytes,
+    starts: I64,
+    lengths: I64,
+    hashes: U64,
+    key_starts: I64,
+    found: I64,
+) -> None:
+    """The key whose bytes equal each span ``data[starts[i]:][:lengths[i]]`` of hash
+    ``hashes[i]``, -1 when none (``key_starts``: scratch). Three loops, the first two without
+    a step that waits on another span's, so that their memory misses overlap: the probes,
+    the offsets of the keys found, their bytes. A hash met with other bytes (a 64-bit
+    collision) is probed again, one slot after another (:func:`_probe_key`)."""
+    cap = np.uint64(capacity)
+    for i in range(hashes.size):  # ordered probing: a larger hash (or an empty slot) ends it
+        h = hashes[i]
+        top = h >> _S32
+        s = np.int64((top * cap) >> _S32)
+        while table[s] != h and (table[s] >> _S32) <= top:
+            s += 1
+        found[i] = index[s] if table[s] == h else -1
+    for i in range(hashes.size):
+        key_starts[i] = key_offsets[found[i]] if found[i] >= 0 else 0
+    for i in range(hashes.size):  # the bytes (written out: a call here costs several times)
+        k = found[i]
+        if k < 0:
+            continue
+        a, b, length = key_starts[i], starts[i], lengths[i]
+        same = key_offsets[k + 1] - a == length
+        c = 0
+        while same and c < length:
+            same = key_data[a + c] == data[b + c]
+            c += 1
+        if not same:
+            found[i] = _probe_key(
+                table, index, capacity, key_data, key_offsets, data, b, length, hashes[i]
+            )
 
-    def _confirm(self, strings: Strings, starts: Ints, lengths: Ints, slots: I64) -> I64:
-        """The key in each slot when its bytes equal the span, else -1."""
-        keys = self._index.take(slots).astype(np.int64)
-        key_offsets = self._keys.offsets
-        key_starts = key_offsets.take(keys)
-        same = (key_offsets.take(keys + 1) - key_starts) == lengths
-        same[same] = spans_equal(strings, starts[same], self._keys, key_starts[same], lengths[same])
-        return np.where(same, keys, -1)
+
+@kernel
+def _probe_key(
+    table: U64,
+    index: Ints,
+    capacity: int,
+    key_data: Bytes,
+    key_offsets: Ints,
+    data: Bytes,
+    start: int,
+    length: int,
+    h: np.uint64,
+) -> int:
+    """The key equal to ``data[start:start + length]`` (hash ``h``), -1 when none: every
+    slot of the probe holding the hash checked on the bytes."""
+    top = h >> _S32
+    s = np.int64((top * np.uint64(capacity)) >> _S32)
+    while (table[s] >> _S32) <= top:
+        if table[s] == h:
+            k = index[s]
+            a = key_offsets[k]
+            same = key_offsets[k + 1] - a == length
+            c = 0
+            while same and c < length:
+                same = key_data[a + c] == data[start + c]
+                c += 1
+            if same:
+                return int(k)
+        s += 1
+    return -1
 
 
 def _batch_bounds(m: int) -> list[tuple[int, int]]:

@@ -6,29 +6,46 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fanzha.detect.features import _rising_runs
+from fanzha.detect.features import _amount_rows
+from fanzha.jit import plain
+
+I64 = np.int64
+#: The subject states a case starts from: largest, number, last amount, rising run.
+STATES = ("out_max", "out_n", "last", "up_run")
 
 
 @st.composite
-def grouped(draw: st.DrawFn) -> tuple[list[int], list[bool], list[int]]:
-    """Rows sorted by subject: each row's subject, whether it rises, each subject's run so far."""
-    sizes = draw(st.lists(st.integers(1, 8), max_size=8))
-    subjects = [s for s, size in enumerate(sizes) for _ in range(size)]
-    rising = draw(st.lists(st.booleans(), min_size=len(subjects), max_size=len(subjects)))
-    carried = draw(st.lists(st.integers(0, 5), min_size=len(sizes), max_size=len(sizes)))
-    return subjects, rising, carried
+def payments(draw: st.DrawFn) -> tuple[list[int], list[int], list[list[int]]]:
+    """Payers (ids 0-4) and amounts in row order, and each payer's state before them."""
+    payers = draw(st.lists(st.integers(0, 4), max_size=40))
+    amounts = draw(st.lists(st.integers(0, 50), min_size=len(payers), max_size=len(payers)))
+    states = [draw(st.lists(st.integers(0, 50), min_size=5, max_size=5)) for _ in STATES]
+    return payers, amounts, states
 
 
 @settings(max_examples=200, deadline=None)
-@given(grouped())
-def test_rising_runs_as_a_per_row_loop(case: tuple[list[int], list[bool], list[int]]) -> None:
-    subjects, rising, carried = case
-    expected: list[int] = []
-    for i, (s, up) in enumerate(zip(subjects, rising, strict=True)):
-        base = carried[s] if i == 0 or subjects[i - 1] != s else expected[-1]
-        expected.append(base + 1 if up else 0)
-    so = np.array(subjects, np.int64)
-    first = np.r_[True, so[1:] != so[:-1]] if so.size else np.zeros(0, np.bool_)
-    before = np.array([carried[s] for s in subjects], np.int64)
-    got = _rising_runs(np.array(rising, np.bool_), first, before)
-    assert got.tolist() == expected
+@given(payments(), st.booleans())
+def test_amount_rows_as_a_per_row_loop(
+    case: tuple[list[int], list[int], list[list[int]]], compiled: bool
+) -> None:
+    """Each payment: the payer's largest payment and number of payments before it, its
+    previous amount and the run of rising amounts ending here (the first payment ever is not
+    a rise), as a loop over the payments in order answers; compiled and plain alike."""
+    payers, amounts, states = case
+    top, count, last, run = ({i: v[i] for i in range(5)} for v in states)
+    want: list[tuple[int, int, int, int]] = []
+    for c, a in zip(payers, amounts, strict=True):
+        rises = a > last[c] > 0
+        run[c] = run[c] + 1 if rises else 0
+        want.append((top[c], count[c], last[c], run[c]))
+        top[c], count[c], last[c] = max(top[c], a), count[c] + 1, a
+    n = len(payers)
+    rows = np.arange(n, dtype=I64)
+    state = [np.array(v, I64) for v in states]
+    outs = [np.zeros(n, I64) for _ in range(4)]
+    form = _amount_rows if compiled else plain(_amount_rows)
+    form(rows, np.array(payers, I64), np.array(amounts, I64), *state, *outs)
+    assert list(zip(*(o.tolist() for o in outs), strict=True)) == want
+    assert [s.tolist() for s in state] == [
+        [d[i] for i in range(5)] for d in (top, count, last, run)
+    ]

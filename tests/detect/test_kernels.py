@@ -4,12 +4,14 @@ sets give the same answers over several batches as over one."""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fanzha.detect import kernels
 from fanzha.detect.kernels import (
     NEVER,
     NONE,
@@ -18,15 +20,12 @@ from fanzha.detect.kernels import (
     IntMap,
     KeySeen,
     group_rows,
-    group_starts,
     pair_keys,
-    running_count,
-    running_max,
-    running_sum,
     stable_order,
     take_strings,
 )
-from fanzha.intel.keyset import hash_strings
+from fanzha.intel.keyset import Strings, hash_strings
+from fanzha.jit import plain
 
 I64 = np.int64
 keys_st = st.lists(st.integers(-3, 6), max_size=60)
@@ -40,70 +39,101 @@ def keyed(draw: st.DrawFn, lo: int = -(10**6), hi: int = 10**6) -> tuple[list[in
     return keys, values
 
 
-@SETTINGS
-@given(keys_st)
-def test_running_count(keys: list[int]) -> None:
-    seen: dict[int, int] = {}
-    expected = []
-    for k in keys:
-        expected.append(seen.get(k, 0))
-        seen[k] = seen.get(k, 0) + 1
-    assert running_count(np.array(keys, I64)).tolist() == expected
+@st.composite
+def keyed_rows(draw: st.DrawFn) -> tuple[list[int], list[int], list[bool], list[int]]:
+    """Rows of keys (ids 0-6), values (times, sentinels included), whether each row is
+    active, and each key's state before the batch."""
+    keys = draw(st.lists(st.integers(0, 6), max_size=60))
+    values = draw(
+        st.lists(
+            st.one_of(st.integers(-(10**6), 10**6), st.sampled_from([NONE + 1, NEVER - 1])),
+            min_size=len(keys),
+            max_size=len(keys),
+        )
+    )
+    active = draw(st.lists(st.booleans(), min_size=len(keys), max_size=len(keys)))
+    state = draw(st.lists(st.integers(-(10**6), 10**6), min_size=7, max_size=7))
+    return keys, values, active, state
+
+
+def _column(state: list[int]) -> Column:
+    col = Column(np.int64, 0)
+    col.data[: len(state)] = state
+    return col
 
 
 @SETTINGS
-@given(keyed(), st.booleans())
-def test_running_sum(kv: tuple[list[int], list[int]], inclusive: bool) -> None:
-    keys, values = kv
-    total: dict[int, int] = {}
-    expected = []
-    for k, v in zip(keys, values, strict=True):
-        before = total.get(k, 0)
-        expected.append(before + v if inclusive else before)
-        total[k] = before + v
-    got = running_sum(np.array(keys, I64), np.array(values, I64), inclusive=inclusive)
-    assert got.tolist() == expected
+@given(keyed_rows())
+def test_so_far_columns_as_a_per_row_loop(
+    case: tuple[list[int], list[int], list[bool], list[int]],
+) -> None:
+    """Largest (of the active rows), smallest and sum so far per key, this row included and
+    carrying the column's state in and out: what a per-row loop over a dict answers."""
+    keys, values, active, state = case
+    k, v, a = np.array(keys, I64), np.array(values, I64), np.array(active, np.bool_)
+    small = v % 1000  # sums of counts and flags: no sentinels to overflow
+    top, low, total = dict(enumerate(state)), dict(enumerate(state)), dict(enumerate(state))
+    want_max, want_min, want_sum = [], [], []
+    for key, value, on in zip(keys, values, active, strict=True):
+        top[key] = max(top[key], value) if on else top[key]
+        low[key] = min(low[key], value)
+        total[key] += value % 1000
+        want_max.append(top[key])
+        want_min.append(low[key])
+        want_sum.append(total[key])
+    cols = _column(state), _column(state), _column(state)
+    assert cols[0].max_so_far(k, v, a).tolist() == want_max
+    assert cols[1].min_so_far(k, v).tolist() == want_min
+    assert cols[2].sum_so_far(k, small).tolist() == want_sum
+    for col, final in zip(cols, (top, low, total), strict=True):
+        assert col.data[:7].tolist() == [final[i] for i in range(7)]
 
 
 @SETTINGS
-@given(keyed(), st.booleans(), st.sampled_from([NONE, 0, -5]))
-def test_running_max(kv: tuple[list[int], list[int]], inclusive: bool, floor: int) -> None:
-    keys, values = kv
-    best: dict[int, int] = {}
-    expected = []
-    for k, v in zip(keys, values, strict=True):
-        before = best.get(k, floor)
-        expected.append(max(before, v, floor) if inclusive else max(before, floor))
-        best[k] = max(before, v)
-    got = running_max(np.array(keys, I64), np.array(values, I64), inclusive=inclusive, floor=floor)
-    assert got.tolist() == expected
+@given(keyed_rows())
+def test_so_far_loops_compiled_equal_plain(
+    case: tuple[list[int], list[int], list[bool], list[int]],
+) -> None:
+    keys, values, active, state = case
+    k, v, a = np.array(keys, I64), np.array(values, I64), np.array(active, np.bool_)
+    runs = []
+    for form in (kernels._max_so_far, plain(kernels._max_so_far)):
+        st_, out = np.array(state, I64), np.zeros(k.size, I64)
+        form(k, v, a, st_, out)
+        runs.append((st_.tolist(), out.tolist()))
+    for form in (kernels._min_so_far, plain(kernels._min_so_far)):
+        st_, out = np.array(state, I64), np.zeros(k.size, I64)
+        form(k, v, st_, out)
+        runs.append((st_.tolist(), out.tolist()))
+    for form in (kernels._sum_so_far, plain(kernels._sum_so_far)):
+        st_, out = np.array(state, I64), np.zeros(k.size, I64)
+        form(k, v % 1000, st_, out)
+        runs.append((st_.tolist(), out.tolist()))
+    assert runs[0] == runs[1] and runs[2] == runs[3] and runs[4] == runs[5]
 
 
 @SETTINGS
-@given(keyed(lo=NONE + 1, hi=NEVER - 1))
-def test_running_max_extreme_values(kv: tuple[list[int], list[int]]) -> None:
-    """Sentinels and huge values (times, "never") do not overflow the segmented maximum."""
-    keys, values = kv
-    best: dict[int, int] = {}
-    expected = []
-    for k, v in zip(keys, values, strict=True):
-        best[k] = max(best.get(k, NONE), v)
-        expected.append(best[k])
-    assert running_max(np.array(keys, I64), np.array(values, I64)).tolist() == expected
-
-
-@SETTINGS
-@given(keys_st)
-def test_group_starts(keys: list[int]) -> None:
-    order, starts = group_starts(np.array(keys, I64))
-    sk = [keys[i] for i in order.tolist()]
-    assert sk == sorted(keys)
-    # Stable: equal keys keep their row order.
-    for a, b in itertools.pairwise(order.tolist()):
-        if keys[a] == keys[b]:
-            assert a < b
-    for i, s in enumerate(starts.tolist()):
-        assert sk[s] == sk[i] and (s == 0 or sk[s - 1] != sk[i])
+@given(st.lists(st.lists(st.integers(0, 2**40), max_size=30), max_size=5))
+def test_intmap_count_as_a_per_row_loop(batches: list[list[int]]) -> None:
+    """Counts of each key so far, this row included, over batches (the map keeps them); the
+    counting loop compiled and plain alike."""
+    m, counts = IntMap(), dict[int, int]()
+    for batch in batches:
+        want = []
+        for key in batch:
+            counts[key] = counts.get(key, 0) + 1
+            want.append(counts[key])
+        assert m.count(np.array(batch, I64)).tolist() == want
+    assert dict(m.items()) == counts
+    keys = np.array([key for b in batches for key in b], I64)
+    runs = []
+    for form in (kernels._count_rows, plain(kernels._count_rows)):
+        table, values = np.full(256, kernels._FREE, I64), np.zeros(256, I64)
+        out = np.zeros(keys.size, I64)
+        added = form(table, values, (keys * 7) & 255, keys, 255, out)
+        runs.append((added, out.tolist(), table.tolist(), values.tolist()))
+    assert runs[0] == runs[1]
+    assert runs[0][0] == len(counts)
 
 
 def _batches(draw: st.DrawFn, n: int) -> list[int]:
@@ -218,6 +248,54 @@ def test_interner_survives_hash_collisions(
         ]
 
 
+def _intern_all(batches: list[list[str | None]], bits: int, compiled: bool) -> tuple[Any, ...]:
+    """Ids of each batch through the hashed path (a weak hash: collisions), with the
+    interning loops compiled or plain; and the store and hash map left."""
+    saved = kernels._intern_rows, kernels._head_words
+    if not compiled:
+        kernels._intern_rows, kernels._head_words = (plain(k) for k in saved)
+    try:
+        it = Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain=0)
+        ids = [it.intern(pa.array(b, pa.string())).tolist() for b in batches]
+    finally:
+        kernels._intern_rows, kernels._head_words = saved
+    n = it.held_from
+    return (
+        ids,
+        it.values,
+        it._offsets[: n + 1].tolist(),
+        it._heads[: 2 * n].tolist(),
+        it._by_hash.items(),
+    )
+
+
+@SETTINGS
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.text(max_size=20)), max_size=40), max_size=4),
+    st.sampled_from([2, 5, 64]),
+)
+def test_interning_loops_compiled_equal_plain(batches: list[list[str | None]], bits: int) -> None:
+    """The interning loop and the head words, compiled and plain: the same ids, stored bytes,
+    head words and hash map, collisions (the dict's turn) included; ids as a dict hands out."""
+    compiled = _intern_all(batches, bits, True)
+    assert compiled == _intern_all(batches, bits, False)
+    assert compiled[0] == _dict_ids(batches)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), st.text(max_size=24)), max_size=12))
+def test_head_words_are_the_first_sixteen_bytes(values: list[str | None]) -> None:
+    strings = Strings.of(pa.array(values, pa.string()))
+    out = np.empty(2 * len(values), np.uint64)
+    kernels._head_words(strings.data, strings.offsets, out)
+    for i, v in enumerate(values):
+        head = (v or "").encode()[:16].ljust(16, b"\0")
+        assert out[2 * i : 2 * i + 2].tolist() == [
+            int.from_bytes(head[:8], "little"),
+            int.from_bytes(head[8:], "little"),
+        ]
+
+
 def test_interner_catches_its_dict_up() -> None:
     """After a large batch the dict lags; small batches take the hashed path until they have
     cost as much as bringing it up to date, then the dict: the ids never change."""
@@ -238,6 +316,30 @@ def test_column_grows_with_its_default() -> None:
     c.data[3] = 7
     c.ensure(20_000)
     assert c.get(np.array([3, 19_999], I64)).tolist() == [7, NEVER]
+
+
+@SETTINGS
+@given(st.lists(st.integers(-1, 12), max_size=40), st.sets(st.integers(0, 12)))
+def test_column_unset_and_take_compiled_equal_plain(ids: list[int], known: set[int]) -> None:
+    """The first-unset and gather loops, compiled and plain: the ids never set, distinct, in
+    order of first sight (each marked), and the values with ``null`` for -1."""
+    rows = np.array(ids, I64)
+    runs = []
+    for unset, gather in (
+        (kernels._unset_ids, kernels._gather),
+        (plain(kernels._unset_ids), plain(kernels._gather)),
+    ):
+        values = np.full(13, NONE, I64)
+        values[sorted(known)] = np.array(sorted(known), I64) * 10
+        out = np.zeros(rows.size, I64)
+        n = unset(rows, values, NONE, -7, out)
+        got = np.zeros(rows.size, I64)
+        gather(values, rows, -99, got)
+        runs.append((out[:n].tolist(), values.tolist(), got.tolist()))
+    assert runs[0] == runs[1]
+    first = list(dict.fromkeys(i for i in ids if i >= 0 and i not in known))
+    assert runs[0][0] == first
+    assert runs[0][2] == [-99 if i < 0 else (10 * i if i in known else -7) for i in ids]
 
 
 @SETTINGS
@@ -281,6 +383,25 @@ def test_intmap_is_a_dict(batches: list[list[tuple[int, int]]], capacity: int) -
         assert (m[k] == d[k]) if k in d else (k not in m)
     m[12345] = 6
     assert m.get(12345) == 6 and m.get(-12345) is None
+
+
+@SETTINGS
+@given(st.sets(st.integers(NONE + 1, NEVER), max_size=40), st.integers(6, 9))
+def test_rehash_loop_puts_keys_at_their_homes(keys: set[int], bits: int) -> None:
+    """Growing re-inserts every key where the map's probe (its own multiply-shift home)
+    finds it, compiled and plain alike."""
+    old = IntMap(64)
+    k = np.array(sorted(keys), I64)
+    old.add_new(k, k // 3)
+    runs = []
+    for form in (kernels._rehash, plain(kernels._rehash)):
+        grown = IntMap(1 << bits)
+        with np.errstate(over="ignore"):
+            form(old._keys, old._values, grown._keys, grown._values, 64 - bits, grown._mask)
+        grown._n = len(keys)
+        assert grown.get_many(k, -1).tolist() == (k // 3).tolist()
+        runs.append((grown._keys.tolist(), grown._values.tolist()))
+    assert runs[0] == runs[1]
 
 
 def test_intmap_grows_past_many_keys() -> None:
@@ -327,37 +448,6 @@ def test_stable_order_and_groups(keys: list[int], spread: int) -> None:
     assert first.tolist() == first_idx.tolist() and inverse.tolist() == inv.tolist()
     assert k[order].tolist() == sorted(k.tolist())
     assert (k[first] == uniq).all() and (k[order][starts] == k[order]).all()
-
-
-@SETTINGS
-@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([NONE, NONE, NONE, 0, 3, -7, 9]))))
-def test_sparse_running_sum_and_max(rows: list[tuple[int, int]]) -> None:
-    """Mostly-empty values (times of rare rows, marks of hits) take the sparse path: the same
-    answers as a loop."""
-    keys = np.array([k for k, _ in rows], I64)
-    values = np.array([v for _, v in rows], I64)
-    best: dict[int, int] = {}
-    total: dict[int, int] = {}
-    want_max, want_sum = [], []
-    for k, v in rows:
-        best[k] = max(best.get(k, NONE), v)
-        want_max.append(best[k])
-        total[k] = total.get(k, 0) + (v if v != NONE else 0)
-        want_sum.append(total[k])
-    assert running_max(keys, values).tolist() == want_max
-    sums = np.where(values == NONE, 0, values)
-    assert running_sum(keys, sums).tolist() == want_sum
-
-
-@SETTINGS
-@given(st.lists(st.integers(0, 5), max_size=40))
-def test_running_max_of_falling_values(keys: list[int]) -> None:
-    """Non-increasing values (``-at`` of time-sorted rows) take a shortcut: each key's first."""
-    k = np.array(keys, I64)
-    values = -np.arange(k.size, dtype=I64) // 2
-    first: dict[int, int] = {}
-    expected = [first.setdefault(key, int(v)) for key, v in zip(keys, values, strict=True)]
-    assert running_max(k, values).tolist() == expected
 
 
 @SETTINGS

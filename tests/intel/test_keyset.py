@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from fanzha.intel import keyset
 from fanzha.intel.keyset import KeySet, Strings, hash_strings, spans_equal
+from fanzha.jit import plain
 
 # Few distinct characters (ASCII, two-byte and three-byte UTF-8) so that keys collide often
 # in prefixes and suffixes, and lookups hit as often as they miss.
@@ -96,6 +97,58 @@ def test_lookup_agrees_with_a_dict(keys: list[str | None], values: list[str | No
 @given(values=st.lists(TEXT, max_size=10))
 def test_hash_one_equals_hash_strings(values: list[str]) -> None:
     assert [keyset.hash_one(v.encode()) for v in values] == hash_strings(values).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=12))
+def test_hash_kernel_compiled_equals_plain_and_spans(values: list[str | None]) -> None:
+    """The row-by-row hash loop, compiled and plain, hashes as the prefix-sum form does."""
+    strings = Strings.of(pa.array(values, pa.string()))
+    ends = strings.offsets[1:]
+    if strings.valid is not None:
+        ends = np.where(strings.valid, ends, strings.offsets[:-1])
+    spans = keyset.span_hashes(strings, keyset.Spans(None, strings.offsets[:-1], ends))[0]
+    plain_out = np.empty(len(values), np.uint64)
+    with np.errstate(over="ignore"):
+        plain(keyset._hash_rows)(strings.data, strings.offsets[:-1], ends, plain_out)
+    assert hash_strings(values).tolist() == plain_out.tolist() == spans.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    keys=st.lists(TEXT, min_size=1, max_size=30),
+    values=st.lists(TEXT, max_size=20),
+    data=st.data(),
+)
+def test_lookup_loop_compiled_equals_plain_and_survives_collisions(
+    keys: list[str], values: list[str], data: st.DataObject
+) -> None:
+    """Spans looked up with their own hash, or with a key's hash (as if the two collided):
+    a hash met with other bytes is no match, compiled and plain alike."""
+    ks = KeySet.build(keys)
+    first = first_index(keys)
+    strings = Strings.of(values)
+    starts = strings.offsets[:-1].astype(np.int64)
+    lengths = np.diff(strings.offsets).astype(np.int64)
+    hashes = hash_strings(values)
+    borrowed = data.draw(st.lists(st.booleans(), min_size=len(values), max_size=len(values)))
+    donor = data.draw(st.sampled_from(keys))
+    hashes[np.array(borrowed, bool)] = hash_strings([donor])[0]
+    want = [
+        first.get(v, -1) if not b or v == donor else -1
+        for v, b in zip(values, borrowed, strict=True)
+    ]
+    runs = []
+    for form in (keyset._lookup_keys, plain(keyset._lookup_keys)):
+        found = np.zeros(len(values), np.int64)
+        k = ks._keys
+        form(
+            ks._table, ks._index, ks._capacity, k.data, k.offsets, strings.data,
+            starts, lengths, hashes, np.zeros(len(values), np.int64), found,
+        )  # fmt: skip
+        runs.append(found.tolist())
+    assert runs[0] == runs[1] == want
+    assert ks.lookup_hashes(strings, starts, lengths, hashes).tolist() == want
 
 
 @settings(max_examples=100, deadline=None)
