@@ -23,8 +23,6 @@ from typing import Any, TypeVar, cast
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_KERNELS: dict[str, Kernel] = {}
-
 
 def enabled() -> bool:
     """Whether kernels run compiled (``FANZHA_JIT=0``: as plain Python)."""
@@ -50,10 +48,7 @@ class Kernel:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any) -> Any:
-        run = self._compiled
-        if run is None:
-            run = self._compiled = self.compile()
-        return run(*args)
+        return (self._compiled or self.compiled())(*args)
 
     def compile(self) -> Callable[..., Any]:
         """The compiled form (the plain function when compiling is off)."""
@@ -81,9 +76,7 @@ class Kernel:
 
 def kernel(fn: F) -> F:
     """Mark ``fn`` as a loop to compile on its first call."""
-    k = Kernel(fn)
-    _KERNELS[f"{fn.__module__}.{fn.__qualname__}"] = k
-    return cast(F, k)
+    return cast(F, Kernel(fn))
 
 
 @kernel
