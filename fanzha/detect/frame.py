@@ -10,6 +10,7 @@ shows while the call is still going on (the "phone busy for an hour" case). Rows
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -228,6 +229,8 @@ def phone_flag(p: str) -> int:
 
 
 _URL_HOST_RE = r"(?i)(?:https?://|www\.)([a-z0-9\-\.]+\.[a-z]{2,})"
+#: a URL's host: after the scheme and credentials, up to the port, path, query or fragment
+_URL_HOST = re.compile(r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
 _ACCOUNT_RE = r"(?:^|[^0-9])[0-9]{12,19}(?:[^0-9]|$)"
 
 
@@ -261,7 +264,7 @@ class Values:
         """The values of ``ids``: Python strings when they are few or still held as such
         (values interned in this batch, through the dict), else Arrow."""
         if ids.size <= SMALL or int(ids.min()) >= interner.held_from:
-            return cls(py=[interner.value(i) for i in ids.tolist()])
+            return cls(py=interner.strings(ids))
         return cls(arrow=interner.arrow(ids))
 
     def __len__(self) -> int:
@@ -500,7 +503,13 @@ class FrameBuilder:
         return classify_texts(values), flags.astype(np.int64), self.domains.ids(host)
 
     def _url_host(self, values: Values, _: I64) -> I64:
-        found = pc.extract_regex(values.arrow, r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
+        if values.small and all(v.isascii() for v in values.py):
+            # Python's regex for a few values (Arrow compiles the pattern on every call); ASCII
+            # only, where both engines and both lower-casings agree.
+            match = _URL_HOST.match
+            hosts = [m.group("h").lower() if (m := match(v)) else None for v in values.py]
+            return self.domains.values.intern_list(hosts)
+        found = pc.extract_regex(values.arrow, _URL_HOST.pattern)
         return self.domains.ids(pc.utf8_lower(pc.struct_field(found, [0])))
 
     def _screen(self, values: Values, _: I64) -> I64:

@@ -40,6 +40,7 @@ class Registry:
         self._id_set = KeySet.build(self.id_number)
         self._phone_hashes = _Hashed(self._phones)
         self._account_hashes = _Hashed(self._accounts)
+        self._id_offsets, self._id_data = _string_buffers(self.id_number)
 
     def by_phone(self, phones: StringInput) -> I64:
         """The resident row of each phone (-1 when not a resident's number)."""
@@ -62,10 +63,14 @@ class Registry:
         return np.where((rows >= 0) & (born != _NO_BIRTH), age, -1)
 
     def ids_of(self, rows: list[int]) -> list[str]:
-        """The ID numbers of resident rows (one Arrow take: a scalar per row costs more)."""
+        """The ID numbers of resident rows, decoded straight from the column's bytes (an Arrow
+        take, or a scalar per row, costs tens of microseconds)."""
         if not rows:
             return []
-        return [str(v) for v in self.id_number.take(pa.array(rows, pa.int64())).to_pylist()]
+        at = np.asarray(rows, np.int64)
+        starts, ends = self._id_offsets[at].tolist(), self._id_offsets[at + 1].tolist()
+        data = self._id_data
+        return [str(data[a:b], "utf-8") for a, b in zip(starts, ends, strict=True)]
 
 
 def _empty() -> pa.Table:
@@ -76,6 +81,16 @@ def _empty() -> pa.Table:
             "accounts": pa.array([], pa.list_(pa.string())),
         }
     )
+
+
+def _string_buffers(values: pa.Array) -> tuple[I64, memoryview]:
+    """A string column's offsets and bytes (a null reads as an empty string; the registry's
+    ID numbers are never null)."""
+    values = values.cast(pa.large_string())
+    buffers = values.buffers()
+    offsets = np.frombuffer(buffers[1], np.int64, len(values) + 1, values.offset)
+    data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
+    return offsets, data
 
 
 def _flatten(persons: pa.Table, column: str) -> tuple[pa.Array, I64]:

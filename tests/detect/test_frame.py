@@ -9,8 +9,10 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fanzha.detect.frame import PerValue, Values, phone_flag, phone_flags
+from fanzha.detect.frame import FrameBuilder, PerValue, Values, phone_flag, phone_flags
+from fanzha.detect.intel_view import IntelView
 from fanzha.detect.kernels import SMALL
+from fanzha.detect.registry import Registry
 
 I64 = np.int64
 batches_st = st.lists(
@@ -58,3 +60,29 @@ def test_phone_flags_plain_and_arrow_agree(numbers: list[str]) -> None:
     padded = pa.array(["+8613800000000"] * (SMALL + 1) + numbers, pa.string())
     assert phone_flags(padded).tolist()[SMALL + 1 :] == plain
     assert phone_flags(pa.array(numbers, pa.string())).tolist() == plain
+
+
+URL = st.one_of(
+    st.text(alphabet="htps:/@wWxX.-?#:09é", max_size=24),
+    st.builds(
+        "{}://{}{}{}".format,
+        st.sampled_from(["http", "HTTPS", "ftp"]),
+        st.sampled_from(["", "user:pw@", "a@b@"]),
+        st.sampled_from(["Example.COM", "xn--fiq228c.cn", "10.0.0.1", "ÉCOLE.fr", "a"]),
+        st.sampled_from(["", ":8080", "/p?q#f", "/İ"]),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(URL, max_size=12))
+def test_url_hosts_of_few_and_many_urls_agree(urls: list[str]) -> None:
+    """A few URLs take Python's regex, many Arrow's: the same host ids, non-ASCII included."""
+    one, other = FrameBuilder(Registry(), IntelView()), FrameBuilder(Registry(), IntelView())
+    few = one._url_host(Values(py=list(urls)), np.zeros(0, I64)).tolist()
+    padded = ["http://pad.example/"] * (SMALL + 1) + urls
+    many = other._url_host(Values(py=padded), np.zeros(0, I64))[SMALL + 1 :].tolist()
+    assert len(few) == len(many) == len(urls)
+    assert [-1 if i < 0 else one.domains.values.value(i) for i in few] == [
+        -1 if i < 0 else other.domains.values.value(i) for i in many
+    ]

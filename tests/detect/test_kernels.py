@@ -216,6 +216,27 @@ def test_interner_plain_and_hashed_paths_agree(batches: list[list[str | None]]) 
     assert hashed.arrow(ids).to_pylist() == plain.values
 
 
+@SETTINGS
+@given(st.lists(st.lists(st.text(max_size=5), max_size=20), max_size=4), st.data())
+def test_interner_strings_are_the_values_of_their_ids(
+    batches: list[list[str]], data: st.DataObject
+) -> None:
+    """Ids stored as bytes and ids still held as Python strings (the dict path) decode alike."""
+    interner = Interner()
+    for k, batch in enumerate(batches):  # odd batches through the dict: some values pending
+        if k % 2:
+            interner.intern_list(batch)
+        else:
+            interner.intern(pa.array(batch, pa.string()))
+    if not len(interner):
+        assert interner.strings(np.zeros(0, I64)) == []
+        return
+    ids = data.draw(st.lists(st.integers(0, len(interner) - 1), max_size=30))
+    asked = np.array(ids, I64)
+    assert interner.strings(asked) == [interner.value(i) for i in ids]
+    assert interner.strings(asked) == [interner.values[i] for i in ids]
+
+
 def _dict_ids(batches: list[list[str | None]]) -> list[list[int]]:
     ids: dict[str, int] = {}
     return [[-1 if v is None else ids.setdefault(v, len(ids)) for v in b] for b in batches]

@@ -93,3 +93,19 @@ def test_values_sharing_a_hash_are_told_apart(monkeypatch: pytest.MonkeyPatch) -
     )
     asked = ["+86137", "+86139", "+86138", "+86136", "95588", "95589", "", None]
     assert Registry(persons).by_phone(asked).tolist() == [2, 1, 0, -1, 0, -1, 3, -1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=10), st.data())
+def test_id_numbers_of_rows_are_read_back(ids: list[str], data: st.DataObject) -> None:
+    """ID numbers by row, from a sliced column too (its offsets start past zero)."""
+    table = pa.table(
+        {
+            "id_number": pa.array(["skipped", *ids], pa.string()),
+            "phones": pa.array([[] for _ in range(len(ids) + 1)], pa.list_(pa.string())),
+        }
+    ).slice(1)
+    registry = Registry(table)
+    rows = data.draw(st.lists(st.integers(0, len(ids) - 1), max_size=12))
+    assert registry.ids_of(rows) == [ids[r] for r in rows]
+    assert registry.ids_of([]) == []
