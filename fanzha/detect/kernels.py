@@ -750,7 +750,7 @@ class Interner:
         if ids.size and int(ids.max()) >= self._stored:  # some only held as Python strings
             return [self.value(i) for i in ids.tolist()]
         starts, ends = self._offsets[ids].tolist(), self._offsets[ids + 1].tolist()
-        data = memoryview(self._data)
+        data = self._data.data
         return [str(data[a:b], "utf-8") for a, b in zip(starts, ends, strict=True)]
 
     def arrow(self, ids: I64) -> pa.Array:
