@@ -823,12 +823,17 @@ class Interner:
         if not self._pending:
             return
         new = pa.array(self._pending, pa.string())
-        hashes = self._hasher(new).view(np.int64)
+        hashes = np.ascontiguousarray(self._hasher(new)).view(np.int64)
         ids = self._stored + _rows(len(new))
         self._pending = []
         self._append(new)
         # Only hashes no other value holds go into the map (the rest stay in the dict); a
-        # hash repeated among the new values goes in once, for the first.
+        # hash repeated among the new values goes in once, for the first: one compiled pass
+        # (a live worker stores a few values between its calls), unless a hash is the map's
+        # free-slot marker, which that pass cannot hold.
+        if int(hashes.min()) != _FREE:
+            self._by_hash.first_seen(hashes, ids)
+            return
         _, _, first, _ = group_rows(hashes)
         first = np.sort(first)
         free = ~self._by_hash.contains(hashes[first])
