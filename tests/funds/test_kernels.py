@@ -109,15 +109,29 @@ def test_reach_compiled_and_plain_are_breadth_first_search(
         frontier = {b for a, b in ordered if a in frontier} - reached
         reached |= frontier
     for form in (kernels.reach, plain(kernels.reach)):
-        seen, front, found = np.zeros(2, np.uint64), np.zeros(n, bool), np.zeros(n + 1, I64)
-        count = form(off, to, seed, hops, dense, seen, front, found)
-        assert sorted(found[:count].tolist()) == sorted(reached)
+        seen, front, found = np.zeros(2, np.uint64), np.zeros(2, np.uint64), np.zeros(n + 9, I64)
+        form(off, to, seed, hops, dense, seen, front, found)
         assert not front.any()
+        count = int(np.bitwise_count(seen).sum())
+        assert count == len(reached)
         for take in (kernels.take_bits, plain(kernels.take_bits)):
-            out = np.zeros(count + 64, I64)
+            out = np.zeros(count + 8, I64)
             bits = seen.copy()
             assert take(bits, out) == count
             assert out[:count].tolist() == sorted(reached) and not bits.any()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sets(st.integers(0, 64 * 5 - 1)))
+def test_take_bits_lists_the_set_bits_in_order(positions: set[int]) -> None:
+    """Words of any mix of bits (a whole byte, none, the top bit), compiled and plain."""
+    bits = np.zeros(5, np.uint64)
+    for p in positions:
+        bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+    for take in (kernels.take_bits, plain(kernels.take_bits)):
+        seen, out = bits.copy(), np.full(len(positions) + 8, -1, I64)
+        assert take(seen, out) == len(positions)
+        assert out[: len(positions)].tolist() == sorted(positions) and not seen.any()
 
 
 Passes = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]
