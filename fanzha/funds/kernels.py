@@ -313,7 +313,7 @@ def _in_order(found: I64, begin: int, end: int, front: U64) -> None:
     for i in range(begin, end):
         v = found[i]
         front[v >> 6] |= one << np.uint64(v & 63)
-    take_bits(front, found[begin:])
+    take_bits(front, found[begin:], end - begin)
 
 
 @kernel
@@ -342,25 +342,28 @@ def reach(
             begin, end = end, _expand(off, to, found, begin, end, seen, end)
 
 
-def _byte_bits() -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+def _byte_bits() -> tuple[I64, I64]:
     """For each byte, the positions of its set bits (then zeros, to 8) and how many."""
     bits = (np.arange(256)[:, None] >> np.arange(8)) & 1
-    positions = np.zeros((256, 8), np.int8)
+    positions = np.zeros((256, 8), np.int64)
     for byte in range(256):
         where = np.flatnonzero(bits[byte])
         positions[byte, : len(where)] = where
-    return positions, bits.sum(axis=1).astype(np.int8)
+    return positions, bits.sum(axis=1).astype(np.int64)
 
 
 _BYTE_POSITIONS, _BYTE_COUNTS = _byte_bits()
+#: the position of the bit ``t`` (a power of two below 2 ** 32) at ``(t * _DE_BRUIJN) >> 27`` in
+#: 32 bits (a de Bruijn sequence: every 5 bits of it differ)
+_DE_BRUIJN: Final = 0x077CB531
+_DE_BRUIJN_POSITIONS = np.zeros(32, np.int64)
+_DE_BRUIJN_POSITIONS[((1 << np.arange(32)) * _DE_BRUIJN & 0xFFFFFFFF) >> 27] = np.arange(32)
 
 
 @kernel
-def take_bits(seen: U64, out: I64) -> int:
-    """The positions of the set bits of ``seen`` into ``out`` (8 longer than their number)
-    in increasing order, clearing them; how many. A byte at a time, branch-free: its set
-    bits' positions from a table, all 8 written, ``n`` moved on past the real ones (a branch
-    per bit is mispredicted as often as the bits are mixed)."""
+def _bits_by_byte(seen: U64, out: I64) -> int:
+    """:func:`take_bits` a byte at a time, branch-free: its set bits' positions from a table,
+    all 8 written, ``n`` moved on past the real ones."""
     n = 0
     byte = np.uint64(255)
     for w in range(len(seen)):
@@ -371,9 +374,42 @@ def take_bits(seen: U64, out: I64) -> int:
                 b = np.int64((word >> np.uint64(8 * q)) & byte)
                 base = w * 64 + 8 * q
                 for k in range(8):
-                    out[n + k] = base + int(_BYTE_POSITIONS[b, k])
-                n += int(_BYTE_COUNTS[b])
+                    out[n + k] = base + _BYTE_POSITIONS[b, k]
+                n += _BYTE_COUNTS[b]
     return n
+
+
+@kernel
+def _bits_one_by_one(seen: U64, out: I64) -> int:
+    """:func:`take_bits` a set bit at a time: the lowest of each half word (32 bits, so that
+    the de Bruijn product stays in int64), its position by :data:`_DE_BRUIJN`."""
+    n = 0
+    low = np.uint64(0xFFFFFFFF)
+    for w in range(len(seen)):
+        word = seen[w]
+        if word:
+            seen[w] = 0
+            for half in range(2):
+                x = np.int64((word >> np.uint64(32 * half)) & low)
+                base = w * 64 + 32 * half
+                while x:
+                    t = x & -x
+                    out[n] = base + _DE_BRUIJN_POSITIONS[((t * _DE_BRUIJN) & 0xFFFFFFFF) >> 27]
+                    n += 1
+                    x ^= t
+    return n
+
+
+@kernel
+def take_bits(seen: U64, out: I64, count: int) -> None:
+    """The positions of the ``count`` set bits of ``seen`` into ``out`` (8 longer) in
+    increasing order, clearing them. Many (over 3 in 8): a byte at a time through a table;
+    fewer: a step per set bit, which costs less when most bytes hold one or two (a branch
+    per bit would be mispredicted as often as the bits are mixed)."""
+    if count > 24 * len(seen):
+        _bits_by_byte(seen, out)
+    else:
+        _bits_one_by_one(seen, out)
 
 
 # ------------------------------------------------------------------------------ the build

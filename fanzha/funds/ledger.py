@@ -1196,8 +1196,9 @@ class Ledger:
             self._front = np.zeros((n + 63) // 64, np.uint64)
             self._found = np.empty(n + 9, np.int64)
         kernels.reach(off, to, account, hops, n // 64, self._bits, self._front, self._found)
-        out = np.empty(int(np.bitwise_count(self._bits).sum()) + 8, np.int64)
-        count = kernels.take_bits(self._bits, out)
+        count = int(np.bitwise_count(self._bits).sum())
+        out = np.empty(count + 8, np.int64)
+        kernels.take_bits(self._bits, out, count)
         return out[:count]
 
     def _dense_step(self, step: I32 | I64, *, last: bool) -> I64:

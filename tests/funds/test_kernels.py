@@ -117,21 +117,34 @@ def test_reach_compiled_and_plain_are_breadth_first_search(
         for take in (kernels.take_bits, plain(kernels.take_bits)):
             out = np.zeros(count + 8, I64)
             bits = seen.copy()
-            assert take(bits, out) == count
+            take(bits, out, count)
             assert out[:count].tolist() == sorted(reached) and not bits.any()
 
 
+def _mixed_bits() -> st.SearchStrategy[set[int]]:
+    """Positions in five words: a few (mostly one or two a byte) or about half of them."""
+    half = st.lists(st.booleans(), min_size=320, max_size=320)
+    return st.sets(st.integers(0, 319)) | half.map(lambda b: {i for i, x in enumerate(b) if x})
+
+
 @settings(max_examples=80, deadline=None)
-@given(st.sets(st.integers(0, 64 * 5 - 1)))
+@given(_mixed_bits())
 def test_take_bits_lists_the_set_bits_in_order(positions: set[int]) -> None:
-    """Words of any mix of bits (a whole byte, none, the top bit), compiled and plain."""
+    """Any mix of bits (a whole byte, none, the top bit), by byte and by bit, compiled and
+    plain, and ``take_bits``'s choice between them."""
     bits = np.zeros(5, np.uint64)
     for p in positions:
         bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+    want = sorted(positions)
+    for way in (kernels._bits_by_byte, kernels._bits_one_by_one):
+        for form in (way, plain(way)):
+            seen, out = bits.copy(), np.full(len(want) + 8, -1, I64)
+            assert form(seen, out) == len(want)
+            assert out[: len(want)].tolist() == want and not seen.any()
     for take in (kernels.take_bits, plain(kernels.take_bits)):
-        seen, out = bits.copy(), np.full(len(positions) + 8, -1, I64)
-        assert take(seen, out) == len(positions)
-        assert out[: len(positions)].tolist() == sorted(positions) and not seen.any()
+        seen, out = bits.copy(), np.full(len(want) + 8, -1, I64)
+        take(seen, out, len(want))
+        assert out[: len(want)].tolist() == want and not seen.any()
 
 
 Passes = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]
