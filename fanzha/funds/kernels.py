@@ -353,10 +353,10 @@ def _byte_bits() -> tuple[I64, I64]:
 
 
 _BYTE_POSITIONS, _BYTE_COUNTS = _byte_bits()
-#: the position of the bit ``t`` (a power of two below 2 ** 32) at ``(t * _DE_BRUIJN) >> 27`` in
-#: 32 bits (a de Bruijn sequence: every 5 bits of it differ)
+#: a de Bruijn sequence of 32 bits (its 32 windows of 5 bits all differ): for ``t`` a power
+#: of two below 2 ** 32, the top 5 bits of ``t * _DE_BRUIJN`` (mod 2 ** 32) tell which
 _DE_BRUIJN: Final = 0x077CB531
-_DE_BRUIJN_POSITIONS = np.zeros(32, np.int64)
+_DE_BRUIJN_POSITIONS = np.zeros(32, np.int64)  # which, by those 5 bits
 _DE_BRUIJN_POSITIONS[((1 << np.arange(32)) * _DE_BRUIJN & 0xFFFFFFFF) >> 27] = np.arange(32)
 
 
