@@ -275,66 +275,141 @@ def libr_main(
 
 
 @kernel
-def _visit(off: I64, to: I32, u: int, seen: U64, found: I64, n: int) -> int:
-    """Mark the successors of ``u`` seen, the new ones appended to ``found`` from ``n`` on;
-    the new ``n``. Branch-free: every successor is written at ``n``, and ``n`` moves on past
-    the new ones only (a branch on "seen before" is mispredicted half the time)."""
+def _expand(off: I64, to: I32, found: I64, begin: int, end: int, seen: U64, n: int) -> int:
+    """Mark the successors of the accounts ``found[begin:end]`` seen, the new ones appended to
+    ``found`` from ``n`` on; the new ``n``. Branch-free: every successor is written at ``n``,
+    and ``n`` moves on past the new ones only (a branch on "seen before" is mispredicted half
+    the time). One loop over the accounts, not a call per account (calls are not inlined)."""
     one = np.uint64(1)
-    for j in range(off[u], off[u + 1]):
-        v = to[j]
-        bit = one << np.uint64(v & 63)
-        old = seen[v >> 6]
-        found[n] = v
-        n += int((old & bit) == 0)
-        seen[v >> 6] = old | bit
+    for i in range(begin, end):
+        u = found[i]
+        for j in range(off[u], off[u + 1]):
+            v = to[j]
+            bit = one << np.uint64(v & 63)
+            old = seen[v >> 6]
+            found[n] = v
+            n += int((old & bit) == 0)
+            seen[v >> 6] = old | bit
     return n
+
+
+@kernel
+def _mark(off: I64, to: I32, found: I64, begin: int, end: int, seen: U64) -> None:
+    """Mark the successors of the accounts ``found[begin:end]`` seen: the last step's, which
+    nothing lists or counts."""
+    one = np.uint64(1)
+    for i in range(begin, end):
+        u = found[i]
+        for j in range(off[u], off[u + 1]):
+            v = to[j]
+            seen[v >> 6] |= one << np.uint64(v & 63)
+
+
+@kernel
+def _in_order(found: I64, begin: int, end: int, front: U64) -> None:
+    """Put the distinct accounts ``found[begin:end]`` in increasing order, through the bitmap
+    ``front`` (clear, left clear); ``found`` has room for 8 more after ``end``."""
+    one = np.uint64(1)
+    for i in range(begin, end):
+        v = found[i]
+        front[v >> 6] |= one << np.uint64(v & 63)
+    take_bits(front, found[begin:], end - begin)
 
 
 @kernel
 def reach(
-    off: I64, to: I32, seed: int, hops: int, dense: int, seen: U64, front: Bool, found: I64
-) -> int:
+    off: I64, to: I32, seed: int, hops: int, dense: int, seen: U64, front: U64, found: I64
+) -> None:
     """Breadth first from ``seed`` over ``hops`` steps of the CSR ``off``/``to`` (each
     account's successors): the accounts reached are set in the bitmap ``seen`` (all clear
-    at first; the seed is set only when a cycle leads back to it) and listed in ``found``
-    (one longer than the accounts), each step's after the last's. Returns how many.
+    at first; the seed is set only when a cycle leads back to it; count them by its bits).
+    ``found`` (9 longer than the accounts) lists the seed, then each step's new accounts
+    after the last's, but for the last step's, which nothing expands: they are only marked.
 
-    A step from more than ``dense`` accounts marks them in ``front`` (all false) and reads
-    them in account order: their successors are then read along ``off`` and ``to`` instead
-    of at random."""
+    A step from more than ``dense`` accounts first puts them in account order (through the
+    bitmap ``front``, all clear): their successors are then read along ``off`` and ``to``
+    instead of at random."""
     if seed + 1 >= len(off) or hops <= 0:
-        return 0
-    n = _visit(off, to, seed, seen, found, 0)
-    begin, end = 0, n
-    for _ in range(1, hops):
-        if end - begin <= dense:
-            for i in range(begin, end):
-                n = _visit(off, to, found[i], seen, found, n)
+        return
+    found[0] = seed
+    begin, end = 0, 1
+    for hop in range(1, hops + 1):
+        if end - begin > dense:
+            _in_order(found, begin, end, front)
+        if hop == hops:
+            _mark(off, to, found, begin, end, seen)
         else:
-            for i in range(begin, end):
-                front[found[i]] = True
-            for u in range(len(front)):
-                if front[u]:
-                    front[u] = False
-                    n = _visit(off, to, u, seen, found, n)
-        begin, end = end, n
-    return n
+            begin, end = end, _expand(off, to, found, begin, end, seen, end)
+
+
+def _byte_bits() -> tuple[I64, I64]:
+    """For each byte, the positions of its set bits (then zeros, to 8) and how many."""
+    bits = (np.arange(256)[:, None] >> np.arange(8)) & 1
+    positions = np.zeros((256, 8), np.int64)
+    for byte in range(256):
+        where = np.flatnonzero(bits[byte])
+        positions[byte, : len(where)] = where
+    return positions, bits.sum(axis=1).astype(np.int64)
+
+
+_BYTE_POSITIONS, _BYTE_COUNTS = _byte_bits()
+#: a de Bruijn sequence of 32 bits (its 32 windows of 5 bits all differ): for ``t`` a power
+#: of two below 2 ** 32, the top 5 bits of ``t * _DE_BRUIJN`` (mod 2 ** 32) tell which
+_DE_BRUIJN: Final = 0x077CB531
+_DE_BRUIJN_POSITIONS = np.zeros(32, np.int64)  # which, by those 5 bits
+_DE_BRUIJN_POSITIONS[((1 << np.arange(32)) * _DE_BRUIJN & 0xFFFFFFFF) >> 27] = np.arange(32)
 
 
 @kernel
-def take_bits(seen: U64, out: I64) -> int:
-    """The positions of the set bits of ``seen`` into ``out`` (64 longer than their number)
-    in increasing order, clearing them; how many."""
+def _bits_by_byte(seen: U64, out: I64) -> int:
+    """:func:`take_bits` a byte at a time, branch-free: its set bits' positions from a table,
+    all 8 written, ``n`` moved on past the real ones."""
     n = 0
-    one = np.uint64(1)
+    byte = np.uint64(255)
     for w in range(len(seen)):
         word = seen[w]
         if word:
             seen[w] = 0
-            for k in range(64):  # branch-free, as in _visit
-                out[n] = w * 64 + k
-                n += int((word >> np.uint64(k)) & one)
+            for q in range(8):
+                b = np.int64((word >> np.uint64(8 * q)) & byte)
+                base = w * 64 + 8 * q
+                for k in range(8):
+                    out[n + k] = base + _BYTE_POSITIONS[b, k]
+                n += _BYTE_COUNTS[b]
     return n
+
+
+@kernel
+def _bits_one_by_one(seen: U64, out: I64) -> int:
+    """:func:`take_bits` a set bit at a time: the lowest of each half word (32 bits, so that
+    the de Bruijn product stays in int64), its position by :data:`_DE_BRUIJN`."""
+    n = 0
+    low = np.uint64(0xFFFFFFFF)
+    for w in range(len(seen)):
+        word = seen[w]
+        if word:
+            seen[w] = 0
+            for half in range(2):
+                x = np.int64((word >> np.uint64(32 * half)) & low)
+                base = w * 64 + 32 * half
+                while x:
+                    t = x & -x
+                    out[n] = base + _DE_BRUIJN_POSITIONS[((t * _DE_BRUIJN) & 0xFFFFFFFF) >> 27]
+                    n += 1
+                    x ^= t
+    return n
+
+
+@kernel
+def take_bits(seen: U64, out: I64, count: int) -> None:
+    """The positions of the ``count`` set bits of ``seen`` into ``out`` (8 longer) in
+    increasing order, clearing them. Many (over 3 in 8): a byte at a time through a table;
+    fewer: a step per set bit, which costs less when most bytes hold one or two (a branch
+    per bit would be mispredicted as often as the bits are mixed)."""
+    if count > 24 * len(seen):
+        _bits_by_byte(seen, out)
+    else:
+        _bits_one_by_one(seen, out)
 
 
 # ------------------------------------------------------------------------------ the build

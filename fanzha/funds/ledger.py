@@ -1029,7 +1029,7 @@ class Ledger:
     _mark: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32), repr=False)
     # the compiled search's scratch (main run alone): reached bitmap, step mask, order reached
     _bits: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64), repr=False)
-    _front: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    _front: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64), repr=False)
     _found: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     _last_ts: I64 | None = field(default=None, repr=False)  # per account, made at the first append
 
@@ -1191,13 +1191,14 @@ class Ledger:
         core's cache), and read back from it in order."""
         off, to = run.payees()
         n = len(off) - 1
-        if len(self._front) < n:
+        if len(self._found) < n + 9:
             self._bits = np.zeros((n + 63) // 64, np.uint64)
-            self._front = np.zeros(n, np.bool_)
-            self._found = np.empty(n + 1, np.int64)
-        count = kernels.reach(off, to, account, hops, n // 64, self._bits, self._front, self._found)
-        out = np.empty(count + 64, np.int64)
-        kernels.take_bits(self._bits, out)
+            self._front = np.zeros((n + 63) // 64, np.uint64)
+            self._found = np.empty(n + 9, np.int64)
+        kernels.reach(off, to, account, hops, n // 64, self._bits, self._front, self._found)
+        count = int(np.bitwise_count(self._bits).sum())
+        out = np.empty(count + 8, np.int64)
+        kernels.take_bits(self._bits, out, count)
         return out[:count]
 
     def _dense_step(self, step: I32 | I64, *, last: bool) -> I64:

@@ -109,15 +109,42 @@ def test_reach_compiled_and_plain_are_breadth_first_search(
         frontier = {b for a, b in ordered if a in frontier} - reached
         reached |= frontier
     for form in (kernels.reach, plain(kernels.reach)):
-        seen, front, found = np.zeros(2, np.uint64), np.zeros(n, bool), np.zeros(n + 1, I64)
-        count = form(off, to, seed, hops, dense, seen, front, found)
-        assert sorted(found[:count].tolist()) == sorted(reached)
+        seen, front, found = np.zeros(2, np.uint64), np.zeros(2, np.uint64), np.zeros(n + 9, I64)
+        form(off, to, seed, hops, dense, seen, front, found)
         assert not front.any()
+        count = int(np.bitwise_count(seen).sum())
+        assert count == len(reached)
         for take in (kernels.take_bits, plain(kernels.take_bits)):
-            out = np.zeros(count + 64, I64)
+            out = np.zeros(count + 8, I64)
             bits = seen.copy()
-            assert take(bits, out) == count
+            take(bits, out, count)
             assert out[:count].tolist() == sorted(reached) and not bits.any()
+
+
+def _mixed_bits() -> st.SearchStrategy[set[int]]:
+    """Positions in five words: a few (mostly one or two a byte) or about half of them."""
+    half = st.lists(st.booleans(), min_size=320, max_size=320)
+    return st.sets(st.integers(0, 319)) | half.map(lambda b: {i for i, x in enumerate(b) if x})
+
+
+@settings(max_examples=80, deadline=None)
+@given(_mixed_bits())
+def test_take_bits_lists_the_set_bits_in_order(positions: set[int]) -> None:
+    """Any mix of bits (a whole byte, none, the top bit), by byte and by bit, compiled and
+    plain, and ``take_bits``'s choice between them."""
+    bits = np.zeros(5, np.uint64)
+    for p in positions:
+        bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+    want = sorted(positions)
+    for way in (kernels._bits_by_byte, kernels._bits_one_by_one):
+        for form in (way, plain(way)):
+            seen, out = bits.copy(), np.full(len(want) + 8, -1, I64)
+            assert form(seen, out) == len(want)
+            assert out[: len(want)].tolist() == want and not seen.any()
+    for take in (kernels.take_bits, plain(kernels.take_bits)):
+        seen, out = bits.copy(), np.full(len(want) + 8, -1, I64)
+        take(seen, out, len(want))
+        assert out[: len(want)].tolist() == want and not seen.any()
 
 
 Passes = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]
