@@ -276,6 +276,7 @@ def main() -> None:
                 "reference_prefix": found.reference,
                 "stream": found.stream,
                 "live": found.live,
+                "live_fixed": found.live_fixed,
                 "load": found.load,
             }
             details["detect"] = detect.markdown(found)

@@ -18,7 +18,8 @@ to one core, Arrow on one thread, NumPy's BLAS on one thread):
     hours, each timed alone.
 ``stream WARM:HOURS[:FRACTION[:LEAD]]``
     live streaming at half (or ``FRACTION``) of the sustained rate with adaptive
-    micro-batches: event → warning latency per frame row (see :func:`stream`).
+    micro-batches: event → warning latency per frame row (see :func:`stream`); a
+    ``FRACTION`` written ``N/s`` is a fixed arrival rate of ``N`` events a second instead.
 ``profile HOURS``
     cProfile of the engine over the first ``HOURS`` hours: the top 25 by cumulative time.
 
@@ -51,6 +52,9 @@ from bench.child import run_child
 PEER_NAME = "per-event Python reference (fanzha.detect.reference)"
 GOAL_EPS = 500_000.0
 GOAL_RATIO = 5.0
+#: the arrival rate of the second live run (events a second): fixed, unlike half the sustained
+#: rate, so that runs of different versions compare at the same load
+FIXED_RATE = 100_000
 STREAM_WINDOW_S = 60
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -302,7 +306,9 @@ def latency(spec: str, workdir: Path) -> dict[str, Any]:
 
 def stream(spec: str, workdir: Path) -> dict[str, Any]:
     """Event → warning latency in-process at half the sustained rate (``WARM:HOURS``;
-    ``WARM:HOURS:FRACTION[:LEAD]`` arrives at that fraction of it instead).
+    ``WARM:HOURS:FRACTION[:LEAD]`` arrives at that fraction of it instead, and
+    ``WARM:HOURS:N/s`` at ``N`` events a second: a rate that does not move when the batch
+    path gets faster).
 
     After ``WARM`` hours in hourly windows the engine's state is snapshotted. The sustained
     rate ``S`` is measured first: a restored copy (its per-value caches warmed on the same
@@ -315,6 +321,8 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
     complete as far as the worker knows; a straggler of it would still run, within the grace
     period) or that second itself (``LEAD`` 0: rows of the last second wait for the next
     one). Each call is timed (CPU seconds) and moves the simulated clock on by that much.
+    Before both runs the heap is settled as the live worker settles it once its state is
+    loaded (:func:`fanzha.live.settle_heap`).
 
     A row's latency runs from the moment its fact exists on the arrival clock (an event's
     arrival; for a call record, the arrival of the first event as late as the call's end,
@@ -324,10 +332,13 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
     """
     from fanzha.detect.engine import Engine, warnings_table
     from fanzha.detect.intel_view import IntelView
+    from fanzha.live import settle_heap
     from fanzha.service import App
 
-    warm, hours, *rest = (float(x) for x in spec.split(":"))
-    fraction = rest[0] if rest else 0.5
+    warm_s, hours_s, *rest = spec.split(":")
+    warm, hours = float(warm_s), float(hours_s)
+    fixed = float(rest[0].removesuffix("/s")) if rest and rest[0].endswith("/s") else None
+    fraction = None if fixed is not None else float(rest[0]) if rest else 0.5
     lead = int(rest[1]) if len(rest) > 1 else 1
     with App(_settings(workdir)) as fz:
         engine = _engine("engine", fz)
@@ -340,13 +351,14 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
             for name, table in w.tables.items():
                 copy.builder.build(name, table)
     end = int(hourly[-1].end.timestamp())
+    settle_heap()  # as the live worker does once its state is loaded
     cpu = time.process_time()
     for w in hourly:
         copy.process(w.tables, int(w.end.timestamp()))
     sustained = sum(w.events for w in hourly) / (time.process_time() - cpu)
     batch_digest = _digest(warnings_table(copy))
     events = _arrivals({t: tb for w in whole for t, tb in w.tables.items()})
-    rate = sustained * fraction
+    rate = fixed if fixed is not None else sustained * (fraction or 0.5)
     run = _stream_run(engine, events, rate, end, engine.config.call_probe_s, lead)
     latency_ms = run.pop("latency_ms")
     return {
@@ -554,6 +566,7 @@ class DetectBench:
     reference: dict[str, Any]  # the reference on the prefix
     stream: dict[str, Any]  # 60 s windows, each timed
     live: dict[str, Any]  # adaptive micro-batches at half the sustained rate (``stream``)
+    live_fixed: dict[str, Any]  # the same at FIXED_RATE events a second
     load: dict[str, tuple[float, float]]  # 1-minute load average before and after each run
 
     @property
@@ -621,14 +634,22 @@ def run_all(
         f"  60 s windows: p50 {stream['ms_p50']:.1f} ms, p99 {stream['ms_p99']:.1f} ms",
         file=sys.stderr,
     )
-    live = _child("stream", f"{stream_at:g}:{min(stream_hours, 2.0):g}", base, load)
+    live = _child("stream", f"{stream_at:g}:{stream_hours:g}", base, load)
     print(
         f"  live at half the sustained rate: event → warning p50 {live['latency_ms_p50']:.1f}"
         f" ms, p99 {live['latency_ms_p99']:.1f} ms",
         file=sys.stderr,
     )
+    fixed = _child("stream", f"{stream_at:g}:{stream_hours:g}:{FIXED_RATE}/s", base, load)
+    print(
+        f"  live at {FIXED_RATE:,} events/s: event → warning p50 {fixed['latency_ms_p50']:.1f}"
+        f" ms, p99 {fixed['latency_ms_p99']:.1f} ms",
+        file=sys.stderr,
+    )
     label = spec.replace(":", " ") + " d" if ":" in spec else spec
-    bench = DetectBench(label, prepared, full, prefix_hours, engine, reference, stream, live, load)
+    bench = DetectBench(
+        label, prepared, full, prefix_hours, engine, reference, stream, live, fixed, load
+    )
     if not bench.identical:
         print("  the reference's warnings DIFFER from the engine's", file=sys.stderr)
     return bench
@@ -695,6 +716,13 @@ def rows(bench: DetectBench) -> list[Row]:
             None,
             "",
         ),
+        (
+            f"{what}: live, p99 event → warning at a fixed {FIXED_RATE:,} events/s",
+            "ms",
+            float(bench.live_fixed["latency_ms_p99"]),
+            None,
+            "",
+        ),
     ]
 
 
@@ -712,7 +740,7 @@ def markdown(bench: DetectBench) -> str:
         )
 
     h = bench.compared
-    v = bench.live
+    v, x = bench.live, bench.live_fixed
     verdict = (
         "identical (same sha256 of the sorted warnings table)" if bench.identical else "DIFFERENT"
     )
@@ -758,7 +786,13 @@ def markdown(bench: DetectBench) -> str:
         f" ({v['call_cpu_ms_p50']:.1f} ms CPU p50, {v['call_cpu_ms_p99']:.1f} p99); event →"
         f" warning p50 {v['latency_ms_p50']:.1f} ms, p99 {v['latency_ms_p99']:.1f} ms, max"
         f" {v['latency_ms_max']:.1f} ms; warnings"
-        f" {'identical to' if v['identical'] else 'DIFFERENT from'} the hourly run's.",
+        f" {'identical to' if v['identical'] else 'DIFFERENT from'} the hourly run's."
+        f" At a fixed {FIXED_RATE:,} events/s (a rate that stays put when the batch path gets"
+        f" faster): {x['calls']:,} calls of {x['batch_events_p50']:,.0f} events p50"
+        f" ({x['call_cpu_ms_p50']:.1f} ms CPU p50, {x['call_cpu_ms_p99']:.1f} p99); p50"
+        f" {x['latency_ms_p50']:.1f} ms, p99 {x['latency_ms_p99']:.1f} ms, max"
+        f" {x['latency_ms_max']:.1f} ms; warnings"
+        f" {'identical' if x['identical'] else 'DIFFERENT'}.",
         "- Machine load (1-minute average, "
         f"{os.cpu_count()} CPUs) before → after each run: "
         + "; ".join(f"{k} {a:.1f} → {b:.1f}" for k, (a, b) in bench.load.items())

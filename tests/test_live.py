@@ -6,6 +6,7 @@ them in ``fanzha serve`` is tested through the API in tests/api/test_live_api.py
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from fanzha.dispatching import warning_evidence
 from fanzha.funding import FundsConfig
 from fanzha.funds.orders import BankAnswer, OrderKind, OrderState
 from fanzha.funds.report import parse_report
-from fanzha.live import LiveSnapshots, adopt, live_watermark, newest_known
+from fanzha.live import LiveSnapshots, adopt, live_watermark, newest_known, settle_heap
 from fanzha.model.clock import ManualClock
 from fanzha.service import App
 from fanzha.settings import Settings
@@ -441,3 +442,19 @@ def test_engine_snapshot_files_are_replaced_not_piled_up(fz: App, data: Path) ->
     saved = LiveSnapshots(data / "live").load()
     assert saved is not None and Engine.restore(saved.engine).watermark is not None
     assert len(saved.files) == 3
+
+
+def test_the_engine_is_opened_once_for_traffic(fz: App) -> None:
+    engine = fz.live.detection.ready()
+    assert fz.live.detection.ready() is engine
+
+
+def test_settling_the_heap_leaves_what_is_alive_out_of_later_collections() -> None:
+    state = [{"row": [i]} for i in range(1_000)]  # containers: what the collector tracks
+    before = gc.get_freeze_count()
+    settle_heap()
+    try:
+        assert gc.get_freeze_count() >= before + 2 * len(state)
+        assert gc.get_count()[0] < 100  # collected first: the young generation starts over
+    finally:
+        gc.unfreeze()
