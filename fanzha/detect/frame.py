@@ -378,11 +378,13 @@ class FrameBuilder:
         self.screen_share = pa.array(list(screen_share_apps), pa.string())
         self._screen_set = frozenset(screen_share_apps)
         self._base_intel = intel.base
+        self._keys_of_rows = Column(np.int64, -1)  # a resident's subject key, by registry row
         self._reset_values()
 
     def use_registry(self, registry: Registry) -> None:
         """Look rows up in another registry from now on (the per-value cache starts over)."""
         self.registry = registry
+        self._keys_of_rows = Column(np.int64, -1)
         self._reset_values()
 
     def _reset_values(self) -> None:
@@ -449,25 +451,39 @@ class FrameBuilder:
 
     def _subject(self, cache: PerValue, rows: Compute, prefix: str) -> Compute:
         """Computes the subject key: the resident's ID number (the value's ``row`` attribute,
-        from ``rows``), else ``prefix + value``."""
+        from ``rows``), else ``prefix + value``. A resident's key is kept by registry row, so
+        the resident's other numbers and accounts find it without interning it again."""
         scalar = _scalar(prefix)
 
         def compute(values: Values, ids: I64) -> I64:
             row = cache.get("row", ids, rows, -1)
+            by_row = self._keys_of_rows
+            by_row.ensure(self.registry.n)
+            out = by_row.take(row, -1)
+            need = np.flatnonzero(out < 0)  # outsiders, and residents met for the first time
+            if need.size == 0:
+                return out
+            need_rows = row[need]
             if values.small:
-                listed = row.tolist()
+                listed, py = need_rows.tolist(), values.py
                 known = iter(self.registry.ids_of([r for r in listed if r >= 0]))
-                return self.keys.intern_list(
-                    [
-                        next(known) if r >= 0 else prefix + v
-                        for r, v in zip(listed, values.py, strict=True)
-                    ]
-                )
-            fallback = pc.binary_join_element_wise(scalar, values.arrow, _EMPTY)
-            if self.registry.n == 0:
-                return self.keys.intern(fallback)
-            known = self.registry.id_number.take(pa.array(np.maximum(row, 0)))
-            return self.keys.intern(pc.if_else(pa.array(row >= 0), known, fallback))
+                names = [
+                    next(known) if r >= 0 else prefix + py[i]
+                    for i, r in zip(need.tolist(), listed, strict=True)
+                ]
+                got = self.keys.intern_list(names)
+            else:
+                outside = values.arrow.take(pa.array(need))
+                fallback = pc.binary_join_element_wise(scalar, outside, _EMPTY)
+                if self.registry.n == 0:
+                    got = self.keys.intern(fallback)
+                else:
+                    ids_of = self.registry.id_number.take(pa.array(np.maximum(need_rows, 0)))
+                    got = self.keys.intern(pc.if_else(pa.array(need_rows >= 0), ids_of, fallback))
+            out[need] = got
+            resident = need_rows >= 0
+            by_row.data[need_rows[resident]] = got[resident]
+            return out
 
         return compute
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fanzha.detect.frame import FrameBuilder, PerValue, Values, phone_flag, phone_flags
@@ -85,4 +85,61 @@ def test_url_hosts_of_few_and_many_urls_agree(urls: list[str]) -> None:
     assert len(few) == len(many) == len(urls)
     assert [-1 if i < 0 else one.domains.values.value(i) for i in few] == [
         -1 if i < 0 else other.domains.values.value(i) for i in many
+    ]
+
+
+def _calls(callees: list[str]) -> pa.Table:
+    n = len(callees)
+    return pa.table(
+        {
+            "event_id": [f"c{i}" for i in range(n)],
+            "ts": pa.array(
+                [1_700_000_000_000_000 + i for i in range(n)], pa.timestamp("us", "UTC")
+            ),
+            "callee": callees,
+            "caller": ["+8617000000000"] * n,
+            "duration_s": [60] * n,
+        }
+    )
+
+
+RESIDENT_PHONES = ["+8613800000001", "+8613800000002"]
+OUTSIDER = st.integers(0, 10**6).map(lambda i: f"+86139{i:08d}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.one_of(st.sampled_from(RESIDENT_PHONES), OUTSIDER), min_size=1, max_size=3 * SMALL),
+    st.booleans(),
+)
+@example([f"+86139{i:08d}" for i in range(SMALL + 5)] + RESIDENT_PHONES, False)  # Arrow's path
+def test_a_residents_numbers_and_accounts_share_one_subject_key(
+    callees: list[str], account_first: bool
+) -> None:
+    """The resident's ID number whichever of its values comes first, few rows or many; an
+    outsider's ``phone:`` key otherwise."""
+    persons = pa.table(
+        {
+            "id_number": ["110101199001011234"],
+            "phones": [["+8613800000001", "+8613800000002"]],
+            "accounts": [["6222000011112222"]],
+        }
+    )
+    builder = FrameBuilder(Registry(persons), IntelView())
+    transfer = pa.table(
+        {
+            "event_id": ["t0"],
+            "ts": pa.array([1_700_000_000_000_000], pa.timestamp("us", "UTC")),
+            "payer_account": ["6222000011112222"],
+            "payee_account": ["6222999900001111"],
+            "amount_fen": [100],
+        }
+    )
+    if account_first:
+        assert builder.build("transfer", transfer).subject.tolist() == [0]
+    subjects = builder.build("call", _calls(callees)).subject
+    keys = [builder.keys.value(k) for k in subjects.tolist()]
+    assert keys == ["110101199001011234" if c in RESIDENT_PHONES else f"phone:{c}" for c in callees]
+    assert builder.build("transfer", transfer).subject.tolist() == [
+        builder.keys.find("110101199001011234")
     ]
