@@ -25,13 +25,16 @@ SYS_CHECK_chromium := command -v chromium
 SYS_CHECK_npm := command -v npm
 SYS_CHECK_fonts-wqy-zenhei := fc-list :lang=zh | grep -q .
 NODE_STAMP := node_modules/.fanzha-npm-stamp
+KERNEL_STAMP := $(VENV)/.fanzha-kernels-stamp
+# The sources of the compiled loops (Numba caches each in __pycache__ beside its file).
+KERNEL_SOURCES := $(shell grep -rl --include='*.py' '^@kernel' fanzha 2>/dev/null)
 
 .PHONY: help setup sysdeps test check lint types imports demo bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
-setup: $(STAMP) $(NODE_STAMP) ## create .venv from uv.lock and node_modules from package-lock.json
+setup: $(STAMP) $(NODE_STAMP) $(KERNEL_STAMP) ## create .venv from uv.lock and node_modules from package-lock.json, compile the kernels
 
 # The pages' HTMX and ECharts come from npm at setup, never at run time, and are never
 # committed (the app serves them from node_modules at /static/vendor/). Offline-safe: the
@@ -54,6 +57,14 @@ $(STAMP): uv.lock pyproject.toml
 	  uv="$(PYTHON) -m uv"; \
 	fi; \
 	$$uv sync --frozen --compile-bytecode
+	@touch $@
+
+# Compile the Numba kernels once (20-30 s in a fresh checkout), so that the first demo or
+# replay does not; again when a kernel's source changes. A failure only warns: the kernels
+# then compile on their first call, as they would without this step.
+$(KERNEL_STAMP): $(STAMP) $(KERNEL_SOURCES) fanzha/warming.py
+	@echo "setup: compiling the Numba kernels (once; cached in __pycache__)"
+	@$(BIN)/python -m fanzha.warming || echo "setup: kernels not compiled now; they compile on first use"
 	@touch $@
 
 sysdeps: ## install missing Debian packages the tests need (as root)
@@ -94,6 +105,7 @@ bench: setup ## run the benchmarks
 clean: ## remove caches and build outputs (keeps .venv and data)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage htmlcov dist build
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+	rm -f $(KERNEL_STAMP)
 
 distclean: clean ## also remove .venv
 	rm -rf $(VENV)

@@ -56,7 +56,6 @@ import pyarrow.compute as pc
 
 from fanzha.detect.engine import BatchResult, Engine
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import warm as warm_kernels
 from fanzha.detect.registry import Registry as DetectRegistry
 from fanzha.detect.scoring import Change
 from fanzha.detection import (
@@ -72,6 +71,7 @@ from fanzha.dispatch.scheduler import SCHEDULER
 from fanzha.dispatching import Registry, call_locations
 from fanzha.intel.index import IntelIndex
 from fanzha.intel.repo import rewind
+from fanzha.warming import warm_kernels
 
 if TYPE_CHECKING:
     from fanzha.dispatching import Dispatcher
@@ -491,7 +491,7 @@ class LiveLoop:
         self._wake.set()
 
     def _run(self) -> None:
-        warm_kernels()  # the first batch should not wait two seconds for the compiled loops
+        warm_kernels()  # the first batch or trace should not wait for the compiled loops
         _guarded("live start", self.detection.ready)  # the state loaded before traffic
         settle_heap()
         settings = self.app.settings

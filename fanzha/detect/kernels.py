@@ -885,6 +885,7 @@ def warm() -> None:
     m = IntMap()
     m.first_seen(keys, keys)
     m.lookup(keys, -1)
+    m.contains(keys)
     m.add_new(keys + 8, keys)
     m.reserve(64)  # grows: the insert loop again
     col = Column(np.int64, NONE)
