@@ -8,6 +8,8 @@ one main run: each followed account's entries are one slice of the run (CSR offs
 balance after each one the run's ``low``. Its state is a table of rows, one per account the
 money reached (columns ``N_*``), a heap of the next cut of each followed account and the
 edges; the caller allocates them and, when one is too small, calls again with larger ones.
+:func:`libr_runs` is the same walk over the main run and delta runs (an account's view a
+slice of each run).
 """
 
 from __future__ import annotations

@@ -730,8 +730,9 @@ class _LibrTracer:
     order from a heap, and a cut that passes money on raises the payee's claim and searches
     its next cut again. Same answers as :class:`_Tracer` with :class:`Libr` holdings.
 
-    A ledger of one main run (no delta runs) takes the same walk compiled
-    (:func:`_libr_main`): each account's view is then one slice of the run."""
+    A ledger with no account in :attr:`Ledger.late` takes the same walk compiled: one main
+    run by :func:`_libr_main` (each account's view one slice of the run), with delta runs by
+    :func:`_libr_runs` (a slice per run). This one stays for ledgers with late accounts."""
 
     def __init__(self, ledger: Ledger, depth: int, horizon_end: int, until: int) -> None:
         self.ledger = ledger
