@@ -8,6 +8,8 @@ one main run: each followed account's entries are one slice of the run (CSR offs
 balance after each one the run's ``low``. Its state is a table of rows, one per account the
 money reached (columns ``N_*``), a heap of the next cut of each followed account and the
 edges; the caller allocates them and, when one is too small, calls again with larger ones.
+:func:`libr_runs` is the same walk over the main run and delta runs (an account's view a
+slice of each run).
 """
 
 from __future__ import annotations
@@ -269,6 +271,310 @@ def libr_main(
         if nodes[node, N_START] >= 0:
             size = nodes[node, N_SIZE]
             touched += _end(nodes, node, size - 1, entry, cin, shift, horizon_row)
+            nodes[node, N_START] = size
+    out[0], out[1], out[2] = count, edges_n, touched
+    return count
+
+
+# ------------------------------------------------------------------------------ over runs
+#
+# :func:`libr_runs` is :func:`libr_main` over a ledger with delta runs: an account's view is
+# its slice of the main run, then its slice of each delta run in order (see
+# :class:`fanzha.funds.ledger.View`), each a *piece* of the node (a row of ``pieces``; node
+# ``i``'s are rows ``i * runs … i * runs + N_PIECES - 1``). The delta runs come as one array
+# per column, the runs one after another (:class:`fanzha.funds.ledger.Joined`); the main
+# run's arrays as they are. A row of ``runs`` per run (the main run first) says where.
+
+# columns of a node's row in :func:`libr_runs` (the others as in :func:`libr_main`)
+N_PIECES: Final = N_LO  # how many pieces; N_SIZE: the view's size
+# columns of a piece: its run, entries [lo, hi) there, the balance before them (``x``) and
+# the view position of ``lo``
+P_RUN, P_LO, P_HI, P_X, P_START = 0, 1, 2, 3, 4
+P_COLUMNS: Final = 5
+# columns of a run: its shift, entries [lo, hi) and first block in its arrays, its first row
+# there; the rows (counted in the run) before ``until``, the horizon's end, the traced money
+R_SHIFT, R_LO, R_HI, R_BLOCK, R_ROW, R_UNTIL, R_HORIZON, R_KEY = 0, 1, 2, 3, 4, 5, 6, 7
+R_COLUMNS: Final = 8
+
+
+@kernel
+def below_from(
+    low: I64, rel: I64, low_min: I64, rel_min: I64, block: int, base: int, first: int, lo: int,
+    hi: int, claim: int, x: int,
+) -> int:  # fmt: skip
+    """The first entry in ``[lo, hi)`` of a delta run (its entries from ``base``, its blocks
+    from ``first``) after which the balance from ``x`` (``max(x + rel, low)``) is below
+    ``claim`` (``hi``: none), whole blocks skipped by a lower bound of their balances."""
+    j = lo
+    while j < hi:
+        at = j - base
+        if at % block == 0 and j + block <= hi:
+            b = first + at // block
+            if max(low_min[b], x + rel_min[b]) >= claim:
+                j += block
+                continue
+        if max(low[j], x + rel[j]) < claim:
+            return j
+        j += 1
+    return hi
+
+
+@kernel
+def _balance(pieces: I64, p: int, j: int, low_m: I64, low_d: I64, rel_d: I64) -> int:
+    """The balance after entry ``j`` of piece ``p``."""
+    if pieces[p, P_RUN] == 0:
+        return int(low_m[j])
+    return int(max(pieces[p, P_X] + rel_d[j], low_d[j]))
+
+
+@kernel
+def _piece_of(pieces: I64, first: int, count: int, k: int) -> int:
+    """The piece of view position ``k`` among ``count`` pieces from ``first``."""
+    p = first + count - 1
+    while p > first and pieces[p, P_START] > k:
+        p -= 1
+    return p
+
+
+@kernel
+def _find(
+    nodes: I64, pieces: I64, node: int, runs: I64, column: int, entry_m: I64, entry_d: I64,
+) -> int:  # fmt: skip
+    """The first view position of ``node`` whose row is at or after the run's
+    ``runs[run, column]`` (its size: none): :meth:`View.find`."""
+    account, n = nodes[node, N_ACCOUNT], nodes[node, N_PIECES]
+    first = node * len(runs)
+    for p in range(first, first + n):
+        r, lo, hi = pieces[p, P_RUN], pieces[p, P_LO], pieces[p, P_HI]
+        entry = entry_m if r == 0 else entry_d
+        j = lower(entry, lo, hi, (account << runs[r, R_SHIFT]) + (runs[r, column] << 1))
+        if j < hi:
+            return int(pieces[p, P_START] + j - lo)
+    return int(nodes[node, N_SIZE])
+
+
+@kernel
+def _at(
+    nodes: I64, pieces: I64, node: int, runs: I64, r: int, row: int, entry_m: I64, entry_d: I64
+) -> int:
+    """The view position of ``node``'s entry at ``row`` of run ``r``: :meth:`View.at`."""
+    account, n = nodes[node, N_ACCOUNT], nodes[node, N_PIECES]
+    first = node * len(runs)
+    for p in range(first, first + n):
+        if pieces[p, P_RUN] == r:
+            lo, hi = pieces[p, P_LO], pieces[p, P_HI]
+            entry = entry_m if r == 0 else entry_d
+            j = lower(entry, lo, hi, (account << runs[r, R_SHIFT]) + (row << 1))
+            return int(pieces[p, P_START] + j - lo)
+    return int(nodes[node, N_SIZE])  # never: the transfer is in the payee's view
+
+
+@kernel
+def _reach_runs(
+    index: I64, nodes: I64, pieces: I64, count: int, account: int, runs: I64, off: I64,
+    entry_m: I64, low_m: I64, entry_d: I64, low_d: I64, rel_d: I64, ts: int, hop: int,
+) -> int:  # fmt: skip
+    """:func:`_reach` over runs: a new row's pieces are the account's entries in each run up
+    to the run's ``R_UNTIL`` row, each piece's balance before it the last one's after."""
+    found = _slot(index, nodes, count, account)
+    if found >= 0:
+        nodes[found, N_HOP] = min(nodes[found, N_HOP], hop)
+        return found
+    if count == len(nodes) or 2 * (count + 1) > len(index):
+        return FULL
+    index[-1 - found] = count + 1
+    first = p = count * len(runs)
+    x = start = 0
+    for r in range(len(runs)):
+        shift = runs[r, R_SHIFT]
+        if r == 0:
+            lo = hi = 0
+            if account + 1 < len(off):
+                lo, hi = off[account], off[account + 1]
+        else:
+            lo = lower(entry_d, runs[r, R_LO], runs[r, R_HI], account << shift)
+            hi = lower(entry_d, lo, runs[r, R_HI], (account + 1) << shift)
+        if hi > lo:
+            entry = entry_m if r == 0 else entry_d
+            hi = lower(entry, lo, hi, (account << shift) + (runs[r, R_UNTIL] << 1))
+        if hi > lo:
+            pieces[p, P_RUN], pieces[p, P_LO], pieces[p, P_HI] = r, lo, hi
+            pieces[p, P_X], pieces[p, P_START] = x, start
+            x = _balance(pieces, p, hi - 1, low_m, low_d, rel_d)
+            start += hi - lo
+            p += 1
+    row = nodes[count]
+    row[:] = 0
+    row[N_ACCOUNT], row[N_PIECES], row[N_SIZE], row[N_START] = account, p - first, start, -1
+    row[N_HOP], row[N_FIRST_TS] = hop, ts
+    return count
+
+
+@kernel
+def _money_in(
+    pieces: I64, first: int, count: int, k: int, runs: I64, cin_m: I64, cin_d: I64
+) -> int:
+    """Money in over view positions ``0 … k``: :meth:`View.money_in`."""
+    total = 0
+    for p in range(first, first + count):
+        start, lo, hi = pieces[p, P_START], pieces[p, P_LO], pieces[p, P_HI]
+        if k < start:
+            break
+        r = pieces[p, P_RUN]
+        cin = cin_m if r == 0 else cin_d
+        j = lo + min(k - start, hi - 1 - lo)
+        total += cin[j] - (cin[lo - 1] if lo > runs[r, R_LO] else 0)
+    return int(total)
+
+
+@kernel
+def _end_runs(
+    nodes: I64, pieces: I64, node: int, k: int, runs: I64, entry_m: I64, entry_d: I64,
+    cin_m: I64, cin_d: I64,
+) -> int:  # fmt: skip
+    """:func:`_end` over runs."""
+    start = nodes[node, N_START]
+    last = min(k, _find(nodes, pieces, node, runs, R_HORIZON, entry_m, entry_d) - 1)
+    if last > start:
+        first, n = node * len(runs), nodes[node, N_PIECES]
+        money = _money_in(pieces, first, n, last, runs, cin_m, cin_d) - _money_in(
+            pieces, first, n, start, runs, cin_m, cin_d
+        )
+        nodes[node, N_INNOCENT] += money - nodes[node, N_GIFTS]
+    nodes[node, N_START] = -1
+    nodes[node, N_VERSION] += 1
+    return int(k - start)
+
+
+@kernel
+def _search_runs(
+    heap: I64, size: int, nodes: I64, pieces: I64, node: int, k: int, runs: I64, block: int,
+    entry_m: I64, low_m: I64, low_min_m: I64, ts_m: I64, seq_m: I64,
+    entry_d: I64, low_d: I64, rel_d: I64, low_min_d: I64, rel_min_d: I64, ts_d: I64, seq_d: I64,
+) -> int:  # fmt: skip
+    """:func:`_search` over runs: the first piece with a cut from ``k`` on
+    (:meth:`View.below`)."""
+    nodes[node, N_VERSION] += 1
+    claim = nodes[node, N_CLAIM]
+    first = node * len(runs)
+    for p in range(first, first + nodes[node, N_PIECES]):
+        r, lo, hi, start = pieces[p, P_RUN], pieces[p, P_LO], pieces[p, P_HI], pieces[p, P_START]
+        if start + hi - lo <= k:
+            continue
+        lo_k = lo + max(0, k - start)
+        if r == 0:
+            j = first_below(low_m, low_min_m, block, lo_k, hi, claim)
+        else:
+            j = below_from(low_d, rel_d, low_min_d, rel_min_d, block, runs[r, R_LO],
+                           runs[r, R_BLOCK], lo_k, hi, claim, pieces[p, P_X])  # fmt: skip
+        if j < hi:
+            entry = entry_m if r == 0 else entry_d
+            row = (entry[j] >> 1) & ((1 << (runs[r, R_SHIFT] - 1)) - 1)
+            if r == 0:
+                when, seq = ts_m[row], seq_m[row]
+            else:
+                when, seq = ts_d[runs[r, R_ROW] + row], seq_d[runs[r, R_ROW] + row]
+            return _push(heap, size, when, seq, node, nodes[node, N_VERSION], start + j - lo)
+    return size
+
+
+@kernel
+def libr_runs(
+    entry_m: I64, low_m: I64, cin_m: I64, low_min_m: I64, off: I64, ts_m: I64, seq_m: I64,
+    fen_m: I64, payee_m: I32, cash_m: Bool,
+    entry_d: I64, low_d: I64, rel_d: I64, cin_d: I64, low_min_d: I64, rel_min_d: I64, ts_d: I64,
+    seq_d: I64, fen_d: I64, payee_d: I32, cash_d: Bool,
+    runs: I64, block: int, root: int, root_ts: int, amount: int, depth: int, horizon_end: int,
+    nodes: I64, index: I64, pieces: I64, heap: I64, edges: I64, out: I64,
+) -> int:  # fmt: skip
+    """:func:`libr_main` over the main run (``*_m``, CSR offsets ``off``) and delta runs
+    (``*_d``, joined; ``runs``: a row per run, the main run's first). The money came into
+    ``root`` at ``root_ts`` by the transfer at each run's ``R_KEY`` row, the first of them in
+    the root's view. ``pieces``: ``len(runs)`` rows per node row."""
+    count = edges_n = touched = heap_n = 0
+    account, r_in, row, victim, moved, hop = root, -1, 0, amount, amount, 0
+    arrival_ts = root_ts
+    n_runs = len(runs)
+    while True:
+        node = _reach_runs(index, nodes, pieces, count, account, runs, off, entry_m, low_m,
+                           entry_d, low_d, rel_d, arrival_ts, hop)  # fmt: skip
+        if node == FULL:
+            return FULL
+        count = max(count, node + 1)
+        if r_in < 0:
+            k = _find(nodes, pieces, node, runs, R_KEY, entry_m, entry_d)
+        else:
+            k = _at(nodes, pieces, node, runs, r_in, row, entry_m, entry_d)
+        first, n = node * n_runs, nodes[node, N_PIECES]
+        if nodes[node, N_START] < 0:  # followed from here: what it held before is innocent
+            nodes[node, N_START], nodes[node, N_GIFTS] = k, 0
+            before = 0
+            if k > 0:
+                p = _piece_of(pieces, first, n, k - 1)
+                j = pieces[p, P_LO] + k - 1 - pieces[p, P_START]
+                before = _balance(pieces, p, j, low_m, low_d, rel_d)
+            nodes[node, N_INNOCENT] += before + moved - victim
+        else:  # the transfer's fen counts with the period's money in: take the victim's out
+            nodes[node, N_GIFTS] += victim
+        nodes[node, N_CLAIM] += victim
+        nodes[node, N_ATTRIBUTED] += victim
+        heap_n = _search_runs(heap, heap_n, nodes, pieces, node, k + 1, runs, block, entry_m,
+                              low_m, low_min_m, ts_m, seq_m, entry_d, low_d, rel_d, low_min_d,
+                              rel_min_d, ts_d, seq_d)  # fmt: skip
+        if heap_n == FULL:
+            return FULL
+        # the next cut, in (ts, seq) order: a payment after which the balance is below the claim
+        account = -1
+        while heap_n and account < 0:
+            node, version, k = heap[0, H_NODE], heap[0, H_VERSION], heap[0, H_POS]
+            _pop(heap, heap_n)
+            heap_n -= 1
+            if version != nodes[node, N_VERSION]:
+                continue
+            p = _piece_of(pieces, node * n_runs, nodes[node, N_PIECES], k)
+            r = pieces[p, P_RUN]
+            j = pieces[p, P_LO] + k - pieces[p, P_START]
+            entry = entry_m if r == 0 else entry_d
+            local = (entry[j] >> 1) & ((1 << (runs[r, R_SHIFT] - 1)) - 1)
+            if r == 0:
+                when, seq, fen = ts_m[local], seq_m[local], fen_m[local]
+                payee, cash = payee_m[local], cash_m[local]
+            else:
+                at = runs[r, R_ROW] + local
+                when, seq, fen = ts_d[at], seq_d[at], fen_d[at]
+                payee, cash = payee_d[at], cash_d[at]
+            left = _balance(pieces, p, j, low_m, low_d, rel_d)
+            victim = nodes[node, N_CLAIM] - left
+            nodes[node, N_CLAIM] = left
+            if cash:
+                nodes[node, N_CASH_OUT] += victim
+            elif when > horizon_end or nodes[node, N_HOP] >= depth:
+                nodes[node, N_UNTRACED] += victim
+            else:
+                nodes[node, N_OUT] += victim
+                if edges_n == len(edges):
+                    return FULL
+                edge = edges[edges_n]
+                edge[E_SOURCE], edge[E_TARGET], edge[E_TS] = node, payee, when
+                edge[E_FEN], edge[E_SEQ] = victim, seq
+                edges_n += 1
+                account, moved, hop = int(payee), fen, nodes[node, N_HOP] + 1
+                r_in, row, arrival_ts = r, local, when
+            if left == 0:
+                touched += _end_runs(nodes, pieces, node, k, runs, entry_m, entry_d, cin_m, cin_d)
+            else:
+                heap_n = _search_runs(heap, heap_n, nodes, pieces, node, k + 1, runs, block,
+                                      entry_m, low_m, low_min_m, ts_m, seq_m, entry_d, low_d,
+                                      rel_d, low_min_d, rel_min_d, ts_d, seq_d)  # fmt: skip
+                if heap_n == FULL:
+                    return FULL
+        if account < 0:
+            break
+    for node in range(count):  # still followed at the end
+        if nodes[node, N_START] >= 0:
+            size = nodes[node, N_SIZE]
+            touched += _end_runs(nodes, pieces, node, size - 1, runs, entry_m, entry_d, cin_m,
+                                 cin_d)  # fmt: skip
             nodes[node, N_START] = size
     out[0], out[1], out[2] = count, edges_n, touched
     return count

@@ -799,6 +799,49 @@ class View:
         return piece.run, (code >> 1) & ((1 << (piece.run.shift - 1)) - 1), not code & 1
 
 
+@dataclass(frozen=True)
+class Joined:
+    """The delta runs' columns, the runs one after another (for the compiled LIBR walk over
+    runs, :func:`fanzha.funds.kernels.libr_runs`): per entry ``entry``, ``low``, ``rel``,
+    ``cin``; per block ``low_min``, ``rel_min``; per row ``ts`` … ``cash``. ``bases``: a row
+    per delta run (the kernel's ``R_SHIFT`` … ``R_ROW`` columns: its shift, its entries
+    ``[lo, hi)``, its first block and its first row here)."""
+
+    entry: I64
+    low: I64
+    rel: I64
+    cin: I64
+    low_min: I64
+    rel_min: I64
+    ts: I64
+    seq: I64
+    fen: I64
+    payee: I32
+    cash: Bool
+    bases: I64
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Joined:
+        """The delta runs ``runs`` joined."""
+        bases = np.zeros((len(runs), 5), np.int64)
+        entries = rows = blocks = 0
+        for i, run in enumerate(runs):
+            bases[i] = run.shift, entries, entries + len(run.entry), blocks, rows
+            entries += len(run.entry)
+            rows += len(run)
+            blocks += len(run.low_min)
+
+        def cat(name: str) -> Any:
+            parts = [getattr(run, name) for run in runs]
+            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+        return cls(
+            cat("entry"), cat("low"), cat("rel"), cat("cin"), cat("low_min"), cat("rel_min"),
+            cat("ts"), cat("seq"), cat("fen"), np.ascontiguousarray(cat("payee"), np.int32),
+            np.ascontiguousarray(cat("cash"), np.bool_), bases,
+        )  # fmt: skip
+
+
 # ------------------------------------------------------------------------------ accounts
 
 _M64: Final = (1 << 64) - 1
@@ -1032,6 +1075,8 @@ class Ledger:
     _front: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64), repr=False)
     _found: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     _last_ts: I64 | None = field(default=None, repr=False)  # per account, made at the first append
+    # the delta runs joined (:meth:`joined`), and which runs they are
+    _joined: tuple[tuple[Run, ...], Joined] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, table: pa.Table, rule: CashOutRule | None = None) -> Ledger:
@@ -1222,6 +1267,14 @@ class Ledger:
         frontier: I32 | I64 = step[mark[step] == at]
         seen[frontier] = True
         return frontier
+
+    def joined(self) -> Joined:
+        """The delta runs joined (:class:`Joined`), made once for the runs there are now."""
+        cached = self._joined
+        # the same runs (the cache holds them: their ids are not reused)
+        if cached is None or list(map(id, cached[0])) != list(map(id, self.deltas)):
+            cached = self._joined = (tuple(self.deltas), Joined.of(self.deltas))
+        return cached[1]
 
     def view(self, account: int, until: int) -> View | None:
         """``account``'s transfers with ``ts <= until`` and its balance after each, or None

@@ -730,8 +730,9 @@ class _LibrTracer:
     order from a heap, and a cut that passes money on raises the payee's claim and searches
     its next cut again. Same answers as :class:`_Tracer` with :class:`Libr` holdings.
 
-    A ledger of one main run (no delta runs) takes the same walk compiled
-    (:func:`_libr_main`): each account's view is then one slice of the run."""
+    A ledger with no account in :attr:`Ledger.late` takes the same walk compiled: one main
+    run by :func:`_libr_main` (each account's view one slice of the run), with delta runs by
+    :func:`_libr_runs` (a slice per run). This one stays for ledgers with late accounts."""
 
     def __init__(self, ledger: Ledger, depth: int, horizon_end: int, until: int) -> None:
         self.ledger = ledger
@@ -869,6 +870,55 @@ def _libr_main(
         if found != kernels.FULL:
             break
         size *= 4
+    return _walked(ledger, nodes, edges, out)
+
+
+def _libr_runs(
+    ledger: Ledger,
+    main: Run,
+    root: int,
+    key: Key,
+    fen: int,
+    depth: int,
+    horizon_end: int,
+    until: int,
+) -> tuple[list[TraceNode], list[TraceEdge], int, list[int]]:
+    """:class:`_LibrTracer` over a ledger with delta runs (none late), as one compiled call
+    (:func:`fanzha.funds.kernels.libr_runs`): nodes, edges, transfers looked at, followed."""
+    assert main.off is not None
+    joined = ledger.joined()
+    runs = np.zeros((1 + len(ledger.deltas), kernels.R_COLUMNS), np.int64)
+    runs[0, : kernels.R_UNTIL] = main.shift, 0, len(main.entry), 0, 0
+    runs[1:, : kernels.R_UNTIL] = joined.bases
+    for r, run in enumerate([main, *ledger.deltas]):
+        runs[r, kernels.R_UNTIL] = run.ts.searchsorted(until, "right")
+        runs[r, kernels.R_HORIZON] = run.ts.searchsorted(horizon_end, "right")
+        runs[r, kernels.R_KEY] = run.rows_before(key)
+    size = 64
+    while True:  # tables for most traces; larger ones when they fill up
+        nodes = np.empty((size, kernels.N_COLUMNS), np.int64)
+        index = np.zeros(4 * size, np.int64)
+        pieces = np.empty((size * len(runs), kernels.P_COLUMNS), np.int64)
+        heap = np.empty((4 * size, 5), np.int64)
+        edges = np.empty((4 * size, 5), np.int64)
+        out = np.zeros(3, np.int64)
+        found = kernels.libr_runs(
+            main.entry, main.low, main.cin, main.low_min, main.off, main.ts, main.seq, main.fen,
+            main.payee, main.cash, joined.entry, joined.low, joined.rel, joined.cin,
+            joined.low_min, joined.rel_min, joined.ts, joined.seq, joined.fen, joined.payee,
+            joined.cash, runs, BLOCK, root, key[0], fen, depth, horizon_end, nodes, index,
+            pieces, heap, edges, out,
+        )  # fmt: skip
+        if found != kernels.FULL:
+            break
+        size *= 4
+    return _walked(ledger, nodes, edges, out)
+
+
+def _walked(
+    ledger: Ledger, nodes: I64, edges: I64, out: I64
+) -> tuple[list[TraceNode], list[TraceEdge], int, list[int]]:
+    """The compiled walk's tables as nodes, edges, transfers looked at and followed."""
     count, edge_count, touched = out.tolist()
     table = nodes[:count].tolist()
     names = [ledger.account(row[kernels.N_ACCOUNT]) for row in table]
@@ -949,9 +999,10 @@ def trace(
     end = FOREVER - 1 if until is None else max(until, key[0])  # never before the money came
     horizon_end = since + horizon_s * 1_000_000
     if policy is Policy.LIBR and result.root_seq is not None:
-        if not ledger.deltas and not ledger.late and ledger.main is not None:
-            _fill(result, *_libr_main(ledger, ledger.main, root, key, amount_fen, depth,
-                                      horizon_end, end))  # fmt: skip
+        if not ledger.late and ledger.main is not None:
+            walk = _libr_runs if ledger.deltas else _libr_main
+            _fill(result, *walk(ledger, ledger.main, root, key, amount_fen, depth, horizon_end,
+                                end))  # fmt: skip
             return result
         fast = _LibrTracer(ledger, depth, horizon_end, end)
         try:

@@ -1,7 +1,10 @@
-"""The funds kernels: compiled and plain forms agree; the compiled LIBR walk traces like the
-tracer over views (delta runs) and the general tracer, small tables or not."""
+"""The funds kernels: compiled and plain forms agree; the compiled LIBR walks (one main run,
+and over delta runs) trace like the tracer over views and the general tracer, small tables or
+not."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ from hypothesis import strategies as st
 
 from fanzha.funds import kernels
 from fanzha.funds.ledger import Ledger
-from fanzha.funds.trace import Policy, trace
+from fanzha.funds.trace import Policy, Trace, trace
 from fanzha.jit import plain
 
 from .builders import Row, S, table
@@ -57,7 +60,7 @@ def test_the_plain_walk_traces_like_the_compiled_one(case: Case) -> None:
 @given(cases(), st.integers(0, 40))
 @settings(max_examples=150, deadline=None)
 def test_the_walk_traces_like_the_tracer_over_runs(case: Case, cut: int) -> None:
-    """Appends in time order (delta runs: the tracer over views) against one main run."""
+    """Appends in time order (delta runs: the compiled walk over runs) against one main run."""
     rows = sorted(case.rows, key=lambda r: r[2])
     ordered = Case(rows, case.account, case.since, case.amount, case.depth, case.horizon_s,
                    case.until)  # fmt: skip
@@ -67,6 +70,108 @@ def test_the_walk_traces_like_the_tracer_over_runs(case: Case, cut: int) -> None
     main = Ledger.build(table(rows))
     assert not main.deltas
     assert shape(run(ordered, Policy.LIBR, grown)) == shape(run(ordered, Policy.LIBR, main))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(-30, 30)), max_size=60),
+    st.integers(-10, 40),
+    st.integers(-10, 30),
+    st.data(),
+)
+def test_below_from_skips_blocks_like_a_scan(
+    values: list[tuple[int, int]], claim: int, x: int, data: st.DataObject
+) -> None:
+    """A delta run's cut search from a balance ``x``, its run starting ``base`` entries into
+    the joined arrays (blocks from there): the first ``max(x + rel, low) < claim``."""
+    pad = data.draw(st.integers(0, 5))  # another run's entries before this one's
+    low = np.array([0] * pad + [v[0] for v in values], I64)
+    rel = np.array([0] * pad + [v[1] for v in values], I64)
+    block = data.draw(st.sampled_from([1, 2, 4, 8]))
+    n = len(values)
+    blocks = range(pad, pad + n, block)
+    low_min = np.array([9] + [low[b : b + block].min() for b in blocks], I64)
+    rel_min = np.array([9] + [rel[b : b + block].min() for b in blocks], I64)
+    lo = data.draw(st.integers(pad, pad + n))
+    hi = data.draw(st.integers(lo, pad + n))
+    hits = np.flatnonzero(np.maximum(low[lo:hi], x + rel[lo:hi]) < claim)
+    want = lo + int(hits[0]) if hits.size else hi
+    for form in (kernels.below_from, plain(kernels.below_from)):
+        assert form(low, rel, low_min, rel_min, block, pad, 1, lo, hi, claim, x) == want
+
+
+def viewed(ledger: Ledger) -> Ledger:
+    """``ledger`` traced by the tracer over views (:class:`_LibrTracer`), not compiled: a
+    late account that is none of its accounts (the walk is compiled only with none late)."""
+    ledger.late = {-1}
+    return ledger
+
+
+def appended(rows: list[Row], cuts: list[int]) -> Ledger:
+    """A ledger built from ``rows`` up to the first cut, the rest appended at each cut (rows
+    in time order: no account late)."""
+    bounds = sorted({min(c, len(rows)) for c in cuts} | {len(rows)})
+    ledger = Ledger.build(table(rows[: bounds[0]]))
+    for a, b in itertools.pairwise(bounds):
+        if b > a:
+            ledger.append(table(rows[a:b]))
+    return ledger
+
+
+def answer(t: Trace) -> tuple[object, ...]:
+    """Everything a trace says: nodes (every field), edges, transfers looked at, followed
+    accounts, the freeze list."""
+    freeze = [(n.account, n.holdable_fen) for n in t.freeze_list()]
+    return shape(t), t.touched, t.followed, freeze, t.cut_at
+
+
+@given(cases(), st.lists(st.integers(0, 40), min_size=1, max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_the_walk_over_delta_runs_traces_like_the_tracer_over_views(
+    case: Case, cuts: list[int]
+) -> None:
+    """The same appended ledger (up to four delta runs), compiled and over views."""
+    rows = sorted(case.rows, key=lambda r: r[2])
+    ordered = Case(rows, case.account, case.since, case.amount, case.depth, case.horizon_s,
+                   case.until)  # fmt: skip
+    grown = appended(rows, cuts)
+    assert not grown.late and grown.main is not None
+    compiled = run(ordered, Policy.LIBR, grown)
+    assert answer(run(ordered, Policy.LIBR, viewed(grown))) == answer(compiled)
+
+
+@given(cases(), st.lists(st.integers(0, 40), min_size=1, max_size=4))
+@settings(max_examples=100, deadline=None)
+def test_the_plain_walk_over_delta_runs_traces_like_the_compiled_one(
+    case: Case, cuts: list[int]
+) -> None:
+    rows = sorted(case.rows, key=lambda r: r[2])
+    ordered = Case(rows, case.account, case.since, case.amount, case.depth, case.horizon_s,
+                   case.until)  # fmt: skip
+    compiled = run(ordered, Policy.LIBR, appended(rows, cuts))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "libr_runs", plain(kernels.libr_runs))
+        assert answer(run(ordered, Policy.LIBR, appended(rows, cuts))) == answer(compiled)
+
+
+def test_a_trace_over_delta_runs_wider_than_the_first_tables_is_traced_again() -> None:
+    """The 300 mules of the test below, the mules' payments in three delta runs: past the
+    first tables (64 nodes), the same as the tracer over views."""
+    rows: list[Row] = [("V", "M", 0, 300 * 1000)]
+    for i in range(300):
+        rows.append(("M", f"A{i}", 1 + i, 1000))
+    for i in range(300):
+        rows.append((f"A{i}", f"B{i}", 400 + i, 600))
+    for i in range(300):
+        rows.append((f"B{i}", "ATM1", 800 + i, 300, "ATM"))
+    grown = appended(rows, [150, 301, 601])
+    assert len(grown.deltas) == 3 and not grown.late
+    fast = trace(grown, "M", 0, 300 * 1000, Policy.LIBR)
+    slow = trace(viewed(appended(rows, [150, 301, 601])), "M", 0, 300 * 1000, Policy.LIBR)
+    assert len(fast.nodes) == 601
+    assert answer(fast) == answer(slow)
+    assert sum(n.cash_out_fen for n in fast.nodes) == 300 * 300
+    assert fast.conservation_errors() == []
 
 
 def test_a_trace_wider_than_the_first_tables_is_traced_again_in_larger_ones() -> None:
