@@ -49,6 +49,9 @@ E_SOURCE, E_TARGET, E_TS, E_FEN, E_SEQ = 0, 1, 2, 3, 4
 
 #: what :func:`libr_main` returns when a table is too small (the caller doubles them all)
 FULL: Final = -1
+#: what :func:`libr_runs` returns when the money reaches an account with late appends (its
+#: runs overlap in time: no view of it): the caller traces another way
+LATE: Final = -2
 
 
 @kernel
@@ -484,18 +487,21 @@ def libr_runs(
     fen_m: I64, payee_m: I32, cash_m: Bool,
     entry_d: I64, low_d: I64, rel_d: I64, cin_d: I64, low_min_d: I64, rel_min_d: I64, ts_d: I64,
     seq_d: I64, fen_d: I64, payee_d: I32, cash_d: Bool,
-    runs: I64, block: int, root: int, root_ts: int, amount: int, depth: int, horizon_end: int,
-    nodes: I64, index: I64, pieces: I64, heap: I64, edges: I64, out: I64,
+    runs: I64, late: Bool, block: int, root: int, root_ts: int, amount: int, depth: int,
+    horizon_end: int, nodes: I64, index: I64, pieces: I64, heap: I64, edges: I64, out: I64,
 ) -> int:  # fmt: skip
     """:func:`libr_main` over the main run (``*_m``, CSR offsets ``off``) and delta runs
     (``*_d``, joined; ``runs``: a row per run, the main run's first). The money came into
     ``root`` at ``root_ts`` by the transfer at each run's ``R_KEY`` row, the first of them in
-    the root's view. ``pieces``: ``len(runs)`` rows per node row."""
+    the root's view. ``pieces``: ``len(runs)`` rows per node row. ``late``: the accounts
+    with late appends (:data:`LATE` when the money reaches one)."""
     count = edges_n = touched = heap_n = 0
     account, r_in, row, victim, moved, hop = root, -1, 0, amount, amount, 0
     arrival_ts = root_ts
     n_runs = len(runs)
     while True:
+        if account < len(late) and late[account]:
+            return LATE
         node = _reach_runs(index, nodes, pieces, count, account, runs, off, entry_m, low_m,
                            entry_d, low_d, rel_d, arrival_ts, hop)  # fmt: skip
         if node == FULL:

@@ -1077,6 +1077,8 @@ class Ledger:
     _last_ts: I64 | None = field(default=None, repr=False)  # per account, made at the first append
     # the delta runs joined (:meth:`joined`), and which runs they are
     _joined: tuple[tuple[Run, ...], Joined] | None = field(default=None, repr=False)
+    # :meth:`late_mask`, and which late set (identity, size) and account count it was made for
+    _late_mask: tuple[tuple[int, int, int], Bool] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, table: pa.Table, rule: CashOutRule | None = None) -> Ledger:
@@ -1267,6 +1269,17 @@ class Ledger:
         frontier: I32 | I64 = step[mark[step] == at]
         seen[frontier] = True
         return frontier
+
+    def late_mask(self) -> Bool:
+        """:attr:`late` as a mask over the accounts, made again when it changes (it only
+        grows between compactions, which replace it)."""
+        key = (id(self.late), len(self.late), self.accounts)
+        cached = self._late_mask
+        if cached is None or cached[0] != key:
+            mask = np.zeros(self.accounts, np.bool_)
+            mask[[a for a in self.late if 0 <= a < self.accounts]] = True
+            cached = self._late_mask = (key, mask)
+        return cached[1]
 
     def joined(self) -> Joined:
         """The delta runs joined (:class:`Joined`), made once for the runs there are now."""

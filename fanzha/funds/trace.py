@@ -882,9 +882,11 @@ def _libr_runs(
     depth: int,
     horizon_end: int,
     until: int,
-) -> tuple[list[TraceNode], list[TraceEdge], int, list[int]]:
-    """:class:`_LibrTracer` over a ledger with delta runs (none late), as one compiled call
-    (:func:`fanzha.funds.kernels.libr_runs`): nodes, edges, transfers looked at, followed."""
+) -> tuple[list[TraceNode], list[TraceEdge], int, list[int]] | None:
+    """:class:`_LibrTracer` over a ledger with delta runs, as one compiled call
+    (:func:`fanzha.funds.kernels.libr_runs`): nodes, edges, transfers looked at, followed;
+    None when the money reaches an account with late appends (the caller traces it as
+    :class:`_LibrTracer` would: through the general tracer)."""
     assert main.off is not None
     joined = ledger.joined()
     runs = np.zeros((1 + len(ledger.deltas), kernels.R_COLUMNS), np.int64)
@@ -906,9 +908,11 @@ def _libr_runs(
             main.entry, main.low, main.cin, main.low_min, main.off, main.ts, main.seq, main.fen,
             main.payee, main.cash, joined.entry, joined.low, joined.rel, joined.cin,
             joined.low_min, joined.rel_min, joined.ts, joined.seq, joined.fen, joined.payee,
-            joined.cash, runs, BLOCK, root, key[0], fen, depth, horizon_end, nodes, index,
-            pieces, heap, edges, out,
+            joined.cash, runs, ledger.late_mask(), BLOCK, root, key[0], fen, depth,
+            horizon_end, nodes, index, pieces, heap, edges, out,
         )  # fmt: skip
+        if found == kernels.LATE:
+            return None
         if found != kernels.FULL:
             break
         size *= 4
@@ -999,10 +1003,15 @@ def trace(
     end = FOREVER - 1 if until is None else max(until, key[0])  # never before the money came
     horizon_end = since + horizon_s * 1_000_000
     if policy is Policy.LIBR and result.root_seq is not None:
-        if not ledger.late and ledger.main is not None:
-            walk = _libr_runs if ledger.deltas else _libr_main
-            _fill(result, *walk(ledger, ledger.main, root, key, amount_fen, depth, horizon_end,
-                                end))  # fmt: skip
+        walked = None
+        if ledger.main is not None and ledger.deltas:  # None: it reached a late account
+            walked = _libr_runs(ledger, ledger.main, root, key, amount_fen, depth, horizon_end,
+                                end)  # fmt: skip
+        elif ledger.main is not None and not ledger.late:
+            walked = _libr_main(ledger, ledger.main, root, key, amount_fen, depth, horizon_end,
+                                end)  # fmt: skip
+        if walked is not None:
+            _fill(result, *walked)
             return result
         fast = _LibrTracer(ledger, depth, horizon_end, end)
         try:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fanzha.funds import kernels
+from fanzha.funds import trace as trace_module
 from fanzha.funds.ledger import Ledger
 from fanzha.funds.trace import Policy, Trace, trace
 from fanzha.jit import plain
@@ -100,11 +101,12 @@ def test_below_from_skips_blocks_like_a_scan(
         assert form(low, rel, low_min, rel_min, block, pad, 1, lo, hi, claim, x) == want
 
 
-def viewed(ledger: Ledger) -> Ledger:
-    """``ledger`` traced by the tracer over views (:class:`_LibrTracer`), not compiled: a
-    late account that is none of its accounts (the walk is compiled only with none late)."""
-    ledger.late = {-1}
-    return ledger
+def viewed(case: Case, ledger: Ledger) -> Trace:
+    """``case`` traced on ``ledger`` by the tracer over views (:class:`_LibrTracer`), not the
+    compiled walk (told that it met an account with late appends)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trace_module, "_libr_runs", lambda *args: None)
+        return run(case, Policy.LIBR, ledger)
 
 
 def appended(rows: list[Row], cuts: list[int]) -> Ledger:
@@ -137,7 +139,7 @@ def test_the_walk_over_delta_runs_traces_like_the_tracer_over_views(
     grown = appended(rows, cuts)
     assert not grown.late and grown.main is not None
     compiled = run(ordered, Policy.LIBR, grown)
-    assert answer(run(ordered, Policy.LIBR, viewed(grown))) == answer(compiled)
+    assert answer(viewed(ordered, grown)) == answer(compiled)
 
 
 @given(cases(), st.lists(st.integers(0, 40), min_size=1, max_size=4))
@@ -167,7 +169,9 @@ def test_a_trace_over_delta_runs_wider_than_the_first_tables_is_traced_again() -
     grown = appended(rows, [150, 301, 601])
     assert len(grown.deltas) == 3 and not grown.late
     fast = trace(grown, "M", 0, 300 * 1000, Policy.LIBR)
-    slow = trace(viewed(appended(rows, [150, 301, 601])), "M", 0, 300 * 1000, Policy.LIBR)
+    with pytest.MonkeyPatch.context() as patch:  # the tracer over views
+        patch.setattr(trace_module, "_libr_runs", lambda *args: None)
+        slow = trace(appended(rows, [150, 301, 601]), "M", 0, 300 * 1000, Policy.LIBR)
     assert len(fast.nodes) == 601
     assert answer(fast) == answer(slow)
     assert sum(n.cash_out_fen for n in fast.nodes) == 300 * 300
@@ -322,3 +326,39 @@ def test_the_build_passes_put_entries_in_key_order(
     assert moved == sum(int(f) for f, same in zip(fen, selves, strict=True) if not same)
     firsts = [next(j for j, s in enumerate(order) if ids[s] == a) for a in range(count)]
     assert off.tolist() == firsts
+
+
+def test_a_late_account_sends_only_the_traces_that_reach_it_elsewhere() -> None:
+    """An account with late appends (a transfer earlier than one already indexed) has no view:
+    a trace whose money reaches it is traced as before (the general tracer); one that never
+    reaches it keeps the compiled walk over the runs, with the answer of the tracer over
+    views."""
+    rows: list[Row] = [("V", "M", 0, 1000), ("M", "N", 10, 900), ("N", "ATM1", 20, 800, "ATM")]
+    rows += [("W", "P", 0, 500), ("P", "Q", 10, 400), ("L", "Z", 50, 10)]
+    ledger = Ledger.build(table(rows))
+    ledger.append(table([("P", "R", 30, 100), ("Q", "S", 40, 50)]))
+    ledger.append(table([("Y", "L", 5, 70), ("X", "N", 60, 20)]))  # L: earlier than its 50 s
+    assert ledger.deltas and ledger.late == {ledger.account_id("L")}
+    called: list[bool] = []
+    real = trace_module._libr_runs
+
+    def spy(*args: object) -> object:
+        found = real(*args)  # type: ignore[arg-type]
+        called.append(found is not None)
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trace_module, "_libr_runs", spy)
+        compiled = trace(ledger, "P", 0, 500, Policy.LIBR)
+    assert called == [True]  # never reaches L: compiled
+    view_case = Case(rows, "P", 0, 500, 6, 72 * 3600, None)
+    assert answer(compiled) == answer(viewed(view_case, ledger))
+    late = Ledger.build(table([*rows, ("Z", "T", 70, 5)]))
+    late.append(table([("K", "Z", 1, 3)]))  # Z late: a transfer before its indexed 70 s
+    late.append(table([("M", "Z", 80, 100)]))  # M's money goes on to Z
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trace_module, "_libr_runs", spy)
+        through = trace(late, "M", 0, 1000, Policy.LIBR)
+    assert called[-1] is False  # the walk stopped at the late account …
+    assert {n.account for n in through.nodes} >= {"M", "N", "Z"}  # … traced on to it
+    assert through.conservation_errors() == []
