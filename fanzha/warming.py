@@ -6,8 +6,7 @@ load it in milliseconds. ``make setup`` runs this module once, so that the first
 or ``fanzha detect`` does not compile in the middle of its work. It drives the real code
 paths on a few made-up rows (each kernel compiles for the argument types it is called with):
 the detection engine on every event type, in a small batch and a large one (the per-value
-paths differ), and the funds ledger's build, append, LIBR walks (over one run and over
-several) and reachability search.
+paths differ), and the funds ledger's build, append, LIBR walk and reachability search.
 """
 
 from __future__ import annotations
@@ -98,11 +97,10 @@ def _warm_ledger() -> None:
         }
     )
     ledger = Ledger.build(table.slice(0, n - 50))
-    ledger.append(table.slice(n - 50))  # a delta run: the walk over several runs too
+    ledger.append(table.slice(n - 50))  # a delta run: the walk over more than one run
     # the first mule's 100,000 fen, matched to its transfer in: the compiled LIBR walk
     trace(ledger, payee[0], T0, 100_000, Policy.LIBR)
-    ledger.compact()  # one main run: the walk over it alone
-    trace(ledger, payee[0], T0, 100_000, Policy.LIBR)
+    ledger.compact()  # the compiled search is over one main run
     first = ledger.account_id("V")
     if first is not None:  # the first step from a few accounts, the later ones from many
         ledger.reachable(first, LARGE)

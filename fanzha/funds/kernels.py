@@ -3,13 +3,12 @@ main run's least balances, one compiled call per trace instead of a few NumPy ca
 the breadth-first search of :meth:`fanzha.funds.ledger.Ledger.reachable`, and the build's
 counting partition of the entries by account (:func:`partition`, :func:`number`).
 
-The walk (:func:`libr_main`) is :class:`fanzha.funds.trace._LibrTracer` over a ledger that is
-one main run: each followed account's entries are one slice of the run (CSR offsets), its
-balance after each one the run's ``low``. Its state is a table of rows, one per account the
-money reached (columns ``N_*``), a heap of the next cut of each followed account and the
-edges; the caller allocates them and, when one is too small, calls again with larger ones.
-:func:`libr_runs` is the same walk over the main run and delta runs (an account's view a
-slice of each run).
+The walk (:func:`libr_runs`) is :class:`fanzha.funds.trace._LibrTracer` over the main run and
+the delta runs: each followed account's view is its slice of each run (the main run's by CSR
+offsets), its balance after each entry the run's ``low`` (``max(x + rel, low)`` in a delta run
+from the balance ``x`` before it). Its state is a table of rows, one per account the money
+reached (columns ``N_*``), a heap of the next cut of each followed account and the edges; the
+caller allocates them and, when one is too small, calls again with larger ones.
 """
 
 from __future__ import annotations
@@ -28,8 +27,8 @@ U64 = npt.NDArray[np.uint64]
 
 # columns of the node table (one row per account the money reached, in the order reached)
 N_ACCOUNT: Final = 0
-N_LO: Final = 1  # the account's entries [lo, lo + size) of the run, up to ``until``
-N_SIZE: Final = 2
+N_PIECES: Final = 1  # how many pieces its view has (see "over runs" below)
+N_SIZE: Final = 2  # the view's size
 N_CLAIM: Final = 3  # the victim's claim on it (holdable at the end)
 N_START: Final = 4  # view position of the transfer that began the period; -1: not followed
 N_GIFTS: Final = 5  # the victim's fen received in the period after its start
@@ -47,7 +46,7 @@ N_COLUMNS: Final = 14
 H_TS, H_SEQ, H_NODE, H_VERSION, H_POS = 0, 1, 2, 3, 4
 E_SOURCE, E_TARGET, E_TS, E_FEN, E_SEQ = 0, 1, 2, 3, 4
 
-#: what :func:`libr_main` returns when a table is too small (the caller doubles them all)
+#: what :func:`libr_runs` returns when a table is too small (the caller doubles them all)
 FULL: Final = -1
 #: what :func:`libr_runs` returns when the money reaches an account with late appends (its
 #: runs overlap in time: no view of it): the caller traces another way
@@ -138,158 +137,14 @@ def _pop(heap: I64, size: int) -> None:
     heap[i] = heap[size]
 
 
-@kernel
-def _reach(
-    index: I64, nodes: I64, count: int, account: int, off: I64, entry: I64, shift: int,
-    until_row: int, ts: int, hop: int,
-) -> int:  # fmt: skip
-    """The node row of ``account``, reached at ``ts`` over ``hop`` transfers: a new row (its
-    entries up to ``until_row``) on the first reach (``FULL``: no room)."""
-    found = _slot(index, nodes, count, account)
-    if found >= 0:
-        nodes[found, N_HOP] = min(nodes[found, N_HOP], hop)
-        return found
-    if count == len(nodes) or 2 * (count + 1) > len(index):
-        return FULL
-    index[-1 - found] = count + 1
-    lo = hi = 0
-    if account + 1 < len(off):
-        lo, hi = off[account], off[account + 1]
-        if hi > lo:
-            hi = lower(entry, lo, hi, (account << shift) + (until_row << 1))
-    row = nodes[count]
-    row[:] = 0
-    row[N_ACCOUNT], row[N_LO], row[N_SIZE], row[N_START] = account, lo, hi - lo, -1
-    row[N_HOP], row[N_FIRST_TS] = hop, ts
-    return count
-
-
-@kernel
-def _end(nodes: I64, node: int, k: int, entry: I64, cin: I64, shift: int, horizon_row: int) -> int:
-    """The period of ``node`` ends at position ``k``: the money in from elsewhere until the
-    horizon was innocent money. The transfers it looked at."""
-    lo, start = nodes[node, N_LO], nodes[node, N_START]
-    size = nodes[node, N_SIZE]
-    account = nodes[node, N_ACCOUNT]
-    last = min(k, lower(entry, lo, lo + size, (account << shift) + (horizon_row << 1)) - lo - 1)
-    if last > start:  # money in over positions start + 1 … last, less the victim's
-        money = cin[lo + min(last, size - 1)] - cin[lo + min(start, size - 1)]
-        nodes[node, N_INNOCENT] += money - nodes[node, N_GIFTS]
-    nodes[node, N_START] = -1
-    nodes[node, N_VERSION] += 1
-    return int(k - start)
-
-
-@kernel
-def _search(
-    heap: I64, size: int, nodes: I64, node: int, k: int, low: I64, low_min: I64, block: int,
-    entry: I64, ts: I64, seq: I64, shift: int,
-) -> int:  # fmt: skip
-    """Push the next cut of ``node`` from position ``k`` on (if any); the heap's size."""
-    nodes[node, N_VERSION] += 1
-    lo, end = nodes[node, N_LO], nodes[node, N_LO] + nodes[node, N_SIZE]
-    j = first_below(low, low_min, block, lo + max(k, 0), end, nodes[node, N_CLAIM])
-    if j >= end:
-        return size
-    row = (entry[j] >> 1) & ((1 << (shift - 1)) - 1)
-    return _push(heap, size, ts[row], seq[row], node, nodes[node, N_VERSION], j - lo)
-
-
-@kernel
-def libr_main(
-    entry: I64, low: I64, cin: I64, low_min: I64, off: I64, ts: I64, seq: I64, fen: I64,
-    payee: I32, cash: Bool, shift: int, block: int,
-    root: int, root_row: int, amount: int, depth: int, horizon_end: int, horizon_row: int,
-    until_row: int, nodes: I64, index: I64, heap: I64, edges: I64, out: I64,
-) -> int:  # fmt: skip
-    """A LIBR trace of ``amount`` fen that came into ``root`` by the transfer at row
-    ``root_row``, over one main run (entries up to row ``until_row``; new accounts until
-    ``horizon_end``, whose rows end at ``horizon_row``; at most ``depth`` hops).
-
-    ``nodes``, ``index`` (zeros, a power of two at least twice the node rows), ``heap`` and
-    ``edges`` are the caller's tables; ``out`` gets the node and edge counts and the
-    transfers looked at. Returns the node count, or :data:`FULL` when a table was too small.
-    """
-    count = edges_n = touched = heap_n = 0
-    rows_mask = (1 << (shift - 1)) - 1
-    # the money arrives: (payee, row, victim fen, transfer fen, hop, from node) to receive
-    account, row, victim, moved, hop = root, root_row, amount, amount, 0
-    arrival_ts = ts[root_row]
-    while True:
-        node = _reach(index, nodes, count, account, off, entry, shift, until_row, arrival_ts, hop)
-        if node == FULL:
-            return FULL
-        count = max(count, node + 1)
-        lo = nodes[node, N_LO]
-        k = lower(entry, lo, lo + nodes[node, N_SIZE], (account << shift) + (row << 1)) - lo
-        if nodes[node, N_START] < 0:  # followed from here: what it held before is innocent
-            nodes[node, N_START], nodes[node, N_GIFTS] = k, 0
-            before = low[lo + k - 1] if k > 0 else 0
-            nodes[node, N_INNOCENT] += before + moved - victim
-        else:  # the transfer's fen counts with the period's money in: take the victim's out
-            nodes[node, N_GIFTS] += victim
-        nodes[node, N_CLAIM] += victim
-        nodes[node, N_ATTRIBUTED] += victim
-        heap_n = _search(heap, heap_n, nodes, node, k + 1, low, low_min, block, entry, ts, seq,
-                         shift)  # fmt: skip
-        if heap_n == FULL:
-            return FULL
-        # the next cut, in (ts, seq) order: a payment after which the balance is below the claim
-        account = -1
-        while heap_n and account < 0:
-            node, version, k = heap[0, H_NODE], heap[0, H_VERSION], heap[0, H_POS]
-            _pop(heap, heap_n)
-            heap_n -= 1
-            if version != nodes[node, N_VERSION]:
-                continue
-            lo = nodes[node, N_LO]
-            row = (entry[lo + k] >> 1) & rows_mask
-            left = low[lo + k]
-            victim = nodes[node, N_CLAIM] - left
-            nodes[node, N_CLAIM] = left
-            if cash[row]:
-                nodes[node, N_CASH_OUT] += victim
-            elif ts[row] > horizon_end or nodes[node, N_HOP] >= depth:
-                nodes[node, N_UNTRACED] += victim
-            else:
-                nodes[node, N_OUT] += victim
-                if edges_n == len(edges):
-                    return FULL
-                edge = edges[edges_n]
-                edge[E_SOURCE], edge[E_TARGET], edge[E_TS] = node, payee[row], ts[row]
-                edge[E_FEN], edge[E_SEQ] = victim, seq[row]
-                edges_n += 1
-                account, moved, hop = int(payee[row]), fen[row], nodes[node, N_HOP] + 1
-                arrival_ts = ts[row]
-            if left == 0:
-                touched += _end(nodes, node, k, entry, cin, shift, horizon_row)
-            else:
-                heap_n = _search(heap, heap_n, nodes, node, k + 1, low, low_min, block, entry,
-                                 ts, seq, shift)  # fmt: skip
-                if heap_n == FULL:
-                    return FULL
-        if account < 0:
-            break
-    for node in range(count):  # still followed at the end
-        if nodes[node, N_START] >= 0:
-            size = nodes[node, N_SIZE]
-            touched += _end(nodes, node, size - 1, entry, cin, shift, horizon_row)
-            nodes[node, N_START] = size
-    out[0], out[1], out[2] = count, edges_n, touched
-    return count
-
-
 # ------------------------------------------------------------------------------ over runs
 #
-# :func:`libr_runs` is :func:`libr_main` over a ledger with delta runs: an account's view is
-# its slice of the main run, then its slice of each delta run in order (see
+# An account's view is its slice of the main run, then its slice of each delta run in order (see
 # :class:`fanzha.funds.ledger.View`), each a *piece* of the node (a row of ``pieces``; node
 # ``i``'s are rows ``i * runs … i * runs + N_PIECES - 1``). The delta runs come as one array
 # per column, the runs one after another (:class:`fanzha.funds.ledger.Joined`); the main
 # run's arrays as they are. A row of ``runs`` per run (the main run first) says where.
 
-# columns of a node's row in :func:`libr_runs` (the others as in :func:`libr_main`)
-N_PIECES: Final = N_LO  # how many pieces; N_SIZE: the view's size
 # columns of a piece: its run, entries [lo, hi) there, the balance before them (``x``) and
 # the view position of ``lo``
 P_RUN, P_LO, P_HI, P_X, P_START = 0, 1, 2, 3, 4
@@ -377,8 +232,9 @@ def _reach_runs(
     index: I64, nodes: I64, pieces: I64, count: int, account: int, runs: I64, off: I64,
     entry_m: I64, low_m: I64, entry_d: I64, low_d: I64, rel_d: I64, ts: int, hop: int,
 ) -> int:  # fmt: skip
-    """:func:`_reach` over runs: a new row's pieces are the account's entries in each run up
-    to the run's ``R_UNTIL`` row, each piece's balance before it the last one's after."""
+    """The node row of ``account``, reached at ``ts`` over ``hop`` transfers: a new row on the
+    first reach (``FULL``: no room), its pieces the account's entries in each run up to the
+    run's ``R_UNTIL`` row, each piece's balance before it the last one's after."""
     found = _slot(index, nodes, count, account)
     if found >= 0:
         nodes[found, N_HOP] = min(nodes[found, N_HOP], hop)
@@ -490,7 +346,7 @@ def libr_runs(
     runs: I64, late: Bool, block: int, root: int, root_ts: int, amount: int, depth: int,
     horizon_end: int, nodes: I64, index: I64, pieces: I64, heap: I64, edges: I64, out: I64,
 ) -> int:  # fmt: skip
-    """:func:`libr_main` over the main run (``*_m``, CSR offsets ``off``) and delta runs
+    """A LIBR trace over the main run (``*_m``, CSR offsets ``off``) and delta runs
     (``*_d``, joined; ``runs``: a row per run, the main run's first). The money came into
     ``root`` at ``root_ts`` by the transfer at each run's ``R_KEY`` row, the first of them in
     the root's view. ``pieces``: ``len(runs)`` rows per node row. ``late``: the accounts

@@ -730,9 +730,8 @@ class _LibrTracer:
     order from a heap, and a cut that passes money on raises the payee's claim and searches
     its next cut again. Same answers as :class:`_Tracer` with :class:`Libr` holdings.
 
-    A ledger with no account in :attr:`Ledger.late` takes the same walk compiled: one main
-    run by :func:`_libr_main` (each account's view one slice of the run), with delta runs by
-    :func:`_libr_runs` (a slice per run). This one stays for ledgers with late accounts."""
+    The same walk runs compiled (:func:`_libr_runs`: each account's view a slice of each run);
+    this one stays for traces that reach an account with late appends."""
 
     def __init__(self, ledger: Ledger, depth: int, horizon_end: int, until: int) -> None:
         self.ledger = ledger
@@ -839,40 +838,6 @@ class _LibrTracer:
         return sorted(a for a, s in self.claims.items() if s.claim > 0)
 
 
-def _libr_main(
-    ledger: Ledger,
-    run: Run,
-    root: int,
-    key: Key,
-    fen: int,
-    depth: int,
-    horizon_end: int,
-    until: int,
-) -> tuple[list[TraceNode], list[TraceEdge], int, list[int]]:
-    """:class:`_LibrTracer` over a ledger that is one main run, as one compiled call
-    (:func:`fanzha.funds.kernels.libr_main`): nodes, edges, transfers looked at, followed."""
-    assert run.off is not None
-    root_row = run.rows_before(key)
-    horizon_row = int(run.ts.searchsorted(horizon_end, "right"))
-    until_row = int(run.ts.searchsorted(until, "right"))
-    size = 64
-    while True:  # tables for most traces; larger ones when they fill up
-        nodes = np.empty((size, kernels.N_COLUMNS), np.int64)
-        index = np.zeros(4 * size, np.int64)
-        heap = np.empty((4 * size, 5), np.int64)
-        edges = np.empty((4 * size, 5), np.int64)
-        out = np.zeros(3, np.int64)
-        found = kernels.libr_main(
-            run.entry, run.low, run.cin, run.low_min, run.off, run.ts, run.seq, run.fen,
-            run.payee, run.cash, run.shift, BLOCK, root, root_row, fen, depth, horizon_end,
-            horizon_row, until_row, nodes, index, heap, edges, out,
-        )  # fmt: skip
-        if found != kernels.FULL:
-            break
-        size *= 4
-    return _walked(ledger, nodes, edges, out)
-
-
 def _libr_runs(
     ledger: Ledger,
     main: Run,
@@ -883,7 +848,7 @@ def _libr_runs(
     horizon_end: int,
     until: int,
 ) -> tuple[list[TraceNode], list[TraceEdge], int, list[int]] | None:
-    """:class:`_LibrTracer` over a ledger with delta runs, as one compiled call
+    """:class:`_LibrTracer` over the main run and the delta runs (if any), as one compiled call
     (:func:`fanzha.funds.kernels.libr_runs`): nodes, edges, transfers looked at, followed;
     None when the money reaches an account with late appends (the caller traces it as
     :class:`_LibrTracer` would: through the general tracer)."""
@@ -1003,12 +968,9 @@ def trace(
     end = FOREVER - 1 if until is None else max(until, key[0])  # never before the money came
     horizon_end = since + horizon_s * 1_000_000
     if policy is Policy.LIBR and result.root_seq is not None:
-        walked = None
-        if ledger.main is not None and ledger.deltas:  # None: it reached a late account
+        walked = None  # None: no main run, or the walk reached an account with late appends
+        if ledger.main is not None:
             walked = _libr_runs(ledger, ledger.main, root, key, amount_fen, depth, horizon_end,
-                                end)  # fmt: skip
-        elif ledger.main is not None and not ledger.late:
-            walked = _libr_main(ledger, ledger.main, root, key, amount_fen, depth, horizon_end,
                                 end)  # fmt: skip
         if walked is not None:
             _fill(result, *walked)

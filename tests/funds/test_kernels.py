@@ -54,7 +54,7 @@ def test_first_below_skips_blocks_like_a_scan(
 def test_the_plain_walk_traces_like_the_compiled_one(case: Case) -> None:
     compiled = run(case, Policy.LIBR)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(kernels, "libr_main", plain(kernels.libr_main))
+        patch.setattr(kernels, "libr_runs", plain(kernels.libr_runs))
         assert shape(run(case, Policy.LIBR)) == shape(compiled)
 
 
