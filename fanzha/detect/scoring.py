@@ -58,9 +58,10 @@ class Signal:
     family: str = "other"  # evidence family: the score takes the strongest hit per family
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Hit:
-    """The most recent hit of one rule for one subject, with a little history."""
+    """The most recent hit of one rule for one subject, with a little history (never changed:
+    a new hit replaces it, so a warning's copy of the hits can share them)."""
 
     at: int
     weight: float
@@ -157,11 +158,12 @@ class Scorer:
         for rid in [r for r, h in risk.hits.items() if s.at - h.at > window]:
             del risk.hits[rid]
         weight = cfg.weights.get(s.rule, s.weight)
-        hit = risk.hits.get(s.rule)
-        if hit is None:
-            hit = risk.hits[s.rule] = Hit(s.at, weight, s.floor, [], s.family)
-        hit.at, hit.weight, hit.floor = s.at, weight, s.floor
-        hit.evidence = [*hit.evidence, s][-cfg.max_evidence :]
+        old = risk.hits.get(s.rule)
+        if old is None:
+            risk.hits[s.rule] = Hit(s.at, weight, s.floor, [s], s.family)
+        else:  # the family stays the first hit's
+            evidence = [*old.evidence, s][-cfg.max_evidence :]
+            risk.hits[s.rule] = Hit(s.at, weight, s.floor, evidence, old.family)
         score = family_score(risk.hits) * (cfg.vulnerable_factor if vulnerable else 1.0)
         floor = max((h.floor for h in risk.hits.values()), default=0)
         level = self.level_of(score, floor)
@@ -228,10 +230,9 @@ class Scorer:
 
 
 def _frozen(hits: dict[str, Hit]) -> dict[str, Hit]:
-    """The warning's own copy of the hits: the subject's hits change with later signals."""
-    # The constructor, not dataclasses.replace (several times slower: it re-reads the fields).
-    # The evidence list is shared: a hit's list is never changed, only replaced (``_one``).
-    return {rid: Hit(h.at, h.weight, h.floor, h.evidence, h.family) for rid, h in hits.items()}
+    """The warning's own copy of the hits: the subject's dict changes with later signals, the
+    hits in it never do (a hit and its evidence list are replaced, not changed)."""
+    return dict(hits)
 
 
 def family_score(hits: dict[str, Hit]) -> float:

@@ -3,6 +3,7 @@ snapshot and restore in the middle of the stream."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Iterator
@@ -196,8 +197,12 @@ def test_restore_keeps_live_warnings_and_their_own_hits() -> None:
         w = risk.warning
         assert w is not None and restored.scorer.warnings[w.warning_id] is w
         assert w == first.scorer.subjects[subject].warning
-        # The warning keeps its own copy: later signals change the subject's hits only.
-        assert all(w.hits[k] is not risk.hits[k] for k in set(w.hits) & set(risk.hits))
+        # The warning keeps its own dict: later signals replace the subject's hits only (the
+        # hits both hold are never changed in place).
+        assert w.hits is not risk.hits
+        shared = next(iter(w.hits.values()))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            shared.at = 0  # type: ignore[misc]
 
 
 def test_restore_takes_the_snapshots_config_by_default() -> None:
