@@ -321,8 +321,9 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
     complete as far as the worker knows; a straggler of it would still run, within the grace
     period) or that second itself (``LEAD`` 0: rows of the last second wait for the next
     one). Each call is timed (CPU seconds) and moves the simulated clock on by that much.
-    Before both runs the heap is settled as the live worker settles it once its state is
-    loaded (:func:`fanzha.live.settle_heap`).
+    Before both runs the engine is readied for small calls and the heap settled, as the
+    live worker does once its state is loaded (:meth:`Engine.prepare_live`,
+    :func:`fanzha.live.settle_heap`).
 
     A row's latency runs from the moment its fact exists on the arrival clock (an event's
     arrival; for a call record, the arrival of the first event as late as the call's end,
@@ -351,7 +352,8 @@ def stream(spec: str, workdir: Path) -> dict[str, Any]:
             for name, table in w.tables.items():
                 copy.builder.build(name, table)
     end = int(hourly[-1].end.timestamp())
-    settle_heap()  # as the live worker does once its state is loaded
+    engine.prepare_live()  # as the live worker does once its state is loaded
+    settle_heap()
     cpu = time.process_time()
     for w in hourly:
         copy.process(w.tables, int(w.end.timestamp()))

@@ -492,7 +492,8 @@ class LiveLoop:
 
     def _run(self) -> None:
         warm_kernels()  # the first batch or trace should not wait for the compiled loops
-        _guarded("live start", self.detection.ready)  # the state loaded before traffic
+        # The state loaded (and readied for small calls) before traffic.
+        _guarded("live start", lambda: self.detection.ready().prepare_live())
         settle_heap()
         settings = self.app.settings
         next_tick = time.monotonic()

@@ -205,6 +205,18 @@ def test_restore_keeps_live_warnings_and_their_own_hits() -> None:
             shared.at = 0  # type: ignore[misc]
 
 
+def test_prepare_live_changes_no_warning() -> None:
+    """Readying an engine for small calls (its key dict caught up) changes no answer."""
+    cut = len(BATCHES) // 2
+    full = feed(make_engine(W), BATCHES)
+    engine = feed(make_engine(W), BATCHES[:cut])
+    engine.prepare_live()
+    keys = engine.builder.keys
+    assert keys._in_dict == len(keys)  # every key in the dict (``find`` would catch it up)
+    feed(engine, BATCHES[cut:])
+    assert sorted_warnings(engine) == sorted_warnings(full)
+
+
 def test_restore_takes_the_snapshots_config_by_default() -> None:
     config = EngineConfig(lookback_days=10, call_probe_s=600)
     engine = feed(make_engine(W, config=config), BATCHES[:5])

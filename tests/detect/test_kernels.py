@@ -330,6 +330,21 @@ def test_interner_catches_its_dict_up() -> None:
     assert it.find("v4999") == 4999 and it.value(5039) == "new39"
 
 
+def test_interner_sync_takes_a_few_values_by_the_dict_at_once() -> None:
+    """``sync`` brings the dict up to date at once: the next few values go through it (none
+    by the hashed path), with the ids they always had."""
+    it = Interner()
+    many = [f"v{i}" for i in range(5000)]
+    it.intern(pa.array(many))
+    it.sync()
+    hashed = it._intern_hashed
+    it._intern_hashed = None  # type: ignore[assignment,method-assign]  # must not be taken
+    assert it.intern(pa.array(["v4321", "fresh", None])).tolist() == [4321, 5000, -1]
+    assert it.intern_list(["v7", "fresh", "again"]).tolist() == [7, 5000, 5001]
+    it._intern_hashed = hashed  # type: ignore[method-assign]
+    assert it.intern(pa.array([*many, "again"])).tolist() == [*range(5000), 5001]
+
+
 def test_column_grows_with_its_default() -> None:
     c = Column(np.int64, NEVER)
     assert c.get(np.array([5000], I64)).tolist() == [NEVER]
