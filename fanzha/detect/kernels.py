@@ -37,11 +37,11 @@ Hasher = Callable[[pa.Array], npt.NDArray[np.uint64]]
 #: kind, and took 5 % less CPU (A/B alternated per call), hourly batches ~2 % more (noise-level).
 SMALL: Final = 256
 #: Batches of at most this many rows go through a dict row by row...
-INTERN_PLAIN: Final = 48
-#: ... and batches of at most this many distinct values through the dict (measured: the
-#: compiled hashed path costs 25-100 µs plus 0.1-0.2 µs a value, the dict 0.5-1.3 µs a value
-#: once it holds millions)...
-PLAIN_DISTINCT: Final = 48
+INTERN_PLAIN: Final = 256
+#: ... and batches of at most this many distinct values through the dict (measured on 160k
+#: keys: the compiled hashed path costs ~40–60 µs a call from Arrow, ~50–95 from a list; the
+#: dict ~0.2 µs a value, so it wins to ~256 values and loses by 512)...
+PLAIN_DISTINCT: Final = 256
 #: ... when the dict lacks at most this many values (bringing it up to date costs a Python
 #: string and a dict insert per value, about what one value costs the hashed path).
 DICT_LAG: Final = 1024
