@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -215,13 +216,23 @@ class ContactIndex:
         out: list[Contact] = []
         if wanted.size == 0:
             return out
+        n = wanted.size
+        # Each key's first place and the next key's, in one search per chunk (a live call
+        # looks up a few learnt counterparties in every chunk: the calls, not the work, cost);
+        # the keys in the chunks' own type (int32) when they fit, so no chunk is copied.
+        both_keys = np.concatenate([wanted, wanted + 1])
+        typed: dict[np.dtype[Any], npt.NDArray[Any]] = {}
         for c in self._all():
             if c.max_at < since:
                 continue
-            keys = wanted.astype(c.cp.dtype)  # the chunk's own type: no copy of the chunk
-            lo = np.searchsorted(c.cp, keys, "left")
-            size = np.searchsorted(c.cp, keys, "right") - lo
-            total = int(size.sum())
+            keys = typed.get(c.cp.dtype)
+            if keys is None:
+                fits = both_keys[-1] <= np.iinfo(c.cp.dtype).max
+                keys = typed[c.cp.dtype] = both_keys.astype(c.cp.dtype) if fits else both_keys
+            both = np.searchsorted(c.cp, keys)
+            lo = both[:n]
+            size = both[n:] - lo
+            total = int(both[n:].sum() - lo.sum())
             if total == 0:
                 continue
             # positions lo[k] .. hi[k] - 1 of every key, in key order, in one array

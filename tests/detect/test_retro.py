@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fanzha.detect.retro import ContactIndex
 
@@ -95,3 +97,36 @@ def test_pruning_keeps_the_tail() -> None:
     _add(index, [1], [500], 1)  # far from the first: the first becomes a chunk, this the tail
     index.prune(500 + 32 * 100)
     assert [c.event_id for c in index.contacts([1], 0)] == ["e1"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.sampled_from([0, 3, 4, 9, 2**31 - 2, 2**31 - 1]), st.integers(0, 50)),
+            max_size=6,
+        ),
+        max_size=12,
+    ),
+    st.sets(st.sampled_from([0, 1, 3, 4, 8, 9, 2**31 - 2, 2**31 - 1]), max_size=4),
+    st.integers(0, 50),
+)
+def test_contacts_are_every_indexed_contact_of_the_keys_since(
+    batches: list[list[tuple[int, int]]], wanted: set[int], since: int
+) -> None:
+    """Every contact with one of the keys at or after ``since``, absent keys and the largest
+    ids a chunk holds included, whatever the chunks and tail hold."""
+    index = ContactIndex(30 * 86_400)
+    index.tail_max = 5
+    made: list[tuple[int, int, str]] = []
+    first = 0
+    for batch in batches:
+        if batch:
+            cp, at = (list(x) for x in zip(*batch, strict=True))
+            _add(index, cp, at, first)
+            ids = [f"e{first + i}" for i in range(len(batch))]
+            made += [(c, a, e) for c, a, e in zip(cp, at, ids, strict=True)]
+            first += len(batch)
+    want = sorted((c, a, e) for c, a, e in made if c in wanted and a >= since)
+    got = sorted((c.cp, c.at, c.event_id) for c in index.contacts(wanted, since))
+    assert got == want
