@@ -36,15 +36,18 @@ Hasher = Callable[[pa.Array], npt.NDArray[np.uint64]]
 #: about a microsecond. 256, not 64: live calls of ~2,000 events meet 64–256 new values of a
 #: kind, and took 5 % less CPU (A/B alternated per call), hourly batches ~2 % more (noise-level).
 SMALL: Final = 256
-#: Batches of at most this many rows go through a dict row by row...
-INTERN_PLAIN: Final = 256
-#: ... and batches of at most this many distinct values through the dict (measured on 160k
-#: keys: the compiled hashed path costs ~40–60 µs a call from Arrow, ~50–95 from a list; the
-#: dict ~0.2 µs a value, so it wins to ~256 values and loses by 512)...
-PLAIN_DISTINCT: Final = 256
+#: Batches of at most this many rows (or distinct values) go through a dict (measured: the
+#: compiled hashed path costs 25-100 µs plus 0.1-0.2 µs a value, the dict 0.5-1.3 µs a value
+#: once it holds millions)...
+PLAIN_DISTINCT: Final = 48
 #: ... when the dict lacks at most this many values (bringing it up to date costs a Python
 #: string and a dict insert per value, about what one value costs the hashed path).
 DICT_LAG: Final = 1024
+#: An interner readied for a live worker (:meth:`Interner.sync`) takes batches of up to this
+#: many values through its dict (on 160k keys the dict costs ~0.2 µs a value against ~40–95 µs
+#: a hashed call: it wins to ~256 and loses by 512); a replay keeps ``PLAIN_DISTINCT``: more
+#: batches through a lagging dict cost the city day ~8 % in catching it up.
+LIVE_PLAIN: Final = 256
 #: The fixed cost of one call of the hashed path, in values.
 HASHED_FIXED: Final = 64
 #: Batches of at most this many rows are hashed row by row, never dictionary-encoded first
@@ -671,7 +674,7 @@ class Interner:
 
     def intern(self, values: pa.Array | pa.ChunkedArray) -> I64:
         """The id of each value (nulls → -1), adding the new ones."""
-        if len(values) <= min(INTERN_PLAIN, self._plain) and self._dict_ready(len(values)):
+        if len(values) <= self._plain and self._dict_ready(len(values)):
             return self._intern_py(values.to_pylist())
         return self._intern_arrow(as_string_array(values))
 
@@ -841,11 +844,13 @@ class Interner:
         free = ~self._by_hash.contains(hashes[first])
         _add_absent(self._by_hash, hashes[first][free], ids[first][free])
 
-    def sync(self) -> None:
-        """Bring the dict up to date now: before a run of small batches (a live worker's), whose
-        few values each would otherwise take the hashed path (about 100 µs a call, against a
-        microsecond a value through the dict) until the lazy catch-up had paid for itself."""
+    def sync(self, plain: int = LIVE_PLAIN) -> None:
+        """Ready the dict for a run of small batches (a live worker's), whose few values each
+        would otherwise take the hashed path (about 100 µs a call, against a fraction of a
+        microsecond a value through the dict) until the lazy catch-up had paid for itself:
+        brought up to date now, and batches of up to ``plain`` values go through it."""
         self._sync_dict()
+        self._plain = max(self._plain, plain)
 
     def _dict_ready(self, n: int) -> bool:
         """Whether ``n`` values may go through the dict: it lacks at most ``DICT_LAG`` values,
