@@ -184,7 +184,11 @@ class Engine:
 
         Without a watermark everything pending runs (end of a replay).
         """
-        frames = self.builder.build_all(tables, TYPE_ORDER)  # no frame for absent types
+        frames = [
+            self.builder.build(t, tables[t])
+            for t in TYPE_ORDER
+            if t in tables and tables[t].num_rows  # no frame for absent types
+        ]
         self._hold_reports(tables.get("police_report"))
         held = len(self.pending)
         fresh = sum(len(x) for x in frames)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -234,15 +234,6 @@ _URL_HOST = re.compile(r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
 _ACCOUNT_RE = r"(?:^|[^0-9])[0-9]{12,19}(?:[^0-9]|$)"
 
 
-#: The phone-number columns of each event type that has one on every row, in the order its
-#: frame builder interns them (``FrameBuilder.build_all`` interns them all at once).
-_PHONE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "call": ("callee", "caller"),
-    "sms": ("recipient", "sender"),
-    "web_visit": ("subscriber",),
-    "app_install": ("subscriber",),
-}
-
 _SCALARS: dict[str, pa.Scalar] = {}
 
 
@@ -388,7 +379,6 @@ class FrameBuilder:
         self._screen_set = frozenset(screen_share_apps)
         self._base_intel = intel.base
         self._keys_of_rows = Column(np.int64, -1)  # a resident's subject key, by registry row
-        self._phone_ids: dict[tuple[str, str], I64] = {}  # ``build_all``'s, for this call
         self._reset_values()
 
     def use_registry(self, registry: Registry) -> None:
@@ -408,44 +398,6 @@ class FrameBuilder:
 
     # ------------------------------------------------------------------ per type
 
-    def build_all(self, tables: Mapping[str, pa.Table], order: Sequence[str]) -> list[Frame]:
-        """:meth:`build` of each event type of ``order`` present in ``tables``, with the phone
-        numbers of all of them interned, and their registry rows found, at once: a live call
-        brings a few numbers of each of four types, and each interning and each first-sight
-        look-up costs tens of microseconds whatever its size. The numbers meet the interner
-        in the order the types' own passes would have met them (the same ids)."""
-        names = [t for t in order if t in tables and tables[t].num_rows]
-        self._check_base()
-        columns = [(t, c) for t in names for c in _PHONE_COLUMNS.get(t, ())]
-        self._phone_ids = {}
-        if len(columns) > 2:  # more than one type's numbers
-            arrays = [_col(tables[t], c).cast(pa.string()) for t, c in columns]
-            ids = self.phones.ids(pa.concat_arrays(arrays))
-            self.phones.get("row", ids, self._phone_row, -1)
-            cuts = np.cumsum([len(a) for a in arrays])[:-1]
-            self._phone_ids = dict(zip(columns, np.split(ids, cuts), strict=True))
-        try:
-            return [self.build(t, tables[t]) for t in names]
-        finally:
-            self._phone_ids = {}
-
-    def _phones_of(self, table: pa.Table, event_type: str) -> list[I64]:
-        """The phone value ids of ``event_type``'s phone columns (``_PHONE_COLUMNS``): those
-        :meth:`build_all` interned, else interned now (several columns in one call)."""
-        names = _PHONE_COLUMNS[event_type]
-        pre = [self._phone_ids.get((event_type, c)) for c in names]
-        if all(ids is not None and ids.size == table.num_rows for ids in pre):
-            return [ids for ids in pre if ids is not None]
-        if len(names) == 1:
-            return [self.phones.ids(_col(table, names[0]))]
-        a, b = self.phones.ids2(_col(table, names[0]), _col(table, names[1]))
-        return [a, b]
-
-    def _check_base(self) -> None:
-        if self.intel.base is not self._base_intel:  # a new base snapshot: verdicts change
-            self._base_intel = self.intel.base
-            self._reset_values()
-
     def build(self, event_type: str, table: pa.Table) -> Frame:
         """Frame rows of one event type (unsorted); unknown types give no rows."""
         if table.num_rows == 0:
@@ -462,7 +414,9 @@ class FrameBuilder:
         }.get(event_type)
         if make is None:
             return empty_frame()
-        self._check_base()
+        if self.intel.base is not self._base_intel:  # a new base snapshot: verdicts change
+            self._base_intel = self.intel.base
+            self._reset_values()
         return make(table)
 
     def _base(self, ts: I64, kind: K, at: I64 | None, rows: I64, subject: I64) -> dict[str, I64]:
@@ -596,7 +550,7 @@ class FrameBuilder:
 
     def _calls(self, table: pa.Table) -> Frame:
         phones = self.phones
-        callee, caller = self._phones_of(table, "call")
+        callee, caller = phones.ids2(_col(table, "callee"), _col(table, "caller"))
         callee_row, caller_row = self._rows(phones, self._phone_row, callee, caller)
         # The subject is the resident on the line: the callee, else a resident caller.
         flip = (callee_row < 0) & (caller_row >= 0)
@@ -623,7 +577,7 @@ class FrameBuilder:
 
     def _sms(self, table: pa.Table) -> Frame:
         phones = self.phones
-        recipient, sender = self._phones_of(table, "sms")
+        recipient, sender = phones.ids2(_col(table, "recipient"), _col(table, "sender"))
         rows, _ = self._rows(phones, self._phone_row, recipient, sender)  # senders' for flags
         key = phones.get("subject", recipient, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.SMS, None, rows, key)
@@ -642,7 +596,7 @@ class FrameBuilder:
 
     def _visits(self, table: pa.Table) -> Frame:
         phones = self.phones
-        (who,) = self._phones_of(table, "web_visit")
+        who = phones.ids(_col(table, "subscriber"))
         rows = phones.get("row", who, self._phone_row, -1)
         key = phones.get("subject", who, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.VISIT, None, rows, key)
@@ -655,7 +609,7 @@ class FrameBuilder:
 
     def _installs(self, table: pa.Table) -> Frame:
         phones = self.phones
-        (who,) = self._phones_of(table, "app_install")
+        who = phones.ids(_col(table, "subscriber"))
         rows = phones.get("row", who, self._phone_row, -1)
         key = phones.get("subject", who, self._subject(phones, self._phone_row, "phone:"), -1)
         cols = self._base(_seconds(table.column("ts")), K.INSTALL, None, rows, key)

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from fanzha.detect.engine import (
     SNAPSHOT_FORMAT,
     SNAPSHOT_VERSION,
-    TYPE_ORDER,
     Engine,
     EngineConfig,
     RuleRows,
@@ -204,19 +203,6 @@ def test_restore_keeps_live_warnings_and_their_own_hits() -> None:
         shared = next(iter(w.hits.values()))
         with pytest.raises(dataclasses.FrozenInstanceError):
             shared.at = 0  # type: ignore[misc]
-
-
-def test_building_every_type_at_once_builds_each_types_frame() -> None:
-    """Interning every type's phone numbers (and finding their residents) at once gives the
-    frames one type at a time gives: the same keys, rows and values."""
-    tables = STORY.tables()
-    order = [t for t in TYPE_ORDER if t in tables]
-    assert {"call", "sms", "web_visit", "app_install"} <= set(order)
-    at_once = make_engine(W).builder.build_all(tables, TYPE_ORDER)
-    one = make_engine(W).builder
-    for f, g in zip(at_once, [one.build(t, tables[t]) for t in order], strict=True):
-        assert all(np.array_equal(getattr(f, c), getattr(g, c)) for c in COLUMNS)
-        assert f.event_id.equals(g.event_id)
 
 
 def test_prepare_live_changes_no_warning() -> None:
