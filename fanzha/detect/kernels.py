@@ -33,9 +33,10 @@ _ARANGE = np.arange(0, dtype=np.int64)
 Hasher = Callable[[pa.Array], npt.NDArray[np.uint64]]
 #: Batches of at most this many values take plain-Python paths: a NumPy or Arrow call costs
 #: 1–30 µs whatever its size (a first-sight computation makes several), a value in Python
-#: about a microsecond. 256, not 64: live calls of ~2,000 events meet 64–256 new values of a
-#: kind, and took 5 % less CPU (A/B alternated per call), hourly batches ~2 % more (noise-level).
-SMALL: Final = 256
+#: about a microsecond. 128, not 64: live calls of ~2,000 events meet 64–256 new values of a
+#: kind and took 3 % less CPU (A/B alternated per call; 5 % at 256), the city day's hourly
+#: windows the same (at 256: 4–7 % more, two engines alternated per window).
+SMALL: Final = 128
 #: Batches of at most this many rows (or distinct values) go through a dict (measured: the
 #: compiled hashed path costs 25-100 µs plus 0.1-0.2 µs a value, the dict 0.5-1.3 µs a value
 #: once it holds millions)...
