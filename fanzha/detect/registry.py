@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanzha.detect.kernels import I64, IntMap
+from fanzha.detect.kernels import I64
 from fanzha.intel.keyset import KeySet, StringInput, as_string_array
 
 
@@ -108,9 +108,7 @@ FEW = 1_024
 
 class _Hashed:
     """Positions of a string array's values by Python ``hash`` (sorted; ties in position
-    order), checked against the bytes on a match. A hash's first sorted place is found in an
-    :class:`IntMap` (one or two reads: between a live worker's calls the registry leaves the
-    caches, and a binary search over it read ~17 cold lines a value)."""
+    order), checked against the bytes on a match."""
 
     def __init__(self, values: pa.Array) -> None:
         strings = values.to_pylist()
@@ -119,9 +117,6 @@ class _Hashed:
         order = np.argsort(hashes, kind="stable")
         self._hashes = hashes[order]
         self._order = np.asarray(kept, np.int64)[order]
-        h = self._hashes  # each hash's first sorted place, by hash
-        first = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))[: h.size]
-        self._first = IntMap.of(h[first], first)
         # The values' bytes: a match of hashes is confirmed on them.
         width = np.int64 if pa.types.is_large_string(values.type) else np.int32
         buffers = values.buffers()
@@ -143,8 +138,9 @@ class _Hashed:
         if not hashes.size or not len(values):
             return out
         asked = np.fromiter((hash(v) for v in values), np.int64, len(values))
-        at = self._first.get_many(asked, -1)
-        met = np.flatnonzero(at >= 0)
+        at = np.searchsorted(hashes, asked)
+        np.minimum(at, hashes.size - 1, out=at)
+        met = np.flatnonzero(hashes[at] == asked)
         pos = self._order[at[met]]
         starts, ends = self._offsets[pos].tolist(), self._offsets[pos + 1].tolist()
         data = self._data

@@ -95,23 +95,6 @@ def test_values_sharing_a_hash_are_told_apart(monkeypatch: pytest.MonkeyPatch) -
     assert Registry(persons).by_phone(asked).tolist() == [2, 1, 0, -1, 0, -1, 3, -1]
 
 
-def test_a_hash_equal_to_the_maps_free_key_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The smallest int64 marks a free slot in the map of hashes: a value hashing to it is
-    still found (and a value hashing to zero beside it)."""
-    least = int(np.iinfo(np.int64).min)
-    fake = {"+86138": least, "+86139": 0}
-    monkeypatch.setattr(registry_module, "hash", lambda v: fake.get(v, 7), raising=False)
-    held = [["+86137"], ["+86139", "+86138"], ["+86138"]]
-    persons = pa.table(
-        {
-            "id_number": pa.array(["a", "b", "c"], pa.string()),
-            "phones": pa.array(held, pa.list_(pa.string())),
-        }
-    )
-    asked = ["+86138", "+86139", "+86137", "+86136", None]
-    assert Registry(persons).by_phone(asked).tolist() == [1, 1, 0, -1, -1]
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=10), st.data())
 def test_id_numbers_of_rows_are_read_back(ids: list[str], data: st.DataObject) -> None:
