@@ -1279,9 +1279,8 @@ class Ledger:
             self._bits = np.zeros((n + 63) // 64, np.uint64)
             self._front = np.zeros((n + 63) // 64, np.uint64)
             self._found, self._at = np.empty(n + 9, np.int64), np.empty(n + 9, np.int64)
-        kernels.reach(off, to, *back, account, hops, n // 64, kernels.BOTTOM_UP, self._bits,
-                      self._front, self._found, self._at)  # fmt: skip
-        count = int(np.bitwise_count(self._bits).sum())
+        count = kernels.reach(off, to, *back, account, hops, n // 64, kernels.BOTTOM_UP,
+                              self._bits, self._front, self._found, self._at)  # fmt: skip
         out = np.empty(count + 8, np.int64)
         kernels.take_bits(self._bits, out, count)
         return out[:count]

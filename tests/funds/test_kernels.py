@@ -230,10 +230,9 @@ def test_reach_compiled_and_plain_are_breadth_first_search(
     for form in (kernels.reach, plain(kernels.reach)):
         seen, front = np.zeros(2, np.uint64), np.zeros(2, np.uint64)
         found, at = np.zeros(n + 9, I64), np.zeros(n + 9, I64)
-        form(off, to, *back, seed, hops, dense, wide, seen, front, found, at)
+        count = form(off, to, *back, seed, hops, dense, wide, seen, front, found, at)
         assert not front.any()
-        count = int(np.bitwise_count(seen).sum())
-        assert count == len(reached)
+        assert count == int(np.bitwise_count(seen).sum()) == len(reached)
         for take in (kernels.take_bits, plain(kernels.take_bits)):
             out = np.zeros(count + 8, I64)
             bits = seen.copy()
