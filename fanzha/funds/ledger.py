@@ -290,6 +290,14 @@ CHUNK: Final = 1 << 18
 BUCKET: Final = 1 << 14
 
 
+class Busy(NamedTuple):
+    """The busiest payers of the main run (:func:`busy_of`) and their payees, a bitmap row
+    each."""
+
+    accounts: I64
+    rows: U64
+
+
 class Payers(NamedTuple):
     """The payers of each account (:meth:`Run.payers`; see :func:`fanzha.funds.kernels.payers`):
     its first two (the account itself for none), whether it has others (a bitmap), and the
@@ -334,6 +342,7 @@ class Run:
     off: I64 | None = None
     _payees: tuple[I64, I32] | None = field(default=None, repr=False)
     _payers: Payers | None = field(default=None, repr=False)
+    _busy: Busy | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -487,6 +496,13 @@ class Run:
             self._payees = off, (pairs & 0xFFFFFFFF).astype(np.int32)
         return self._payees
 
+    def busy(self) -> Busy:
+        """The busiest payers and their payees as bitmap rows (:func:`busy_of`
+        :meth:`payees`; main run only: made at the first call, for reachability)."""
+        if self._busy is None:
+            self._busy = busy_of(*self.payees())
+        return self._busy
+
     def payers(self) -> Payers:
         """The payers of each account (:func:`payers_of` :meth:`payees`; main run only: made
         at the first call, for reachability's bottom-up steps)."""
@@ -497,6 +513,22 @@ class Run:
     def rows(self) -> tuple[I32, I32, I64, I64, I64, Bool]:
         """Every row (for merging runs)."""
         return self.payer, self.payee, self.ts, self.seq, self.fen, self.cash
+
+
+def busy_of(off: I64, to: I32) -> Busy:
+    """The payers in the CSR ``off``/``to`` paying more than 1/:data:`~kernels.BUSY` of the
+    accounts (the :data:`~kernels.BUSY_ROWS` busiest at most), in account order, and their
+    payees as bitmap rows."""
+    n = len(off) - 1
+    count = off[1:] - off[:-1]
+    top = np.argsort(-count, kind="stable")[: kernels.BUSY_ROWS]
+    busy = np.sort(top[count[top] > n // kernels.BUSY])
+    rows = np.zeros((len(busy), (n + 63) // 64), np.uint64)
+    for r, u in enumerate(busy):
+        mask = np.zeros(64 * rows.shape[1], np.bool_)
+        mask[to[off[u] : off[u + 1]]] = True
+        rows[r] = np.packbits(mask, bitorder="little").view(np.uint64)
+    return Busy(busy.astype(np.int64), rows)
 
 
 def payers_of(off: I64, to: I32) -> Payers:
@@ -1273,14 +1305,15 @@ class Ledger:
         kept in a bitmap (a quarter of a megabyte at two million accounts: it stays in the
         core's cache), and read back from it in order."""
         off, to = run.payees()
-        back = run.payers()
+        busy, back = run.busy(), run.payers()
         n = len(off) - 1
         if len(self._found) < n + 9:
             self._bits = np.zeros((n + 63) // 64, np.uint64)
             self._front = np.zeros((n + 63) // 64, np.uint64)
             self._found, self._at = np.empty(n + 9, np.int64), np.empty(n + 9, np.int64)
-        count = kernels.reach(off, to, *back, account, hops, n // 64, kernels.BOTTOM_UP,
-                              self._bits, self._front, self._found, self._at)  # fmt: skip
+        count = kernels.reach(off, to, busy.accounts, busy.rows, *back, account, hops, n // 64,
+                              kernels.BOTTOM_UP, self._bits, self._front, self._found,
+                              self._at)  # fmt: skip
         out = np.empty(count + 8, np.int64)
         kernels.take_bits(self._bits, out, count)
         return out[:count]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fanzha.funds import kernels
 from fanzha.funds import trace as trace_module
-from fanzha.funds.ledger import Ledger, payers_of
+from fanzha.funds.ledger import Ledger, busy_of, payers_of
 from fanzha.funds.trace import Policy, Trace, trace
 from fanzha.jit import plain
 
@@ -217,7 +217,8 @@ def test_reach_compiled_and_plain_are_breadth_first_search(
     pairs: list[tuple[int, int]], seed: int, hops: int, dense: int, data: st.DataObject
 ) -> None:
     """Over a CSR of 70 accounts (two bitmap words and a part), sparse and dense steps, top
-    down, bottom up (``wide`` 0: every step after the first) and as :data:`BOTTOM_UP` picks."""
+    down, bottom up (``wide`` 0: every step after the first) and as :data:`BOTTOM_UP` picks;
+    the 16 busiest payers (all, but for 16 at most, with 70 accounts) marked by their rows."""
     n = 70
     off, to = _csr(pairs, n)
     wide = data.draw(st.sampled_from([0, kernels.BOTTOM_UP, len(to) + 1]))
@@ -226,11 +227,18 @@ def test_reach_compiled_and_plain_are_breadth_first_search(
     for _ in range(hops):
         frontier = {b for a, b in set(pairs) if a in frontier} - reached
         reached |= frontier
-    back = payers_of(off, to)
+    busy, back = busy_of(off, to), payers_of(off, to)
+    for u, row in zip(busy.accounts, busy.rows, strict=True):  # n // BUSY: 0, any payer
+        assert set(np.flatnonzero(np.unpackbits(row.view(np.uint8), bitorder="little"))) == {
+            b for a, b in pairs if a == u
+        }
     for form in (kernels.reach, plain(kernels.reach)):
         seen, front = np.zeros(2, np.uint64), np.zeros(2, np.uint64)
         found, at = np.zeros(n + 9, I64), np.zeros(n + 9, I64)
-        count = form(off, to, *back, seed, hops, dense, wide, seen, front, found, at)
+        count = form(
+            off, to, busy.accounts, busy.rows, *back, seed, hops, dense, wide, seen, front,
+            found, at,
+        )  # fmt: skip
         assert not front.any()
         assert count == int(np.bitwise_count(seen).sum()) == len(reached)
         for take in (kernels.take_bits, plain(kernels.take_bits)):
