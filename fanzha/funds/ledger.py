@@ -521,8 +521,8 @@ def busy_of(off: I64, to: I32) -> Busy:
     payees as bitmap rows."""
     n = len(off) - 1
     count = off[1:] - off[:-1]
-    top = np.argsort(-count, kind="stable")[: kernels.BUSY_ROWS]
-    busy = np.sort(top[count[top] > n // kernels.BUSY])
+    busy = np.flatnonzero(count > n // kernels.BUSY)
+    busy = np.sort(busy[np.argsort(-count[busy], kind="stable")[: kernels.BUSY_ROWS]])
     rows = np.zeros((len(busy), (n + 63) // 64), np.uint64)
     for r, u in enumerate(busy):
         mask = np.zeros(64 * rows.shape[1], np.bool_)
