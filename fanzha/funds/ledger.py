@@ -1301,9 +1301,10 @@ class Ledger:
 
     def _reach_main(self, run: Run, account: int, hops: int) -> I64:
         """:meth:`reachable` over the main run alone: one compiled breadth-first search
-        (:func:`fanzha.funds.kernels.reach`) over its distinct payees, the accounts reached
-        kept in a bitmap (a quarter of a megabyte at two million accounts: it stays in the
-        core's cache), and read back from it in order."""
+        (:func:`fanzha.funds.kernels.reach`) over its distinct payees, a step from a frontier
+        that pays many accounts taken bottom up over their payers (:meth:`Run.payers`), the
+        accounts reached kept in a bitmap (a quarter of a megabyte at two million accounts:
+        it stays in the core's cache), and read back from it in order."""
         off, to = run.payees()
         busy, back = run.busy(), run.payers()
         n = len(off) - 1
