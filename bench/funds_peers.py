@@ -50,8 +50,9 @@ def reachability(
     assert main is not None
     edges = pa.table({"src": pa.array(main.payer), "dst": pa.array(main.payee)})
     out: dict[str, Any] = {"transfers": table.num_rows, "seeds": len(roots), "per_seed": []}
-    # our load, like the peers': the payers' distinct payees (made at the first query), and
-    # the compiled search loaded (a one-hop query: Numba's import and cache read)
+    # our load, like the peers': the payers' distinct payees, the busiest payers' rows and
+    # each account's payers (made at the first query), and the compiled search loaded (a
+    # one-hop query: Numba's import and cache read)
     out["ours_load_s"], _ = _cpu(lambda: (main.payees(), roots and ledger.reachable(roots[0], 1)))
     db = duckdb.connect()
     db.execute("SET threads = 1")

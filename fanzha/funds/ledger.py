@@ -30,7 +30,7 @@ from __future__ import annotations
 import mmap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -290,6 +290,26 @@ CHUNK: Final = 1 << 18
 BUCKET: Final = 1 << 14
 
 
+class Busy(NamedTuple):
+    """The busiest payers of the main run (:func:`busy_of`) and their payees, a bitmap row
+    each."""
+
+    accounts: I64
+    rows: U64
+
+
+class Payers(NamedTuple):
+    """The payers of each account (:meth:`Run.payers`; see :func:`fanzha.funds.kernels.payers`):
+    its first two (the account itself for none), whether it has others (a bitmap), and the
+    others by CSR offsets."""
+
+    first: I32
+    second: I32
+    more: U64
+    off: I64
+    rest: I32
+
+
 @dataclass
 class Run:
     """Transfers in ``(ts, seq)`` order (a transfer's *row*), and every transfer twice as an
@@ -321,6 +341,8 @@ class Run:
     rel_min: I64 | None = None
     off: I64 | None = None
     _payees: tuple[I64, I32] | None = field(default=None, repr=False)
+    _payers: Payers | None = field(default=None, repr=False)
+    _busy: Busy | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -474,9 +496,54 @@ class Run:
             self._payees = off, (pairs & 0xFFFFFFFF).astype(np.int32)
         return self._payees
 
+    def busy(self) -> Busy:
+        """The busiest payers and their payees as bitmap rows (:func:`busy_of`
+        :meth:`payees`; main run only: made at the first call, for reachability)."""
+        if self._busy is None:
+            self._busy = busy_of(*self.payees())
+        return self._busy
+
+    def payers(self) -> Payers:
+        """The payers of each account (:func:`payers_of` :meth:`payees`; main run only: made
+        at the first call, for reachability's bottom-up steps)."""
+        if self._payers is None:
+            self._payers = payers_of(*self.payees())
+        return self._payers
+
     def rows(self) -> tuple[I32, I32, I64, I64, I64, Bool]:
         """Every row (for merging runs)."""
         return self.payer, self.payee, self.ts, self.seq, self.fen, self.cash
+
+
+def busy_of(off: I64, to: I32) -> Busy:
+    """The payers in the CSR ``off``/``to`` paying more than 1/:data:`~kernels.BUSY` of the
+    accounts (the :data:`~kernels.BUSY_ROWS` busiest at most), in account order, and their
+    payees as bitmap rows."""
+    n = len(off) - 1
+    count = off[1:] - off[:-1]
+    busy = np.flatnonzero(count > n // kernels.BUSY)
+    busy = np.sort(busy[np.argsort(-count[busy], kind="stable")[: kernels.BUSY_ROWS]])
+    rows = np.zeros((len(busy), (n + 63) // 64), np.uint64)
+    for r, u in enumerate(busy):
+        mask = np.zeros(64 * rows.shape[1], np.bool_)
+        mask[to[off[u] : off[u + 1]]] = True
+        rows[r] = np.packbits(mask, bitorder="little").view(np.uint64)
+    return Busy(busy.astype(np.int64), rows)
+
+
+def payers_of(off: I64, to: I32) -> Payers:
+    """The payers of each account in the CSR ``off``/``to`` (each account's payees), the
+    accounts paying the most first (:func:`fanzha.funds.kernels.payers`)."""
+    n = len(off) - 1
+    order = np.argsort(off[:-1] - off[1:], kind="stable")
+    others = np.maximum(np.bincount(to, minlength=n) - 2, 0)
+    roff = np.zeros(n + 1, np.int64)  # where each account's others begin, one on
+    np.cumsum(others[:-1], out=roff[2:])
+    first, second = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
+    rest = np.empty(int(others.sum()), np.int32)
+    more = np.zeros((n + 63) // 64, np.uint64)
+    kernels.payers(off, to, order, first, second, roff, rest, more)
+    return Payers(first, second, more, roff, rest)
 
 
 def _ranges(lo: I64, hi: I64) -> I64:
@@ -1074,6 +1141,7 @@ class Ledger:
     _bits: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64), repr=False)
     _front: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64), repr=False)
     _found: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    _at: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     _last_ts: I64 | None = field(default=None, repr=False)  # per account, made at the first append
     # the delta runs joined (:meth:`joined`), and which runs they are
     _joined: tuple[tuple[Run, ...], Joined] | None = field(default=None, repr=False)
@@ -1233,17 +1301,20 @@ class Ledger:
 
     def _reach_main(self, run: Run, account: int, hops: int) -> I64:
         """:meth:`reachable` over the main run alone: one compiled breadth-first search
-        (:func:`fanzha.funds.kernels.reach`) over its distinct payees, the accounts reached
-        kept in a bitmap (a quarter of a megabyte at two million accounts: it stays in the
-        core's cache), and read back from it in order."""
+        (:func:`fanzha.funds.kernels.reach`) over its distinct payees, a step from a frontier
+        that pays many accounts taken bottom up over their payers (:meth:`Run.payers`), the
+        accounts reached kept in a bitmap (a quarter of a megabyte at two million accounts:
+        it stays in the core's cache), and read back from it in order."""
         off, to = run.payees()
+        busy, back = run.busy(), run.payers()
         n = len(off) - 1
         if len(self._found) < n + 9:
             self._bits = np.zeros((n + 63) // 64, np.uint64)
             self._front = np.zeros((n + 63) // 64, np.uint64)
-            self._found = np.empty(n + 9, np.int64)
-        kernels.reach(off, to, account, hops, n // 64, self._bits, self._front, self._found)
-        count = int(np.bitwise_count(self._bits).sum())
+            self._found, self._at = np.empty(n + 9, np.int64), np.empty(n + 9, np.int64)
+        count = kernels.reach(off, to, busy.accounts, busy.rows, *back, account, hops, n // 64,
+                              kernels.BOTTOM_UP, self._bits, self._front, self._found,
+                              self._at)  # fmt: skip
         out = np.empty(count + 8, np.int64)
         kernels.take_bits(self._bits, out, count)
         return out[:count]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from fanzha.funds import kernels
 from fanzha.funds import trace as trace_module
-from fanzha.funds.ledger import Ledger
+from fanzha.funds.ledger import Ledger, busy_of, payers_of
 from fanzha.funds.trace import Policy, Trace, trace
 from fanzha.jit import plain
 
@@ -196,38 +196,106 @@ def test_a_trace_wider_than_the_first_tables_is_traced_again_in_larger_ones() ->
     assert all(e.ts >= S for e in fast.edges)
 
 
-@settings(max_examples=80, deadline=None)
-@given(
-    st.lists(st.tuples(st.integers(0, 69), st.integers(0, 69)), max_size=150),
-    st.integers(0, 69),
-    st.integers(0, 5),
-    st.integers(0, 3),
-)
-def test_reach_compiled_and_plain_are_breadth_first_search(
-    pairs: list[tuple[int, int]], seed: int, hops: int, dense: int
-) -> None:
-    """Over a CSR of 70 accounts (two bitmap words and a part), sparse and dense steps."""
-    n = 70
+def _csr(pairs: list[tuple[int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR of the distinct pairs (each payer's payees, sorted) over ``n`` accounts."""
     ordered = sorted(set(pairs))
     off = np.zeros(n + 1, I64)
     np.cumsum(np.bincount([a for a, _ in ordered], minlength=n), out=off[1:])
-    to = np.array([b for _, b in ordered], np.int32)
+    return off, np.array([b for _, b in ordered], np.int32)
+
+
+def _graphs(n: int) -> st.SearchStrategy[list[tuple[int, int]]]:
+    """Pairs over ``n`` accounts: a few (isolated accounts), or many (most accounts paid by
+    three and more: the bottom-up step's rounds); self-loops and cycles among them."""
+    pair = st.tuples(st.integers(0, n - 1), st.integers(0, n - 1))
+    return st.lists(pair, max_size=n // 2) | st.lists(pair, min_size=4 * n, max_size=6 * n)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_graphs(70), st.integers(0, 69), st.integers(0, 5), st.integers(0, 3), st.data())
+def test_reach_compiled_and_plain_are_breadth_first_search(
+    pairs: list[tuple[int, int]], seed: int, hops: int, dense: int, data: st.DataObject
+) -> None:
+    """Over a CSR of 70 accounts (two bitmap words and a part), sparse and dense steps, top
+    down, bottom up (``wide`` 0: every step after the first) and as :data:`BOTTOM_UP` picks;
+    the 16 busiest payers (all, but for 16 at most, with 70 accounts) marked by their rows."""
+    n = 70
+    off, to = _csr(pairs, n)
+    wide = data.draw(st.sampled_from([0, kernels.BOTTOM_UP, len(to) + 1]))
     reached: set[int] = set()
     frontier = {seed}
     for _ in range(hops):
-        frontier = {b for a, b in ordered if a in frontier} - reached
+        frontier = {b for a, b in set(pairs) if a in frontier} - reached
         reached |= frontier
+    busy, back = busy_of(off, to), payers_of(off, to)
+    for u, row in zip(busy.accounts, busy.rows, strict=True):  # n // BUSY: 0, any payer
+        assert set(np.flatnonzero(np.unpackbits(row.view(np.uint8), bitorder="little"))) == {
+            b for a, b in pairs if a == u
+        }
     for form in (kernels.reach, plain(kernels.reach)):
-        seen, front, found = np.zeros(2, np.uint64), np.zeros(2, np.uint64), np.zeros(n + 9, I64)
-        form(off, to, seed, hops, dense, seen, front, found)
+        seen, front = np.zeros(2, np.uint64), np.zeros(2, np.uint64)
+        found, at = np.zeros(n + 9, I64), np.zeros(n + 9, I64)
+        count = form(
+            off, to, busy.accounts, busy.rows, *back, seed, hops, dense, wide, seen, front,
+            found, at,
+        )  # fmt: skip
         assert not front.any()
-        count = int(np.bitwise_count(seen).sum())
-        assert count == len(reached)
+        assert count == int(np.bitwise_count(seen).sum()) == len(reached)
         for take in (kernels.take_bits, plain(kernels.take_bits)):
             out = np.zeros(count + 8, I64)
             bits = seen.copy()
             take(bits, out, count)
             assert out[:count].tolist() == sorted(reached) and not bits.any()
+
+
+def _bits(accounts: set[int], words: int) -> np.ndarray:
+    bits = np.zeros(words, np.uint64)
+    for v in accounts:
+        bits[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
+    return bits
+
+
+@settings(max_examples=60, deadline=None)
+@given(_graphs(150), st.sets(st.integers(0, 149)))
+def test_payers_and_a_bottom_up_step(pairs: list[tuple[int, int]], seen: set[int]) -> None:
+    """The payers of each account, the busiest payers first, compiled and plain; a step bottom
+    up from any set of accounts seen finds the accounts paid by one of them, not seen."""
+    n = 150
+    off, to = _csr(pairs, n)
+    payees = np.diff(off)
+    back = payers_of(off, to)
+    with pytest.MonkeyPatch.context() as patch:  # the same, built by the plain form
+        patch.setattr(kernels, "payers", plain(kernels.payers))
+        other = payers_of(off, to)
+    assert all(np.array_equal(getattr(back, f), getattr(other, f)) for f in back._fields)
+    for v in range(n):
+        paid_by = sorted({a for a, b in pairs if b == v}, key=lambda a: (-payees[a], a))
+        mine = [back.first[v], back.second[v], *back.rest[back.off[v] : back.off[v + 1]]]
+        assert mine[: len(paid_by)] == paid_by
+        assert mine[len(paid_by) :] == [v] * (2 - len(paid_by))  # none: the account itself
+        assert bool(back.more[v >> 6] >> np.uint64(v & 63) & np.uint64(1)) == (len(paid_by) > 2)
+    want = {b for a, b in set(pairs) if a in seen} - seen
+    for form in (kernels._bottom_up, plain(kernels._bottom_up)):
+        new = np.zeros(3, np.uint64)
+        form(*back, _bits(seen, 3), new, np.zeros(n, I64), np.zeros(n, I64))
+        assert np.array_equal(new, _bits(want, 3))
+
+
+def test_a_bottom_up_step_in_rounds() -> None:
+    """Accounts with many payers, none seen among the first ones (more than a round's
+    minimum of them, some past the last round): the same as the payers read one by one."""
+    n, paid = 600, 200
+    rng = np.random.default_rng(3)
+    pairs = [(int(a), b) for b in range(paid) for a in rng.choice(np.arange(paid, n), 14)]
+    off, to = _csr(pairs, n)
+    back = payers_of(off, to)
+    assert sum(int(np.bitwise_count(w)) for w in back.more) > kernels.ROUND_MIN
+    for seen in ({*range(paid, n, 7)}, {*range(paid, n, 97)}, set()):
+        want = {b for a, b in pairs if a in seen} - seen
+        for form in (kernels._bottom_up, plain(kernels._bottom_up)):
+            new = np.zeros(10, np.uint64)
+            form(*back, _bits(seen, 10), new, np.zeros(n, I64), np.zeros(n, I64))
+            assert np.array_equal(new, _bits(want, 10))
 
 
 def _mixed_bits() -> st.SearchStrategy[set[int]]:
