@@ -232,7 +232,7 @@ class ContactIndex:
             both = np.searchsorted(c.cp, keys)
             lo = both[:n]
             size = both[n:] - lo
-            total = int(both[n:].sum() - lo.sum())
+            total = int(size.sum())
             if total == 0:
                 continue
             # positions lo[k] .. hi[k] - 1 of every key, in key order, in one array

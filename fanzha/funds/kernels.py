@@ -777,22 +777,13 @@ def _bits_by_byte(seen: U64, out: I64) -> int:
 
 @kernel
 def _bits_one_by_one(seen: U64, out: I64) -> int:
-    """:func:`take_bits` a set bit at a time: the lowest of each half word (32 bits, so that
-    the de Bruijn product stays in int64), its position by :data:`_DE_BRUIJN`."""
+    """:func:`take_bits` a set bit at a time (:func:`_positions` of each word)."""
     n = 0
-    low = np.uint64(0xFFFFFFFF)
     for w in range(len(seen)):
         word = seen[w]
         if word:
             seen[w] = 0
-            for half in range(2):
-                x = np.int64((word >> np.uint64(32 * half)) & low)
-                base = w * 64 + 32 * half
-                while x:
-                    t = x & -x
-                    out[n] = base + _DE_BRUIJN_POSITIONS[((t * _DE_BRUIJN) & 0xFFFFFFFF) >> 27]
-                    n += 1
-                    x ^= t
+            n = _positions(word, w * 64, out, n)
     return n
 
 

@@ -497,14 +497,14 @@ class Run:
         return self._payees
 
     def busy(self) -> Busy:
-        """The busiest payers and their payees as bitmap rows (:func:`busy_of`
+        """The busiest payers and their payees as bitmap rows (:func:`busy_of` of
         :meth:`payees`; main run only: made at the first call, for reachability)."""
         if self._busy is None:
             self._busy = busy_of(*self.payees())
         return self._busy
 
     def payers(self) -> Payers:
-        """The payers of each account (:func:`payers_of` :meth:`payees`; main run only: made
+        """The payers of each account (:func:`payers_of` of :meth:`payees`; main run only: made
         at the first call, for reachability's bottom-up steps)."""
         if self._payers is None:
             self._payers = payers_of(*self.payees())

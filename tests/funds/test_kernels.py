@@ -4,6 +4,7 @@ not."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -58,13 +59,17 @@ def test_the_plain_walk_traces_like_the_compiled_one(case: Case) -> None:
         assert shape(run(case, Policy.LIBR)) == shape(compiled)
 
 
+def in_time_order(case: Case) -> Case:
+    """``case`` with its rows in time order (appending them makes no account late)."""
+    return dataclasses.replace(case, rows=sorted(case.rows, key=lambda r: r[2]))
+
+
 @given(cases(), st.integers(0, 40))
 @settings(max_examples=150, deadline=None)
 def test_the_walk_traces_like_the_tracer_over_runs(case: Case, cut: int) -> None:
     """Appends in time order (delta runs: the compiled walk over runs) against one main run."""
-    rows = sorted(case.rows, key=lambda r: r[2])
-    ordered = Case(rows, case.account, case.since, case.amount, case.depth, case.horizon_s,
-                   case.until)  # fmt: skip
+    ordered = in_time_order(case)
+    rows = ordered.rows
     grown = Ledger.build(table(rows[:cut]))
     if rows[cut:]:
         grown.append(table(rows[cut:]))
@@ -133,10 +138,8 @@ def test_the_walk_over_delta_runs_traces_like_the_tracer_over_views(
     case: Case, cuts: list[int]
 ) -> None:
     """The same appended ledger (up to four delta runs), compiled and over views."""
-    rows = sorted(case.rows, key=lambda r: r[2])
-    ordered = Case(rows, case.account, case.since, case.amount, case.depth, case.horizon_s,
-                   case.until)  # fmt: skip
-    grown = appended(rows, cuts)
+    ordered = in_time_order(case)
+    grown = appended(ordered.rows, cuts)
     assert not grown.late and grown.main is not None
     compiled = run(ordered, Policy.LIBR, grown)
     assert answer(viewed(ordered, grown)) == answer(compiled)
@@ -147,13 +150,12 @@ def test_the_walk_over_delta_runs_traces_like_the_tracer_over_views(
 def test_the_plain_walk_over_delta_runs_traces_like_the_compiled_one(
     case: Case, cuts: list[int]
 ) -> None:
-    rows = sorted(case.rows, key=lambda r: r[2])
-    ordered = Case(rows, case.account, case.since, case.amount, case.depth, case.horizon_s,
-                   case.until)  # fmt: skip
-    compiled = run(ordered, Policy.LIBR, appended(rows, cuts))
+    ordered = in_time_order(case)
+    compiled = run(ordered, Policy.LIBR, appended(ordered.rows, cuts))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kernels, "libr_runs", plain(kernels.libr_runs))
-        assert answer(run(ordered, Policy.LIBR, appended(rows, cuts))) == answer(compiled)
+        got = run(ordered, Policy.LIBR, appended(ordered.rows, cuts))
+        assert answer(got) == answer(compiled)
 
 
 def test_a_trace_over_delta_runs_wider_than_the_first_tables_is_traced_again() -> None:
