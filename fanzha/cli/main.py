@@ -353,9 +353,10 @@ def docs_events(
     check: Annotated[bool, typer.Option(help="Fail if the file is stale.")] = False,
 ) -> None:
     """Write docs/events.md from the event model (``--check``: fail when stale)."""
+    from fanzha.ingest.profiles import transfers_markdown
     from fanzha.model.docs import events_markdown
 
-    text = events_markdown()
+    text = events_markdown(transfers_markdown())
     if check:
         current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != text:

@@ -267,12 +267,14 @@ class Ingestor:
         self, path: Path, fmt: str, request: Request, report: FileReport, run_id: str
     ) -> Iterator[RawBatch]:
         source = request.label or str(path)
+        profile = self._profile(request)
         opts = ReadOptions(
             batch_rows=self.read_opts.batch_rows,
             chunk_bytes=max(1 << 16, min(1 << 26, self.read_opts.batch_rows * 128)),
             max_record_bytes=self.read_opts.max_record_bytes,
             keep_bytes=self.read_opts.keep_bytes,
             columns=self._columns(request),
+            rename_duplicates=profile is not None and profile.name == "transfers",
         )
         try:
             if readers.file_size(path) == 0:

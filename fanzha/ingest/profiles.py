@@ -8,6 +8,7 @@ the user maps (``transfers``, with ``--map field=column``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ class Profile:
     apply: Callable[[pa.Table], tuple[pa.Table, list[Problem]]]
     default_source: str | None = None
     mapping: Mapping[str, str] = field(default_factory=dict)
+    #: further header checks (raise ProfileError), after the required columns'
+    check: Callable[[list[str]], None] | None = None
 
 
 class ProfileError(ValueError):
@@ -122,7 +125,8 @@ def mapped(event_type: str, mapping: Mapping[str, str]) -> Profile:
                 out[name] = table[name]
         for dst, src in mapping.items():
             out[dst] = table[src]
-        return pa.table(out), []
+        # no known column at all: the rows stay (each then lacks its fields), never vanish
+        return (pa.table(out) if out else table.select([])), []
 
     return Profile(
         name="mapped",
@@ -137,43 +141,165 @@ def mapped(event_type: str, mapping: Mapping[str, str]) -> Profile:
 
 #: Chinese bank-statement headers commonly seen in transfer exports (used by ``transfers``).
 TRANSFER_HEADERS_ZH = {
-    "payer_account": ("付款账号", "付款卡号", "转出账号", "交易卡号", "本方账号"),
-    "payee_account": ("收款账号", "收款卡号", "转入账号", "对方账号", "对手账号"),
-    "amount": ("交易金额", "金额", "转账金额"),
+    "payer_account": ("付款账号", "付款卡号", "转出账号", "交易卡号", "本方账号", "付款人账号"),
+    "payee_account": ("收款账号", "收款卡号", "转入账号", "对方账号", "对手账号", "收款人账号"),
+    "amount": ("交易金额", "金额", "转账金额", "发生额"),
     "ts": ("交易时间", "交易日期时间", "转账时间"),
-    "payer_name": ("付款人", "付款户名", "本方户名"),
-    "payee_name": ("收款人", "收款户名", "对方户名", "对手户名"),
+    "payer_name": ("付款人", "付款户名", "本方户名", "付款人名称"),
+    "payee_name": ("收款人", "收款户名", "对方户名", "对手户名", "收款人名称"),
     "currency": ("币种",),
     "remittance": ("摘要", "附言", "交易摘要", "用途"),
     "event_id": ("交易流水号", "流水号", "交易序号"),
     "channel": ("交易渠道", "渠道"),
 }
+#: English headers of third-party transfer data (bank exports, AML research data sets),
+#: compared lower-cased with spaces, hyphens and dots read as underscores. Only names that
+#: mean one thing: a bare ``time`` or ``id`` is left to ``--map``.
+TRANSFER_HEADERS_EN = {
+    "payer_account": (
+        "sender_account",
+        "from_account",
+        "account_from",
+        "orig_acct",
+        "originator_account",
+        "source_account",
+        "debtor_account",
+    ),
+    "payee_account": (
+        "receiver_account",
+        "to_account",
+        "account_to",
+        "bene_acct",
+        "beneficiary_account",
+        "destination_account",
+        "creditor_account",
+    ),
+    "amount": (
+        "amt",
+        "base_amt",
+        "tx_amount",
+        "txn_amount",
+        "transaction_amount",
+        "amount_paid",
+    ),
+    "ts": (
+        "timestamp",
+        "tran_timestamp",
+        "tx_timestamp",
+        "txn_timestamp",
+        "transaction_time",
+        "transaction_timestamp",
+        "datetime",
+        "date_time",
+    ),
+    "event_id": ("tran_id", "tx_id", "txn_id", "transaction_id", "trans_id"),
+    "payer_name": ("sender_name", "originator_name", "debtor_name"),
+    "payee_name": ("receiver_name", "beneficiary_name", "creditor_name"),
+    "remittance": ("memo", "narrative", "remittance_info", "remittance_information"),
+}
+#: Transfer fields a transfers CSV must give (``amount`` or ``amount_fen`` for the money).
+TRANSFER_NEEDS = ("payer_account", "payee_account", "ts")
+# A unit written after a header name: 交易金额(元), 金额（分）, Amount [CNY].
+_UNIT_RE = re.compile(r"^(?P<name>.+?)\s*[(（\[【]\s*(?P<unit>[^)）\]】]*?)\s*[)）\]】]$")
+_YUAN_UNITS = frozenset({"元", "人民币元", "人民币", "rmb", "cny", "yuan"})
+_FEN_UNITS = frozenset({"分", "fen"})
+
+
+def _header_key(name: str) -> tuple[str, str | None]:
+    """A header compared with the known names: trimmed, English lower-cased with spaces,
+    hyphens and dots as underscores, and a money unit in brackets split off (``yuan`` /
+    ``fen``; other bracketed text is part of the name)."""
+    text, unit = name.strip(), None
+    m = _UNIT_RE.match(text)
+    if m is not None:
+        inside = m["unit"].strip().lower()
+        if inside in _YUAN_UNITS or inside in _FEN_UNITS:
+            text, unit = m["name"], "fen" if inside in _FEN_UNITS else "yuan"
+    return re.sub(r"[\s.\-]+", "_", text.strip().lower()), unit
+
+
+def transfer_columns(names: list[str], user: Mapping[str, str]) -> dict[str, str]:
+    """Which input column gives which transfer field: the user's ``--map`` first, then the
+    canonical names, then known Chinese and English headers (a money column headed in 分
+    gives ``amount_fen``). A name that occurs twice in the header (read as ``X`` and
+    ``X.1``) is never picked by itself: which one is meant is the user's call."""
+    present = set(names)
+    taken = set(user.values())
+    found = dict(user)
+    ambiguous = {n for n in names if f"{n}.1" in present}
+    keys = {n: _header_key(n) for n in names if n not in ambiguous}
+    for dst in dict.fromkeys([*TRANSFER_HEADERS_ZH, *TRANSFER_HEADERS_EN]):
+        if dst in found or dst in present:
+            continue
+        wanted = {_header_key(c)[0] for c in TRANSFER_HEADERS_ZH.get(dst, ())}
+        wanted |= set(TRANSFER_HEADERS_EN.get(dst, ()))
+        for name, (key, unit) in keys.items():
+            if key in wanted and name not in taken:
+                field_name = "amount_fen" if dst == "amount" and unit == "fen" else dst
+                if field_name not in found and field_name not in present:
+                    found[field_name] = name
+                    taken.add(name)
+                break
+    return found
+
+
+def _check_transfer_header(user: Mapping[str, str]) -> Callable[[list[str]], None]:
+    def check(names: list[str]) -> None:
+        got = set(names) | set(transfer_columns(names, user))
+        missing = [f for f in TRANSFER_NEEDS if f not in got]
+        if not got & {"amount", "amount_fen"}:
+            missing.append("amount")
+        if missing:
+            raise ProfileError(
+                f"no column gives {', '.join(missing)}; the input has"
+                f" {', '.join(names[:30]) or 'no columns'}; name them with --map field=列名"
+                f" (e.g. --map {missing[0]}=列名)"
+            )
+
+    return check
+
+
+def transfers_markdown() -> str:
+    """The ``transfers`` profile's known headers, a Markdown section of docs/events.md."""
+    lines = [
+        "# The `transfers` CSV profile",
+        "",
+        "`fanzha ingest FILE --profile transfers` reads a transfers CSV whose columns are the",
+        "canonical field names, the headers below, or named with `--map field=列名` (which wins).",
+        "Headers are compared trimmed, English ones lower-cased with spaces, hyphens and dots as",
+        "`_`; a money unit in brackets is read: `交易金额(元)` gives `amount` (yuan),",
+        "`金额（分）` gives `amount_fen`. A name the header repeats is read as `X`, `X.1` … and",
+        "only used when named with `--map`. A file without columns for the accounts, the time",
+        "and the amount is refused as a whole, with the header it has.",
+        "",
+        "| field | Chinese headers | English headers |",
+        "|---|---|---|",
+    ]
+    for name in dict.fromkeys([*TRANSFER_HEADERS_ZH, *TRANSFER_HEADERS_EN]):
+        zh = ", ".join(TRANSFER_HEADERS_ZH.get(name, ()))
+        en = ", ".join(f"`{h}`" for h in TRANSFER_HEADERS_EN.get(name, ()))
+        lines.append(f"| `{name}` | {zh} | {en} |")
+    return "\n".join(lines) + "\n"
 
 
 def transfers(mapping: Mapping[str, str] | None = None) -> Profile:
-    """Generic transfers CSV: canonical names, common Chinese headers, or a user mapping."""
+    """Generic transfers CSV: canonical names, common Chinese or English headers (a unit
+    in brackets read: 交易金额(元), 金额（分）), or a user mapping."""
     user = dict(mapping or {})
     base = mapped("transfer", user)
 
     def apply(table: pa.Table) -> tuple[pa.Table, list[Problem]]:
-        names = set(table.column_names)
-        extra = {}
-        for dst, candidates in TRANSFER_HEADERS_ZH.items():
-            if dst in user or dst in names:
-                continue
-            hit = next((c for c in candidates if c in names), None)
-            if hit is not None:
-                extra[dst] = hit
-        return mapped("transfer", {**extra, **user}).apply(table)
+        return mapped("transfer", transfer_columns(table.column_names, user)).apply(table)
 
     return Profile(
         name="transfers",
         event_type="transfer",
-        description="transfers with canonical, common Chinese, or --map column names",
+        description="transfers with canonical, common Chinese or English, or --map column names",
         columns=(),
         required=tuple(user.values()),
         apply=apply,
         mapping=base.mapping,
+        check=_check_transfer_header(user),
     )
 
 
@@ -228,3 +354,5 @@ def check_header(profile: Profile, names: list[str]) -> None:
             f"profile {profile.name!r} needs columns {', '.join(missing)}; "
             f"the input has {', '.join(names[:30]) or 'none of them'}"
         )
+    if profile.check is not None:
+        profile.check(names)

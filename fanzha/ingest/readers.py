@@ -62,6 +62,9 @@ class ReadOptions:
     max_record_bytes: int = 1_048_576
     keep_bytes: int = 1_048_576
     columns: frozenset[str] | None = None  # only these columns are kept (None: all)
+    #: a CSV header's repeated names read as ``X``, ``X.1``, ``X.2`` (for layouts the user
+    #: maps by name, e.g. two columns headed ``Account``); else such a header is refused
+    rename_duplicates: bool = False
 
 
 class FileRejected(Exception):
@@ -454,8 +457,9 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_header(chunk: TextChunk) -> tuple[list[str], int, str]:
-    """The header row (names trimmed, BOM removed), the lines it used, and its delimiter."""
+def _csv_header(chunk: TextChunk, *, rename: bool = False) -> tuple[list[str], int, str]:
+    """The header row (names trimmed, BOM removed; repeated names numbered when ``rename``),
+    the lines it used, and its delimiter."""
     for i, line in enumerate(chunk.lines):
         if line.strip():
             delimiter = sniff_delimiter(line)
@@ -466,6 +470,8 @@ def _csv_header(chunk: TextChunk) -> tuple[list[str], int, str]:
             names = [n.strip().lstrip("\ufeff") for n in names]
             if not any(names):
                 break
+            if rename:
+                names = _numbered(names)
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise FileRejected(f"header has duplicate columns: {', '.join(dupes)}")
@@ -474,6 +480,24 @@ def _csv_header(chunk: TextChunk) -> tuple[list[str], int, str]:
                 raise FileRejected(f"header column {pos} has no name")
             return names, i + 1, delimiter
     raise FileRejected("file has no header line (expected column names on the first line)")
+
+
+def _numbered(names: list[str]) -> list[str]:
+    """Repeated names as ``X``, ``X.1``, ``X.2`` (pandas' convention), skipping a number
+    the header already uses; empty names stay empty (refused later)."""
+    taken = set(names)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        if name and name in seen:
+            k = 1
+            while f"{name}.{k}" in taken:
+                k += 1
+            name = f"{name}.{k}"
+            taken.add(name)
+        seen.add(name)
+        out.append(name)
+    return out
 
 
 def read_csv(path: Path, opts: ReadOptions, source: str) -> Iterator[RawBatch]:
@@ -488,7 +512,7 @@ def read_csv(path: Path, opts: ReadOptions, source: str) -> Iterator[RawBatch]:
         if header is None:
             if item.bad_lines and 0 in item.bad_lines:
                 raise FileRejected("header line is not valid UTF-8 or GB18030 text")
-            header, skip, delimiter = _csv_header(item)
+            header, skip, delimiter = _csv_header(item, rename=opts.rename_duplicates)
         yield _csv_batch(item, header, skip, source, opts, delimiter)
     if header is None:  # no text at all (a BOM only)
         raise FileRejected("file has no header line (expected column names on the first line)")

@@ -60,12 +60,14 @@ def _model_section(name: str, model: type[BaseModel]) -> list[str]:
     return lines
 
 
-def events_markdown() -> str:
-    """The whole events reference as Markdown."""
+def events_markdown(*appendix: str) -> str:
+    """The whole events reference as Markdown (``appendix``: sections added at the end, from
+    packages the model may not import, e.g. the ingestion profiles)."""
     lines = [HEADER]
     for name, model in EVENT_TYPES.items():
         lines += _model_section(name, model)
     lines += ["# Reference data", ""]
     for name, ref in REFERENCE_TYPES.items():
         lines += _model_section(name, ref)
+    lines += [part.rstrip() + "\n" for part in appendix]
     return "\n".join(lines).rstrip() + "\n"

@@ -11,6 +11,7 @@ from factories import call_row, calls, sms_row, write_csv, write_ndjson
 from typer.testing import CliRunner, Result
 
 from fanzha.cli.main import app
+from fanzha.ingest.profiles import transfers_markdown
 from fanzha.model.docs import events_markdown
 from fanzha.model.events import EVENT_TYPES
 from fanzha.model.values import clean_text
@@ -245,14 +246,15 @@ def test_docs_events_check_passes_on_the_committed_file(data_dir: Path) -> None:
 
 def test_docs_events_check_fails_on_a_stale_copy(data_dir: Path, tmp_path: Path) -> None:
     stale = tmp_path / "events.md"
-    stale.write_text(events_markdown().replace("| `caller` |", "| `caller_old` |"))
+    text = events_markdown(transfers_markdown())
+    stale.write_text(text.replace("| `caller` |", "| `caller_old` |"))
     result = fanzha("docs", "events", "--check", "--output", str(stale), ok=False)
     assert result.exit_code == 1 and "stale" in result.stderr
     missing = fanzha("docs", "events", "--check", "--output", str(tmp_path / "no.md"), ok=False)
     assert missing.exit_code == 1
     fresh = tmp_path / "docs" / "events.md"
     fanzha("docs", "events", "--output", str(fresh))
-    assert fresh.read_text(encoding="utf-8") == events_markdown()
+    assert fresh.read_text(encoding="utf-8") == events_markdown(transfers_markdown())
     fanzha("docs", "events", "--check", "--output", str(fresh))
 
 

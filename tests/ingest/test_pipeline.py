@@ -376,6 +376,85 @@ def test_transfers_profile_with_chinese_headers(tmp_path: Path) -> None:
     assert got[0]["remittance"] == "货款"
 
 
+def test_transfers_profile_reads_units_and_english_headers(tmp_path: Path) -> None:
+    """A bank export's money column headed with its unit (元 or 分), and the English headers
+    of third-party transfer data, land without --map."""
+    ing, lake, dead = ingestor(tmp_path)
+    yuan = tmp_path / "export.csv"
+    yuan.write_text(
+        "交易时间,付款账号,收款账号,交易金额（元）,交易渠道\n"
+        '2024-05-01 10:00:00,6222021001123456789,6217000010012345678,"12,000.00",网银\n'
+        "2024-05-01 10:07,6217000010012345678,6228481234567890002,-,ATM\n",
+        encoding="gb18030",
+    )
+    fen = tmp_path / "fen.csv"
+    fen.write_text(
+        "tran_id,orig_acct,bene_acct,tx_type,金额(分),tran_timestamp\n"
+        "7,6456,9069,TRANSFER,46505,2017-01-01T00:00:00Z\n",
+        encoding="utf-8",
+    )
+    report = ing.run(Request([yuan, fen], profile="transfers"))
+    assert (report.accepted, report.rejected) == (2, 1)
+    got = rows(
+        lake, "SELECT event_id, payer_account, amount_fen, channel FROM transfer ORDER BY ts"
+    )
+    assert [(r["payer_account"], r["amount_fen"]) for r in got] == [
+        ("6456", 46505),
+        ("6222021001123456789", 1_200_000),
+    ]
+    assert got[0]["event_id"] == "7" and got[1]["channel"] == "网银"
+    [letter] = letters_of(dead)
+    assert (letter.location, letter.field) == ("line 3", "amount_fen")
+
+
+def test_transfers_profile_refuses_a_header_it_cannot_read(tmp_path: Path) -> None:
+    """No column for the accounts or the time: one located file error naming what is
+    missing and what the header has, never rows that silently vanish."""
+    ing, lake, dead = ingestor(tmp_path)
+    path = tmp_path / "paysim.csv"
+    path.write_text(
+        "step,type,amount,nameOrig,nameDest\n1,TRANSFER,181.0,C1305486145,C553264065\n",
+        encoding="utf-8",
+    )
+    report = ing.run(Request([path], profile="transfers"))
+    assert (report.accepted, report.rejected) == (0, 1)
+    error = report.files[0].error or ""
+    assert error.startswith("no column gives payer_account, payee_account, ts; the input has")
+    assert "nameOrig" in error and "--map payer_account=" in error
+    assert [x.location for x in letters_of(dead)] == ["file"]
+    assert rows(lake, "SELECT count(*) AS n FROM transfer") == [{"n": 0}]
+    # the columns named with --map land (a bare number is read as epoch seconds)
+    mapping = {"payer_account": "nameOrig", "payee_account": "nameDest", "ts": "step"}
+    again = ing.run(Request([path], profile="transfers", mapping=mapping))
+    assert (again.accepted, again.rejected, again.files[0].error) == (1, 0, None)
+
+
+def test_transfers_profile_with_a_repeated_header_name(tmp_path: Path) -> None:
+    """Two columns headed ``Account`` read as ``Account`` and ``Account.1``: neither is
+    picked by itself (which is the payer is the user's call), both can be mapped."""
+    ing, lake, _ = ingestor(tmp_path)
+    path = tmp_path / "aml.csv"
+    path.write_text(
+        "Timestamp,From Bank,Account,To Bank,Account,Amount Paid,Payment Currency\n"
+        "2022/09/01 00:20,03208,8000F4580,001,8000F5340,0.01,US Dollar\n",
+        encoding="utf-8",
+    )
+    refused = ing.run(Request([path], profile="transfers"))
+    assert "no column gives payer_account, payee_account;" in (refused.files[0].error or "")
+    assert "Account, To Bank, Account.1" in (refused.files[0].error or "")
+    mapping = {"payer_account": "Account", "payee_account": "Account.1"}
+    report = ing.run(Request([path], profile="transfers", mapping=mapping))
+    assert (report.accepted, report.rejected) == (1, 0)
+    got = rows(lake, "SELECT payer_account, payee_account, amount_fen, ts FROM transfer")
+    assert [(r["payer_account"], r["payee_account"], r["amount_fen"]) for r in got] == [
+        ("8000F4580", "8000F5340", 1)
+    ]
+    assert got[0]["ts"] == dt.datetime(2022, 8, 31, 16, 20, tzinfo=dt.UTC)
+    # without a profile a repeated name stays an error (which column is meant is unknown)
+    plain = ing.run(Request([path], event_type="transfer"))
+    assert plain.files[0].error == "header has duplicate columns: Account"
+
+
 # --------------------------------------------------------------------------- reference data
 
 
