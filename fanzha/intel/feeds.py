@@ -25,8 +25,15 @@ Import formats (``--format``)
     from the header. Columns named like the fields (``kind``, ``value``, ``verdict``,
     ``confidence``, ``source``, ``first_seen``, ``last_seen``, ``expires``, ``note``, as
     ``fanzha intel export`` writes them) are used as they are; ``--map field=列名`` names
-    other columns (``value`` is required, the others optional). Without a ``kind`` column
-    the kind comes from ``--kind``.
+    other columns (``value`` is required, the others optional). Published English feeds'
+    names are known too (:data:`VALUE_COLUMNS_EN`, :data:`FIELD_COLUMNS_EN`): a value column
+    named ``url``, ``domain``, ``host``, ``phone_number``, ``card_number``, ``imei`` … gives
+    the kind itself; ``ioc_value`` / ``indicator`` with ``ioc_type``; ``threat`` is the note,
+    ``confidence_level`` the confidence. Otherwise the kind comes from a ``kind`` column or
+    ``--kind``. A header written as the last comment line before the rows
+    (``# id,dateadded,url,…``) is read as the header when it has as many names as the first
+    row has fields, names the value column and has more known names than that row. A space
+    after a delimiter is not part of the next field (``a, "b,c"``).
 ``police``
     A police feed: CSV with Chinese headers (see :data:`POLICE_HEADERS`). Accepted headers:
 
@@ -76,6 +83,7 @@ import csv
 import datetime as dt
 import io
 import ipaddress
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -195,6 +203,39 @@ _VALUE_COLUMN_KIND: Final[dict[str, IndicatorKind]] = {
     "涉诈设备": _K.DEVICE,
     "涉诈IMEI": _K.DEVICE,
 }
+#: English column names of published block lists and threat feeds (CSV exports of URL and
+#: phishing lists, IOC dumps), compared lower-cased: a value column that names its kind,
+#: and other fields' columns. A generic value column (``ioc_value`` …) needs a kind column
+#: or ``--kind``.
+VALUE_COLUMNS_EN: Final[dict[str, IndicatorKind | None]] = {
+    "url": _K.URL,
+    "link": _K.URL,
+    "domain": _K.DOMAIN,
+    "domain_name": _K.DOMAIN,
+    "host": _K.DOMAIN,
+    "hostname": _K.DOMAIN,
+    "phone": _K.PHONE,
+    "phone_number": _K.PHONE,
+    "msisdn": _K.PHONE,
+    "account": _K.ACCOUNT,
+    "account_number": _K.ACCOUNT,
+    "card_number": _K.ACCOUNT,
+    "package_name": _K.APP,
+    "imei": _K.DEVICE,
+    "indicator": None,
+    "ioc": None,
+    "ioc_value": None,
+    "observable": None,
+}
+FIELD_COLUMNS_EN: Final[dict[str, tuple[str, ...]]] = {
+    "kind": ("ioc_type", "indicator_type"),
+    "confidence": ("confidence_level",),
+    "note": ("threat", "threat_type", "description"),
+}
+_KNOWN_COLUMNS: Final = frozenset(
+    [*FIELDS, *VALUE_COLUMNS_EN, *(n for names in FIELD_COLUMNS_EN.values() for n in names)]
+    + [n for names in POLICE_HEADERS.values() for n in names]
+)
 VERDICT_WORDS: Final[dict[str, Verdict]] = {
     **{v.value: v for v in Verdict},
     **{v.label_zh: v for v in Verdict},
@@ -533,22 +574,32 @@ class FeedReader:
         header: list[str] | None = None
         reader: Iterator[list[str]] | None = None
         source = feed()
-        # The header is the first non-blank line; the delimiter is sniffed from it.
+        comment, comment_line = "", 0
+        # The header is the first non-blank line; the delimiter is sniffed from it. Some
+        # published feeds write it as their last comment line (``# id,dateadded,url,…``):
+        # that one is the header when it names the value column and the first line does not.
         for line in source:
             yield from _drain(pending)
             if line.strip() and not line.lstrip().startswith("#"):
                 delimiter = sniff_delimiter(line)
                 header = [h.strip().lstrip("\ufeff") for h in _split(line, delimiter)]
-                # strict: a quoted field still open at the end (a truncated file) is an
-                # error of its row, not a value read up to the end of the file
-                reader = csv.reader(source, delimiter=delimiter, strict=True)
+                commented = self._commented_header(comment, header, delimiter)
+                if commented is None:
+                    header_line = started[-1] if started else 1
+                    started[:] = []
+                    reader = _reader(source, delimiter)
+                else:
+                    header, header_line = commented, comment_line
+                    started[:] = started[-1:]  # the line read is the first record
+                    rows = itertools.chain([line], source)
+                    reader = _reader(rows, delimiter)
                 break
+            if line.lstrip().startswith("#"):
+                comment, comment_line = line, started[-1] if started else 1
             started.clear()
         yield from _drain(pending)
         if header is None or reader is None:
             return
-        header_line = started[-1] if started else 1
-        started.clear()
         columns = self._columns(header, header_line)
         if isinstance(columns, Problem):
             yield columns
@@ -574,6 +625,25 @@ class FeedReader:
             yield self._record(number, columns, row)
         yield from _drain(pending)
 
+    def _commented_header(self, comment: str, first: list[str], delimiter: str) -> list[str] | None:
+        """The names in a comment line just before the first row, when they read as a header
+        (they name the value column, as many as the row has fields) better than the row
+        does (more of them are known column names: a row may hold a cell like ``domain``)."""
+        names = [h.strip() for h in _split(comment.lstrip().lstrip("#").strip(), delimiter)]
+        if len(names) < 2 or len(names) != len(first) or not self._names_value(names):
+            return None
+        return names if self._known_names(names) > self._known_names(first) else None
+
+    def _names_value(self, header: list[str]) -> bool:
+        """Whether a header names the value column (its kind may still be missing)."""
+        got = self._columns(header, 0)
+        return isinstance(got, _Columns) or got.field == "kind"
+
+    def _known_names(self, header: list[str]) -> int:
+        """How many of a header's names are known column names (or mapped ones)."""
+        known = set(self.options.mapping.values()) | _KNOWN_COLUMNS
+        return sum(h.strip().lower() in known or h.strip() in known for h in header)
+
     def _columns(self, header: list[str], line: int) -> _Columns | Problem:
         """Which column holds which field, from the mapping, the field names or police names."""
         names = {h: i for i, h in enumerate(header) if h}
@@ -592,15 +662,19 @@ class FeedReader:
                 found[name] = [names[column]]
             elif name in lowered:
                 found[name] = [lowered[name]]
-            elif self.options.format == "police":
+            elif self.options.format == "police" and any(h in names for h in POLICE_HEADERS[name]):
                 hits = [names[h] for h in POLICE_HEADERS[name] if h in names]
+                found[name] = hits if name == "value" else hits[:1]
+            else:
+                english = VALUE_COLUMNS_EN if name == "value" else FIELD_COLUMNS_EN.get(name, ())
+                hits = [lowered[h] for h in english if h in lowered]
                 if hits:
-                    found[name] = hits if name == "value" else hits[:1]
+                    found[name] = hits[:1]
         if "value" not in found:
             wanted = (
                 "值 / 涉诈号码 / 涉诈域名 … (see fanzha.intel.feeds)"
                 if self.options.format == "police"
-                else "value, or name one with --map value=列名"
+                else "value (or url, domain, phone … ioc_value), or name one with --map value=列名"
             )
             return Problem(
                 line,
@@ -608,7 +682,10 @@ class FeedReader:
                 f"the header has no value column; expected {wanted}",
                 ",".join(header),
             )
-        column_kinds = [_VALUE_COLUMN_KIND.get(header[i]) for i in found["value"]]
+        column_kinds = [
+            _VALUE_COLUMN_KIND.get(header[i]) or VALUE_COLUMNS_EN.get(header[i].lower())
+            for i in found["value"]
+        ]
         if "kind" not in found and self.options.kind is None and None in column_kinds:
             return Problem(
                 line,
@@ -844,9 +921,16 @@ def _drain(pending: list[Problem]) -> Iterator[Problem]:
         yield pending.pop(0)
 
 
+def _reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    """CSV rows; a space after a delimiter is not part of the next field, so that
+    ``a, "b,c"`` (as some feeds write) is two fields. Strict: a quoted field still open at
+    the end (a truncated file) is an error of its row, not a value read to the end."""
+    return csv.reader(lines, delimiter=delimiter, strict=True, skipinitialspace=True)
+
+
 def _split(line: str, delimiter: str) -> list[str]:
     try:
-        return next(csv.reader([line], delimiter=delimiter))
+        return next(_reader([line], delimiter))
     except (csv.Error, StopIteration):
         return line.rstrip("\r\n").split(delimiter)
 
@@ -942,11 +1026,27 @@ def guess_format(head: bytes, *, has_mapping: bool = False) -> str:
         return "adblock"
     if any(_HOSTS_ADDRESS_RE.match(line) for line in data[:200]):
         return "hosts"
-    if data:
-        header = {h.strip().lower() for h in _split(data[0], sniff_delimiter(data[0]))}
-        if has_mapping or "value" in header:
-            return "csv"
+    if data and (has_mapping or any(_names_csv_value(h) for h in _headers(lines, data[0]))):
+        return "csv"
     return "plain"
+
+
+def _headers(lines: list[str], first: str) -> list[set[str]]:
+    """The names a feed's header may hold: its first data line's, and those of the comment
+    line just before it when that has several (lower-cased)."""
+    delimiter = sniff_delimiter(first)
+    out = [{h.strip().lower() for h in _split(first, delimiter)}]
+    before = lines[: lines.index(first)]
+    if before and before[-1].lstrip().startswith("#"):
+        names = _split(before[-1].lstrip().lstrip("#").strip(), delimiter)
+        if len(names) > 1:
+            out.append({h.strip().lower() for h in names})
+    return out
+
+
+def _names_csv_value(header: set[str]) -> bool:
+    """Whether a header names an indicator's value column (``value`` or an English name)."""
+    return "value" in header or not header.isdisjoint(VALUE_COLUMNS_EN)
 
 
 def _head_encoding(head: bytes) -> str:

@@ -220,12 +220,92 @@ def test_csv_delimiters_are_sniffed(delimiter: str) -> None:
 
 
 def test_csv_header_problems_are_reported_once() -> None:
-    missing = read("host,why\na.example,x\n", "csv", kind=K.DOMAIN)
+    missing = read("name,why\na.example,x\n", "csv", kind=K.DOMAIN)
     assert missing.indicators == [] and where(missing) == [(1, "value")]
-    mapped = read("host,why\na.example,x\n", "csv", kind=K.DOMAIN, mapping={"value": "域名"})
+    mapped = read("name,why\na.example,x\n", "csv", kind=K.DOMAIN, mapping={"value": "域名"})
     assert where(mapped) == [(1, "value")] and "域名" in mapped.problems[0].reason
     no_kind = read("value\na.example\n", "csv")
     assert where(no_kind) == [(1, "kind")]
+
+
+URLHAUS = """\
+################################################################
+# URL list dump (CSV)                                          #
+################################################################
+#
+# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter
+"31","2026-03-01 10:11:05","http://123.45.67.89:4353/i","online","None","malware_download","elf,mirai","https://x.example/url/31/","r"
+"30","2026-03-01 10:10:07","https://Pay.Example-Shop.cn/login.php","offline","None","phishing","None","https://x.example/url/30/","r"
+"""
+THREATFOX = """\
+# "first_seen_utc","ioc_id","ioc_value","ioc_type","threat_type","confidence_level","reporter"
+"2026-03-01 10:00:02", "1", "evil-pay.example.top", "domain", "botnet_cc", "75", "a"
+"2026-03-01 10:00:03", "2", "185.1.2.3:443", "ip:port", "botnet_cc", "100", "a"
+"2026-03-01 10:00:04", "3", "http://evil-pay.example.top/gate.php", "url", "payload", "50", "a"
+"""
+
+
+def test_csv_whose_header_is_its_last_comment_line() -> None:
+    """Feeds that write their header as a comment: the value column names the kind
+    (``url``), ``threat`` is the note; the lines keep their numbers."""
+    assert guess_format(URLHAUS.encode()) == "csv"
+    result = read(URLHAUS, "csv")
+    assert [(i.kind, i.value, i.note) for i in result.indicators] == [
+        (K.URL, "http://123.45.67.89:4353/i", "malware_download"),
+        (K.URL, "https://pay.example-shop.cn/login.php", "phishing"),
+    ]
+    assert result.problems == [] and result.stats.records == 2
+    bad = read(URLHAUS.replace("http://123", "http://[123"), "csv")
+    assert where(bad) == [(6, "value")]
+
+
+def test_csv_of_generic_iocs_with_a_type_column_and_spaces_after_commas() -> None:
+    assert guess_format(THREATFOX.encode()) == "csv"
+    result = read(THREATFOX, "csv")
+    assert [(i.kind, i.value, i.confidence) for i in result.indicators] == [
+        (K.DOMAIN, "evil-pay.example.top", 0.75),
+        (K.URL, "http://evil-pay.example.top/gate.php", 0.5),
+    ]
+    assert where(result) == [(3, "kind")] and "'ip:port'" in result.problems[0].reason
+
+
+def test_a_commented_line_is_the_header_only_when_it_reads_better() -> None:
+    """A header line equal to the comment above it is the header (no row lost); a comment
+    with another number of names is only a comment."""
+    same = read("# value,verdict\nvalue,verdict\na.example,fraud\n", "csv", kind=K.DOMAIN)
+    assert values(same) == ["a.example"] and same.problems == []
+    other = read("# url, added, why\nurl,why\nhttp://a.example/,x\n", "csv")
+    assert [(i.kind, i.value, i.note) for i in other.indicators] == [
+        (K.URL, "http://a.example/", None)
+    ]
+    assert other.problems == []
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        ("url", K.URL),
+        ("Domain", K.DOMAIN),
+        ("host", K.DOMAIN),
+        ("phone_number", K.PHONE),
+        ("card_number", K.ACCOUNT),
+        ("package_name", K.APP),
+        ("IMEI", K.DEVICE),
+    ],
+)
+def test_csv_value_column_named_by_its_kind(header: str, kind: K) -> None:
+    values_of = {
+        K.URL: "http://a.example/x",
+        K.DOMAIN: "a.example",
+        K.PHONE: "+8613800138000",
+        K.ACCOUNT: "6222021001123456789",
+        K.APP: "com.example.app",
+        K.DEVICE: "490154203237518",
+    }
+    text = f"id,{header}\n1,{values_of[kind]}\n"
+    assert guess_format(text.encode()) == "csv"
+    result = read(text, "csv")
+    assert [(i.kind, i.value) for i in result.indicators] == [(kind, values_of[kind])]
 
 
 def test_csv_kind_column_quoted_multiline_fields_and_line_numbers() -> None:
