@@ -353,12 +353,24 @@ def retry_payload(source: str, location: str, raw: bytes) -> tuple[bytes, str] |
         return raw, "ndjson"
     if location.startswith("transaction"):
         return raw, "iso20022"
+    if location.startswith("sheet ") and " row " in location:
+        return _sheet_payload(path, location.removeprefix("sheet ").rsplit(" row ", 1)[0], raw)
     if suffix in (".csv", ".tsv", ".txt"):
         header = _first_line(path)
         if header is None:
             return f"source file {source} is gone; its CSV header cannot be recovered"
         return header + b"\n" + raw, "csv"
     return raw, "ndjson"
+
+
+def _sheet_payload(path: Path, sheet: str, raw: bytes) -> tuple[bytes, str] | str:
+    """A workbook row as CSV under its sheet's header, read from the workbook again."""
+    from fanzha.ingest.sheets import csv_line, sheet_header
+
+    header = sheet_header(path, sheet)
+    if header is None:
+        return f"workbook {path} or its sheet {sheet!r} is gone; its header cannot be recovered"
+    return csv_line(header).encode() + b"\n" + raw, "csv"
 
 
 def _format_of(path: Path) -> str:

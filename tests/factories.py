@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pyarrow as pa
 
 from fanzha.ingest.deadletter import DeadLetter, MemoryDeadLetters
@@ -132,3 +133,22 @@ def count(lake: Lake, event_type: str) -> int:
     table: pa.Table = run_sql(lake, f'SELECT count(*) AS n FROM "{event_type}"')
     n: int = table["n"][0].as_py()
     return n
+
+
+def workbook(path: Path, sheets: dict[str, Sequence[Sequence[Any]]], *, title: str = "") -> Path:
+    """Write ``sheets`` (name → rows) to ``path``; ``title`` merged over the first row of
+    the first sheet when given."""
+    book = openpyxl.Workbook()
+    first = True
+    for name, rows in sheets.items():
+        sheet = book.active if first else book.create_sheet()
+        assert sheet is not None
+        sheet.title = name
+        if first and title:
+            sheet.append([title])
+            sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=4)
+        for row in rows:
+            sheet.append(list(row))
+        first = False
+    book.save(path)
+    return path

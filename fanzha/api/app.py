@@ -38,13 +38,20 @@ CONTENT_FORMATS = {
     "text/xml": "iso20022",
     "application/vnd.apache.parquet": "parquet",
     "application/octet-stream": "parquet",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "sheet",
+    "application/vnd.ms-excel": "sheet",
+    "application/vnd.ms-excel.sheet.macroenabled.12": "sheet",
+    "application/vnd.ms-excel.sheet.binary.macroenabled.12": "sheet",
+    "application/vnd.oasis.opendocument.spreadsheet": "sheet",
 }
+UPLOAD_FORMATS = ("ndjson", "csv", "iso20022", "parquet", "sheet")
 
 
 def _format_of(content_type: str | None, fmt: str | None) -> str:
     if fmt:
-        if fmt not in {"ndjson", "csv", "iso20022", "parquet"}:
-            raise HTTPException(422, f"unknown format {fmt!r}; use ndjson, csv, iso20022, parquet")
+        if fmt not in UPLOAD_FORMATS:
+            known = ", ".join(UPLOAD_FORMATS)
+            raise HTTPException(422, f"unknown format {fmt!r}; use {known}")
         return fmt
     media = (content_type or "").split(";")[0].strip().lower()
     if media not in CONTENT_FORMATS:

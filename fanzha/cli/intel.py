@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import io
+import itertools
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -31,6 +32,7 @@ from rich.progress import (
 from rich.table import Table
 
 from fanzha.i18n import pick
+from fanzha.ingest import sheets
 from fanzha.intel.feeds import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -252,52 +254,120 @@ class Defaults:
 
 def import_file(
     fz: App, path: Path, defaults: Defaults, fmt: str | None, bar: Progress | None
-) -> FileResult:
-    """Read one feed file and store its indicators in batches."""
+) -> list[FileResult]:
+    """Read one feed file (a workbook: each sheet with data) and store its indicators in
+    batches; one result per file or sheet."""
+    if sheets.is_workbook(path):
+        return import_workbook(fz, path, defaults, fmt)
     result = FileResult(str(path))
     with path.open("rb") as fh:
         head = fh.read(65_536)
         fh.seek(0)
         encoding = detect_encoding(head)
         result.format = fmt or guess_format(head, has_mapping=bool(defaults.mapping))
-        try:
-            options = FeedOptions(
-                format=result.format,
-                kind=defaults.kind,
-                verdict=defaults.verdict,
-                confidence=defaults.confidence,
-                source=(defaults.source or path.name)[:256],
-                mapping=defaults.mapping,
-                timezone=defaults.timezone,
-            )
-        except FeedError as exc:
-            result.error = str(exc)
-            return result
-        reader = FeedReader(options, encoding=encoding)
-        result.stats = reader.stats
+        reader = _feed_reader(result, defaults, path.name, encoding)
+        if reader is None:
+            return [result]
         size = path.stat().st_size
         task = (
             bar.add_task(path.name, total=size) if bar is not None and size >= BAR_BYTES else None
         )
-        batch: list[Indicator] = []
-        actor = f"import:{options.source}"[:256]
-        why = f"fanzha intel import {path.name}"
-        for item in reader.read(_open_lines(fh, encoding)):
-            if isinstance(item, Problem):
-                if len(result.problems) < 100:
-                    result.problems.append(item)
-                continue
-            batch.append(item)
-            if len(batch) >= BATCH:
-                result.report.add(fz.intel.upsert_many(batch, actor=actor, reason=why))
-                batch = []
-                if task is not None and bar is not None:
-                    bar.update(task, completed=fh.tell())
-        if batch:
-            result.report.add(fz.intel.upsert_many(batch, actor=actor, reason=why))
+
+        def progress() -> None:
+            if task is not None and bar is not None:
+                bar.update(task, completed=fh.tell())
+
+        _store(fz, result, reader, reader.read(_open_lines(fh, encoding)), path.name, progress)
         if task is not None and bar is not None:
             bar.update(task, completed=size)
-    return result
+    return [result]
+
+
+def import_workbook(fz: App, path: Path, defaults: Defaults, fmt: str | None) -> list[FileResult]:
+    """Each sheet of a workbook with data as a feed of its own (``FILE:SHEET``), its rows
+    as CSV lines numbered as in the sheet; the format is guessed per sheet."""
+    results: list[FileResult] = []
+    try:
+        for sheet in sheets.read_workbook(path):
+            result = FileResult(f"{path}:{sheet.name}")
+            results.append(result)
+            head = list(itertools.islice(sheet.rows, 200))
+            entries = _sheet_entries(sheet, itertools.chain(head, sheet.rows))
+            lines = [sheets.csv_line(sheet.header), *(r.csv_line() for r in head)]
+            text = "\n".join(lines).encode()
+            result.format = fmt or guess_format(text, has_mapping=bool(defaults.mapping))
+            reader = _feed_reader(result, defaults, path.name, "utf-8")
+            if reader is not None:
+                _store(fz, result, reader, reader.read_texts(entries), path.name, lambda: None)
+    except sheets.WorkbookError as exc:
+        failed = FileResult(str(path), format="sheet", error=str(exc))
+        return [*results, failed]
+    if not results:
+        return [FileResult(str(path), format="sheet", error="the workbook has no sheet with data")]
+    return results
+
+
+def _sheet_entries(
+    sheet: sheets.Sheet, rows: Iterator[sheets.Row]
+) -> Iterator[tuple[int, str] | Problem]:
+    """The header and the rows as numbered CSV lines (a row's line breaks become spaces:
+    one row, one line); a row with a cell that cannot be read is a problem."""
+    yield sheet.header_row, sheets.csv_line(sheet.header)
+    for row in rows:
+        if row.problem is not None:
+            yield Problem(row.number, None, row.problem, row.csv_line()[:80])
+        else:
+            cells = [" ".join(c.splitlines()) for c in row.cells]
+            yield row.number, sheets.csv_line(cells)
+
+
+def _feed_reader(
+    result: FileResult, defaults: Defaults, name: str, encoding: str
+) -> FeedReader | None:
+    """The reader of one feed with the command line's options (None, with the error in
+    ``result``, when they cannot describe it)."""
+    try:
+        options = FeedOptions(
+            format=result.format,
+            kind=defaults.kind,
+            verdict=defaults.verdict,
+            confidence=defaults.confidence,
+            source=(defaults.source or name)[:256],
+            mapping=defaults.mapping,
+            timezone=defaults.timezone,
+        )
+    except FeedError as exc:
+        result.error = str(exc)
+        return None
+    reader = FeedReader(options, encoding=encoding)
+    result.stats = reader.stats
+    return reader
+
+
+def _store(
+    fz: App,
+    result: FileResult,
+    reader: FeedReader,
+    items: Iterator[Indicator | Problem],
+    name: str,
+    progress: Callable[[], None],
+) -> None:
+    """Store a feed's indicators in batches; keep its first 100 problems."""
+    batch: list[Indicator] = []
+    actor = f"import:{reader.options.source}"[:256]
+    why = f"fanzha intel import {name}"
+    for item in items:
+        if isinstance(item, Problem):
+            if len(result.problems) < 100:
+                result.problems.append(item)
+            continue
+        batch.append(item)
+        if len(batch) >= BATCH:
+            result.report.add(fz.intel.upsert_many(batch, actor=actor, reason=why))
+            batch = []
+            progress()
+    if batch:
+        result.report.add(fz.intel.upsert_many(batch, actor=actor, reason=why))
 
 
 @app.command("import")
@@ -357,7 +427,7 @@ def import_(
         )
         with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
             for path in files:
-                results.append(import_file(fz, path, defaults, format_, bar))
+                results.extend(import_file(fz, path, defaults, format_, bar))
     seconds = time.perf_counter() - started
     indicators = sum(r.stats.indicators for r in results if r.stats)
     if as_json:

@@ -285,6 +285,8 @@ class Ingestor:
                 yield from readers.read_ndjson(path, opts, source)
             elif fmt == "csv":
                 yield from readers.read_csv(path, opts, source)
+            elif fmt == "sheet":
+                yield from readers.read_sheets(path, opts, source)
             else:
                 yield from readers.read_parquet(path, opts, source)
         except FileRejected as exc:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from fanzha.ingest import sheets
 from fanzha.ingest.deadletter import DeadLetter
 
 csv.field_size_limit(2**31 - 1)  # our own byte limit applies first; csv's default is 128 KiB
@@ -610,9 +611,71 @@ def _parquet_batch(table: pa.Table, offset: int, source: str) -> RawBatch:
     return RawBatch(table, source, "row", locs, raw_of)
 
 
+# --------------------------------------------------------------------------- spreadsheets
+
+
+def read_sheets(path: Path, opts: ReadOptions, source: str) -> Iterator[RawBatch]:
+    """Every sheet of a workbook with a header (:mod:`fanzha.ingest.sheets`), read like a
+    CSV file: rows located as ``sheet NAME row N``; a row whose cell cannot be given as
+    text (a long number that lost digits) is a dead letter of its own."""
+    found = False
+    try:
+        for sheet in sheets.read_workbook(path):
+            found = True
+            yield from _sheet_batches(sheet, opts, source)
+    except sheets.WorkbookError as exc:
+        raise FileRejected(str(exc)) from None
+    if not found:
+        raise FileRejected("the workbook has no sheet with data")
+
+
+def _sheet_batches(sheet: sheets.Sheet, opts: ReadOptions, source: str) -> Iterator[RawBatch]:
+    header = _numbered(sheet.header) if opts.rename_duplicates else sheet.header
+    dupes = sorted({n for n in header if header.count(n) > 1})
+    unit = f"sheet {sheet.name} row"
+    if dupes:
+        raise FileRejected(
+            f"{unit} {sheet.header_row}: header has duplicate columns: {', '.join(dupes)}"
+        )
+    keep = [j for j, name in enumerate(header) if _keeper(opts)(name)]
+    rows: list[sheets.Row] = []
+    for row in sheet.rows:
+        rows.append(row)
+        if len(rows) >= opts.batch_rows:
+            yield _sheet_batch(rows, header, keep, unit, source, opts)
+            rows = []
+    if rows:
+        yield _sheet_batch(rows, header, keep, unit, source, opts)
+
+
+def _sheet_batch(
+    rows: list[sheets.Row],
+    header: list[str],
+    keep: list[int],
+    unit: str,
+    source: str,
+    opts: ReadOptions,
+) -> RawBatch:
+    letters = [
+        _letter(source, f"{unit} {r.number}", r.problem, r.csv_line().encode(), opts)
+        for r in rows
+        if r.problem is not None
+    ]
+    good = [r for r in rows if not r.problem]
+    table = pa.table({header[j]: pa.array([r.cells[j] for r in good], pa.string()) for j in keep})
+    if not keep:
+        table = pa.table({"__empty__": pa.nulls(len(good))})
+
+    def raw_of(row: int) -> bytes:
+        return good[row].csv_line().encode()
+
+    locs = np.asarray([r.number for r in good], dtype=np.int64)
+    return RawBatch(table, source, unit, locs, raw_of, letters)
+
+
 # --------------------------------------------------------------------------- dispatch
 
-FORMATS = ("ndjson", "csv", "parquet", "iso20022")
+FORMATS = ("ndjson", "csv", "parquet", "iso20022", "sheet")
 
 _SUFFIXES = {
     ".ndjson": "ndjson",
@@ -624,6 +687,7 @@ _SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
     ".xml": "iso20022",
+    **dict.fromkeys(sheets.SUFFIXES, "sheet"),
 }
 
 
@@ -637,6 +701,8 @@ def guess_format(path: Path) -> str:
         head = fh.read(4096)
     if head.startswith(b"PAR1"):
         return "parquet"
+    if sheets.is_workbook(path):
+        return "sheet"
     stripped = head.lstrip(codecs.BOM_UTF8).lstrip()
     if stripped.startswith(b"<"):
         return "iso20022"

@@ -449,7 +449,12 @@ class FeedReader:
 
     def read(self, lines: Iterable[bytes]) -> Iterator[Item]:
         """Indicators and problems, in file order."""
-        texts = self._texts(lines)
+        return self.read_texts(self._texts(lines))
+
+    def read_texts(self, entries: Iterable[tuple[int, str] | Problem]) -> Iterator[Item]:
+        """:meth:`read` of lines already decoded, each with its number (a workbook's rows,
+        numbered as in the sheet), or problems of their own."""
+        texts = self._numbered(entries)
         fmt = self.options.format
         if fmt in ("csv", "police"):
             items = self._table(texts)
@@ -466,6 +471,14 @@ class FeedReader:
             else:
                 self.stats.indicators += 1
             yield item
+
+    def _numbered(
+        self, entries: Iterable[tuple[int, str] | Problem]
+    ) -> Iterator[tuple[int, str] | Problem]:
+        for entry in entries:
+            if not isinstance(entry, Problem):
+                self.stats.lines = entry[0]
+            yield entry
 
     # ----------------------------------------------------------------- decoding
 

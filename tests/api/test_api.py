@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import call_row, calls, count, csv_text, ndjson_bytes, rows
+from factories import call_row, calls, count, csv_text, ndjson_bytes, rows, workbook
 from fastapi.testclient import TestClient
 
 from fanzha.api.app import create_app
@@ -80,6 +80,19 @@ def test_format_parameter_overrides_the_content_type(client: TestClient) -> None
     assert report["accepted"] == 1
     bad = client.post("/api/v1/ingest/call?format=xlsx", content=body, headers=octet)
     assert bad.status_code == 422 and "unknown format 'xlsx'" in bad.json()["detail"]
+
+
+def test_ingest_a_workbook(client: TestClient, tmp_path: Path) -> None:
+    """An Excel upload (a bank's reply to a statement request) lands like its CSV."""
+    header = ["caller", "callee", "ts", "duration_s"]
+    row = ["+8613800138000", "+8613900139000", "2026-03-01 10:00:00", 65]
+    body = workbook(tmp_path / "calls.xlsx", {"calls": [header, row]}).read_bytes()
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    report = post(client, "/api/v1/ingest/call", body, {"content-type": xlsx, **BEARER})
+    assert (report["accepted"], report["files"][0]["format"]) == (1, "sheet")
+    octet = {"content-type": "application/octet-stream", **BEARER}
+    again = post(client, "/api/v1/ingest/call?format=sheet", body, octet)
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
 
 
 def test_reference_data_through_the_api(client: TestClient) -> None:

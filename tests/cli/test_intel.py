@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import workbook
 from typer.testing import CliRunner, Result
 
 from fanzha.cli.main import app
@@ -126,6 +128,41 @@ def test_import_a_gb18030_police_feed_without_kind(data_dir: Path, tmp_path: Pat
     with App(Settings(data_dir=data_dir)) as fz:
         phone = fz.intel.get(IndicatorKind.PHONE, "+8613800138000")
     assert phone is not None and phone.source == "市局反诈中心" and phone.confidence == 0.9
+
+
+def test_import_a_police_workbook_sheet_by_sheet(data_dir: Path, tmp_path: Path) -> None:
+    """A police list as Excel: a title row, one sheet per kind, numbers typed as numbers,
+    an empty sheet; each sheet reported on its own, problems at their sheet rows."""
+    path = workbook(
+        tmp_path / "通报.xlsx",
+        {
+            "涉诈电话": [
+                ["序号", "涉诈号码", "号码类型", "发现时间", "备注"],
+                [1, 13800138000, "手机", dt.date(2026, 3, 1), "冒充客服\n第二行"],
+                [2, "+86 571 8888 8888", "固话", dt.datetime(2026, 3, 2, 9, 30), None],
+                [3, 8.6138001380012e18, "手机", None, None],
+            ],
+            "空": [],
+            "涉诈网址": [["序号", "涉诈网址", "研判结论"], [1, "http://[bad", "涉诈"]],
+        },
+        title="涉诈号码通报（第12期）",
+    )
+    out = summary(str(path))
+    files = {f["path"].rsplit(":", 1)[1]: f for f in out["files"]}
+    assert set(files) == {"涉诈电话", "涉诈网址"}
+    assert (files["涉诈电话"]["format"], files["涉诈电话"]["added"]) == ("police", 2)
+    assert files["涉诈网址"]["added"] == 0 and files["涉诈网址"]["problems"] == 1
+    where = {(p["file"].rsplit(":", 1)[1], p["line"], p["field"]) for p in out["problems"]}
+    assert where == {("涉诈电话", 5, None), ("涉诈网址", 2, "value")}
+    with App(Settings(data_dir=data_dir)) as fz:
+        phone = fz.intel.get(IndicatorKind.PHONE, "+8613800138000")
+        fixed = fz.intel.get(IndicatorKind.PHONE, "+8657188888888")
+    assert phone is not None and phone.note == "冒充客服 第二行"
+    assert phone.first_seen == dt.datetime(2026, 2, 28, 16, tzinfo=dt.UTC)  # 00:00 in Shanghai
+    assert fixed is not None
+    damaged = write(tmp_path / "坏.xlsx", "PK\x03\x04 broken")
+    failed = summary(str(damaged), code=2)
+    assert failed["files"][0]["error"].startswith("cannot read the workbook: ")
 
 
 def test_a_table_report_shows_problems_with_file_and_line(data_dir: Path, tmp_path: Path) -> None:

@@ -19,12 +19,13 @@ from factories import (
     rows,
     sms_row,
     transfer_row,
+    workbook,
     write_csv,
     write_ndjson,
 )
 
 from fanzha.ingest.pipeline import IngestError, Request, type_from_name
-from fanzha.service import App
+from fanzha.service import App, retry_payload
 from fanzha.settings import Settings
 
 from .iso20022_samples import PACS_TXS, Party, pacs008
@@ -453,6 +454,80 @@ def test_transfers_profile_with_a_repeated_header_name(tmp_path: Path) -> None:
     # without a profile a repeated name stays an error (which column is meant is unknown)
     plain = ing.run(Request([path], event_type="transfer"))
     assert plain.files[0].error == "header has duplicate columns: Account"
+
+
+def test_a_bank_statement_workbook_lands_under_its_title_rows(tmp_path: Path) -> None:
+    """An Excel statement (title rows above the table, a money column in 元, a card number
+    typed as a number, a totals row) through the transfers profile: good rows land, the
+    others are dead letters located by sheet and row, with their reasons."""
+    ing, lake, dead = ingestor(tmp_path)
+    path = workbook(
+        tmp_path / "流水.xlsx",
+        {
+            "交易明细": [
+                ["查询账号：6222021001123456789", None, "币种：人民币"],
+                ["交易时间", "付款账号", "收款账号", "交易金额(元)", "摘要"],
+                [
+                    dt.datetime(2026, 3, 1, 10, 1, 2),
+                    "6222021001123456789",
+                    "6217001234000011112",
+                    12000.0,
+                    "转账\n备注",
+                ],
+                [dt.datetime(2026, 3, 1, 10, 5), "6217001234000011112", 6.2305e18, 50.5, None],
+                ["合计", None, None, 12050.5, None],
+            ]
+        },
+        title="某银行个人客户交易明细",
+    )
+    report = ing.run(Request([path], profile="transfers"))
+    assert report.files[0].format == "sheet"
+    assert (report.accepted, report.rejected) == (1, 2)
+    got = rows(lake, "SELECT payer_account, amount_fen, remittance, ts FROM transfer")
+    assert [(r["payer_account"], r["amount_fen"], r["remittance"]) for r in got] == [
+        ("6222021001123456789", 1_200_000, "转账\n备注")
+    ]
+    assert got[0]["ts"] == dt.datetime(2026, 3, 1, 2, 1, 2, tzinfo=dt.UTC)
+    letters = {x.location: x for x in letters_of(dead)}
+    assert set(letters) == {"sheet 交易明细 row 5", "sheet 交易明细 row 6"}
+    assert letters["sheet 交易明细 row 5"].reason.startswith("cell C5: the number 6.2305")
+    assert letters["sheet 交易明细 row 6"].field == "ts"
+    assert letters["sheet 交易明细 row 6"].raw == "合计,,,12050.5,".encode()
+    # a retried row is read again under its sheet's header
+    payload = retry_payload(str(path), "sheet 交易明细 row 6", b"x,y,z,1,")
+    assert payload == ("交易时间,付款账号,收款账号,交易金额(元),摘要\nx,y,z,1,".encode(), "csv")
+    assert "is gone" in str(retry_payload(str(tmp_path / "no.xlsx"), "sheet s row 2", b""))
+
+
+def test_a_workbook_with_canonical_columns_and_no_suffix(tmp_path: Path) -> None:
+    ing, lake, _ = ingestor(tmp_path)
+    book = workbook(
+        tmp_path / "x.xlsx",
+        {
+            "calls": [
+                ["caller", "callee", "ts", "duration_s"],
+                ["+8613800138000", "+8613900139000", "2026-03-01 10:00:00", 65],
+            ]
+        },
+    )
+    path = tmp_path / "export-calls.bin"
+    path.write_bytes(book.read_bytes())
+    report = ing.run(Request([path], event_type="call"))
+    assert (report.files[0].format, report.accepted, report.rejected) == ("sheet", 1, 0)
+    assert rows(lake, "SELECT duration_s FROM call") == [{"duration_s": 65}]
+
+
+def test_a_damaged_or_empty_workbook_is_refused_whole(tmp_path: Path) -> None:
+    ing, _, dead = ingestor(tmp_path)
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"PK\x03\x04 broken")
+    empty = workbook(tmp_path / "empty.xlsx", {"s": []})
+    report = ing.run(Request([bad, empty], profile="transfers"))
+    assert report.accepted == 0 and report.rejected == 2
+    errors = [f.error or "" for f in report.files]
+    assert errors[0].startswith("cannot read the workbook: ")
+    assert errors[1] == "the workbook has no sheet with data"
+    assert [x.location for x in letters_of(dead)] == ["file", "file"]
 
 
 # --------------------------------------------------------------------------- reference data

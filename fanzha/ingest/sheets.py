@@ -1,0 +1,226 @@
+"""Spreadsheets read as rows of text: bank statements (银行流水) and police lists often arrive
+as workbooks (``.xlsx``, ``.xlsm``, ``.xlsb``, legacy ``.xls``, ``.ods``), read with calamine.
+
+Every sheet with data is read on its own. Its header is the first row (of the first
+:data:`HEADER_SCAN` rows) with at least :data:`HEADER_SHARE` of the widest row's filled cells:
+the title and query rows a bank puts above its table (户名、账号、起止日期) are left out; rows
+keep their sheet row numbers. A header cell without a name is called after its column
+(``column_G``).
+
+Cells become the text a CSV export would hold: text as it is, whole numbers without ``.0``,
+other numbers in their shortest exact form, dates and times in ISO 8601 (no zone: the
+configured one applies), durations in seconds, ``true`` / ``false``. A whole number of 16 or
+more digits is refused for its row (:class:`CellError`): a spreadsheet keeps 15 significant
+digits, so a card or account number typed as a number has already lost its last digits and
+only the sender's export as text can give them back.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import chain, islice
+from pathlib import Path
+from typing import Final
+
+SUFFIXES: Final = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+#: rows searched for the header
+HEADER_SCAN: Final = 50
+#: the header has at least this share of the widest row's filled cells (and two of them)
+HEADER_SHARE: Final = 0.6
+#: whole numbers from here on have lost digits in a spreadsheet (15 significant digits)
+LOST_DIGITS: Final = 10**15
+_OLE2: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+Cell = int | float | str | bool | dt.time | dt.date | dt.datetime | dt.timedelta
+
+
+class WorkbookError(ValueError):
+    """A workbook that cannot be read at all (damaged, encrypted, not a workbook)."""
+
+
+class CellError(ValueError):
+    """A cell whose value cannot be given as the text it stood for."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row under the header: its sheet row number and its cells as text, or why not."""
+
+    number: int
+    cells: list[str]
+    problem: str | None = None
+
+    def csv_line(self) -> str:
+        """The row as one CSV line (a cell's line breaks kept inside its quotes)."""
+        return csv_line(self.cells)
+
+
+@dataclass
+class Sheet:
+    """A sheet's header (names, its row number) and its rows under it, read lazily."""
+
+    name: str
+    header: list[str]
+    header_row: int
+    rows: Iterator[Row]
+
+
+def is_workbook(path: Path) -> bool:
+    """Whether ``path`` is a spreadsheet: by its name, else by its first bytes (an Office
+    Open XML or OpenDocument archive, or a legacy OLE2 ``.xls``)."""
+    if path.suffix.lower() in SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    if head.startswith(_OLE2):
+        return True
+    if not head.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return "xl/workbook.xml" in names or "xl/workbook.bin" in names or "content.xml" in names
+
+
+def cell_text(value: Cell) -> str:
+    """A cell as the text a CSV export would hold (see the module's notes)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, dt.timedelta):
+        return _number(value.total_seconds())
+    return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CellError(f"the number {value} is not finite")
+    if value == int(value):
+        whole = int(value)
+        if abs(whole) >= LOST_DIGITS:
+            raise CellError(
+                f"the number {value:.16g} has 16 or more digits: a spreadsheet keeps 15, so"
+                " a card or account number stored as a number has lost its last digits;"
+                " export that column as text"
+            )
+        return str(whole)
+    return repr(float(value))
+
+
+def read_workbook(path: Path) -> Iterator[Sheet]:
+    """The sheets of a workbook that have a header, in workbook order."""
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        names = list(book.sheet_names)
+    except (CalamineError, OSError, ValueError) as exc:
+        raise WorkbookError(f"cannot read the workbook: {_why(exc)}") from None
+    for name in names:
+        try:
+            sheet = book.get_sheet_by_name(name)
+            start = sheet.start
+            rows = iter(sheet.iter_rows())
+        except (CalamineError, ValueError) as exc:
+            raise WorkbookError(f"cannot read sheet {name!r}: {_why(exc)}") from None
+        first_column = start[1] if start else 0
+        found = _sheet(name, rows, first_column)
+        if found is not None:
+            yield found
+
+
+def sheet_header(path: Path, name: str) -> list[str] | None:
+    """The header of sheet ``name`` of a workbook (None when the workbook or the sheet is
+    gone or has no header): what a retried row is read under."""
+    try:
+        return next((s.header for s in read_workbook(path) if s.name == name), None)
+    except (WorkbookError, OSError):
+        return None
+
+
+def csv_line(cells: list[str]) -> str:
+    """Cells as one CSV line (a cell's line breaks kept inside its quotes)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(cells)
+    return out.getvalue()
+
+
+def _why(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _sheet(name: str, rows: Iterator[list[Cell]], first_column: int) -> Sheet | None:
+    """The sheet's header and rows, or None when it has no header (no data)."""
+    head = list(islice(rows, HEADER_SCAN))
+    texts = [_texts(r) for r in head]
+    at = header_index(texts)
+    if at is None:
+        return None
+    header = [
+        h.strip() or f"column_{_column_letter(first_column + j)}" for j, h in enumerate(texts[at])
+    ]
+    rest = chain(head[at + 1 :], rows)
+    return Sheet(name, header, at + 1, _rows(rest, at + 2, len(header), first_column))
+
+
+def _texts(row: list[Cell]) -> list[str]:
+    """A row's cells as text for finding the header (a cell that cannot be given: empty)."""
+    out = []
+    for value in row:
+        try:
+            out.append(cell_text(value))
+        except CellError:
+            out.append("")
+    return out
+
+
+def header_index(rows: list[list[str]]) -> int | None:
+    """The index of the header among a sheet's first rows (see the module's notes)."""
+    counts = [sum(1 for c in r if c.strip()) for r in rows]
+    widest = max(counts, default=0)
+    if widest == 0:
+        return None
+    need = max(2, math.ceil(widest * HEADER_SHARE)) if widest >= 2 else 1
+    return next(i for i, n in enumerate(counts) if n >= need)
+
+
+def _rows(rows: Iterator[list[Cell]], number: int, width: int, first_column: int) -> Iterator[Row]:
+    """Rows as text with their sheet row numbers; empty rows left out."""
+    for k, values in enumerate(rows, start=number):
+        cells: list[str] = []
+        problem = None
+        for j, value in enumerate(values):
+            try:
+                cells.append(cell_text(value))
+            except CellError as exc:
+                problem = problem or f"cell {_column_letter(first_column + j)}{k}: {exc}"
+                cells.append(repr(value))
+        if not any(c.strip() for c in cells):
+            continue
+        cells = (cells + [""] * width)[:width]
+        yield Row(k, cells, problem)
+
+
+def _column_letter(index: int) -> str:
+    """A 0-based column index as a spreadsheet's letters (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
