@@ -62,7 +62,10 @@ Import formats (``--format``)
     suspicious; 白名单 / 正常 / 误报 → allow (English names too). Empty: ``--verdict``.
 ``json``
     One JSON object a line with the field names (what ``fanzha intel export --format json``
-    writes).
+    writes), or one JSON array of such objects or of bare values (their kind from
+    ``--kind``), each element located at the line it starts on (a line is at most 64 KiB, so
+    a large array must be pretty-printed). Keys are read in any case, and the English column
+    names above work as keys too; a value may be a whole number.
 ``stix``
     A STIX 2.1 bundle of ``indicator`` objects whose patterns compare one observable
     (``[domain-name:value = '…']``, ``[url:value = '…']``, ``[x-fanzha-phone:value = '…']``
@@ -735,6 +738,9 @@ class FeedReader:
             number, text = entry
             if not text.strip():
                 continue
+            if text.lstrip().startswith("["):  # one JSON array, not an object a line
+                yield from self._json_array(number, itertools.chain([entry], texts))
+                return
             self.stats.records += 1
             try:
                 obj = json.loads(text)
@@ -746,17 +752,68 @@ class FeedReader:
                 continue
             yield self._from_object(number, obj)
 
+    def _json_array(
+        self, first_line: int, texts: Iterator[tuple[int, str] | Problem]
+    ) -> Iterator[Item]:
+        """A JSON array of objects (as one a line) or of values (``--kind`` gives their
+        kind), each element located at the line it starts on; a syntax error ends the
+        array there (what follows cannot be told apart)."""
+        parts: list[str] = []
+        for entry in texts:
+            if isinstance(entry, Problem):
+                yield entry
+            else:
+                parts.append(entry[1])
+        text = "\n".join(parts)
+        decoder = json.JSONDecoder()
+        at = _skip(text, text.index("[") + 1)
+        while at < len(text) and text[at] != "]":
+            line = first_line + text.count("\n", 0, at)
+            try:
+                element, at = decoder.raw_decode(text, at)
+            except ValueError as exc:
+                yield Problem(line, None, f"not JSON: {exc}", _preview(text[at : at + 80]))
+                return
+            self.stats.records += 1
+            yield self._from_element(line, element)
+            at = _skip(text, at)
+            if at < len(text) and text[at] == ",":
+                at = _skip(text, at + 1)
+            elif at < len(text) and text[at] != "]":
+                yield Problem(line, None, "elements of a JSON array are separated by ','")
+                return
+        if at >= len(text):
+            yield Problem(
+                first_line + text.count("\n"), None, "the JSON array is not closed (truncated?)"
+            )
+
+    def _from_element(self, number: int, element: Any) -> Item:
+        if isinstance(element, dict):
+            return self._from_object(number, element)
+        if isinstance(element, str) and element.strip():
+            if self.options.kind is None:
+                return Problem(number, "kind", "the kind is empty and no --kind was given")
+            return self._make(number, self.options.kind, element)
+        return Problem(number, None, "an element is neither an object nor a value (text)")
+
     def _from_object(self, number: int, obj: dict[str, Any]) -> Item:
-        raw_value = obj.get("value")
-        if not isinstance(raw_value, str) or not raw_value.strip():
+        """An object with the field names (any case) or the English column names a CSV may
+        have (``url``, ``ioc_value`` with ``ioc_type`` …); a value may be text or a whole
+        number."""
+        lowered = {str(k).lower(): v for k, v in obj.items()}
+        key = next((k for k in ("value", *VALUE_COLUMNS_EN) if _json_value(lowered.get(k))), None)
+        if key is None:
             return Problem(number, "value", "the value is missing or not text")
-        fields = {
-            name: "" if obj.get(name) is None else str(obj[name])
-            for name in FIELDS
-            if name not in ("kind", "value")
-        }
-        kind_text = "" if obj.get("kind") is None else str(obj["kind"])
-        return self._from_fields(number, raw_value, kind_text, None, fields)
+
+        def field(name: str) -> str:
+            for k in (name, *FIELD_COLUMNS_EN.get(name, ())):
+                if lowered.get(k) is not None:
+                    return str(lowered[k])
+            return ""
+
+        fields = {name: field(name) for name in FIELDS if name not in ("kind", "value")}
+        column_kind = None if key == "value" else VALUE_COLUMNS_EN[key]
+        return self._from_fields(number, str(lowered[key]), field("kind"), column_kind, fields)
 
     def _stix(self, texts: Iterator[tuple[int, str] | Problem]) -> Iterator[Item]:
         parts: list[str] = []
@@ -941,6 +998,20 @@ def _reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
     return csv.reader(lines, delimiter=delimiter, strict=True, skipinitialspace=True)
 
 
+def _json_value(value: Any) -> bool:
+    """Whether a JSON value can be an indicator's value: text, or a whole number."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _skip(text: str, at: int) -> int:
+    """The position of the first character from ``at`` on that is not white space."""
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
 def _split(line: str, delimiter: str) -> list[str]:
     try:
         return next(_reader([line], delimiter))
@@ -1025,7 +1096,7 @@ def guess_format(head: bytes, *, has_mapping: bool = False) -> str:
     if stripped.startswith("{") and '"bundle"' in stripped[:2000]:
         return "stix"
     lines = [line for line in text.splitlines() if line.strip()]
-    if lines and lines[0].lstrip().startswith("{"):
+    if lines and lines[0].lstrip().startswith(("{", "[")):
         return "json"
     data = [line for line in lines if not line.lstrip().startswith(("#", "!"))]
     if data and not has_mapping:

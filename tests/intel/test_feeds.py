@@ -610,6 +610,45 @@ def test_export_then_read_gives_the_same_indicators(fmt: str) -> None:
     assert guess_format(text.encode()) == fmt
 
 
+def test_a_json_array_reads_like_its_json_lines() -> None:
+    """An export as one JSON array (pretty-printed or not) gives what the same objects one a
+    line give; elements are located at the line they start on."""
+    lines = "".join(export_lines(sample(), "json")).splitlines()
+    for text in ("[" + ",".join(lines) + "]", "[\n  " + ",\n  ".join(lines) + "\n]\n"):
+        assert guess_format(text.encode()) == "json"
+        assert read(text, "json").indicators == sample()
+    values_only = read('[\n "a.example",\n "b.example"\n]', "json", kind=K.DOMAIN)
+    assert values(values_only) == ["a.example", "b.example"]
+    mixed = read('[\n {"VALUE": "a.example"},\n 5.5,\n "c.example",\n {"value": ', "json")
+    assert values(mixed) == []
+    assert [(p.line, p.field) for p in mixed.problems] == [
+        (2, "kind"),
+        (3, None),
+        (4, "kind"),
+        (5, None),
+    ]
+    assert mixed.problems[3].reason.startswith("not JSON: ")
+    unclosed = read('[{"kind": "domain", "value": "a.example"}', "json")
+    assert values(unclosed) == ["a.example"]
+    assert "not closed" in unclosed.problems[0].reason
+
+
+def test_json_objects_with_english_field_names() -> None:
+    text = (
+        '{"url": "http://a.example/x", "threat": "phishing"}\n'
+        '{"ioc_value": "b.example", "ioc_type": "domain", "confidence_level": 75}\n'
+        '{"phone_number": 13800138000}\n'
+        '{"ioc_value": "c.example"}\n'
+    )
+    result = read(text, "json")
+    assert [(i.kind, i.value, i.note, i.confidence) for i in result.indicators] == [
+        (K.URL, "http://a.example/x", "phishing", 0.8),
+        (K.DOMAIN, "b.example", None, 0.75),
+        (K.PHONE, "+8613800138000", None, 0.8),
+    ]
+    assert where(result) == [(4, "kind")]
+
+
 def test_plain_and_hosts_exports() -> None:
     assert "".join(export_lines(sample(), "plain")).splitlines()[0] == "a.example"
     # hosts: domains only, and never the allow-listed ones
