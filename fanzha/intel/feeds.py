@@ -270,6 +270,8 @@ _DATE_ONLY_RE: Final = re.compile(
     r"\s*\d{4}(?:[-/.]\d{1,2}[-/.]\d{1,2}|\d{4}|年\d{1,2}月\d{1,2}日)\s*"
 )
 _ADBLOCK_DOMAIN_RE: Final = re.compile(r"[^/*^|?=:\\\s]+")
+# a JSON array's start (not an adblock list's "[Adblock Plus 2.0]")
+_JSON_ARRAY_RE: Final = re.compile(r'\s*\[\s*(?:[{\["\]\d-]|$)')
 
 
 _PLAIN_HOST_RE: Final = re.compile(r"[a-z0-9_\-]{1,63}(?:\.[a-z0-9_\-]{1,63})+")
@@ -1096,7 +1098,7 @@ def guess_format(head: bytes, *, has_mapping: bool = False) -> str:
     if stripped.startswith("{") and '"bundle"' in stripped[:2000]:
         return "stix"
     lines = [line for line in text.splitlines() if line.strip()]
-    if lines and lines[0].lstrip().startswith(("{", "[")):
+    if lines and (lines[0].lstrip().startswith("{") or _JSON_ARRAY_RE.match(lines[0])):
         return "json"
     data = [line for line in lines if not line.lstrip().startswith(("#", "!"))]
     if data and not has_mapping:

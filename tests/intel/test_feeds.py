@@ -528,6 +528,8 @@ def test_hostile_text_values_are_kept_verbatim_but_control_characters_refused() 
         ("涉诈号码\n13800138000\n", "police"),
         ("value,verdict\na.example,fraud\n", "csv"),
         ('{"kind": "domain", "value": "a.example"}\n', "json"),
+        ('[\n  {"kind": "domain", "value": "a.example"}\n]\n', "json"),
+        ('["a.example"]', "json"),
         ('{"type": "bundle", "id": "bundle--x", "objects": []}', "stix"),
         ("a.example\nb.example\n", "plain"),
         ("http://a.example/x?a=1,2\n", "plain"),
