@@ -89,7 +89,7 @@ import ipaddress
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -760,13 +760,7 @@ class FeedReader:
         """A JSON array of objects (as one a line) or of values (``--kind`` gives their
         kind), each element located at the line it starts on; a syntax error ends the
         array there (what follows cannot be told apart)."""
-        parts: list[str] = []
-        for entry in texts:
-            if isinstance(entry, Problem):
-                yield entry
-            else:
-                parts.append(entry[1])
-        text = "\n".join(parts)
+        text = yield from _joined(texts)
         decoder = json.JSONDecoder()
         at = _skip(text, text.index("[") + 1)
         while at < len(text) and text[at] != "]":
@@ -818,14 +812,9 @@ class FeedReader:
         return self._from_fields(number, str(lowered[key]), field("kind"), column_kind, fields)
 
     def _stix(self, texts: Iterator[tuple[int, str] | Problem]) -> Iterator[Item]:
-        parts: list[str] = []
-        for entry in texts:
-            if isinstance(entry, Problem):
-                yield entry
-            else:
-                parts.append(entry[1])
+        text = yield from _joined(texts)
         try:
-            bundle = json.loads("\n".join(parts))
+            bundle = json.loads(text)
         except ValueError as exc:
             yield Problem(0, None, f"file is not a JSON document: {exc}")
             return
@@ -998,6 +987,17 @@ def _reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
     ``a, "b,c"`` (as some feeds write) is two fields. Strict: a quoted field still open at
     the end (a truncated file) is an error of its row, not a value read to the end."""
     return csv.reader(lines, delimiter=delimiter, strict=True, skipinitialspace=True)
+
+
+def _joined(texts: Iterable[tuple[int, str] | Problem]) -> Generator[Problem, None, str]:
+    """The lines as one text (a JSON document spans lines), the problems handed on."""
+    parts: list[str] = []
+    for entry in texts:
+        if isinstance(entry, Problem):
+            yield entry
+        else:
+            parts.append(entry[1])
+    return "\n".join(parts)
 
 
 def _json_value(value: Any) -> bool:

@@ -517,6 +517,20 @@ def test_a_workbook_with_canonical_columns_and_no_suffix(tmp_path: Path) -> None
     assert rows(lake, "SELECT duration_s FROM call") == [{"duration_s": 65}]
 
 
+def test_a_workbook_header_with_a_repeated_name(tmp_path: Path) -> None:
+    """As in CSV: refused without a profile; with the transfers profile ``X.1`` can be mapped."""
+    ing, lake, _ = ingestor(tmp_path)
+    header = ["Timestamp", "Account", "Account", "Amount Paid"]
+    path = workbook(tmp_path / "aml.xlsx", {"s": [header, ["2022-09-01 00:20", "A", "B", 1.5]]})
+    plain = ing.run(Request([path], event_type="transfer"))
+    assert plain.files[0].error == "sheet s row 1: header has duplicate columns: Account"
+    mapping = {"payer_account": "Account", "payee_account": "Account.1"}
+    report = ing.run(Request([path], profile="transfers", mapping=mapping))
+    assert (report.accepted, report.rejected) == (1, 0)
+    got = rows(lake, "SELECT payer_account, payee_account, amount_fen FROM transfer")
+    assert got == [{"payer_account": "A", "payee_account": "B", "amount_fen": 150}]
+
+
 def test_a_damaged_or_empty_workbook_is_refused_whole(tmp_path: Path) -> None:
     ing, _, dead = ingestor(tmp_path)
     bad = tmp_path / "bad.xlsx"
