@@ -696,6 +696,8 @@ def guess_format(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
     for suffix in reversed(suffixes):
         if suffix in _SUFFIXES:
+            if _SUFFIXES[suffix] == "sheet" and not sheets.is_workbook(path):
+                break  # text saved as .xls (a CSV or TSV export): read by its content
             return _SUFFIXES[suffix]
     with path.open("rb") as fh:
         head = fh.read(4096)

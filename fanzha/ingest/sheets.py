@@ -1,5 +1,8 @@
 """Spreadsheets read as rows of text: bank statements (银行流水) and police lists often arrive
 as workbooks (``.xlsx``, ``.xlsm``, ``.xlsb``, legacy ``.xls``, ``.ods``), read with calamine.
+Many online-banking "Excel" exports are really an HTML table saved as ``.xls``: each of its
+tables is read as a sheet (lxml's HTML parser, no network); a text file saved under a
+workbook's name is not a workbook (the CSV reader takes it).
 
 Every sheet with data is read on its own. Its header is the first row (of the first
 :data:`HEADER_SCAN` rows) with at least :data:`HEADER_SHARE` of the widest row's filled cells:
@@ -17,16 +20,21 @@ only the sender's export as text can give them back.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import math
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 SUFFIXES: Final = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 #: rows searched for the header
@@ -36,6 +44,8 @@ HEADER_SHARE: Final = 0.6
 #: whole numbers from here on have lost digits in a spreadsheet (15 significant digits)
 LOST_DIGITS: Final = 10**15
 _OLE2: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_CHARSET_RE: Final = re.compile(rb"charset\s*=\s*[\"']?([A-Za-z0-9_:.\-]+)", re.IGNORECASE)
+_HTML_RE: Final = re.compile(rb"<(?:!doctype\s+html|html|table|meta)[\s>]", re.IGNORECASE)
 
 Cell = int | float | str | bool | dt.time | dt.date | dt.datetime | dt.timedelta
 
@@ -72,25 +82,37 @@ class Sheet:
 
 
 def is_workbook(path: Path) -> bool:
-    """Whether ``path`` is a spreadsheet: by its name, else by its first bytes (an Office
-    Open XML or OpenDocument archive, or a legacy OLE2 ``.xls``)."""
+    """Whether ``path`` is a spreadsheet: an Office Open XML or OpenDocument archive or a
+    legacy OLE2 file (by content, or by its name when it is damaged), or an HTML table
+    saved under a workbook's name (what many online-banking "Excel" exports are). A text
+    file under such a name is not (read it as CSV)."""
+    kind = _content(path)
     if path.suffix.lower() in SUFFIXES:
-        return True
+        return kind != "text"
+    return kind in ("ole2", "zip")
+
+
+def _content(path: Path) -> str:
+    """``ole2``, ``zip`` (a workbook archive), ``archive`` (another zip), ``html``, ``text``
+    or ``missing``, from the first bytes."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(8)
+            head = fh.read(4096)
     except OSError:
-        return False
+        return "missing"
     if head.startswith(_OLE2):
-        return True
-    if not head.startswith(b"PK\x03\x04"):
-        return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return "xl/workbook.xml" in names or "xl/workbook.bin" in names or "content.xml" in names
+        return "ole2"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError):
+            return "archive"
+        workbook = {"xl/workbook.xml", "xl/workbook.bin", "content.xml"}
+        return "zip" if names & workbook else "archive"
+    if _HTML_RE.search(head.lstrip(codecs.BOM_UTF8)[:1024]):
+        return "html"
+    return "text" if head else "archive"
 
 
 def cell_text(value: Cell) -> str:
@@ -122,7 +144,11 @@ def _number(value: int | float) -> str:
 
 
 def read_workbook(path: Path) -> Iterator[Sheet]:
-    """The sheets of a workbook that have a header, in workbook order."""
+    """The sheets of a workbook that have a header, in workbook order (an HTML "workbook":
+    its tables, as ``table 1``, ``table 2`` …)."""
+    if _content(path) == "html":
+        yield from _html_tables(path)
+        return
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -141,6 +167,58 @@ def read_workbook(path: Path) -> Iterator[Sheet]:
         found = _sheet(name, rows, first_column)
         if found is not None:
             yield found
+
+
+def _html_tables(path: Path) -> Iterator[Sheet]:
+    """Each ``<table>`` of an HTML file as a sheet: a row's cells are its ``td`` / ``th``
+    texts (a nested table is a table of its own, not cells of its parent's rows)."""
+    import lxml.etree
+    import lxml.html
+
+    parser = lxml.html.HTMLParser(no_network=True, remove_comments=True)
+    try:
+        text = _html_text(path.read_bytes())
+        root = lxml.html.document_fromstring(text, parser=parser)
+    except (lxml.etree.LxmlError, OSError, ValueError) as exc:
+        raise WorkbookError(f"cannot read the HTML workbook: {_why(exc)}") from None
+    for k, table in enumerate(root.iter("table"), start=1):
+        rows: list[list[Cell]] = [
+            [" ".join(cell.text_content().split()) for cell in tr if cell.tag in ("td", "th")]
+            for tr in _table_rows(table)
+        ]
+        width = max((len(r) for r in rows), default=0)
+        padded: list[list[Cell]] = [r + [""] * (width - len(r)) for r in rows]
+        found = _sheet(f"table {k}", iter(padded), 0)
+        if found is not None:
+            yield found
+
+
+def _table_rows(table: HtmlElement) -> Iterator[HtmlElement]:
+    """A table's own rows (directly, or in its head, bodies and foot), in order."""
+    for part in table:
+        if part.tag == "tr":
+            yield part
+        elif part.tag in ("thead", "tbody", "tfoot"):
+            yield from (tr for tr in part if tr.tag == "tr")
+
+
+def _html_text(data: bytes) -> str:
+    """An HTML file's text: in the charset it declares (GB2312 and GBK read as their
+    superset GB18030), else UTF-8, else GB18030 (what Chinese bank exports use)."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
+    declared = _CHARSET_RE.search(data[:4096])
+    if declared is not None:
+        name = declared[1].decode("ascii").lower()
+        name = "gb18030" if name in ("gb2312", "gbk", "gb_2312-80", "x-gbk") else name
+        try:
+            return data.decode(name, errors="replace")
+        except LookupError:
+            pass  # an unknown charset: guess as if none was declared
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("gb18030", errors="replace")
 
 
 def sheet_header(path: Path, name: str) -> list[str] | None:

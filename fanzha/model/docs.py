@@ -20,8 +20,8 @@ offset is read in `FANZHA_TIMEZONE`, default Asia/Shanghai). Money is integer **
 (`+8613800138000`), service numbers as digits, or lower-case hex pseudonyms.
 
 Input formats: NDJSON, CSV, Parquet and workbooks (`.xlsx`, `.xlsm`, `.xlsb`, `.xls`,
-`.ods`: every sheet with data, its header found under a bank's title rows, rows located as
-`sheet NAME row N`) for every type; CSV and workbook profiles `sichuan-voc`, `sichuan-sms`,
+`.ods`, and HTML tables saved as `.xls`: every sheet with data, its header found under a
+bank's title rows, rows located as `sheet NAME row N`) for every type; CSV and workbook profiles `sichuan-voc`, `sichuan-sms`,
 `transfers` (with `--map field=column`); ISO 20022 pacs.008 / camt.053 / camt.054 for
 transfers.
 """

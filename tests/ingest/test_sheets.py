@@ -119,3 +119,50 @@ def test_a_damaged_workbook_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04 not really a workbook")
     with pytest.raises(WorkbookError, match=r"^cannot read the workbook: "):
         list(read_workbook(path))
+
+
+HTML_XLS = """<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">
+</head><body><table border="1">
+<tr><td colspan="4">某银行 账户交易明细</td></tr>
+<thead><tr><th>交易时间</th><th>付款账号</th><th>收款账号</th><th>交易金额(元)</th></tr></thead>
+<tbody>
+<tr><td>2026-03-01 10:01:02</td><td>6222021001123456789</td><td>6217 0012</td>
+<td>12,000.00</td></tr>
+<tr><td>2026-03-01 10:05</td><td><b>6217001234000011112</b></td><td>x</td></tr>
+<tr><td><table><tr><td>nested</td><td>a</td></tr><tr><td>n</td><td>1</td></tr></table></td></tr>
+</tbody></table></body></html>
+"""
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_html_table_saved_as_xls(tmp_path: Path, declared: bool) -> None:
+    """Online banking's "Excel" export: an HTML table (GB2312 declared, or undeclared GBK),
+    read as a sheet; a nested table is a sheet of its own, never cells of its parent."""
+    html = HTML_XLS if declared else HTML_XLS.replace(" charset=gb2312", "")
+    path = tmp_path / "明细.xls"
+    path.write_bytes(html.encode("gb18030"))
+    assert is_workbook(path)
+    first, nested = list(read_workbook(path))
+    assert (first.name, first.header_row) == ("table 1", 2)
+    assert first.header == ["交易时间", "付款账号", "收款账号", "交易金额(元)"]
+    got = [(r.number, r.cells) for r in first.rows]
+    assert got == [
+        (3, ["2026-03-01 10:01:02", "6222021001123456789", "6217 0012", "12,000.00"]),
+        (4, ["2026-03-01 10:05", "6217001234000011112", "x", ""]),
+        (5, ["nestedan1", "", "", ""]),  # the outer cell's text, the nested table's too
+    ]
+    assert (nested.name, nested.header, [r.cells for r in nested.rows]) == (
+        "table 2",
+        ["nested", "a"],
+        [["n", "1"]],
+    )
+
+
+def test_text_saved_as_xls_is_not_a_workbook(tmp_path: Path) -> None:
+    from fanzha.ingest.readers import guess_format
+
+    tsv = tmp_path / "export.xls"
+    tsv.write_text("交易时间\t金额\n2026-03-01\t1\n", encoding="gb18030")
+    assert not is_workbook(tsv) and guess_format(tsv) == "csv"
+    book = workbook(tmp_path / "real.xls", {"s": [["a", "b"]]})  # xlsx content, .xls name
+    assert is_workbook(book) and guess_format(book) == "sheet"
