@@ -6,9 +6,10 @@ workbook's name is not a workbook (the CSV reader takes it).
 
 Every sheet with data is read on its own. Its header is the first row (of the first
 :data:`HEADER_SCAN` rows) with at least :data:`HEADER_SHARE` of the widest row's filled cells:
-the title and query rows a bank puts above its table (户名、账号、起止日期) are left out; rows
-keep their sheet row numbers. A header cell without a name is called after its column
-(``column_G``).
+the title and query rows a bank puts above its table (户名、账号、起止日期) are left out (a
+row as wide as that but with a number of six or more digits in a cell is a query row, not
+names, unless no row is all names); rows keep their sheet row numbers. A header cell
+without a name is called after its column (``column_G``).
 
 Cells become the text a CSV export would hold: text as it is, whole numbers without ``.0``,
 other numbers in their shortest exact form, dates and times in ISO 8601 (no zone: the
@@ -44,6 +45,7 @@ HEADER_SHARE: Final = 0.6
 #: whole numbers from here on have lost digits in a spreadsheet (15 significant digits)
 LOST_DIGITS: Final = 10**15
 _OLE2: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_DIGIT_RE: Final = re.compile(r"\d")
 _CHARSET_RE: Final = re.compile(rb"charset\s*=\s*[\"']?([A-Za-z0-9_:.\-]+)", re.IGNORECASE)
 _HTML_RE: Final = re.compile(rb"<(?:!doctype\s+html|html|table|meta)[\s>]", re.IGNORECASE)
 
@@ -274,7 +276,11 @@ def header_index(rows: list[list[str]]) -> int | None:
     if widest == 0:
         return None
     need = max(2, math.ceil(widest * HEADER_SHARE)) if widest >= 2 else 1
-    return next(i for i, n in enumerate(counts) if n >= need)
+    wide = [i for i, n in enumerate(counts) if n >= need]
+    # Column names hold no numbers: a query row (账号 6222…, 起止日期 2026-03-01 …) as wide
+    # as the header is passed over for the first row of names after it.
+    named = [i for i in wide if not any(len(_DIGIT_RE.findall(c)) >= 6 for c in rows[i])]
+    return named[0] if named else wide[0]
 
 
 def _rows(rows: Iterator[list[Cell]], number: int, width: int, first_column: int) -> Iterator[Row]:

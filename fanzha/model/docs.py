@@ -21,9 +21,9 @@ offset is read in `FANZHA_TIMEZONE`, default Asia/Shanghai). Money is integer **
 
 Input formats: NDJSON, CSV, Parquet and workbooks (`.xlsx`, `.xlsm`, `.xlsb`, `.xls`,
 `.ods`, and HTML tables saved as `.xls`: every sheet with data, its header found under a
-bank's title rows, rows located as `sheet NAME row N`) for every type; CSV and workbook profiles `sichuan-voc`, `sichuan-sms`,
-`transfers` (with `--map field=column`); ISO 20022 pacs.008 / camt.053 / camt.054 for
-transfers.
+bank's title rows, rows located as `sheet NAME row N`) for every type; CSV and workbook
+profiles `sichuan-voc`, `sichuan-sms`, `transfers` (with `--map field=column`); ISO 20022
+pacs.008 / camt.053 / camt.054 for transfers.
 """
 
 

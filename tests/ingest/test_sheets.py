@@ -64,6 +64,10 @@ def test_header_index_skips_title_rows() -> None:
         ["2026-03-01", "1", "2", "3"],
     ]
     assert header_index(rows) == 3
+    query = ["账号", "6222021001123456789", "起止日期", "2026-03-01 至 2026-03-31"]
+    assert header_index([query, rows[3], rows[4]]) == 1  # as wide, but it holds numbers
+    dated = [["2026-03-01", "6222021001123456789"], ["2026-03-02", "6217001234000011112"]]
+    assert header_index(dated) == 0  # no row of names: the first wide one
     assert header_index([["only"], ["1"]]) == 0  # one column: its first row
     assert header_index([["", ""], []]) is None
 
