@@ -942,10 +942,17 @@ class FeedReader:
                 f"value contains control character U+{ord(bad.group()):04X}",
                 _preview(raw_value),
             )
+        if kind in _NUMBER_KINDS:  # 13800138000（已停机）: the words are a note, not the value
+            raw_value, aside = _aside(raw_value)
+            if aside:
+                extra["note"] = f"{extra['note']} · {aside}" if extra.get("note") else aside
         try:
             value = fast_normalise(kind, raw_value)
         except values.InvalidValue as exc:
-            return Problem(number, "value", f"{kind.value}: {exc.reason}", _preview(raw_value))
+            why = _number_hint(raw_value) if kind in _NUMBER_KINDS else None
+            return Problem(
+                number, "value", f"{kind.value}: {why or exc.reason}", _preview(raw_value)
+            )
         if kind is IndicatorKind.DOMAIN and "." not in value and ":" not in value:
             return Problem(
                 number,
@@ -962,6 +969,28 @@ class FeedReader:
         if first is not None and last is not None and last < first:
             extra["first_seen"], extra["last_seen"] = last, first
         return Indicator(kind=kind, value=value, verdict=verdict, **extra)
+
+
+_NUMBER_KINDS: Final = frozenset({IndicatorKind.PHONE, IndicatorKind.ACCOUNT, IndicatorKind.DEVICE})
+# a trailing remark in brackets, without digits: 13800138000（已停机）, 6222…(工商银行)
+_ASIDE_RE: Final = re.compile(r"^(.*?\d)\s*[（(【\[]([^()（）【】\[\]\d]{1,40})[)）】\]]\s*$")
+_MASKED_RE: Final = re.compile(r"\d\s*[*＊xX×]{2,}|[*＊]{2,}\s*\d")
+_SEVERAL_RE: Final = re.compile(r"\d\s*[、;；，,/|]\s*\+?\d")
+
+
+def _aside(raw: str) -> tuple[str, str]:
+    """A number and the remark in brackets after it (``""`` when there is none)."""
+    m = _ASIDE_RE.match(raw.strip())
+    return (m[1], m[2].strip()) if m else (raw, "")
+
+
+def _number_hint(raw: str) -> str | None:
+    """Why a number a list gives cannot be an indicator, when it is a common case."""
+    if _MASKED_RE.search(raw):
+        return f"{raw.strip()[:40]!r} is masked: only a whole number can match"
+    if _SEVERAL_RE.search(raw):
+        return f"{raw.strip()[:40]!r} holds several numbers: give one a row"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -651,6 +651,34 @@ def test_json_objects_with_english_field_names() -> None:
     assert where(result) == [(4, "kind")]
 
 
+def test_numbers_as_police_notices_write_them() -> None:
+    """A remark in brackets after a number is its note; masked numbers and several numbers
+    in one value are problems that say so."""
+    text = (
+        "13800138000（已停机）\n"
+        "+86 (0571) 8888-8888\n"
+        "138****8000\n"
+        "1380013XXXX\n"
+        "13800138001、13900139000\n"
+        "13800138002 (1)\n"
+    )
+    result = read(text, "plain", kind=K.PHONE)
+    assert [(i.value, i.note) for i in result.indicators] == [
+        ("+8613800138000", "已停机"),
+        ("+8657188888888", None),  # an area code in brackets is part of the number
+    ]
+    reasons = [(p.line, p.reason) for p in result.problems]
+    assert reasons[0] == (3, "phone: '138****8000' is masked: only a whole number can match")
+    assert reasons[1][0] == 4 and "is masked" in reasons[1][1]
+    several = "phone: '13800138001、13900139000' holds several numbers: give one a row"
+    assert reasons[2] == (5, several)
+    assert reasons[3][0] == 6 and "holds" not in reasons[3][1]  # digits in brackets: no remark
+    noted = read("value,note\n6222021001123456789（工商银行）,卡\n", "csv", kind=K.ACCOUNT)
+    assert [(i.value, i.note) for i in noted.indicators] == [
+        ("6222021001123456789", "卡 · 工商银行")
+    ]
+
+
 def test_plain_and_hosts_exports() -> None:
     assert "".join(export_lines(sample(), "plain")).splitlines()[0] == "a.example"
     # hosts: domains only, and never the allow-listed ones
