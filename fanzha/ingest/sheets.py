@@ -44,6 +44,8 @@ HEADER_SCAN: Final = 50
 HEADER_SHARE: Final = 0.6
 #: whole numbers from here on have lost digits in a spreadsheet (15 significant digits)
 LOST_DIGITS: Final = 10**15
+#: a workbook's parts may unpack to at most this many bytes (a sheet is parsed in memory)
+MAX_UNPACKED: Final = 1 << 30
 _OLE2: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _DIGIT_RE: Final = re.compile(r"\d")
 _CHARSET_RE: Final = re.compile(rb"charset\s*=\s*[\"']?([A-Za-z0-9_:.\-]+)", re.IGNORECASE)
@@ -148,7 +150,9 @@ def _number(value: int | float) -> str:
 def read_workbook(path: Path) -> Iterator[Sheet]:
     """The sheets of a workbook that have a header, in workbook order (an HTML "workbook":
     its tables, as ``table 1``, ``table 2`` …)."""
-    if _content(path) == "html":
+    content = _content(path)
+    _check_size(path, content)
+    if content == "html":
         yield from _html_tables(path)
         return
     from python_calamine import CalamineError, CalamineWorkbook
@@ -169,6 +173,28 @@ def read_workbook(path: Path) -> Iterator[Sheet]:
         found = _sheet(name, rows, first_column)
         if found is not None:
             yield found
+
+
+def _check_size(path: Path, content: str) -> None:
+    """Refuse a workbook that would take too much memory to read: an archive whose parts
+    unpack to more than :data:`MAX_UNPACKED` bytes (a huge sheet, or a zip bomb), an HTML
+    one larger than that (it is parsed whole)."""
+    if content == "zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                size = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, OSError):
+            return  # the reader says what is wrong with it
+    elif content == "html":
+        size = path.stat().st_size
+    else:
+        return
+    if size > MAX_UNPACKED:
+        raise WorkbookError(
+            f"the workbook unpacks to {size / 2**20:,.0f} MiB, more than the"
+            f" {MAX_UNPACKED / 2**20:,.0f} MiB a workbook may take in memory:"
+            " export it as CSV (read in bounded memory) instead"
+        )
 
 
 def _html_tables(path: Path) -> Iterator[Sheet]:

@@ -170,3 +170,19 @@ def test_text_saved_as_xls_is_not_a_workbook(tmp_path: Path) -> None:
     assert not is_workbook(tsv) and guess_format(tsv) == "csv"
     book = workbook(tmp_path / "real.xls", {"s": [["a", "b"]]})  # xlsx content, .xls name
     assert is_workbook(book) and guess_format(book) == "sheet"
+
+
+def test_a_workbook_too_large_to_hold_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet is parsed in memory: a workbook unpacking past the limit (a zip bomb too)
+    is refused before it is read, with the way out."""
+    import fanzha.ingest.sheets as sheets
+
+    book = workbook(tmp_path / "big.xlsx", {"s": [["a", "b"], ["1", "2"]]})
+    html = tmp_path / "big.xls"
+    html.write_text("<table><tr><td>a</td><td>b</td></tr></table>" * 50, encoding="utf-8")
+    monkeypatch.setattr(sheets, "MAX_UNPACKED", 1000)
+    for path in (book, html):
+        with pytest.raises(WorkbookError, match=r"unpacks to .* export it as CSV"):
+            list(read_workbook(path))
