@@ -141,12 +141,12 @@ def mapped(event_type: str, mapping: Mapping[str, str]) -> Profile:
 
 #: Chinese bank-statement headers commonly seen in transfer exports (used by ``transfers``).
 TRANSFER_HEADERS_ZH = {
-    "payer_account": ("付款账号", "付款卡号", "转出账号", "交易卡号", "本方账号", "付款人账号"),
-    "payee_account": ("收款账号", "收款卡号", "转入账号", "对方账号", "对手账号", "收款人账号"),
+    "payer_account": ("付款账号", "付款卡号", "转出账号", "付款人账号"),
+    "payee_account": ("收款账号", "收款卡号", "转入账号", "收款人账号"),
     "amount": ("交易金额", "金额", "转账金额", "发生额"),
     "ts": ("交易时间", "交易日期时间", "转账时间"),
-    "payer_name": ("付款人", "付款户名", "本方户名", "付款人名称"),
-    "payee_name": ("收款人", "收款户名", "对方户名", "对手户名", "收款人名称"),
+    "payer_name": ("付款人", "付款户名", "付款人名称"),
+    "payee_name": ("收款人", "收款户名", "收款人名称"),
     "currency": ("币种",),
     "remittance": ("摘要", "附言", "交易摘要", "用途"),
     "event_id": ("交易流水号", "流水号", "交易序号"),
@@ -197,6 +197,43 @@ TRANSFER_HEADERS_EN = {
     "payee_name": ("receiver_name", "beneficiary_name", "creditor_name"),
     "remittance": ("memo", "narrative", "remittance_info", "remittance_information"),
 }
+#: A statement of one account (银行流水) names its own account and the counterparty's, not
+#: payer and payee: which is which comes from a direction column, from separate debit and
+#: credit amounts, or from the amount's sign (negative: money out).
+STATEMENT_HEADERS = {
+    "own_account": ("本方账号", "本方卡号", "本方账户", "交易卡号", "查询账号", "查询卡号"),
+    "counter_account": (
+        "对方账号",
+        "对手账号",
+        "对方卡号",
+        "对方账户",
+        "对手账户",
+        "交易对手账号",
+        "对手方账号",
+    ),
+    "own_name": ("本方户名", "本方名称"),
+    "counter_name": ("对方户名", "对手户名", "对方名称", "交易对手名称", "对手方户名"),
+    "direction": (
+        "借贷标志",
+        "借贷方向",
+        "收支标志",
+        "收付标志",
+        "收付方向",
+        "交易方向",
+        "资金流向",
+        "出入账标志",
+    ),
+    "debit": ("借方发生额", "借方金额", "支出金额", "转出金额"),
+    "credit": ("贷方发生额", "贷方金额", "收入金额", "转入金额"),
+}
+#: Directions that mean money left the statement's account, and that it came in.
+MONEY_OUT = frozenset(
+    {"借", "借方", "支出", "支", "出", "转出", "付", "付款", "出账", "d", "dr", "debit", "out"}
+)
+MONEY_IN = frozenset(
+    {"贷", "贷方", "收入", "收", "入", "进", "转入", "收款", "入账", "c", "cr", "credit", "in"}
+)
+_ZERO_RE = r"^\s*[-+]?\s*[¥￥]?[0,.\s]*$"  # empty, "-", "0.00": no amount in this column
 #: Transfer fields a transfers CSV must give (``amount`` or ``amount_fen`` for the money).
 TRANSFER_NEEDS = ("payer_account", "payee_account", "ts")
 # A unit written after a header name: 交易金额(元), 金额（分）, Amount [CNY].
@@ -243,9 +280,101 @@ def transfer_columns(names: list[str], user: Mapping[str, str]) -> dict[str, str
     return found
 
 
+def statement_roles(names: list[str], found: Mapping[str, str]) -> dict[str, str] | None:
+    """The statement columns (:data:`STATEMENT_HEADERS`: role → column; a debit / credit
+    column headed in 分 gives its role a ``:fen`` suffix) when the header names its own and
+    the counterparty's accounts but no payer and payee; else None."""
+    if {"payer_account", "payee_account"} & (set(names) | set(found)):
+        return None
+    keys = {n: _header_key(n) for n in names if f"{n}.1" not in names}
+    roles: dict[str, str] = {}
+    for role, candidates in STATEMENT_HEADERS.items():
+        wanted = {_header_key(c)[0] for c in candidates}
+        hit = next(((n, u) for n, (k, u) in keys.items() if k in wanted), None)
+        if hit is not None:
+            roles[role if hit[1] != "fen" else f"{role}:fen"] = hit[0]
+    if "own_account" in roles and "counter_account" in roles:
+        return roles
+    return None
+
+
+def _statement(
+    table: pa.Table, roles: Mapping[str, str], found: dict[str, str]
+) -> tuple[pa.Table, dict[str, str], list[Problem]]:
+    """Payer and payee (and their names) from a statement's own and counterparty columns,
+    row by row as its direction says; the columns added, the mapping pointed at them."""
+    field = next((f for f in ("amount", "amount_fen") if f in found), None)
+    if "direction" in roles:
+        out, problems = _said_direction(_col(table, roles["direction"]), roles["direction"])
+        amount = _col(table, found[field]) if field else None
+    elif {"debit", "credit", "debit:fen", "credit:fen"} & set(roles):
+        out, amount, problems = _debit_credit(table, roles)
+        found.pop("amount", None), found.pop("amount_fen", None)
+        field = "amount_fen" if {"debit:fen", "credit:fen"} & set(roles) else "amount"
+    elif field is not None:  # signed amounts: negative is money out
+        amount, problems = _col(table, found[field]), []
+        out = pc.starts_with(pc.utf8_ltrim_whitespace(amount), "-")
+    else:
+        return table, found, []  # no amount at all: the header check says so
+    if amount is not None and field is not None:
+        table = table.append_column("__amount", pc.replace_substring_regex(amount, r"^\s*-", ""))
+        found[field] = "__amount"
+    pairs = {"account": ("own_account", "counter_account"), "name": ("own_name", "counter_name")}
+    for what, (mine, theirs) in pairs.items():
+        if mine not in roles and theirs not in roles:
+            continue
+        a, b = (
+            _col(table, roles[r]) if r in roles else pa.nulls(len(table), pa.string())
+            for r in (mine, theirs)
+        )
+        table = table.append_column(f"__payer_{what}", pc.if_else(out, a, b))
+        table = table.append_column(f"__payee_{what}", pc.if_else(out, b, a))
+        found[f"payer_{what}"], found[f"payee_{what}"] = f"__payer_{what}", f"__payee_{what}"
+    return table, found, problems
+
+
+def _said_direction(said: pa.Array, column: str) -> tuple[pa.Array, list[Problem]]:
+    """Money out (True) or in, row by row, from a direction column; a word that says
+    neither is a problem of its row."""
+    lower = pc.utf8_lower(said)
+    out = pc.fill_null(pc.is_in(lower, value_set=pa.array(sorted(MONEY_OUT))), False)
+    came = pc.fill_null(pc.is_in(lower, value_set=pa.array(sorted(MONEY_IN))), False)
+    unknown = np.flatnonzero(~np.asarray(pc.or_(out, came)))
+    why = "is neither money out (借, 支出, D …) nor money in (贷, 收入, C …)"
+    return out, [(int(i), "direction", f"{column} {said[int(i)].as_py()!r} {why}") for i in unknown]
+
+
+def _debit_credit(
+    table: pa.Table, roles: Mapping[str, str]
+) -> tuple[pa.Array, pa.Array, list[Problem]]:
+    """Money out where the debit column holds the amount, in where the credit one does;
+    a row with both or neither is a problem."""
+    names = [roles.get(r) or roles.get(f"{r}:fen") for r in ("debit", "credit")]
+    debit, credit = (_col(table, n) if n else pa.nulls(len(table), pa.string()) for n in names)
+    empty = [pc.fill_null(pc.match_substring_regex(x, _ZERO_RE), True) for x in (debit, credit)]
+    out = pc.invert(empty[0])
+    same = np.flatnonzero(np.asarray(empty[0]) == np.asarray(empty[1]))
+    shown = " / ".join(n or "-" for n in names)
+    problems = [
+        (
+            int(i),
+            "amount",
+            f"{'neither' if empty[0][int(i)].as_py() else 'both'} of {shown} hold an amount",
+        )
+        for i in same
+    ]
+    return out, pc.if_else(out, debit, credit), problems
+
+
 def _check_transfer_header(user: Mapping[str, str]) -> Callable[[list[str]], None]:
     def check(names: list[str]) -> None:
-        got = set(names) | set(transfer_columns(names, user))
+        found = transfer_columns(names, user)
+        roles = statement_roles(names, found)
+        got = set(names) | set(found)
+        if roles is not None:
+            got |= {"payer_account", "payee_account"}
+            if {"debit", "credit", "debit:fen", "credit:fen"} & set(roles):
+                got.add("amount")
         missing = [f for f in TRANSFER_NEEDS if f not in got]
         if not got & {"amount", "amount_fen"}:
             missing.append("amount")
@@ -279,6 +408,22 @@ def transfers_markdown() -> str:
         zh = ", ".join(TRANSFER_HEADERS_ZH.get(name, ()))
         en = ", ".join(f"`{h}`" for h in TRANSFER_HEADERS_EN.get(name, ()))
         lines.append(f"| `{name}` | {zh} | {en} |")
+    lines += [
+        "",
+        "A statement of one account (银行流水) names the account's own side and the",
+        "counterparty instead of payer and payee. When the header has no payer and payee",
+        "but both of those, each row's direction decides: money out makes the account the",
+        "payer, money in the payee. The direction is a column (its words below), else",
+        "separate debit and credit amounts (the one that holds an amount; both or neither is a",
+        "problem of the row), else the amount's sign (negative: money out). A direction word",
+        "that says neither is a problem of its row.",
+        "",
+        "| role | headers |",
+        "|---|---|",
+        *(f"| {role} | {', '.join(h)} |" for role, h in STATEMENT_HEADERS.items()),
+        f"| money out | {', '.join(sorted(MONEY_OUT))} |",
+        f"| money in | {', '.join(sorted(MONEY_IN))} |",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -289,7 +434,13 @@ def transfers(mapping: Mapping[str, str] | None = None) -> Profile:
     base = mapped("transfer", user)
 
     def apply(table: pa.Table) -> tuple[pa.Table, list[Problem]]:
-        return mapped("transfer", transfer_columns(table.column_names, user)).apply(table)
+        found = transfer_columns(table.column_names, user)
+        roles = statement_roles(table.column_names, found)
+        problems: list[Problem] = []
+        if roles is not None:
+            table, found, problems = _statement(table, roles, found)
+        out, more = mapped("transfer", found).apply(table)
+        return out, problems + more
 
     return Profile(
         name="transfers",

@@ -408,6 +408,61 @@ def test_transfers_profile_reads_units_and_english_headers(tmp_path: Path) -> No
     assert (letter.location, letter.field) == ("line 3", "amount_fen")
 
 
+def test_a_bank_statement_of_one_account_gives_payer_and_payee_by_direction(
+    tmp_path: Path,
+) -> None:
+    """银行流水 name the account's own side and the counterparty: money out makes the
+    account the payer, money in the payee, whether the direction is a column (借贷标志),
+    separate debit and credit amounts, or the amount's sign; a row that says neither is a
+    dead letter with the reason."""
+    ing, lake, dead = ingestor(tmp_path)
+    own, a, b = "6222021001123456789", "6217001234000011112", "6230521234567890001"
+    flagged = tmp_path / "flag.csv"
+    flagged.write_text(
+        "交易日期时间,本方账号,对方账号,对方户名,借贷标志,交易金额,摘要\n"
+        f"2026-03-01 10:00:00,{own},{a},李四,借,500.00,转出\n"
+        f"2026-03-01 11:00:00,{own},{b},王五,贷,-1200.00,转入\n"
+        f"2026-03-01 12:00:00,{own},{b},王五,X,1.00,?\n",
+        encoding="gb18030",
+    )
+    split = tmp_path / "split.csv"
+    split.write_text(
+        "交易时间,交易卡号,对手账号,借方发生额(元),贷方发生额(元)\n"
+        f"2026-03-02 09:00,{own},{a},300.00,0.00\n"
+        f"2026-03-02 10:00,{own},{b},,50\n"
+        f"2026-03-02 11:00,{own},{b},1,2\n",
+        encoding="utf-8",
+    )
+    signed = tmp_path / "signed.csv"
+    signed.write_text(
+        f"交易时间,本方账号,对方账号,交易金额\n2026-03-03 09:00,{own},{a},-88\n"
+        f"2026-03-03 10:00,{own},{a},66\n",
+        encoding="utf-8",
+    )
+    report = ing.run(Request([flagged, split, signed], profile="transfers"))
+    assert (report.accepted, report.rejected) == (6, 2)
+    got = rows(
+        lake,
+        "SELECT payer_account, payee_account, amount_fen, payer_name, payee_name"
+        " FROM transfer ORDER BY ts",
+    )
+    assert [(r["payer_account"], r["payee_account"], r["amount_fen"]) for r in got] == [
+        (own, a, 50000),
+        (b, own, 120000),  # money in; the sign of a flagged amount does not count
+        (own, a, 30000),
+        (b, own, 5000),
+        (own, a, 8800),
+        (a, own, 6600),
+    ]
+    assert [(r["payer_name"], r["payee_name"]) for r in got[:2]] == [(None, "李四"), ("王五", None)]
+    letters = {(Path(x.source).name, x.location): x for x in letters_of(dead)}
+    assert letters[("flag.csv", "line 4")].field == "direction"
+    assert "借贷标志 'X' is neither money out" in letters[("flag.csv", "line 4")].reason
+    assert letters[("split.csv", "line 4")].reason == (
+        "amount: both of 借方发生额(元) / 贷方发生额(元) hold an amount"
+    )
+
+
 def test_transfers_profile_refuses_a_header_it_cannot_read(tmp_path: Path) -> None:
     """No column for the accounts or the time: one located file error naming what is
     missing and what the header has, never rows that silently vanish."""

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fanzha.ingest.profiles import ProfileError, _header_key, check_header, transfer_columns
+from fanzha.ingest.profiles import (
+    ProfileError,
+    _header_key,
+    check_header,
+    statement_roles,
+    transfer_columns,
+)
 from fanzha.ingest.profiles import transfers as transfers_profile
 from fanzha.ingest.readers import _numbered
 
@@ -72,3 +78,32 @@ def test_numbered_names_are_distinct_and_keep_first_uses(names: list[str]) -> No
             assert new == old  # a name's first use is left as it is
         else:
             assert new.startswith(old + ".") or old == ""
+
+
+def test_statement_roles_only_without_payer_and_payee() -> None:
+    names = ["交易时间", "本方账号", "对方账号", "对方户名", "借贷标志", "交易金额"]
+    assert statement_roles(names, transfer_columns(names, {})) == {
+        "own_account": "本方账号",
+        "counter_account": "对方账号",
+        "counter_name": "对方户名",
+        "direction": "借贷标志",
+    }
+    fen = ["交易卡号", "对手账号", "借方发生额(分)", "贷方发生额(分)"]
+    assert statement_roles(fen, {}) == {
+        "own_account": "交易卡号",
+        "counter_account": "对手账号",
+        "debit:fen": "借方发生额(分)",
+        "credit:fen": "贷方发生额(分)",
+    }
+    both = ["付款账号", "收款账号", "本方账号", "对方账号"]
+    assert statement_roles(both, transfer_columns(both, {})) is None  # payer and payee win
+    mapped = {"payer_account": "本方账号"}
+    assert statement_roles(["本方账号", "对方账号"], mapped) is None  # so does the user's map
+    assert statement_roles(["本方账号", "金额"], {}) is None  # no counterparty: not a statement
+
+
+def test_a_statement_header_needs_an_amount() -> None:
+    profile = transfers_profile()
+    check_header(profile, ["交易时间", "本方账号", "对方账号", "借方发生额", "贷方发生额"])
+    with pytest.raises(ProfileError, match=r"^no column gives amount;"):
+        check_header(profile, ["交易时间", "本方账号", "对方账号", "借贷标志"])
