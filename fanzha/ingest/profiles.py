@@ -233,6 +233,9 @@ MONEY_OUT = frozenset(
 MONEY_IN = frozenset(
     {"贷", "贷方", "收入", "收", "入", "进", "转入", "收款", "入账", "c", "cr", "credit", "in"}
 )
+#: The day of a statement row when its time is a column of its own (交易日期 + 交易时间).
+DATE_HEADERS = ("交易日期", "记账日期", "入账日期", "交易日", "日期")
+_TIME_ONLY_RE = r"^\s*(?:\d{1,2}:\d{2}(?::\d{2})?|\d{5,6})\s*$"
 _ZERO_RE = r"^\s*[-+]?\s*[¥￥]?[0,.\s]*$"  # empty, "-", "0.00": no amount in this column
 #: Transfer fields a transfers CSV must give (``amount`` or ``amount_fen`` for the money).
 TRANSFER_NEEDS = ("payer_account", "payee_account", "ts")
@@ -366,11 +369,45 @@ def _debit_credit(
     return out, pc.if_else(out, debit, credit), problems
 
 
+def date_column(names: list[str], found: Mapping[str, str]) -> str | None:
+    """A day column (:data:`DATE_HEADERS`) to complete a time-only ``ts`` or to stand for a
+    missing one; None when the user mapped ``ts`` or the header has none."""
+    if "ts" in found and found["ts"] not in TRANSFER_HEADERS_ZH["ts"]:
+        return None  # the user's (or an English) column: taken as it is
+    keys = {_header_key(n)[0]: n for n in names}
+    return next((keys[h] for h in DATE_HEADERS if h in keys and keys[h] != found.get("ts")), None)
+
+
+def _with_day(table: pa.Table, day: str, found: dict[str, str]) -> pa.Table:
+    """``ts`` as day and time where the time column holds only a time (``10:01:02`` or
+    ``100102``), else as it is; the day alone when there is no time column."""
+    date = pc.replace_substring_regex(_col(table, day), r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
+    date = pc.replace_substring_regex(date, r"\s+00:00(?::00)?$", "")  # a day as a datetime
+    if "ts" not in found:
+        table = table.append_column("__ts", date)
+        found["ts"] = "__ts"
+        return table
+    time = _col(table, found["ts"])
+    only = pc.fill_null(pc.match_substring_regex(time, _TIME_ONLY_RE), False)
+    six = pc.utf8_lpad(pc.utf8_trim_whitespace(time), 6, "0")  # 93005: 09:30:05
+    clock = pc.if_else(
+        pc.match_substring_regex(time, r":"),
+        pc.utf8_trim_whitespace(time),
+        pc.replace_substring_regex(six, r"^(\d{2})(\d{2})(\d{2})$", r"\1:\2:\3"),
+    )
+    joined = pc.binary_join_element_wise(date, clock, " ")
+    table = table.append_column("__ts", pc.if_else(only, joined, time))
+    found["ts"] = "__ts"
+    return table
+
+
 def _check_transfer_header(user: Mapping[str, str]) -> Callable[[list[str]], None]:
     def check(names: list[str]) -> None:
         found = transfer_columns(names, user)
         roles = statement_roles(names, found)
         got = set(names) | set(found)
+        if date_column(names, found) is not None:
+            got.add("ts")
         if roles is not None:
             got |= {"payer_account", "payee_account"}
             if {"debit", "credit", "debit:fen", "credit:fen"} & set(roles):
@@ -410,6 +447,10 @@ def transfers_markdown() -> str:
         lines.append(f"| `{name}` | {zh} | {en} |")
     lines += [
         "",
+        f"A day in a column of its own ({', '.join(DATE_HEADERS)}) completes a time column",
+        "that holds only the time (`10:01:02`, `100102`); without a time column the day is",
+        "the time (midnight). A `ts` named with `--map` is taken as it is.",
+        "",
         "A statement of one account (银行流水) names the account's own side and the",
         "counterparty instead of payer and payee. When the header has no payer and payee",
         "but both of those, each row's direction decides: money out makes the account the",
@@ -439,6 +480,9 @@ def transfers(mapping: Mapping[str, str] | None = None) -> Profile:
         problems: list[Problem] = []
         if roles is not None:
             table, found, problems = _statement(table, roles, found)
+        day = date_column(table.column_names, found)
+        if day is not None:
+            table = _with_day(table, day, found)
         out, more = mapped("transfer", found).apply(table)
         return out, problems + more
 

@@ -463,6 +463,44 @@ def test_a_bank_statement_of_one_account_gives_payer_and_payee_by_direction(
     )
 
 
+def test_a_statement_with_its_day_and_time_in_two_columns(tmp_path: Path) -> None:
+    """交易日期 + 交易时间: the time completed with its day (``100102``, ``9:05``, a time cell
+    of a workbook); a time column that already holds the day is taken as it is; a day
+    alone stands for the time when there is no time column."""
+    ing, lake, dead = ingestor(tmp_path)
+    split = tmp_path / "split.csv"
+    split.write_text(
+        "交易日期,交易时间,付款账号,收款账号,交易金额\n"
+        "20260301,100102,A1,B1,1\n"
+        "2026-03-01,9:05,A1,B1,2\n"
+        "20260302,93005,A1,B1,3\n"
+        "20260303,2026-03-03 11:00:00,A1,B1,4\n"
+        ",10:00,A1,B1,5\n",
+        encoding="utf-8",
+    )
+    day_only = tmp_path / "day.csv"
+    day_only.write_text("记账日期,付款账号,收款账号,金额\n2026-03-04,A1,B1,6\n", encoding="utf-8")
+    book = workbook(
+        tmp_path / "cells.xlsx",
+        {"s": [["交易日期", "交易时间", "付款账号", "收款账号", "交易金额"],
+               [dt.datetime(2026, 3, 5), dt.time(8, 15), "A1", "B1", 7]]},
+    )  # fmt: skip
+    report = ing.run(Request([split, day_only, book], profile="transfers"))
+    assert (report.accepted, report.rejected) == (6, 1)
+    got = rows(lake, "SELECT ts, amount_fen FROM transfer ORDER BY amount_fen")
+    local = [r["ts"].astimezone(dt.timezone(dt.timedelta(hours=8))) for r in got]
+    assert [t.strftime("%m-%d %H:%M:%S") for t in local] == [
+        "03-01 10:01:02",
+        "03-01 09:05:00",
+        "03-02 09:30:05",
+        "03-03 11:00:00",
+        "03-04 00:00:00",
+        "03-05 08:15:00",
+    ]
+    [letter] = letters_of(dead)
+    assert (letter.location, letter.field) == ("line 6", "ts")  # a time without its day
+
+
 def test_transfers_profile_refuses_a_header_it_cannot_read(tmp_path: Path) -> None:
     """No column for the accounts or the time: one located file error naming what is
     missing and what the header has, never rows that silently vanish."""
