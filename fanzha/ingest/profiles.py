@@ -315,8 +315,9 @@ def _statement(
         found.pop("amount", None), found.pop("amount_fen", None)
         field = "amount_fen" if {"debit:fen", "credit:fen"} & set(roles) else "amount"
     elif field is not None:  # signed amounts: negative is money out
-        amount, problems = _col(table, found[field]), []
-        out = pc.starts_with(pc.utf8_ltrim_whitespace(amount), "-")
+        amount = _col(table, found[field])
+        out = pc.fill_null(pc.starts_with(pc.utf8_ltrim_whitespace(amount), "-"), False)
+        problems = [] if pc.any(out).as_py() else _direction_unknown(len(table), roles)
     else:
         return table, found, []  # no amount at all: the header check says so
     if amount is not None and field is not None:
@@ -334,6 +335,16 @@ def _statement(
         table = table.append_column(f"__payee_{what}", pc.if_else(out, b, a))
         found[f"payer_{what}"], found[f"payee_{what}"] = f"__payer_{what}", f"__payee_{what}"
     return table, found, problems
+
+
+def _direction_unknown(rows: int, roles: Mapping[str, str]) -> list[Problem]:
+    """Every row of a statement that gives no direction (no column for it, no debit and
+    credit amounts, no negative amount): which side paid is not guessed."""
+    why = (
+        f"which of {roles['own_account']} and {roles['counter_account']} paid is unknown: no"
+        " direction column (借贷标志), no debit and credit amounts, no negative amount"
+    )
+    return [(i, "direction", why) for i in range(rows)]
 
 
 def _said_direction(said: pa.Array, column: str) -> tuple[pa.Array, list[Problem]]:
@@ -456,8 +467,9 @@ def transfers_markdown() -> str:
         "but both of those, each row's direction decides: money out makes the account the",
         "payer, money in the payee. The direction is a column (its words below), else",
         "separate debit and credit amounts (the one that holds an amount; both or neither is a",
-        "problem of the row), else the amount's sign (negative: money out). A direction word",
-        "that says neither is a problem of its row.",
+        "problem of the row), else the amount's sign (negative: money out; a batch without",
+        "any negative amount gives no direction, and its rows are problems: which side paid is",
+        "not guessed). A direction word that says neither is a problem of its row.",
         "",
         "| role | headers |",
         "|---|---|",

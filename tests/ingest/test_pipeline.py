@@ -439,8 +439,10 @@ def test_a_bank_statement_of_one_account_gives_payer_and_payee_by_direction(
         f"2026-03-03 10:00,{own},{a},66\n",
         encoding="utf-8",
     )
-    report = ing.run(Request([flagged, split, signed], profile="transfers"))
-    assert (report.accepted, report.rejected) == (6, 2)
+    unsigned = tmp_path / "unsigned.csv"
+    unsigned.write_text(f"交易时间,本方账号,对方账号,交易金额\n2026-03-04 09:00,{own},{a},5\n")
+    report = ing.run(Request([flagged, split, signed, unsigned], profile="transfers"))
+    assert (report.accepted, report.rejected) == (6, 3)
     got = rows(
         lake,
         "SELECT payer_account, payee_account, amount_fen, payer_name, payee_name"
@@ -458,6 +460,10 @@ def test_a_bank_statement_of_one_account_gives_payer_and_payee_by_direction(
     letters = {(Path(x.source).name, x.location): x for x in letters_of(dead)}
     assert letters[("flag.csv", "line 4")].field == "direction"
     assert "借贷标志 'X' is neither money out" in letters[("flag.csv", "line 4")].reason
+    unknown = letters[("unsigned.csv", "line 2")]
+    assert unknown.field == "direction" and "which of 本方账号 and 对方账号 paid is unknown" in (
+        unknown.reason
+    )
     assert letters[("split.csv", "line 4")].reason == (
         "amount: both of 借方发生额(元) / 贷方发生额(元) hold an amount"
     )
