@@ -23,6 +23,7 @@ from fanzha.ingest.pipeline import (
     IngestReport,
     Progress,
     Request,
+    layout_of,
     type_from_name,
 )
 from fanzha.lake import Lake
@@ -322,13 +323,19 @@ class App:
                 result.skipped.append(f"{letter_id}: {payload}")
                 continue
             data, fmt = payload
+            profile, mapping = layout_of(stored.letter.layout)
             event_type = stored.letter.event_type or type_from_name(Path(stored.letter.source))
             if event_type is None:
                 result.skipped.append(f"{letter_id}: the record type is unknown")
                 continue
             whole_file = stored.letter.location == "file"
             report = (self.ingestor if whole_file else retrier).run_bytes(
-                data, name=stored.letter.source, event_type=event_type, fmt=fmt
+                data,
+                name=stored.letter.source,
+                event_type=event_type,
+                fmt=fmt,
+                profile=profile,
+                mapping=mapping,
             )
             result.retried += 1
             landed = report.accepted + report.duplicates

@@ -27,6 +27,9 @@ class DeadLetter:
     truncated: bool = False
     run_id: str | None = None
     created_at: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    #: how the input was read when it was not by canonical names: JSON ``{"profile": …,
+    #: "map": {field: column}}`` (what ``deadletters retry`` reads it with again)
+    layout: str | None = None
 
     @property
     def key(self) -> str:

@@ -4,6 +4,8 @@ rejected record dead-lettered and good records landing (or, with ``strict``, all
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import time
 import uuid
@@ -106,6 +108,31 @@ class Request:
     label: str | None = None  # name to record instead of the path (uploads)
 
 
+def _layout(request: Request) -> str | None:
+    """How a request reads its input when not by canonical names (JSON), for dead letters."""
+    if request.profile is None and not request.mapping:
+        return None
+    return json.dumps(
+        {"profile": request.profile or "transfers", "map": dict(request.mapping or {})},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def layout_of(text: str | None) -> tuple[str | None, dict[str, str]]:
+    """The profile and column map a dead letter's ``layout`` names (none: canonical)."""
+    if not text:
+        return None, {}
+    try:
+        got = json.loads(text)
+        profile, mapping = got.get("profile"), got.get("map") or {}
+    except (ValueError, AttributeError):
+        return None, {}
+    if not isinstance(profile, str) or not isinstance(mapping, dict):
+        return None, {}
+    return profile, {str(k): str(v) for k, v in mapping.items()}
+
+
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
     """Files named, and the files inside folders named (sorted, hidden files skipped)."""
     out: list[Path] = []
@@ -193,8 +220,10 @@ class Ingestor:
         strict: bool = False,
         source: str | None = None,
         run_id: str | None = None,
+        profile: str | None = None,
+        mapping: Mapping[str, str] | None = None,
     ) -> IngestReport:
-        """Ingest one in-memory payload (the HTTP API) through a temporary file."""
+        """Ingest one in-memory payload (the HTTP API, retries) through a temporary file."""
         import tempfile
 
         tmp_root = self.settings.data_dir / "tmp"
@@ -203,7 +232,14 @@ class Ingestor:
             tmp.write(data)
             tmp.flush()
             request = Request(
-                [Path(tmp.name)], event_type, fmt, strict=strict, source=source, label=name
+                [Path(tmp.name)],
+                event_type,
+                fmt,
+                profile=profile,
+                mapping=mapping or None,
+                strict=strict,
+                source=source,
+                label=name,
             )
             report = self.run(request, run_id=run_id)
         for file_report in report.files:
@@ -310,6 +346,7 @@ class Ingestor:
             raw,
             truncated=readers.file_size(path) > len(raw),
             run_id=run_id,
+            layout=_layout(request),
         )
         report.rejected += 1
         self.dead_letters.add_many([letter])
@@ -351,6 +388,9 @@ class Ingestor:
                 letters += self._land(batch, request, profile, file_report, report, txn, pending)
             file_report.rejected += len(letters)
             if letters:
+                layout = _layout(request)
+                if layout is not None:
+                    letters = [dataclasses.replace(x, layout=layout) for x in letters]
                 self.dead_letters.add_many(letters)
             if progress is not None:
                 progress(batch.table.num_rows + len(batch.early))

@@ -117,6 +117,7 @@ def _params(key: str, letter: DeadLetter, now: Any) -> dict[str, Any]:
         "attempts": 0,
         "created_at": letter.created_at,
         "updated_at": now,
+        "layout": None if letter.layout is None else safe_text(letter.layout),
     }
 
 
@@ -131,5 +132,6 @@ def _stored(row: DeadLetterRow) -> StoredDeadLetter:
         truncated=row.truncated,
         run_id=row.run_id,
         created_at=row.created_at,
+        layout=row.layout,
     )
     return StoredDeadLetter(id=row.id, letter=letter, status=row.status, attempts=row.attempts)

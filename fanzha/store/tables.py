@@ -127,6 +127,7 @@ class DeadLetterRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    layout: Mapped[str | None] = mapped_column(Text)
 
 
 class IngestRunRow(Base):

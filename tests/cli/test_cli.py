@@ -176,6 +176,29 @@ def test_deadletters_retry_after_raising_a_limit(
     assert as_json(fanzha("sql", "SELECT count(*) AS n FROM sms", "--json")) == [{"n": 3}]
 
 
+def test_deadletters_retry_reads_a_row_with_its_profile_and_map(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row of a bank statement (own / counterparty columns, a mapped column) retried
+    after a fix lands as it would have: the letter remembers the profile and the map."""
+    long_note = "网银转账" * 20  # > 64 bytes
+    path = tmp_path / "流水.csv"
+    path.write_text(
+        "交易时间,本方账号,对方账号,借贷标志,交易金额,附注\n"
+        f"2026-03-01 10:00:00,6222021001123456789,6217001234000011112,贷,12.00,{long_note}\n",
+        encoding="gb18030",
+    )
+    monkeypatch.setenv("FANZHA_MAX_FIELD_BYTES", "64")
+    fanzha("ingest", str(path), "--profile", "transfers", "--map", "remittance=附注", "--json")
+    [letter] = as_json(fanzha("deadletters", "list", "--json"))
+    assert letter["field"] == "remittance"
+    monkeypatch.setenv("FANZHA_MAX_FIELD_BYTES", "65536")
+    done = fanzha("deadletters", "retry", str(letter["id"]))
+    assert "retried 1: 1 landed, 0 still failing" in done.stdout
+    got = as_json(fanzha("sql", "SELECT payer_account, remittance FROM transfer", "--json"))
+    assert got == [{"payer_account": "6217001234000011112", "remittance": long_note}]
+
+
 def test_deadletters_retry_of_a_whole_file(data_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "calls.csv"
     path.write_bytes(b"")

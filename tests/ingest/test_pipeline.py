@@ -24,7 +24,7 @@ from factories import (
     write_ndjson,
 )
 
-from fanzha.ingest.pipeline import IngestError, Request, type_from_name
+from fanzha.ingest.pipeline import IngestError, Request, layout_of, type_from_name
 from fanzha.service import App, retry_payload
 from fanzha.settings import Settings
 
@@ -505,6 +505,20 @@ def test_a_statement_with_its_day_and_time_in_two_columns(tmp_path: Path) -> Non
     ]
     [letter] = letters_of(dead)
     assert (letter.location, letter.field) == ("line 6", "ts")  # a time without its day
+
+
+def test_dead_letters_remember_the_layout_they_were_read_with(tmp_path: Path) -> None:
+    ing, _, dead = ingestor(tmp_path)
+    path = tmp_path / "t.csv"
+    path.write_text("from,to,yuan,when\nA,B,x,2024-05-01 10:00:00\n", encoding="utf-8")
+    mapping = {"payer_account": "from", "payee_account": "to", "amount": "yuan", "ts": "when"}
+    ing.run(Request([path], mapping=mapping))
+    ing.run(Request([tmp_path / "t.csv"], event_type="transfer"))  # canonical: no layout
+    first, second = letters_of(dead)
+    assert layout_of(first.layout) == ("transfers", mapping)
+    assert second.layout is None and layout_of(second.layout) == (None, {})
+    for broken in ("not json", '{"profile": 3}', "[1]", '{"profile": "p", "map": [1]}'):
+        assert layout_of(broken) == (None, {})
 
 
 def test_transfers_profile_refuses_a_header_it_cannot_read(tmp_path: Path) -> None:
