@@ -291,14 +291,14 @@ def import_workbook(fz: App, path: Path, defaults: Defaults, fmt: str | None) ->
         for sheet in sheets.read_workbook(path):
             result = FileResult(f"{path}:{sheet.name}")
             results.append(result)
-            head = list(itertools.islice(sheet.rows, 200))
-            entries = _sheet_entries(sheet, itertools.chain(head, sheet.rows))
-            lines = [sheets.csv_line(sheet.header), *(r.csv_line() for r in head)]
-            text = "\n".join(lines).encode()
+            entries = _sheet_entries(sheet)
+            head = list(itertools.islice(entries, 200))  # the lines the format is guessed from
+            text = "\n".join(e[1] for e in head if not isinstance(e, Problem)).encode()
             result.format = fmt or guess_format(text, has_mapping=bool(defaults.mapping))
             reader = _feed_reader(result, defaults, path.name, "utf-8")
             if reader is not None:
-                _store(fz, result, reader, reader.read_texts(entries), path.name, lambda: None)
+                items = reader.read_texts(itertools.chain(head, entries))
+                _store(fz, result, reader, items, path.name, lambda: None)
     except sheets.WorkbookError as exc:
         failed = FileResult(str(path), format="sheet", error=str(exc))
         return [*results, failed]
@@ -307,13 +307,11 @@ def import_workbook(fz: App, path: Path, defaults: Defaults, fmt: str | None) ->
     return results
 
 
-def _sheet_entries(
-    sheet: sheets.Sheet, rows: Iterator[sheets.Row]
-) -> Iterator[tuple[int, str] | Problem]:
+def _sheet_entries(sheet: sheets.Sheet) -> Iterator[tuple[int, str] | Problem]:
     """The header and the rows as numbered CSV lines (a row's line breaks become spaces:
     one row, one line); a row with a cell that cannot be read is a problem."""
     yield sheet.header_row, sheets.csv_line(sheet.header)
-    for row in rows:
+    for row in sheet.rows:
         if row.problem is not None:
             yield Problem(row.number, None, row.problem, row.csv_line()[:80])
         else:

@@ -258,6 +258,13 @@ def _header_key(name: str) -> tuple[str, str | None]:
     return re.sub(r"[\s.\-]+", "_", text.strip().lower()), unit
 
 
+def _header_keys(names: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Each header name's :func:`_header_key`, leaving out a name the header repeats (read
+    as ``X`` and ``X.1``): which one is meant is the user's call."""
+    present = set(names)
+    return {n: _header_key(n) for n in names if f"{n}.1" not in present}
+
+
 def transfer_columns(names: list[str], user: Mapping[str, str]) -> dict[str, str]:
     """Which input column gives which transfer field: the user's ``--map`` first, then the
     canonical names, then known Chinese and English headers (a money column headed in 分
@@ -266,8 +273,7 @@ def transfer_columns(names: list[str], user: Mapping[str, str]) -> dict[str, str
     present = set(names)
     taken = set(user.values())
     found = dict(user)
-    ambiguous = {n for n in names if f"{n}.1" in present}
-    keys = {n: _header_key(n) for n in names if n not in ambiguous}
+    keys = _header_keys(names)
     for dst in dict.fromkeys([*TRANSFER_HEADERS_ZH, *TRANSFER_HEADERS_EN]):
         if dst in found or dst in present:
             continue
@@ -289,7 +295,7 @@ def statement_roles(names: list[str], found: Mapping[str, str]) -> dict[str, str
     the counterparty's accounts but no payer and payee; else None."""
     if {"payer_account", "payee_account"} & (set(names) | set(found)):
         return None
-    keys = {n: _header_key(n) for n in names if f"{n}.1" not in names}
+    keys = _header_keys(names)
     roles: dict[str, str] = {}
     for role, candidates in STATEMENT_HEADERS.items():
         wanted = {_header_key(c)[0] for c in candidates}
@@ -383,7 +389,8 @@ def _debit_credit(
 def date_column(names: list[str], found: Mapping[str, str]) -> str | None:
     """A day column (:data:`DATE_HEADERS`) to complete a time-only ``ts`` or to stand for a
     missing one; None when the user mapped ``ts`` or the header has none."""
-    if "ts" in found and found["ts"] not in TRANSFER_HEADERS_ZH["ts"]:
+    time_names = {_header_key(h)[0] for h in TRANSFER_HEADERS_ZH["ts"]}
+    if "ts" in found and _header_key(found["ts"])[0] not in time_names:
         return None  # the user's (or an English) column: taken as it is
     keys = {_header_key(n)[0]: n for n in names}
     return next((keys[h] for h in DATE_HEADERS if h in keys and keys[h] != found.get("ts")), None)
@@ -412,17 +419,45 @@ def _with_day(table: pa.Table, day: str, found: dict[str, str]) -> pa.Table:
     return table
 
 
-def _check_transfer_header(user: Mapping[str, str]) -> Callable[[list[str]], None]:
-    def check(names: list[str]) -> None:
+@dataclass(frozen=True)
+class _Plan:
+    """How a transfers header is read: columns by field, statement roles, the day column."""
+
+    found: dict[str, str]
+    roles: dict[str, str] | None
+    day: str | None
+
+    @classmethod
+    def of(cls, names: list[str], user: Mapping[str, str]) -> _Plan:
         found = transfer_columns(names, user)
         roles = statement_roles(names, found)
-        got = set(names) | set(found)
-        if date_column(names, found) is not None:
+        return cls(found, roles, date_column(names, found))
+
+    def fields(self, names: list[str]) -> set[str]:
+        """The transfer fields the rows will have (canonical names included)."""
+        got = set(names) | set(self.found)
+        if self.day is not None:
             got.add("ts")
-        if roles is not None:
+        if self.roles is not None:
             got |= {"payer_account", "payee_account"}
-            if {"debit", "credit", "debit:fen", "credit:fen"} & set(roles):
+            if {"debit", "credit", "debit:fen", "credit:fen"} & set(self.roles):
                 got.add("amount")
+        return got
+
+    def apply(self, table: pa.Table) -> tuple[pa.Table, list[Problem]]:
+        found = dict(self.found)
+        problems: list[Problem] = []
+        if self.roles is not None:
+            table, found, problems = _statement(table, self.roles, found)
+        if self.day is not None:
+            table = _with_day(table, self.day, found)
+        out, more = mapped("transfer", found).apply(table)
+        return out, problems + more
+
+
+def _check_transfer_header(user: Mapping[str, str]) -> Callable[[list[str]], None]:
+    def check(names: list[str]) -> None:
+        got = _Plan.of(names, user).fields(names)
         missing = [f for f in TRANSFER_NEEDS if f not in got]
         if not got & {"amount", "amount_fen"}:
             missing.append("amount")
@@ -487,16 +522,7 @@ def transfers(mapping: Mapping[str, str] | None = None) -> Profile:
     base = mapped("transfer", user)
 
     def apply(table: pa.Table) -> tuple[pa.Table, list[Problem]]:
-        found = transfer_columns(table.column_names, user)
-        roles = statement_roles(table.column_names, found)
-        problems: list[Problem] = []
-        if roles is not None:
-            table, found, problems = _statement(table, roles, found)
-        day = date_column(table.column_names, found)
-        if day is not None:
-            table = _with_day(table, day, found)
-        out, more = mapped("transfer", found).apply(table)
-        return out, problems + more
+        return _Plan.of(table.column_names, user).apply(table)
 
     return Profile(
         name="transfers",

@@ -471,16 +471,22 @@ def _csv_header(chunk: TextChunk, *, rename: bool = False) -> tuple[list[str], i
             names = [n.strip().lstrip("\ufeff") for n in names]
             if not any(names):
                 break
-            if rename:
-                names = _numbered(names)
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            if dupes:
-                raise FileRejected(f"header has duplicate columns: {', '.join(dupes)}")
+            names = _unique(names, rename=rename)
             if "" in names:
                 pos = names.index("") + 1
                 raise FileRejected(f"header column {pos} has no name")
             return names, i + 1, delimiter
     raise FileRejected("file has no header line (expected column names on the first line)")
+
+
+def _unique(names: list[str], *, rename: bool, where: str = "") -> list[str]:
+    """A header's names, repeated ones numbered (``rename``) or refused."""
+    if rename:
+        names = _numbered(names)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise FileRejected(f"{where}header has duplicate columns: {', '.join(dupes)}")
+    return names
 
 
 def _numbered(names: list[str]) -> list[str]:
@@ -630,13 +636,9 @@ def read_sheets(path: Path, opts: ReadOptions, source: str) -> Iterator[RawBatch
 
 
 def _sheet_batches(sheet: sheets.Sheet, opts: ReadOptions, source: str) -> Iterator[RawBatch]:
-    header = _numbered(sheet.header) if opts.rename_duplicates else sheet.header
-    dupes = sorted({n for n in header if header.count(n) > 1})
     unit = f"sheet {sheet.name} row"
-    if dupes:
-        raise FileRejected(
-            f"{unit} {sheet.header_row}: header has duplicate columns: {', '.join(dupes)}"
-        )
+    where = f"{unit} {sheet.header_row}: "
+    header = _unique(sheet.header, rename=opts.rename_duplicates, where=where)
     keep = [j for j, name in enumerate(header) if _keeper(opts)(name)]
     rows: list[sheets.Row] = []
     for row in sheet.rows:
@@ -661,7 +663,7 @@ def _sheet_batch(
         for r in rows
         if r.problem is not None
     ]
-    good = [r for r in rows if not r.problem]
+    good = [r for r in rows if r.problem is None]
     table = pa.table({header[j]: pa.array([r.cells[j] for r in good], pa.string()) for j in keep})
     if not keep:
         table = pa.table({"__empty__": pa.nulls(len(good))})
@@ -696,15 +698,16 @@ def guess_format(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
     for suffix in reversed(suffixes):
         if suffix in _SUFFIXES:
-            if _SUFFIXES[suffix] == "sheet" and not sheets.is_workbook(path):
-                break  # text saved as .xls (a CSV or TSV export): read by its content
-            return _SUFFIXES[suffix]
+            if _SUFFIXES[suffix] != "sheet" or sheets.is_workbook(path):
+                return _SUFFIXES[suffix]
+            break  # text saved as .xls (a CSV or TSV export): read by its content
+    else:
+        if sheets.is_workbook(path):
+            return "sheet"
     with path.open("rb") as fh:
         head = fh.read(4096)
     if head.startswith(b"PAR1"):
         return "parquet"
-    if sheets.is_workbook(path):
-        return "sheet"
     stripped = head.lstrip(codecs.BOM_UTF8).lstrip()
     if stripped.startswith(b"<"):
         return "iso20022"
