@@ -470,6 +470,10 @@ BOTTOM_UP: Final = 1
 #: word)
 BUSY: Final = 128
 BUSY_ROWS: Final = 16
+#: each of those has rows of the accounts it reaches within 1, 2 … COVER steps: a step from a
+#: frontier holding it, with 2 … COVER steps left, takes its row instead of expanding it and
+#: its payees (their successors, then theirs, … found one at a time)
+COVER: Final = 3
 #: the rounds of :func:`_bottom_up` stop at this many rounds, or accounts left, whichever first
 ROUNDS: Final = 8
 ROUND_MIN: Final = 64
@@ -609,12 +613,18 @@ def _count(bits: U64) -> int:
 
 
 @kernel
-def _pays_many(off: I64, found: I64, begin: int, end: int, limit: int) -> bool:
-    """Whether the accounts ``found[begin:end]`` pay more than ``limit`` accounts in all."""
+def _pays_many(
+    off: I64, busy: I64, least: int, skip: bool, found: I64, begin: int, end: int, limit: int
+) -> bool:  # fmt: skip
+    """Whether the accounts ``found[begin:end]`` pay more than ``limit`` accounts in all (the
+    busiest payers ``busy`` left out when ``skip``: their reach is covered by rows)."""
     total = 0
     for i in range(begin, end):
         u = found[i]
-        total += off[u + 1] - off[u]
+        payees = off[u + 1] - off[u]
+        if skip and _row_of(busy, least, u, payees) >= 0:
+            continue
+        total += payees
         if total > limit:
             return True
     return False
@@ -632,16 +642,20 @@ def _row_of(busy: I64, least: int, u: int, payees: int) -> int:
 
 
 @kernel
-def _expand(off: I64, to: I32, found: I64, begin: int, end: int, seen: U64, n: int) -> int:
+def _expand(
+    off: I64, to: I32, busy: I64, least: int, skip: bool, found: I64, begin: int, end: int,
+    seen: U64, n: int,
+) -> int:  # fmt: skip
     """Mark the successors of the accounts ``found[begin:end]`` seen, the new ones appended to
     ``found`` from ``n`` on; the new ``n``. Branch-free: every successor is written at ``n``,
     and ``n`` moves on past the new ones only (a branch on "seen before" is mispredicted half
     the time). One loop over the accounts, not a call per account (calls are not inlined).
-    (The busiest payers' rows do not pay here: their new payees would be listed a set bit at
-    a time.)"""
+    The busiest payers ``busy`` are passed over when ``skip`` (their rows covered them)."""
     one = np.uint64(1)
     for i in range(begin, end):
         u = found[i]
+        if skip and _row_of(busy, least, u, off[u + 1] - off[u]) >= 0:
+            continue
         for j in range(off[u], off[u + 1]):
             v = to[j]
             bit = one << np.uint64(v & 63)
@@ -653,20 +667,46 @@ def _expand(off: I64, to: I32, found: I64, begin: int, end: int, seen: U64, n: i
 
 
 @kernel
+def _cover(rows: U64, r: int, within: int, seen: U64, cover: U64, front: U64) -> int:
+    """Busy payer ``r``'s accounts reached within ``within`` steps into ``cover``, its payees
+    into ``seen`` and out of ``front`` (nothing expands them: what they reach is covered);
+    how many of these were not seen."""
+    count = 0
+    for w in range(len(seen)):
+        x = rows[0, r, w]
+        cover[w] |= rows[within - 1, r, w]
+        count += _ones(x & ~seen[w])
+        seen[w] |= x
+        front[w] &= ~x
+    return count
+
+
+@kernel
+def _hubs_seen(busy: I64, seen: U64, step: I64, hop: int) -> None:
+    """The step at which each busiest payer was first seen (-1: not yet): ``hop`` for those
+    seen now."""
+    for r in range(len(busy)):
+        u = busy[r]
+        if step[r] < 0 and (seen[u >> 6] >> np.uint64(u & 63)) & np.uint64(1):
+            step[r] = hop
+
+
+@kernel
 def _mark(
     off: I64, to: I32, busy: I64, rows: U64, least: int, found: I64, begin: int, end: int,
     seen: U64,
 ) -> None:  # fmt: skip
     """Mark the successors of the accounts ``found[begin:end]`` seen: the last step's, which
     nothing lists or counts (counting them as they come costs a third more than counting
-    the bitmap's bits after). One of the busiest payers a word of its row at a time."""
+    the bitmap's bits after). One of the busiest payers a word of its row at a time (``rows``:
+    as :func:`reach`'s)."""
     one = np.uint64(1)
     for i in range(begin, end):
         u = found[i]
         r = _row_of(busy, least, u, off[u + 1] - off[u])
         if r >= 0:
             for w in range(len(seen)):
-                seen[w] |= rows[r, w]
+                seen[w] |= rows[0, r, w]
             continue
         for j in range(off[u], off[u + 1]):
             v = to[j]
@@ -687,15 +727,21 @@ def _in_order(found: I64, begin: int, end: int, front: U64) -> None:
 @kernel
 def reach(
     off: I64, to: I32, busy: I64, rows: U64, first: I32, second: I32, more: U64, roff: I64,
-    rest: I32, seed: int, hops: int, dense: int, wide: int, seen: U64, front: U64, found: I64,
-    at: I64,
+    rest: I32, seed: int, hops: int, dense: int, wide: int, seen: U64, front: U64,
+    cover: U64, found: I64, at: I64,
 ) -> int:  # fmt: skip
     """Breadth first from ``seed`` over ``hops`` steps of the CSR ``off``/``to`` (each
-    account's successors; ``busy``: the busiest payers, in order, their successors a bitmap
-    row each in ``rows``; ``first`` … ``rest``: the reverse, from :func:`payers`): the
+    account's successors; ``first`` … ``rest``: the reverse, from :func:`payers`): the
     accounts reached are set in the bitmap ``seen`` (all clear at first; the seed is set
     only when a cycle leads back to it); how many. ``found`` and ``at`` (9 longer than the
-    accounts) are scratch, ``front`` a bitmap left clear.
+    accounts) are scratch, ``front`` and ``cover`` bitmaps left clear.
+
+    ``busy``: the busiest payers, in order; ``rows[k, r]`` the accounts ``busy[r]`` reaches
+    within ``k + 1`` steps, a bitmap row each. A busiest payer in a frontier with ``s``
+    steps left, ``2 <= s <= len(rows)``, is not expanded: its row of ``s`` steps goes into
+    ``cover`` (set in ``seen`` at the end) and its payees are seen but not listed (what they
+    reach in ``s - 1`` steps is in that row). A payee so seen may still pay an account found
+    bottom up later, a step late; what that account reaches on time is covered all the same.
 
     A step goes bottom up (see above) when its frontier pays more accounts (one each time it
     is paid) than ``wide`` times the accounts not yet seen (:data:`BOTTOM_UP`), else top
@@ -711,31 +757,55 @@ def reach(
     least = n + 1  # the fewest accounts a busiest payer pays
     for u in busy:
         least = min(least, off[u + 1] - off[u])
+    step = np.full(len(busy), -1, np.int64)  # when each busiest payer was first seen
+    for r in range(len(busy)):
+        if busy[r] == seed:
+            step[r] = 0
+    covered = False
     found[0] = seed
     begin, end = 0, 1
     unseen = n
     ordered = True
     for hop in range(1, hops + 1):
         last = hop == hops
+        left = hops - hop + 1  # the steps left, this one's included
+        skip = 2 <= left <= len(rows)  # the frontier's busiest payers covered by rows
         # never the first step: the seed is not in ``seen``
-        if hop > 1 and _pays_many(off, found, begin, end, wide * unseen):
+        if hop > 1 and _pays_many(off, busy, least, skip, found, begin, end, wide * unseen):
             _bottom_up(first, second, more, roff, rest, seen, front, found, at)
+            if skip:  # after the step: a payee covered is not a payer of this step's
+                for r in range(len(busy)):
+                    if step[r] == hop - 1:
+                        unseen -= _cover(rows, r, left, seen, cover, front)
+                        covered = True
             count = _merge(seen, front, last)
             unseen -= count
             if not last:
+                _hubs_seen(busy, seen, step, hop)
                 take_bits(front, found, count)
                 begin, end, ordered = 0, count, True
             continue
+        if skip:
+            for r in range(len(busy)):
+                if step[r] == hop - 1:
+                    unseen -= _cover(rows, r, left, seen, cover, front)
+                    covered = True
         if end - begin > dense and not ordered:
             _in_order(found, begin, end, front)
         if last:
             _mark(off, to, busy, rows, least, found, begin, end, seen)
             unseen = n - _count(seen)
         else:
-            begin, end = end, _expand(off, to, found, begin, end, seen, end)
+            begin, end = end, _expand(off, to, busy, least, skip, found, begin, end, seen, end)
             unseen -= end - begin
+            _hubs_seen(busy, seen, step, hop)
             ordered = False
-    return n - unseen
+    if not covered:
+        return n - unseen
+    for w in range(len(seen)):
+        seen[w] |= cover[w]
+        cover[w] = 0
+    return _count(seen)
 
 
 def _byte_bits() -> tuple[I64, I64]:

@@ -291,8 +291,9 @@ BUCKET: Final = 1 << 14
 
 
 class Busy(NamedTuple):
-    """The busiest payers of the main run (:func:`busy_of`) and their payees, a bitmap row
-    each."""
+    """The busiest payers of the main run (:func:`busy_of`) and the accounts each reaches
+    within 1, 2 … :data:`~fanzha.funds.kernels.COVER` steps, a bitmap row each
+    (``rows[depth - 1, payer]``)."""
 
     accounts: I64
     rows: U64
@@ -497,10 +498,10 @@ class Run:
         return self._payees
 
     def busy(self) -> Busy:
-        """The busiest payers and their payees as bitmap rows (:func:`busy_of` of
+        """The busiest payers and what they reach as bitmap rows (:func:`busy_of` of
         :meth:`payees`; main run only: made at the first call, for reachability)."""
         if self._busy is None:
-            self._busy = busy_of(*self.payees())
+            self._busy = busy_of(*self.payees(), self.payers())
         return self._busy
 
     def payers(self) -> Payers:
@@ -515,20 +516,32 @@ class Run:
         return self.payer, self.payee, self.ts, self.seq, self.fen, self.cash
 
 
-def busy_of(off: I64, to: I32) -> Busy:
+def busy_of(off: I64, to: I32, back: Payers) -> Busy:
     """The payers in the CSR ``off``/``to`` paying more than 1/:data:`~kernels.BUSY` of the
-    accounts (the :data:`~kernels.BUSY_ROWS` busiest at most), in account order, and their
-    payees as bitmap rows."""
+    accounts (the :data:`~kernels.BUSY_ROWS` busiest at most), in account order, and the
+    accounts each reaches within 1, 2 … :data:`~kernels.COVER` steps as bitmap rows: its
+    payees, then each depth searched with the rows of the depths before (``back``: the
+    payers, :func:`payers_of`)."""
     n = len(off) - 1
     count = off[1:] - off[:-1]
     busy = np.flatnonzero(count > n // kernels.BUSY)
     busy = np.sort(busy[np.argsort(-count[busy], kind="stable")[: kernels.BUSY_ROWS]])
-    rows = np.zeros((len(busy), (n + 63) // 64), np.uint64)
+    words = (n + 63) // 64
+    rows = np.zeros((kernels.COVER, len(busy), words), np.uint64)
     for r, u in enumerate(busy):
-        mask = np.zeros(64 * rows.shape[1], np.bool_)
+        mask = np.zeros(64 * words, np.bool_)
         mask[to[off[u] : off[u + 1]]] = True
-        rows[r] = np.packbits(mask, bitorder="little").view(np.uint64)
-    return Busy(busy.astype(np.int64), rows)
+        rows[0, r] = np.packbits(mask, bitorder="little").view(np.uint64)
+    accounts = busy.astype(np.int64)
+    if len(busy):
+        front, cover = np.zeros(words, np.uint64), np.zeros(words, np.uint64)
+        found, at = np.empty(n + 9, np.int64), np.empty(n + 9, np.int64)
+        for depth in range(2, kernels.COVER + 1):
+            for r, payer in enumerate(accounts.tolist()):
+                kernels.reach(off, to, accounts, rows[: depth - 1], *back, payer, depth, n // 64,
+                              kernels.BOTTOM_UP, rows[depth - 1, r], front, cover, found,
+                              at)  # fmt: skip
+    return Busy(accounts, rows)
 
 
 def payers_of(off: I64, to: I32) -> Payers:
@@ -1137,9 +1150,11 @@ class Ledger:
     _seen: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     _fresh: Bool = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     _mark: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32), repr=False)
-    # the compiled search's scratch (main run alone): reached bitmap, step mask, order reached
+    # the compiled search's scratch (main run alone): reached bitmap, step mask, what the
+    # busiest payers' rows cover, order reached
     _bits: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64), repr=False)
     _front: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64), repr=False)
+    _cover: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64), repr=False)
     _found: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     _at: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     _last_ts: I64 | None = field(default=None, repr=False)  # per account, made at the first append
@@ -1311,10 +1326,11 @@ class Ledger:
         if len(self._found) < n + 9:
             self._bits = np.zeros((n + 63) // 64, np.uint64)
             self._front = np.zeros((n + 63) // 64, np.uint64)
+            self._cover = np.zeros((n + 63) // 64, np.uint64)
             self._found, self._at = np.empty(n + 9, np.int64), np.empty(n + 9, np.int64)
         count = kernels.reach(off, to, busy.accounts, busy.rows, *back, account, hops, n // 64,
-                              kernels.BOTTOM_UP, self._bits, self._front, self._found,
-                              self._at)  # fmt: skip
+                              kernels.BOTTOM_UP, self._bits, self._front, self._cover,
+                              self._found, self._at)  # fmt: skip
         out = np.empty(count + 8, np.int64)
         kernels.take_bits(self._bits, out, count)
         return out[:count]

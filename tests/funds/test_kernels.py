@@ -206,6 +206,16 @@ def _csr(pairs: list[tuple[int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
     return off, np.array([b for _, b in ordered], np.int32)
 
 
+def _reached(pairs: list[tuple[int, int]], seed: int, hops: int) -> set[int]:
+    """The accounts reached from ``seed`` within ``hops`` steps, breadth first over sets."""
+    reached: set[int] = set()
+    frontier = {seed}
+    for _ in range(hops):
+        frontier = {b for a, b in set(pairs) if a in frontier} - reached
+        reached |= frontier
+    return reached
+
+
 def _graphs(n: int) -> st.SearchStrategy[list[tuple[int, int]]]:
     """Pairs over ``n`` accounts: a few (isolated accounts), or many (most accounts paid by
     three and more: the bottom-up step's rounds); self-loops and cycles among them."""
@@ -224,24 +234,21 @@ def test_reach_compiled_and_plain_are_breadth_first_search(
     n = 70
     off, to = _csr(pairs, n)
     wide = data.draw(st.sampled_from([0, kernels.BOTTOM_UP, len(to) + 1]))
-    reached: set[int] = set()
-    frontier = {seed}
-    for _ in range(hops):
-        frontier = {b for a, b in set(pairs) if a in frontier} - reached
-        reached |= frontier
-    busy, back = busy_of(off, to), payers_of(off, to)
-    for u, row in zip(busy.accounts, busy.rows, strict=True):  # n // BUSY: 0, any payer
-        assert set(np.flatnonzero(np.unpackbits(row.view(np.uint8), bitorder="little"))) == {
-            b for a, b in pairs if a == u
-        }
+    reached = _reached(pairs, seed, hops)
+    back = payers_of(off, to)
+    busy = busy_of(off, to, back)
+    for r, u in enumerate(busy.accounts):  # n // BUSY: 0, any payer
+        for depth, row in enumerate(busy.rows[:, r], start=1):
+            marked = np.unpackbits(row.view(np.uint8), bitorder="little")
+            assert set(np.flatnonzero(marked)) == _reached(pairs, int(u), depth)
     for form in (kernels.reach, plain(kernels.reach)):
-        seen, front = np.zeros(2, np.uint64), np.zeros(2, np.uint64)
+        seen, front, cover = (np.zeros(2, np.uint64) for _ in range(3))
         found, at = np.zeros(n + 9, I64), np.zeros(n + 9, I64)
         count = form(
             off, to, busy.accounts, busy.rows, *back, seed, hops, dense, wide, seen, front,
-            found, at,
+            cover, found, at,
         )  # fmt: skip
-        assert not front.any()
+        assert not front.any() and not cover.any()
         assert count == int(np.bitwise_count(seen).sum()) == len(reached)
         for take in (kernels.take_bits, plain(kernels.take_bits)):
             out = np.zeros(count + 8, I64)
