@@ -79,6 +79,29 @@ def kernel(fn: F) -> F:
     return cast(F, Kernel(fn))
 
 
+class Native(Kernel):
+    """A step that Python has no word for but the machine has an instruction for (counting a
+    word's trailing zeros): compiled, the Numba function ``make()`` returns; plain, ``fn``."""
+
+    def __init__(self, fn: Callable[..., Any], make: Callable[[], Callable[..., Any]]) -> None:
+        super().__init__(fn)
+        self._make = make
+
+    def compile(self) -> Callable[..., Any]:
+        """The Numba function (the plain one when compiling is off)."""
+        return self._make() if enabled() else self.py
+
+
+def native(make: Callable[[], Callable[..., Any]]) -> Callable[[F], F]:
+    """Mark ``fn`` as the plain form of the Numba function ``make()`` returns (called once,
+    at the first use: it may import Numba); kernels that call ``fn`` call that compiled."""
+
+    def mark(fn: F) -> F:
+        return cast(F, Native(fn, make))
+
+    return mark
+
+
 @kernel
 def _identity(value: int) -> int:
     """The value (the smallest kernel: loading it readies the compiler)."""
@@ -90,4 +113,4 @@ def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn.py if isinstance(fn, Kernel) else fn
 
 
-__all__ = ["Kernel", "enabled", "kernel", "plain", "preload"]
+__all__ = ["Kernel", "Native", "enabled", "kernel", "native", "plain", "preload"]

@@ -3,6 +3,8 @@ kernels; ``FANZHA_JIT=0`` runs the plain form."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 from fanzha import jit
 from fanzha.detect import kernels
-from fanzha.jit import Kernel, kernel, plain
+from fanzha.jit import Kernel, Native, kernel, native, plain
 
 I64 = np.int64
 
@@ -49,6 +51,43 @@ def test_jit_off_runs_plain_python(monkeypatch: pytest.MonkeyPatch) -> None:
     k = Kernel(plain(_total))
     assert k.compiled() is plain(_total)
     assert k(np.array([1, 2, 3], I64)) == 6
+
+
+def _doubled_compiled() -> Any:
+    import numba
+
+    @numba.njit
+    def doubled(x: int) -> int:
+        return 2 * x
+
+    return doubled
+
+
+@native(_doubled_compiled)
+def _doubled(x: int) -> int:
+    """Twice ``x``."""
+    return x + x
+
+
+@kernel
+def _doubled_total(values: np.ndarray) -> int:
+    """Twice the sum, a value at a time (through the native step)."""
+    out = 0
+    for v in values:
+        out += _doubled(v)
+    return out
+
+
+def test_native_is_the_numba_function_compiled_and_its_plain_form_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert isinstance(_doubled, Native)
+    assert type(_doubled.compiled()).__module__.startswith("numba")
+    assert _doubled_total(np.arange(4, dtype=I64)) == 12  # a kernel calls it compiled
+    assert plain(_doubled)(5) == _doubled(5) == 10
+    monkeypatch.setenv("FANZHA_JIT", "0")
+    off = Native(plain(_doubled), _doubled_compiled)
+    assert off.compiled() is plain(_doubled)
 
 
 def test_plain_of_a_function_is_itself() -> None:

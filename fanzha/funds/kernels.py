@@ -13,12 +13,12 @@ caller allocates them and, when one is too small, calls again with larger ones.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from fanzha.jit import kernel
+from fanzha.jit import kernel, native
 
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
@@ -512,19 +512,37 @@ def payers(off: I64, to: I32, order: I64, first: I32, second: I32, roff: I64, re
             more[v >> 6] |= one << np.uint64(v & 63)
 
 
+def _trailing_zeros_compiled() -> Any:
+    """The machine's count of trailing zeros (``tzcnt``), as a Numba function."""
+    import numba
+    from numba.cpython.unsafe import numbers
+
+    trailing_zeros: Any = numbers.trailing_zeros  # an intrinsic: its typing is Numba's
+
+    @numba.njit(cache=True, nogil=True)
+    def count(x: np.uint64) -> np.uint64:
+        return trailing_zeros(x)  # type: ignore[no-any-return]
+
+    return count
+
+
+@native(_trailing_zeros_compiled)
+def _trailing_zeros(x: np.uint64) -> int:
+    """How many zero bits ``x`` (not 0) ends with."""
+    value = int(x)
+    return (value & -value).bit_length() - 1
+
+
 @kernel
-def _positions(bits: np.uint64, base: int, out: I64, n: int) -> int:
+def _positions(bits: np.uint64, base: int, out: I64 | I32, n: int) -> int:
     """The positions (plus ``base``) of the set bits of one word appended to ``out`` from
-    ``n`` on, in increasing order; the new ``n``. A step per set bit: its position by
-    :data:`_DE_BRUIJN` on 32-bit halves (int64, no overflow)."""
-    low = np.uint64(0xFFFFFFFF)
-    for half in range(2):
-        x = np.int64((bits >> np.uint64(32 * half)) & low)
-        while x:
-            t = x & -x
-            out[n] = base + 32 * half + _DE_BRUIJN_POSITIONS[((t * _DE_BRUIJN) & 0xFFFFFFFF) >> 27]
-            n += 1
-            x ^= t
+    ``n`` on, in increasing order; the new ``n``. A step per set bit: the lowest one's
+    position by the machine's count of trailing zeros, then that bit cleared."""
+    one = np.uint64(1)
+    while bits:
+        out[n] = base + np.int64(_trailing_zeros(bits))
+        n += 1
+        bits &= bits - one
     return n
 
 
@@ -716,7 +734,7 @@ def _mark(
 @kernel
 def _in_order(found: I64, begin: int, end: int, front: U64) -> None:
     """Put the distinct accounts ``found[begin:end]`` in increasing order, through the bitmap
-    ``front`` (clear, left clear); ``found`` has room for 8 more after ``end``."""
+    ``front`` (clear, left clear)."""
     one = np.uint64(1)
     for i in range(begin, end):
         v = found[i]
@@ -808,65 +826,17 @@ def reach(
     return _count(seen)
 
 
-def _byte_bits() -> tuple[I64, I64]:
-    """For each byte, the positions of its set bits (then zeros, to 8) and how many."""
-    bits = (np.arange(256)[:, None] >> np.arange(8)) & 1
-    positions = np.zeros((256, 8), np.int64)
-    for byte in range(256):
-        where = np.flatnonzero(bits[byte])
-        positions[byte, : len(where)] = where
-    return positions, bits.sum(axis=1).astype(np.int64)
-
-
-_BYTE_POSITIONS, _BYTE_COUNTS = _byte_bits()
-#: a de Bruijn sequence of 32 bits (its 32 windows of 5 bits all differ): for ``t`` a power
-#: of two below 2 ** 32, the top 5 bits of ``t * _DE_BRUIJN`` (mod 2 ** 32) tell which
-_DE_BRUIJN: Final = 0x077CB531
-_DE_BRUIJN_POSITIONS = np.zeros(32, np.int64)  # which, by those 5 bits
-_DE_BRUIJN_POSITIONS[((1 << np.arange(32)) * _DE_BRUIJN & 0xFFFFFFFF) >> 27] = np.arange(32)
-
-
 @kernel
-def _bits_by_byte(seen: U64, out: I64) -> int:
-    """:func:`take_bits` a byte at a time, branch-free: its set bits' positions from a table,
-    all 8 written, ``n`` moved on past the real ones."""
-    n = 0
-    byte = np.uint64(255)
-    for w in range(len(seen)):
-        word = seen[w]
-        if word:
-            seen[w] = 0
-            for q in range(8):
-                b = np.int64((word >> np.uint64(8 * q)) & byte)
-                base = w * 64 + 8 * q
-                for k in range(8):
-                    out[n + k] = base + _BYTE_POSITIONS[b, k]
-                n += _BYTE_COUNTS[b]
-    return n
-
-
-@kernel
-def _bits_one_by_one(seen: U64, out: I64) -> int:
-    """:func:`take_bits` a set bit at a time (:func:`_positions` of each word)."""
+def take_bits(seen: U64, out: I64 | I32, count: int) -> None:
+    """The positions of the ``count`` set bits of ``seen`` into ``out`` in increasing order,
+    clearing them: a step per set bit (:func:`_positions` of each word;
+    faster than a table of each byte's bits, which writes eight a byte)."""
     n = 0
     for w in range(len(seen)):
         word = seen[w]
         if word:
             seen[w] = 0
             n = _positions(word, w * 64, out, n)
-    return n
-
-
-@kernel
-def take_bits(seen: U64, out: I64, count: int) -> None:
-    """The positions of the ``count`` set bits of ``seen`` into ``out`` (8 longer) in
-    increasing order, clearing them. Many (over 3 in 8): a byte at a time through a table;
-    fewer: a step per set bit, which costs less when most bytes hold one or two (a branch
-    per bit would be mispredicted as often as the bits are mixed)."""
-    if count > 24 * len(seen):
-        _bits_by_byte(seen, out)
-    else:
-        _bits_one_by_one(seen, out)
 
 
 # ------------------------------------------------------------------------------ the build

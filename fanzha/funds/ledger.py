@@ -1274,9 +1274,10 @@ class Ledger:
 
     # -------------------------------------------------------------- queries
 
-    def reachable(self, account: int, hops: int) -> I64:
+    def reachable(self, account: int, hops: int) -> I32:
         """Accounts reachable from ``account`` within ``hops`` transfers, ignoring time and
-        amount (``account`` itself only through a cycle), sorted. A ledger of one main run
+        amount (``account`` itself only through a cycle), sorted, as 32-bit account ids (an
+        account id is one: half the memory of a large answer). A ledger of one main run
         is searched compiled (:meth:`_reach_main`); with delta runs, breadth first over each
         run's payees (:meth:`Run.successors`), with a visited mask and scratch arrays kept
         between calls, so a small call costs what it reaches, not the number of accounts."""
@@ -1303,9 +1304,9 @@ class Ledger:
                     break
             dense = dense or sum(len(part) for part in found) > n // 8
             if dense:  # a scan of the mask is cheaper than a sort
-                return np.flatnonzero(self._seen)  # sorted already
+                return np.flatnonzero(self._seen).astype(np.int32)  # sorted already
             return (
-                np.sort(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
+                np.sort(np.concatenate(found)).astype(np.int32) if found else np.zeros(0, np.int32)
             )
         finally:
             if dense:
@@ -1314,7 +1315,7 @@ class Ledger:
                 for part in found:
                     self._seen[part] = False
 
-    def _reach_main(self, run: Run, account: int, hops: int) -> I64:
+    def _reach_main(self, run: Run, account: int, hops: int) -> I32:
         """:meth:`reachable` over the main run alone: one compiled breadth-first search
         (:func:`fanzha.funds.kernels.reach`) over its distinct payees, a step from a frontier
         that pays many accounts taken bottom up over their payers (:meth:`Run.payers`), the
@@ -1331,9 +1332,9 @@ class Ledger:
         count = kernels.reach(off, to, busy.accounts, busy.rows, *back, account, hops, n // 64,
                               kernels.BOTTOM_UP, self._bits, self._front, self._cover,
                               self._found, self._at)  # fmt: skip
-        out = np.empty(count + 8, np.int64)
+        out = np.empty(count, np.int32)  # account ids are 32-bit: half the fresh memory
         kernels.take_bits(self._bits, out, count)
-        return out[:count]
+        return out
 
     def _dense_step(self, step: I32 | I64, *, last: bool) -> I64:
         """Mark the accounts of a large step seen; the new ones, sorted (none for the last

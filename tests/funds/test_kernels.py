@@ -316,21 +316,26 @@ def _mixed_bits() -> st.SearchStrategy[set[int]]:
 @settings(max_examples=80, deadline=None)
 @given(_mixed_bits())
 def test_take_bits_lists_the_set_bits_in_order(positions: set[int]) -> None:
-    """Any mix of bits (a whole byte, none, the top bit), by byte and by bit, compiled and
-    plain, and ``take_bits``'s choice between them."""
+    """Any mix of bits (a whole byte, none, the top bit), compiled and plain, into 64- and
+    32-bit positions."""
     bits = np.zeros(5, np.uint64)
     for p in positions:
         bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
     want = sorted(positions)
-    for way in (kernels._bits_by_byte, kernels._bits_one_by_one):
-        for form in (way, plain(way)):
-            seen, out = bits.copy(), np.full(len(want) + 8, -1, I64)
-            assert form(seen, out) == len(want)
-            assert out[: len(want)].tolist() == want and not seen.any()
     for take in (kernels.take_bits, plain(kernels.take_bits)):
-        seen, out = bits.copy(), np.full(len(want) + 8, -1, I64)
-        take(seen, out, len(want))
-        assert out[: len(want)].tolist() == want and not seen.any()
+        for out in (np.full(len(want) + 8, -1, I64), np.full(len(want) + 8, -1, np.int32)):
+            seen = bits.copy()
+            take(seen, out, len(want))
+            assert out[: len(want)].tolist() == want and not seen.any()
+            assert (out[len(want) :] == -1).all()
+
+
+@given(st.integers(1, 2**64 - 1))
+def test_trailing_zeros_compiled_and_plain(x: int) -> None:
+    """The machine's count and Python's agree, the top bit and the lowest included."""
+    low = (x & -x).bit_length() - 1
+    word = np.uint64(x)
+    assert kernels._trailing_zeros(word) == plain(kernels._trailing_zeros)(word) == low
 
 
 Passes = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]
