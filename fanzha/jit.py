@@ -6,7 +6,9 @@ it on its first call (Numba itself is imported then, not before: it takes a seco
 commands never run a kernel) and keeps the machine code in ``__pycache__`` for the next
 process. ``FANZHA_JIT=0`` runs the plain Python instead — the same answers, slowly; the tests
 compare the two. A kernel may call another kernel: when it is compiled, the kernels it names
-are compiled first and it sees their compiled forms.
+are compiled first and it sees their compiled forms. A step that Python has no word for but
+the machine has an instruction for (a word's trailing zeros) is marked :func:`native`: its
+plain form is Python, its compiled form a Numba function that uses the instruction.
 
 Kernels take and return NumPy arrays and plain numbers only; they never allocate large
 arrays (the caller passes the outputs), so memory stays under the process's

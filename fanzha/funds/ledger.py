@@ -1332,9 +1332,9 @@ class Ledger:
         count = kernels.reach(off, to, busy.accounts, busy.rows, *back, account, hops, n // 64,
                               kernels.BOTTOM_UP, self._bits, self._front, self._cover,
                               self._found, self._at)  # fmt: skip
-        out = np.empty(count, np.int32)  # account ids are 32-bit: half the fresh memory
+        out = np.empty(count + 3, np.int32)  # account ids are 32-bit: half the fresh memory
         kernels.take_bits(self._bits, out, count)
-        return out
+        return out[:count]
 
     def _dense_step(self, step: I32 | I64, *, last: bool) -> I64:
         """Mark the accounts of a large step seen; the new ones, sorted (none for the last

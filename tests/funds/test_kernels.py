@@ -327,13 +327,13 @@ def test_take_bits_lists_the_set_bits_in_order(positions: set[int]) -> None:
             seen = bits.copy()
             take(seen, out, len(want))
             assert out[: len(want)].tolist() == want and not seen.any()
-            assert (out[len(want) :] == -1).all()
+            assert (out[len(want) + 3 :] == -1).all()  # 3 spare places at most written
 
 
-@given(st.integers(1, 2**64 - 1))
+@given(st.integers(0, 2**64 - 1))
 def test_trailing_zeros_compiled_and_plain(x: int) -> None:
-    """The machine's count and Python's agree, the top bit and the lowest included."""
-    low = (x & -x).bit_length() - 1
+    """The machine's count and Python's agree, the top bit, the lowest and none included."""
+    low = (x & -x).bit_length() - 1 if x else 64
     word = np.uint64(x)
     assert kernels._trailing_zeros(word) == plain(kernels._trailing_zeros)(word) == low
 
