@@ -460,6 +460,13 @@ def libr_runs(
 # have arrays of their own (``first``, ``second``), read in one pass in account order; the
 # others (``rest``, CSR offsets ``roff``) are read only for the accounts whose first two
 # missed, in rounds (a branch per payer would be mispredicted as often as it is taken).
+#
+# The busiest payers (the platforms) are also known by what they reach: rows of the accounts
+# each reaches within 1, 2 … COVER steps. A platform in a frontier with that many steps left
+# is not expanded at all: its row is the answer's part through it. On the bench ledger a big
+# seed's third step reaches a platform paying 231 k accounts, whose payees made the fourth
+# step's frontier 296 k accounts; covered by the platform's row of two steps, that frontier
+# is 12 k accounts.
 
 #: a step goes bottom up when its frontier pays more accounts (counting an account each
 #: time it is paid) than this many times the accounts not yet seen (:func:`reach`'s ``wide``)
