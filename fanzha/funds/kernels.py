@@ -692,17 +692,24 @@ def _expand(
 
 
 @kernel
-def _cover(rows: U64, r: int, within: int, seen: U64, cover: U64, front: U64) -> int:
-    """Busy payer ``r``'s accounts reached within ``within`` steps into ``cover``, its payees
-    into ``seen`` and out of ``front`` (nothing expands them: what they reach is covered);
-    how many of these were not seen."""
-    count = 0
-    for w in range(len(seen)):
-        x = rows[0, r, w]
-        cover[w] |= rows[within - 1, r, w]
-        count += _ones(x & ~seen[w])
-        seen[w] |= x
-        front[w] &= ~x
+def _cover(
+    rows: U64, step: I64, when: int, within: int, seen: U64, cover: U64, front: U64
+) -> int:  # fmt: skip
+    """The busiest payers first seen at step ``when`` (``step``: each one's), covered: the
+    accounts each reaches within ``within`` steps into ``cover``, its payees into ``seen``
+    and out of ``front`` (nothing expands them: what they reach is covered); how many of
+    these were not seen, -1 when no payer was covered."""
+    count = -1
+    for r in range(len(step)):
+        if step[r] != when:
+            continue
+        count = max(count, 0)
+        for w in range(len(seen)):
+            x = rows[0, r, w]
+            cover[w] |= rows[within - 1, r, w]
+            count += _ones(x & ~seen[w])
+            seen[w] |= x
+            front[w] &= ~x
     return count
 
 
@@ -799,10 +806,9 @@ def reach(
         if hop > 1 and _pays_many(off, busy, least, skip, found, begin, end, wide * unseen):
             _bottom_up(first, second, more, roff, rest, seen, front, found, at)
             if skip:  # after the step: a payee covered is not a payer of this step's
-                for r in range(len(busy)):
-                    if step[r] == hop - 1:
-                        unseen -= _cover(rows, r, left, seen, cover, front)
-                        covered = True
+                new = _cover(rows, step, hop - 1, left, seen, cover, front)
+                unseen -= max(new, 0)
+                covered |= new >= 0
             count = _merge(seen, front, last)
             unseen -= count
             if not last:
@@ -811,10 +817,9 @@ def reach(
                 begin, end, ordered = 0, count, True
             continue
         if skip:
-            for r in range(len(busy)):
-                if step[r] == hop - 1:
-                    unseen -= _cover(rows, r, left, seen, cover, front)
-                    covered = True
+            new = _cover(rows, step, hop - 1, left, seen, cover, front)
+            unseen -= max(new, 0)
+            covered |= new >= 0
         if end - begin > dense and not ordered:
             _in_order(found, begin, end, front)
         if last:
