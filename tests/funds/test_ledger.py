@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fanzha.funds import ledger as ledger_module
-from fanzha.funds.ledger import CashOutRule, Ledger, LedgerError
+from fanzha.funds.ledger import CashOutRule, Ledger, LedgerError, Lender
 
 from .builders import Row, S, table
 
@@ -272,6 +272,7 @@ def test_timestamps_of_any_unit_become_microseconds() -> None:
     st.integers(1, 4),
     st.booleans(),
 )
+@settings(deadline=None)  # the first example loads the compiled search
 def test_reachable_is_breadth_first_search(
     pairs: list[tuple[int, int]], split: int, seed: int, hops: int, padded: bool
 ) -> None:
@@ -297,6 +298,52 @@ def test_reachable_is_breadth_first_search(
     assert set(ledger.reachable(start, hops).tolist()) == set(
         ledger.reachable(start, hops).tolist()
     )  # the scratch mask was cleared
+
+
+def test_lender_lends_a_buffer_only_while_no_array_views_it() -> None:
+    lender = Lender(10)
+    first = lender.buffer(8)[:5]  # an answer: a view of the first buffer
+    lent = id(first.base)  # (not the buffer itself: a reference would hold it)
+    second = lender.buffer(8)
+    assert not np.shares_memory(first, second)  # held: the other buffer
+    held = second[:3][1:]  # a view of a view holds the buffer too
+    del second
+    fresh = lender.buffer(8)
+    assert not np.shares_memory(fresh, first) and not np.shares_memory(fresh, held)
+    del first
+    again = lender.buffer(8)
+    assert id(again) == lent  # dropped: lent again
+    assert not np.shares_memory(again, lender.buffer(1))  # ``again`` holds it now
+    assert not np.shares_memory(lender.buffer(11), again)  # too large for any buffer: fresh
+    assert lender.nbytes == 2 * 10 * 4
+
+
+def test_large_answers_held_by_the_caller_are_never_overwritten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every answer lent (``LEND_MIN`` 1), some held, some dropped: each held answer keeps
+    the accounts it had, and every answer equals one made afresh."""
+    monkeypatch.setattr(ledger_module, "LEND_MIN", 1)
+    rng = random.Random(7)
+    rows = [(f"A{rng.randrange(40)}", f"A{rng.randrange(40)}", i, 1) for i in range(300)]
+    ledger = Ledger.build(table(rows))
+    plain = Ledger.build(table(rows))
+    monkeypatch.setattr(ledger_module, "LEND_MAX_ACCOUNTS", -1)  # ``plain``: no buffers
+    n = ledger.accounts
+    expected = {(a, h): plain.reachable(a, h).tolist() for a in range(n) for h in (1, 2)}
+    monkeypatch.setattr(ledger_module, "LEND_MAX_ACCOUNTS", 1 << 24)
+    held: list[tuple[np.ndarray, list[int]]] = []
+    for k in range(200):
+        a, h = rng.randrange(n), rng.choice((1, 2))
+        got = ledger.reachable(a, h)
+        assert got.tolist() == expected[(a, h)]
+        if k % 3 == 0:
+            held.append((got, expected[(a, h)]))
+        if k % 7 == 0 and held:
+            held.pop(rng.randrange(len(held)))
+        for answer, accounts in held:
+            assert answer.tolist() == accounts
+    assert ledger._lender is not None and plain._lender is None
 
 
 def replayed(rows: list[Row], account: str, until: int) -> list[tuple[int, int]]:
