@@ -303,8 +303,8 @@ class LiveDetection:
                 persons = persons_table(self.app.store.sessions)
                 self.engine.use_registry(DetectRegistry(persons))
                 self._registry(persons)
-            if seq != self._intel_seq:  # a new base, in place (the frame cache starts over),
-                self.engine.intel.base = self.app.intel_index()  # then who was in touch
+            if seq != self._intel_seq:  # a new base, in place (verdicts looked up again),
+                self.engine.use_intel(self.app.intel_index())  # then who was in touch
                 now = int(self.app.clock.now().timestamp())
                 self._carry.add(self.engine.look_back_intel(old, now))
             self._stale, self._intel_seq = False, seq
@@ -493,7 +493,8 @@ class LiveLoop:
     def _run(self) -> None:
         warm_kernels()  # the first batch or trace should not wait for the compiled loops
         # The state loaded (and readied for small calls) before traffic.
-        _guarded("live start", lambda: self.detection.ready().prepare_live())
+        ahead = self.app.settings.live_residents_ahead
+        _guarded("live start", lambda: self.detection.ready().prepare_live(residents=ahead))
         settle_heap()
         settings = self.app.settings
         next_tick = time.monotonic()

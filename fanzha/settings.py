@@ -147,6 +147,15 @@ class Settings(BaseSettings):
             " arrived, or once the clock is this far past it (reordering across providers)."
         ),
     )
+    live_residents_ahead: bool = Field(
+        default=True,
+        description=(
+            "Live detection looks up every resident's phone numbers and accounts once at start"
+            " (and after a registry or intelligence change) instead of in the call that first"
+            " meets each: about a sixth less CPU per live call; costs ~4.5 s and ~650 MiB at a"
+            " million residents."
+        ),
+    )
     live_snapshot_s: float = Field(
         default=300.0,
         gt=0,

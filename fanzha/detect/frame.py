@@ -344,6 +344,11 @@ class PerValue:
                 col.data[new] = column
         return [col.take(ids, null) for col, null in zip(cols, nulls, strict=True)]
 
+    def forget(self, names: tuple[str, ...]) -> None:
+        """Drop attributes ``names`` of every value (computed again on their next use)."""
+        for name in names:
+            self._cols.pop(name, None)
+
     def _column(self, name: str) -> Column:
         col = self._cols.get(name)
         if col is None:
@@ -351,6 +356,8 @@ class PerValue:
         return col
 
 
+#: The attributes a value has from the intelligence base (its verdict, the indicator's number).
+_VERDICTS = ("verdict", "indicator")
 _UNSET = NONE  # an attribute not computed yet (no attribute takes this value)
 _COMPUTING = NONE + 1  # being computed (a value's later rows in the batch wait for it)
 
@@ -379,6 +386,7 @@ class FrameBuilder:
         self._screen_set = frozenset(screen_share_apps)
         self._base_intel = intel.base
         self._keys_of_rows = Column(np.int64, -1)  # a resident's subject key, by registry row
+        self.live = False  # residents' values are computed ahead (:meth:`prepare_residents`)
         self._reset_values()
 
     def use_registry(self, registry: Registry) -> None:
@@ -386,6 +394,64 @@ class FrameBuilder:
         self.registry = registry
         self._keys_of_rows = Column(np.int64, -1)
         self._reset_values()
+
+    def prepare_residents(self) -> None:
+        """Compute the attributes of every resident's phone number and account now, in one
+        large batch each, and again whenever the cache of them starts over (a new registry) or
+        their verdicts do (a new intelligence base): from now on the builder is a live worker's.
+
+        A live worker's small calls meet most values for the first time in a call of a few
+        hundred events, where each attribute costs a pass of its own over a few values (in the
+        demo's live stream 98 % of the phone numbers and accounts first met were residents';
+        their first sight was ~1.5 ms of a 7 ms call). The attributes are the ones a call would
+        compute, by the same functions: only the order in which frame keys are interned
+        differs, and no answer depends on a key's id.
+        """
+        self.live = True
+        if not self._check_base():
+            self._prepare_residents()
+
+    def _prepare_residents(self) -> None:
+        registry, phones, accounts = self.registry, self.phones, self.accounts
+        ids = phones.ids(registry.phones)
+        phones.get("row", ids, self._phone_row, -1)
+        phones.get("subject", ids, self._subject(phones, self._phone_row, "phone:"), -1)
+        phones.get("cp", ids, self._key("p:"), -1)
+        phones.get("flags", ids, self._phone_flags, 0)
+        self._intel(phones, "phones", ids)
+        ids = accounts.ids(registry.accounts)
+        accounts.get("row", ids, self._account_row, -1)
+        accounts.get("subject", ids, self._subject(accounts, self._account_row, "account:"), -1)
+        accounts.get("cp", ids, self._key("a:"), -1)
+        self._intel(accounts, "accounts", ids)
+
+    def take_base(self) -> None:
+        """Take the intelligence view's new base now rather than in the next build."""
+        self._check_base()
+
+    def _check_base(self) -> bool:
+        """Forget every value's verdict when the intelligence base changed (nothing else a
+        value has depends on it); True when it did (and a live builder's residents were
+        looked up again)."""
+        if self.intel.base is self._base_intel:
+            return False
+        self._base_intel = self.intel.base
+        for cache in self._caches():
+            cache.forget(_VERDICTS)
+        if self.live:
+            self._prepare_residents()
+        return True
+
+    def _caches(self) -> tuple[PerValue, ...]:
+        return (
+            self.phones,
+            self.accounts,
+            self.domains,
+            self.urls,
+            self.apps,
+            self.texts,
+            self.holders,
+        )
 
     def _reset_values(self) -> None:
         self.phones = PerValue()
@@ -395,6 +461,8 @@ class FrameBuilder:
         self.apps = PerValue()  # lower-case app ids
         self.texts = PerValue()
         self.holders = PerValue()  # ID numbers
+        if self.live:
+            self._prepare_residents()
 
     # ------------------------------------------------------------------ per type
 
@@ -414,9 +482,7 @@ class FrameBuilder:
         }.get(event_type)
         if make is None:
             return empty_frame()
-        if self.intel.base is not self._base_intel:  # a new base snapshot: verdicts change
-            self._base_intel = self.intel.base
-            self._reset_values()
+        self._check_base()
         return make(table)
 
     def _base(self, ts: I64, kind: K, at: I64 | None, rows: I64, subject: I64) -> dict[str, I64]:
@@ -543,7 +609,7 @@ class FrameBuilder:
         def base(values: Values, _: I64) -> tuple[I64, I64]:
             return intel.lookup(kind, values.arrow)
 
-        verdict, idx = cache.get_all(("verdict", "indicator"), ids, base, (-1, -1))
+        verdict, idx = cache.get_all(_VERDICTS, ids, base, (-1, -1))
         return verdict, idx
 
     # ------------------------------------------------------------------ event types

@@ -42,6 +42,16 @@ class Registry:
         self._account_hashes = _Hashed(self._accounts)
         self._id_offsets, self._id_data = _string_buffers(self.id_number)
 
+    @property
+    def phones(self) -> pa.Array:
+        """Every resident's phone numbers (one row per number)."""
+        return self._phones
+
+    @property
+    def accounts(self) -> pa.Array:
+        """Every resident's accounts (one row per account)."""
+        return self._accounts
+
     def by_phone(self, phones: StringInput) -> I64:
         """The resident row of each phone (-1 when not a resident's number)."""
         return _lookup(self._phone_set, self._phone_hashes, self._phone_owner, phones)

@@ -205,12 +205,15 @@ def test_restore_keeps_live_warnings_and_their_own_hits() -> None:
             shared.at = 0  # type: ignore[misc]
 
 
-def test_prepare_live_changes_no_warning() -> None:
-    """Readying an engine for small calls (its key dict caught up) changes no answer."""
+@pytest.mark.parametrize("residents", [True, False])
+def test_prepare_live_changes_no_warning(residents: bool) -> None:
+    """Readying an engine for small calls (residents met ahead, its key dict caught up)
+    changes no answer."""
     cut = len(BATCHES) // 2
     full = feed(make_engine(W), BATCHES)
     engine = feed(make_engine(W), BATCHES[:cut])
-    engine.prepare_live()
+    engine.prepare_live(residents=residents)
+    assert engine.builder.live is residents
     keys = engine.builder.keys
     assert keys._in_dict == len(keys)  # every key in the dict (``find`` would catch it up)
     feed(engine, BATCHES[cut:])

@@ -9,10 +9,21 @@ import pyarrow.compute as pc
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from fanzha.detect.frame import FrameBuilder, PerValue, Values, phone_flag, phone_flags
+from fanzha.detect.frame import (
+    COLUMNS,
+    FrameBuilder,
+    PerValue,
+    Values,
+    phone_flag,
+    phone_flags,
+)
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.kernels import SMALL
 from fanzha.detect.registry import Registry
+from fanzha.intel.index import IntelIndex
+from fanzha.intel.model import IndicatorKind
+
+from .factories import flagged
 
 I64 = np.int64
 batches_st = st.lists(
@@ -143,3 +154,140 @@ def test_a_residents_numbers_and_accounts_share_one_subject_key(
     assert builder.build("transfer", transfer).subject.tolist() == [
         builder.keys.find("110101199001011234")
     ]
+
+
+# ---------------------------------------------------------------------- residents met ahead
+
+PERSONS = pa.table(
+    {
+        "id_number": ["110101199001011234", "110101199002022345"],
+        "phones": [["+8613800000001", "+8613800000002"], ["+8613800000003"]],
+        "accounts": [["6222000011112222"], ["6222000033334444", "6222000055556666"]],
+    }
+)
+FLAGGED = "+8613800000003"  # a resident's number an indicator blocks
+PHONES = [*RESIDENT_PHONES, FLAGGED, "+8617000000009", "95588", "+442071234567"]
+ACCOUNTS = ["6222000011112222", "6222000033334444", "6222000055556666", "6222999900001111"]
+KEYED = ("subject", "cp", "cp2")  # columns of interned keys: compared as strings
+
+
+def _base(*phones: str) -> IntelIndex:
+    return IntelIndex.build([flagged(IndicatorKind.PHONE, p) for p in phones])
+
+
+def _rows(builder: FrameBuilder, table: str, events: pa.Table) -> list[tuple[object, ...]]:
+    """A frame's rows, keys as strings (key ids depend on the order keys were met)."""
+    frame = builder.build(table, events)
+    names = [c for c in COLUMNS if c not in KEYED]
+    columns = [getattr(frame, c).tolist() for c in names]
+    keys = [
+        [builder.keys.value(k) if k >= 0 else None for k in getattr(frame, c).tolist()]
+        for c in KEYED
+    ]
+    return list(zip(*columns, *keys, frame.event_id.to_pylist(), strict=True))
+
+
+def _transfers(pairs: list[tuple[str, str]]) -> pa.Table:
+    n = len(pairs)
+    return pa.table(
+        {
+            "event_id": [f"t{i}" for i in range(n)],
+            "ts": pa.array(
+                [1_700_000_000_000_000 + i for i in range(n)], pa.timestamp("us", "UTC")
+            ),
+            "payer_account": [a for a, _ in pairs],
+            "payee_account": [b for _, b in pairs],
+            "amount_fen": [100 * (i + 1) for i in range(n)],
+        }
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(PHONES), st.sampled_from(PHONES)), max_size=12),
+    st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS)), max_size=12),
+)
+def test_residents_met_ahead_change_no_frame_row(
+    calls: list[tuple[str, str]], transfers: list[tuple[str, str]]
+) -> None:
+    """A builder that met every resident's numbers and accounts ahead builds the rows one
+    that meets them in the batches builds (residents, outsiders, a flagged resident)."""
+    plain = FrameBuilder(Registry(PERSONS), IntelView(_base(FLAGGED)))
+    ahead = FrameBuilder(Registry(PERSONS), IntelView(_base(FLAGGED)))
+    ahead.prepare_residents()
+    call_table = _calls([b for _, b in calls]).set_column(
+        3, "caller", pa.array([a for a, _ in calls], pa.string())
+    )
+    for kind, table in (("call", call_table), ("transfer", _transfers(transfers))):
+        if table.num_rows:
+            assert _rows(ahead, kind, table) == _rows(plain, kind, table)
+
+
+def _never(values: Values, _: np.ndarray) -> np.ndarray:
+    raise AssertionError(f"computed again: {values.py}")
+
+
+def _ready(builder: FrameBuilder, persons: pa.Table) -> None:
+    """Every attribute of the residents' numbers and accounts is there without a look-up."""
+    phones = builder.phones
+    ids = phones.ids(pc.list_flatten(persons.column("phones")))
+    for name, null in (("row", -1), ("subject", -1), ("cp", -1), ("flags", 0)):
+        phones.get(name, ids, _never, null)
+    phones.get_all(("verdict", "indicator"), ids, _never, (-1, -1))
+    accounts = builder.accounts
+    ids = accounts.ids(pc.list_flatten(persons.column("accounts")))
+    for name in ("row", "subject", "cp"):
+        accounts.get(name, ids, _never, -1)
+    accounts.get_all(("verdict", "indicator"), ids, _never, (-1, -1))
+
+
+def test_residents_met_ahead_are_not_looked_up_again() -> None:
+    builder = FrameBuilder(Registry(PERSONS), IntelView())
+    builder.prepare_residents()
+    _ready(builder, PERSONS)
+    residents = builder.phones.ids(pa.array([*RESIDENT_PHONES, FLAGGED]))
+    assert builder.phones.get("row", residents, _never, -1).tolist() == [0, 0, 1]
+
+
+def test_a_live_builder_meets_a_new_registrys_residents_ahead() -> None:
+    builder = FrameBuilder(Registry(PERSONS), IntelView())
+    builder.prepare_residents()
+    more = pa.concat_tables(
+        [
+            PERSONS,
+            pa.table(
+                {
+                    "id_number": ["110101199003033456"],
+                    "phones": [["+8617000000009"]],
+                    "accounts": [["6222999900001111"]],
+                }
+            ),
+        ]
+    )
+    builder.use_registry(Registry(more))
+    _ready(builder, more)
+    assert builder.build("call", _calls(["+8617000000009"])).person.tolist() == [2]
+
+
+def test_a_new_base_changes_the_verdicts_and_nothing_else() -> None:
+    """A new intelligence base: each value's verdict is looked up again (at once for a live
+    builder's residents), its keys and rows are kept."""
+    for live in (False, True):
+        view = IntelView(_base())
+        builder = FrameBuilder(Registry(PERSONS), view)
+        if live:
+            builder.prepare_residents()
+        table = _calls(["+8613800000001", "+8617000000009"]).set_column(
+            3, "caller", pa.array([FLAGGED, "+8613800000002"])
+        )
+        before = builder.build("call", table)
+        assert before.intel.tolist() == [-1, -1]
+        view.base = _base(FLAGGED)
+        builder.take_base()
+        if live:
+            _ready(builder, PERSONS)
+        after = builder.build("call", table)
+        assert after.intel.tolist() == [2, -1]  # the caller's: the fraud verdict's rank
+        assert after.subject.tolist() == before.subject.tolist()  # the same key ids
+        assert after.cp.tolist() == before.cp.tolist()
+        assert after.person.tolist() == before.person.tolist() == [0, 0]

@@ -3,7 +3,11 @@ who was in touch with what it now blocks gets a signal at once, through the cont
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
+
 from fanzha.detect.engine import RETRO_INTEL, Engine, EngineConfig
+from fanzha.detect.frame import Values
 from fanzha.intel.index import IntelIndex
 from fanzha.intel.model import Indicator, IndicatorKind, Verdict
 
@@ -18,6 +22,7 @@ from .factories import (
     intel_of,
     make_engine,
     run,
+    sorted_warnings,
 )
 
 W = World()
@@ -119,3 +124,36 @@ def test_relook_leaves_rows_without_intelligence_alone() -> None:
     engine.relook_pending()
     assert len(engine.pending) == before > 0
     assert engine.pending.intel.tolist() == [-1] * before  # an account opening is no contact
+
+
+def test_a_live_engine_takes_a_new_base_at_once() -> None:
+    """Through :meth:`Engine.use_intel` a live engine (residents met ahead) looks its
+    residents' verdicts up again before its next call; later contacts meet the new verdicts
+    as an engine that takes the base in its next call does."""
+    later = Timeline(W)
+    later.call(day(2), W.ann.phone, W.cai.phone, 120)  # a resident the base now blocks
+    later.transfer(day(2) + 1, W.cai.account, W.bob.account, 9_000)
+    base = flagged(IndicatorKind.PHONE, W.ann.phone), flagged(IndicatorKind.ACCOUNT, W.bob.account)
+    engines = []
+    for ahead in (False, True):
+        engine = run(quiet_contacts())
+        if ahead:
+            engine.prepare_live()
+            engine.use_intel(IntelIndex.build(list(base)))
+            assert engine.builder.phones.get_all(
+                ("verdict", "indicator"),
+                engine.builder.phones.ids(pa.array([W.ann.phone])),
+                _never,
+                (-1, -1),
+            )[0].tolist() == [Verdict.FRAUD.rank]
+        else:
+            new_base(engine, *base)
+        engine.process(later.tables(), at(day(3)))
+        engines.append(engine)
+    lazy, live = engines
+    assert hits(live, W.cai) and hits(live, W.cai) == hits(lazy, W.cai)
+    assert sorted_warnings(live) == sorted_warnings(lazy)
+
+
+def _never(values: Values, _: np.ndarray) -> np.ndarray:
+    raise AssertionError(f"looked up again in a call: {values.py}")
