@@ -233,6 +233,16 @@ class Engine:
         if residents:
             self.builder.prepare_residents()
         self.builder.keys.sync()
+        self.reserve()
+
+    def reserve(self) -> None:
+        """Room now, in the state keyed by frame key, for every key interned so far (the
+        residents met ahead are many): a column doubling in a live call would cost ms."""
+        keys = len(self.builder.keys)
+        self.counterparties.reserve(keys)
+        for part in self.parts:
+            part.subjects.reserve(keys)
+        self._known_cps.ensure(keys)
 
     def use_intel(self, base: IntelIndex) -> None:
         """Take a new intelligence base: the verdicts of values met so far are forgotten now

@@ -15,7 +15,7 @@ notwithstanding (see ``fanzha.detect.kernels``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -38,6 +38,16 @@ _CONTACT_KINDS = (K.CALL, K.SMS, K.VISIT, K.INSTALL, K.PAY)
 LONG_CALL_S = 300
 
 
+def reserve_columns(state: object, keys: int) -> None:
+    """Grow every :class:`Column` of a state dataclass to hold ids below ``keys`` now: a
+    column that doubles in a live call costs milliseconds, mostly the page faults of its new
+    memory (3 ms for 200,000 ids on the demo's machine)."""
+    for f in fields(state):  # type: ignore[arg-type]
+        column = getattr(state, f.name)
+        if isinstance(column, Column):
+            column.ensure(keys)
+
+
 def _is(kind: I64, *kinds: K) -> np.ndarray:
     return members(kind, kinds)
 
@@ -52,6 +62,10 @@ class CounterpartyState:
     payers: Column = field(default_factory=lambda: Column(np.int64, 0))
     pairs: KeySeen = field(default_factory=KeySeen)
     payer_pairs: KeySeen = field(default_factory=KeySeen)
+
+    def reserve(self, keys: int) -> None:
+        """Room for counterparty ids below ``keys`` now (see :func:`reserve_columns`)."""
+        reserve_columns(self, keys)
 
     def update(self, f: Frame) -> None:
         """Fill the counterparty features of ``f`` (sorted by ``at``) and advance the state."""
@@ -156,6 +170,10 @@ class SubjectState:
     up_run: Column = field(default_factory=lambda: Column(np.int64, 0))
     recv_at: Column = field(default_factory=lambda: Column(np.int64, NONE))
     exposed: Column = field(default_factory=lambda: Column(np.int64, NONE))
+
+    def reserve(self, keys: int) -> None:
+        """Room for subject ids below ``keys`` now (see :func:`reserve_columns`)."""
+        reserve_columns(self, keys)
 
     def update(self, f: Frame) -> None:
         """Fill the subject features of ``f`` (all but ``exposed_at``) and advance the state."""

@@ -25,6 +25,7 @@ from fanzha.detect.engine import (
 )
 from fanzha.detect.frame import COLUMNS, Frame, K
 from fanzha.detect.intel_view import IntelView
+from fanzha.detect.kernels import Column
 from fanzha.detect.rules import BY_ID, RULES, Target
 
 from .factories import (
@@ -212,12 +213,33 @@ def test_prepare_live_changes_no_warning(residents: bool) -> None:
     cut = len(BATCHES) // 2
     full = feed(make_engine(W), BATCHES)
     engine = feed(make_engine(W), BATCHES[:cut])
+    # Keys of numbers never met (more than the state has room for): ids change no answer.
+    engine.builder.keys.intern_list([f"phone:+86170{i:08d}" for i in range(3 * _room(engine))])
     engine.prepare_live(residents=residents)
     assert engine.builder.live is residents
+    assert _room(engine) >= len(engine.builder.keys)
     keys = engine.builder.keys
     assert keys._in_dict == len(keys)  # every key in the dict (``find`` would catch it up)
     feed(engine, BATCHES[cut:])
     assert sorted_warnings(engine) == sorted_warnings(full)
+
+
+def _room(engine: Engine) -> int:
+    """The fewest ids any column of the state keyed by frame key has room for."""
+    states: list[Any] = [engine.counterparties, *(p.subjects for p in engine.parts)]
+    columns = [getattr(s, f.name) for s in states for f in dataclasses.fields(s)]
+    return min(c.data.size for c in [*columns, engine._known_cps] if isinstance(c, Column))
+
+
+def test_reserve_makes_room_for_every_key_met() -> None:
+    """A live engine's state has room for every key met before its calls (none doubles in
+    a call: milliseconds of fresh memory)."""
+    engine = make_engine(W, config=EngineConfig(partitions=2))
+    keys = engine.builder.keys
+    keys.intern_list([f"phone:+86170{i:08d}" for i in range(3 * _room(engine))])
+    assert _room(engine) < len(keys)
+    engine.reserve()
+    assert _room(engine) >= len(keys)
 
 
 def test_restore_takes_the_snapshots_config_by_default() -> None:
