@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanzha.intel.keyset import KeySet, Strings, as_string_array, hash_strings
+from fanzha.intel.keyset import KeySet, Strings, as_string_array, hash_span, hash_strings
 from fanzha.jit import kernel
 
 I64 = npt.NDArray[np.int64]
@@ -27,6 +27,7 @@ Offsets = npt.NDArray[np.signedinteger[Any]]  # an Arrow array's offsets: int32 
 NEVER = np.iinfo(np.int64).max  # "no time yet" for first-seen columns
 NONE = np.iinfo(np.int64).min  # "no time yet" for last-seen columns
 _FREE: Final = np.iinfo(np.int64).min  # an empty slot of an IntMap
+_FREE_BITS: Final = np.uint64(1 << 63)  # the same, as the uint64 a hash is
 _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
 _GOLDEN_SIGNED: Final = np.int64(0x9E3779B97F4A7C15 - (1 << 64))  # the same bits, as int64
 _ARANGE = np.arange(0, dtype=np.int64)
@@ -51,6 +52,10 @@ DICT_LAG: Final = 1024
 LIVE_PLAIN: Final = 256
 #: The fixed cost of one call of the hashed path, in values.
 HASHED_FIXED: Final = 64
+#: Batches of at most this many rows, when no value is new, are looked up in one compiled call
+#: (:meth:`Interner._held`: ~10 µs for a few values against ~50–85 for the general pass; the
+#: two cost the same at ~400 values, where that pass's head words save a memory miss a row).
+HELD_MAX: Final = 128
 #: Batches of at most this many rows are hashed row by row, never dictionary-encoded first
 #: (encoding costs more than the hashed path saves on a few thousand rows).
 ENCODE_MIN: Final = 8192
@@ -279,6 +284,52 @@ def _head_words(data: U8, offsets: Offsets, out: U64) -> None:
             high |= np.uint64(data[a + k]) << np.uint64(8 * (k - 8))
         out[2 * i] = low
         out[2 * i + 1] = high
+
+
+@kernel
+def _find_rows(
+    data: U8,
+    offsets: Offsets,
+    table: U64,
+    ids: I64,
+    mask: np.uint64,
+    shift: np.uint64,
+    store: U8,
+    stored_at: I64,
+    hashes: U64,
+    out: I64,
+) -> bool:
+    """The id of each string ``data[offsets[i]:offsets[i + 1]]`` in ``out``, when every one
+    is held already (True; False as soon as one is not): hashed (:func:`hash_span`), found in
+    the table (hash → id; ``table`` its keys as ``uint64``) and checked against the bytes
+    held (``store[stored_at[j]:stored_at[j + 1]]``); ``hashes`` is scratch.
+
+    Three loops, as :func:`_intern_rows` has: the hashes, the probes, the checks; the misses
+    of one row's probe or check overlap the next row's."""
+    rows = offsets.size - 1
+    for i in range(rows):
+        hashes[i] = hash_span(data, offsets[i], offsets[i + 1])
+    for i in range(rows):
+        h = hashes[i]
+        s = (h * _GOLDEN) >> shift
+        j = -1
+        while table[s] != _FREE_BITS:
+            if table[s] == h:
+                j = ids[s]
+                break
+            s = (s + np.uint64(1)) & mask
+        if j < 0:
+            return False
+        out[i] = j
+    for i in range(rows):
+        a, j = offsets[i], out[i]
+        c = stored_at[j]
+        if stored_at[j + 1] - c != offsets[i + 1] - a:
+            return False
+        for k in range(offsets[i + 1] - a):
+            if data[a + k] != store[c + k]:
+                return False
+    return True
 
 
 @kernel
@@ -769,6 +820,10 @@ class Interner:
     def _intern_hashed(self, array: pa.Array) -> I64:
         """Ids through the hash map, row by row in one compiled pass (new values stored as
         they come); from a row whose hash another string holds on, through the dict."""
+        if len(array) <= HELD_MAX and self._hasher is hash_strings and not array.null_count:
+            held = self._held(array)
+            if held is not None:
+                return held
         n = len(array)
         strings = Strings.of(array)
         hashes = np.ascontiguousarray(self._hasher(array)).view(np.int64)
@@ -804,6 +859,28 @@ class Interner:
         if rest < n:  # a 64-bit collision (or a test's weak hash): the dict decides
             out[rest:] = self._intern_py(array.slice(rest).to_pylist())
         return out
+
+    def _held(self, array: pa.Array) -> I64 | None:
+        """The ids of values all held already, in one compiled call (a live call's few
+        values are nearly always held, and the general pass takes ~15 steps before its
+        loop); None when one is not."""
+        strings = Strings.of(array)
+        out = np.empty(len(array), np.int64)
+        m = self._by_hash
+        with np.errstate(over="ignore"):  # the plain form (FANZHA_JIT=0) wraps as NumPy does
+            held = _find_rows(
+                strings.data,
+                strings.offsets,
+                m._keys.view(np.uint64),
+                m._values,
+                np.uint64(m._mask),
+                m._shift,
+                self._data,
+                self._offsets,
+                np.empty(len(array), np.uint64),
+                out,
+            )
+        return out if held else None
 
     def _room_for(self, values: int, size: int) -> None:
         """Room in the store for ``values`` more values of ``size`` bytes in all."""
@@ -910,7 +987,9 @@ def warm() -> None:
     col.sum_so_far(keys, keys)
     m.count(keys)
     for kind in (pa.string(), pa.large_string()):  # int32 and int64 offsets
-        Interner(plain=0).intern(pa.array(["a", "b", "a", None], kind))
+        interner = Interner(plain=0)
+        interner.intern(pa.array(["a", "b", "a", None], kind))
+        interner.intern(pa.array(["b", "a"], kind))  # all held: the one-pass look-up
         KeySet.build(pa.array(["a", "b"], kind)).lookup(pa.array(["a", "c"] * 16, kind))
 
 

@@ -317,6 +317,22 @@ def _hash_rows(data: Bytes, starts: Ints, ends: Ints, out: U64) -> None:
         out[i] = min(h, _MAX_HASH)
 
 
+@kernel
+def hash_span(data: Bytes, a: int, b: int) -> np.uint64:
+    """The hash of the span ``data[a:b]``, as :func:`_hash_rows` computes each row (its loop
+    body, for kernels that hash one string at a time; a test keeps the two in step)."""
+    h = np.uint64(0)
+    for k in range(b - 1, a - 1, -1):
+        h = h * _B64 + np.uint64(data[k])
+    h ^= np.uint64(b - a) * _LEN_MIX
+    h ^= h >> _S30
+    h *= _SM1
+    h ^= h >> _S27
+    h *= _SM2
+    h ^= h >> _S31
+    return min(h, _MAX_HASH)
+
+
 def hash_strings(values: StringInput) -> U64:
     """The hash of each string as :class:`KeySet` computes it (a null hashes as "")."""
     strings = Strings.of(values)

@@ -24,7 +24,7 @@ from fanzha.detect.kernels import (
     stable_order,
     take_strings,
 )
-from fanzha.intel.keyset import Strings, hash_strings
+from fanzha.intel.keyset import Strings, hash_span, hash_strings
 from fanzha.jit import plain
 
 I64 = np.int64
@@ -501,3 +501,66 @@ def test_keyseen_first_at_with_late_rows(
         first.setdefault(key, time)
     got = seen.first_at(np.array(late, I64), np.full(len(late), -1, I64)).tolist()
     assert got == [min(first.get(k, NEVER), -1) for k in late]
+
+
+@SETTINGS
+@given(st.lists(st.text(max_size=24), max_size=20))
+def test_hash_span_is_the_hash_of_each_string(values: list[str]) -> None:
+    """One string's hash (for kernels that hash one at a time), compiled and plain, is the
+    hash :func:`hash_strings` gives it."""
+    strings = Strings.of(pa.array(values, pa.string()))
+    expected = hash_strings(pa.array(values, pa.string())).tolist()
+    for form in (hash_span, plain(hash_span)):
+        with np.errstate(over="ignore"):
+            got = [
+                int(form(strings.data, strings.offsets[i], strings.offsets[i + 1]))
+                for i in range(len(values))
+            ]
+        assert got == expected
+
+
+@SETTINGS
+@given(
+    st.lists(st.text(max_size=20), min_size=1, max_size=40),
+    st.data(),
+    st.booleans(),
+)
+def test_held_values_are_found_in_one_pass(
+    values: list[str], data: st.DataObject, compiled: bool
+) -> None:
+    """Values all interned already: their ids in one call (compiled or plain); None as soon
+    as one is new, and then the general pass hands it the next id."""
+    interner = Interner(plain=0)
+    interner.intern(pa.array(values, pa.string()))
+    asked = data.draw(st.lists(st.sampled_from(values), max_size=30))
+    saved = kernels._find_rows
+    if not compiled:
+        kernels._find_rows = plain(saved)
+    try:
+        held = interner._held(pa.array(asked, pa.string()))
+        assert held is not None and held.tolist() == [interner.find(v) for v in asked]
+        fresh = [*asked, "\x00new"]
+        assert interner._held(pa.array(fresh, pa.string())) is None
+    finally:
+        kernels._find_rows = saved
+    n = len(interner)
+    assert interner.intern(pa.array(fresh, pa.string())).tolist()[-1] == n
+
+
+def test_held_values_are_checked_against_their_bytes() -> None:
+    """A hash found in the table is not taken on trust: when it leads to another string (as
+    a 64-bit collision would), the one-pass look-up gives up and the general pass decides."""
+    interner = Interner(plain=0)
+    interner.intern(pa.array(["13800000001", "13800000002"], pa.string()))
+    m = interner._by_hash
+    slot = m.positions(hash_strings(pa.array(["13800000001"])).view(np.int64))
+    m._values[slot] = 1  # the first value's hash now leads to the second's bytes
+    for form in (kernels._find_rows, plain(kernels._find_rows)):
+        kernels_saved = kernels._find_rows
+        kernels._find_rows = form
+        try:
+            assert interner._held(pa.array(["13800000001"], pa.string())) is None
+            other = interner._held(pa.array(["13800000002"], pa.string()))
+            assert other is not None and other.tolist() == [1]
+        finally:
+            kernels._find_rows = kernels_saved
