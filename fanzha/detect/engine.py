@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fanzha.detect.features import CounterpartyState, SubjectState
 from fanzha.detect.frame import COLUMNS, F_RESIDENT, Frame, FrameBuilder, K, concat, empty_frame
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, NONE, Column, IntMap, KeySeen, members
+from fanzha.detect.kernels import I64, NONE, Column, IntMap, KeySeen, members, utf8_at
 from fanzha.detect.registry import Registry
 from fanzha.detect.retro import Chunk, Contact, ContactIndex
 from fanzha.detect.rules import RULES, Rule, Target
@@ -407,7 +407,7 @@ class Engine:
         every = np.concatenate([rows for _, rows in mine])
         # The hit rows' columns as Python values at once (a NumPy scalar read per field per
         # signal costs more than the signal).
-        ids = f.event_id.take(pa.array(every, pa.int64())).to_pylist()
+        ids = utf8_at(f.event_id, every)
         at, subject, cp, text = (c[every].tolist() for c in (f.at, f.subject, f.cp, f.text))
         idx, idx2 = f.intel_idx[every].tolist(), f.intel2_idx[every].tolist()
         seq = f.features["seq"][every].tolist()

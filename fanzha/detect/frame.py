@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanzha.detect.intel_view import IntelView
-from fanzha.detect.kernels import I64, NONE, SMALL, Column, Interner
+from fanzha.detect.kernels import I64, NONE, SMALL, Column, Interner, take_utf8
 from fanzha.detect.registry import Registry
 from fanzha.detect.text import SmsText, classify_texts
 
@@ -119,7 +119,7 @@ class Frame:
     def take(self, idx: I64) -> Frame:
         """The rows at ``idx`` (features included)."""
         cols = {name: getattr(self, name)[idx] for name in COLUMNS}
-        out = Frame.of(cols, self.event_id.take(pa.array(idx, pa.int64())))
+        out = Frame.of(cols, take_utf8(self.event_id, idx))
         out.features = {k: v[idx] for k, v in self.features.items()}
         return out
 
@@ -710,7 +710,7 @@ class FrameBuilder:
         recv["flags"] = np.zeros(inn.size, np.int64)
         recv["amount"] = amount[inn]
         recv["intel"], recv["intel_idx"] = self._intel(accounts, "accounts", payer[inn])
-        return concat([out, Frame.of(recv, event_id.take(pa.array(inn)))])
+        return concat([out, Frame.of(recv, take_utf8(event_id, inn))])
 
     # ------------------------------------------------------------------ rare event types
 

@@ -968,6 +968,74 @@ class Interner:
         )
 
 
+@kernel
+def _span_offsets(offsets: Offsets, idx: I64, out: Offsets, limit: int) -> int:
+    """The offsets of the spans ``idx`` picks (``out[0]`` = 0), from ``offsets`` (n + 1);
+    their total length, -1 when an index is out of range, -2 when the total passes
+    ``limit``."""
+    n = offsets.size - 1
+    total = 0
+    out[0] = 0
+    for i in range(idx.size):
+        j = idx[i]
+        if j < 0 or j >= n:
+            return -1
+        total += offsets[j + 1] - offsets[j]
+        if total > limit:
+            return -2
+        out[i + 1] = total
+    return total
+
+
+@kernel
+def _gather_spans(data: U8, offsets: Offsets, idx: I64, at: Offsets, out: U8) -> None:
+    """The bytes of the spans ``idx`` picks, one after the other, at ``at`` (from
+    :func:`_span_offsets`)."""
+    for i in range(idx.size):
+        a = offsets[idx[i]]
+        o = at[i]
+        out[o : at[i + 1]] = data[a : a + at[i + 1] - o]
+
+
+_UTF8_LIMIT: Final = {False: (1 << 31) - 1, True: (1 << 62)}
+
+
+def take_utf8(array: pa.Array, idx: I64) -> pa.Array:
+    """``array.take(idx)`` for a ``string`` or ``large_string`` array without nulls, in two
+    compiled passes (an Arrow take costs tens of microseconds in a live call, whatever its
+    size; event ids are taken several times a call); any other array through Arrow.
+    ``IndexError`` for an index out of range, as Arrow raises."""
+    idx = np.ascontiguousarray(idx, np.int64)
+    large = pa.types.is_large_string(array.type)
+    if array.null_count or not (large or pa.types.is_string(array.type)):
+        return array.take(pa.array(idx, pa.int64()))
+    strings = Strings.of(array)
+    at: Offsets = np.empty(idx.size + 1, np.int64 if large else np.int32)
+    total = _span_offsets(strings.offsets, idx, at, _UTF8_LIMIT[large])
+    if total == -1:
+        raise IndexError(f"index out of range for an array of {len(array)} values")
+    if total < 0:  # over 2 GiB of string data: Arrow's own take
+        return array.take(pa.array(idx, pa.int64()))
+    data = np.empty(total, np.uint8)
+    _gather_spans(strings.data, strings.offsets, idx, at, data)
+    buffers = [None, pa.py_buffer(at), pa.py_buffer(data)]
+    return pa.Array.from_buffers(array.type, idx.size, buffers)
+
+
+def utf8_at(array: pa.Array, idx: I64) -> list[str]:
+    """The Python strings at ``idx`` of a ``string`` or ``large_string`` array without
+    nulls, decoded from its bytes (an Arrow take and ``to_pylist`` cost more for a few);
+    any other array through Arrow (a null as ``"None"``, as ``str`` of it would be)."""
+    large = pa.types.is_large_string(array.type)
+    if array.null_count or not (large or pa.types.is_string(array.type)):
+        return [str(v) for v in array.take(pa.array(idx, pa.int64())).to_pylist()]
+    strings = Strings.of(array)
+    starts = strings.offsets[idx].tolist()
+    ends = strings.offsets[np.asarray(idx) + 1].tolist()
+    data = strings.data.data  # the bytes, as a memoryview (slices of it decode at C speed)
+    return [str(data[a:b], "utf-8") for a, b in zip(starts, ends, strict=True)]
+
+
 def warm() -> None:
     """Compile (or load from ``__pycache__``) every kernel of the detection path now, on a
     few values: importing Numba and loading the kernels costs a second or two of CPU, which a
@@ -990,6 +1058,7 @@ def warm() -> None:
         interner = Interner(plain=0)
         interner.intern(pa.array(["a", "b", "a", None], kind))
         interner.intern(pa.array(["b", "a"], kind))  # all held: the one-pass look-up
+        take_utf8(pa.array(["a", "bc"], kind), keys[:2] - 1)
         KeySet.build(pa.array(["a", "b"], kind)).lookup(pa.array(["a", "c"] * 16, kind))
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from fanzha.detect.kernels import I64
+from fanzha.detect.kernels import I64, take_utf8, utf8_at
 
 #: Merged chunks stay below this many contacts: a merge costs well under a millisecond, so a
 #: live worker never stalls on one (hourly batches of a city make bigger chunks by themselves).
@@ -161,7 +161,7 @@ class ContactIndex:
                 subject=_joined([c.subject for c in t])[order].astype(np.int32),
                 at=_joined([c.at for c in t])[order],
                 kind=_joined([c.kind for c in t])[order].astype(np.int8),
-                event_id=ids.take(pa.array(rows[order], pa.int64())),
+                event_id=take_utf8(ids, rows[order]),
                 max_at=self._tail_span[1],
             )
         return self._tail_chunk
@@ -239,7 +239,7 @@ class ContactIndex:
             start = np.cumsum(size) - size
             idx = np.arange(total) + np.repeat(lo - start, size)
             idx = idx[c.at[idx] >= since]
-            ids = c.event_id.take(pa.array(idx, pa.int64())).to_pylist()
+            ids = utf8_at(c.event_id, idx)
             out += map(
                 Contact,
                 c.cp[idx].tolist(),
@@ -283,6 +283,6 @@ def _merged(a: Chunk, b: Chunk) -> Chunk:
         subject=np.concatenate([a.subject, b.subject])[order],
         at=np.concatenate([a.at, b.at])[order],
         kind=np.concatenate([a.kind, b.kind])[order],
-        event_id=pa.concat_arrays([a.event_id, b.event_id]).take(pa.array(order, pa.int64())),
+        event_id=take_utf8(pa.concat_arrays([a.event_id, b.event_id]), order),
         max_at=max(a.max_at, b.max_at),
     )

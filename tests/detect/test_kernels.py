@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -564,3 +565,42 @@ def test_held_values_are_checked_against_their_bytes() -> None:
             assert other is not None and other.tolist() == [1]
         finally:
             kernels._find_rows = kernels_saved
+
+
+@SETTINGS
+@given(
+    st.lists(st.text(max_size=12), max_size=30),
+    st.data(),
+    st.sampled_from([pa.string(), pa.large_string()]),
+    st.booleans(),
+)
+def test_take_utf8_is_arrows_take(
+    values: list[str], data: st.DataObject, kind: pa.DataType, compiled: bool
+) -> None:
+    """The compiled take of strings (and the strings decoded at some rows) is Arrow's take,
+    compiled or plain, on a slice of a larger array as on a whole one."""
+    whole = pa.array(["x", *values, "y"], kind)
+    array = whole.slice(1, len(values))
+    idx = np.array(data.draw(st.lists(st.integers(0, max(len(values) - 1, 0)), max_size=40)), I64)
+    if not values:
+        idx = idx[:0]
+    saved = kernels._span_offsets, kernels._gather_spans
+    if not compiled:
+        kernels._span_offsets, kernels._gather_spans = (plain(k) for k in saved)
+    try:
+        got = kernels.take_utf8(array, idx)
+    finally:
+        kernels._span_offsets, kernels._gather_spans = saved
+    expected = array.take(pa.array(idx, pa.int64()))
+    assert got.type == expected.type and got.equals(expected)
+    assert kernels.utf8_at(array, idx) == expected.to_pylist()
+
+
+def test_take_utf8_refuses_an_index_out_of_range_and_keeps_nulls() -> None:
+    array = pa.array(["a", "bc", "d"])
+    for bad in ([3], [-1], [0, 7]):
+        with pytest.raises(IndexError):
+            kernels.take_utf8(array, np.array(bad, I64))
+    with_null = pa.array(["a", None, "c"])
+    assert kernels.take_utf8(with_null, np.array([1, 2], I64)).to_pylist() == [None, "c"]
+    assert kernels.utf8_at(with_null, np.array([1, 0], I64)) == ["None", "a"]
