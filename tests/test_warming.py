@@ -20,7 +20,8 @@ from fanzha import warming
 from fanzha.jit import Kernel
 warming.warm_kernels()
 kernels = {}
-for name in ("fanzha.detect.kernels", "fanzha.detect.features", "fanzha.intel.keyset",
+for name in ("fanzha.detect.kernels", "fanzha.detect.features", "fanzha.detect.registry",
+             "fanzha.intel.keyset",
              "fanzha.funds.kernels"):
     for attr, value in vars(importlib.import_module(name)).items():
         if isinstance(value, Kernel):

@@ -175,6 +175,11 @@ def _seconds(ts: pa.ChunkedArray | pa.Array) -> I64:
 _MICROS = pa.timestamp("us", tz="UTC")
 
 
+def _utf8(array: pa.Array) -> pa.Array:
+    """The array as ``string`` (a cast of one that is already costs an Arrow call)."""
+    return array if array.type == pa.string() else array.cast(pa.string())
+
+
 def _col(table: pa.Table, name: str) -> pa.Array:
     i = table.schema.get_field_index(name)
     if i < 0:
@@ -314,7 +319,7 @@ class PerValue:
     def ids2(self, a: pa.Array, b: pa.Array) -> tuple[I64, I64]:
         """:meth:`ids` of two columns in one call (the values of ``a`` first, then those of
         ``b``: the ids two calls would have given; one call's fixed cost)."""
-        both = self.values.intern(pa.concat_arrays([a.cast(pa.string()), b.cast(pa.string())]))
+        both = self.values.intern(pa.concat_arrays([_utf8(a), _utf8(b)]))
         return both[: len(a)], both[len(a) :]
 
     def get(self, name: str, ids: I64, compute: Compute, null: int) -> I64:

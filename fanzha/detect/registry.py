@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from fanzha.detect.kernels import I64
 from fanzha.intel.keyset import KeySet, StringInput, as_string_array
+from fanzha.jit import kernel
 
 
 class Registry:
@@ -66,11 +67,11 @@ class Registry:
 
     def age_at(self, rows: I64, at_s: I64) -> I64:
         """Age in whole years at epoch second ``at_s`` (-1 for unknown residents or births)."""
-        if self.n == 0 or rows.size == 0:
+        if self.n == 0:
             return np.full(rows.size, -1, np.int64)
-        born = self.birth_days[np.maximum(rows, 0)]  # row -1: a stand-in, masked below
-        age = (at_s // 86_400 - born) * 400 // 146_097
-        return np.where((rows >= 0) & (born != _NO_BIRTH), age, -1)
+        out = np.empty(rows.size, np.int64)
+        _ages(self.birth_days, rows, at_s, out)  # one compiled pass: a call builds six frames
+        return out
 
     def ids_of(self, rows: list[int]) -> list[str]:
         """The ID numbers of resident rows, decoded straight from the column's bytes (an Arrow
@@ -191,6 +192,18 @@ def _lookup(values: KeySet, hashed: _Hashed, owner: I64, query: StringInput) -> 
 
 #: The birth day of a resident whose birth date is unknown.
 _NO_BIRTH = int(np.iinfo(np.int32).min)
+
+
+@kernel
+def _ages(birth_days: I64, rows: I64, at_s: I64, out: I64) -> None:
+    """Age in whole years (days × 400 // 146,097: the Gregorian year) of each row's resident
+    at ``at_s``; -1 for row -1 and unknown births."""
+    for i in range(rows.size):
+        r = rows[i]
+        if r < 0 or birth_days[r] == _NO_BIRTH:
+            out[i] = -1
+        else:
+            out[i] = (at_s[i] // 86_400 - birth_days[r]) * 400 // 146_097
 
 
 def _birth_days(persons: pa.Table) -> I64:

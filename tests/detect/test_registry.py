@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fanzha.detect import registry as registry_module
 from fanzha.detect.registry import FEW, Registry
 from fanzha.intel.keyset import KeySet
+from fanzha.jit import plain
 
 births = st.lists(st.one_of(st.none(), st.dates(dt.date(1900, 1, 1), dt.date(2030, 1, 1))))
 
@@ -30,10 +31,15 @@ def _registry(born: list[dt.date | None]) -> Registry:
 
 
 @settings(max_examples=100, deadline=None)
-@given(births, st.lists(st.tuples(st.integers(-1, 40), st.integers(-(2**33), 2**33))))
+@given(
+    births,
+    st.lists(st.tuples(st.integers(-1, 40), st.integers(-(2**33), 2**33))),
+    st.booleans(),
+)
 def test_age_at_is_whole_years_of_known_births(
-    born: list[dt.date | None], asked: list[tuple[int, int]]
+    born: list[dt.date | None], asked: list[tuple[int, int]], compiled: bool
 ) -> None:
+    """Compiled or plain, the age loop gives the whole years a date subtraction gives."""
     registry = _registry(born)
     asked = [(r if r < len(born) else -1, s) for r, s in asked]
     rows = np.array([r for r, _ in asked], np.int64)
@@ -43,7 +49,13 @@ def test_age_at_is_whole_years_of_known_births(
     for r, s in asked:
         b = born[r] if r >= 0 else None
         want.append(-1 if b is None else ((s // 86_400) - (b - epoch).days) * 400 // 146_097)
-    assert registry.age_at(rows, at).tolist() == want
+    saved = registry_module._ages
+    if not compiled:
+        registry_module._ages = plain(saved)
+    try:
+        assert registry.age_at(rows, at).tolist() == want
+    finally:
+        registry_module._ages = saved
 
 
 def test_age_at_without_residents() -> None:
