@@ -54,8 +54,7 @@ class _Piece:
     subject: I64
     at: I64
     kind: I64
-    event_id: pa.Array  # the batch's events: contact i's is event_id[rows[i]]
-    rows: I64
+    event_id: pa.Array  # contact i's event
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,6 @@ class ContactIndex:
                 tail.at,
                 tail.kind.astype(np.int64),
                 tail.event_id,
-                np.arange(tail.cp.size, dtype=np.int64),
             )
             self._tail, self._tail_n = [piece], tail.cp.size
             self._tail_span = (int(tail.at.min()), tail.max_at)
@@ -119,8 +117,7 @@ class ContactIndex:
         return sum(c.cp.size for c in self._chunks) + self._tail_n
 
     def add(self, cp: I64, subject: I64, at: I64, kind: I64, event_id: pa.Array, rows: I64) -> None:
-        """Index a batch of contacts (the event of contact ``i`` is ``event_id[rows[i]]``:
-        the ids are taken once, for the contacts kept, when they become a chunk)."""
+        """Index a batch of contacts (the event of contact ``i`` is ``event_id[rows[i]]``)."""
         keep = (cp >= 0) & (subject >= 0)
         if not keep.all():
             if not keep.any():
@@ -136,7 +133,7 @@ class ContactIndex:
                 self._seal()
                 low, high = int(at.min()), int(at.max())
         self._tail_span = (low, high)
-        self._tail.append(_Piece(cp, subject, at, kind, event_id, rows))
+        self._tail.append(_Piece(cp, subject, at, kind, take_utf8(event_id, rows)))
         self._tail_n += cp.size
         self._tail_chunk = None
         if self._tail_n >= self.tail_max:
@@ -148,23 +145,22 @@ class ContactIndex:
             return None
         if self._tail_chunk is None:
             t = self._tail
-            cp = t[0].cp if len(t) == 1 else np.concatenate([c.cp for c in t])
+            cp = _joined([c.cp for c in t])
             order = np.argsort(cp, kind="stable")
-            if len(t) == 1:
-                ids, rows = t[0].event_id, t[0].rows
-            else:  # the batches' events one after the other, the rows shifted to match
-                ids = pa.concat_arrays([c.event_id for c in t])
-                shift = np.cumsum([0] + [len(c.event_id) for c in t[:-1]])
-                rows = np.concatenate([c.rows + k for c, k in zip(t, shift.tolist(), strict=True)])
             self._tail_chunk = Chunk(  # ids are below 2**31 (pair keys rely on it), kinds
                 cp=cp[order].astype(np.int32),  # below 128: 17 bytes a contact
                 subject=_joined([c.subject for c in t])[order].astype(np.int32),
                 at=_joined([c.at for c in t])[order],
                 kind=_joined([c.kind for c in t])[order].astype(np.int8),
-                event_id=take_utf8(ids, rows[order]),
+                event_id=take_utf8(self._tail_ids(), order),
                 max_at=self._tail_span[1],
             )
         return self._tail_chunk
+
+    def _tail_ids(self) -> pa.Array:
+        """The tail's event ids, in the order its contacts came."""
+        t = self._tail
+        return t[0].event_id if len(t) == 1 else pa.concat_arrays([c.event_id for c in t])
 
     def _seal(self) -> None:
         """Make the tail a chunk and merge it in."""
@@ -222,7 +218,7 @@ class ContactIndex:
         # the keys in the chunks' own type (int32) when they fit, so no chunk is copied.
         both_keys = np.concatenate([wanted, wanted + 1])
         typed: dict[np.dtype[Any], npt.NDArray[Any]] = {}
-        for c in self._all():
+        for c in self._chunks:
             if c.max_at < since:
                 continue
             keys = typed.get(c.cp.dtype)
@@ -248,7 +244,30 @@ class ContactIndex:
                 c.kind[idx].tolist(),
                 map(str, ids),
             )
-        return out
+        return out + self._tail_contacts(wanted, since)
+
+    def _tail_contacts(self, wanted: I64, since: int) -> list[Contact]:
+        """:meth:`contacts` in the tail, found by a scan of it rather than by sorting it
+        first (a live call adds to the tail, and a look-up follows in one call of three):
+        in the order the sorted tail would give them (by counterparty, then as they came)."""
+        t = self._tail
+        if not t or self._tail_span[1] < since:
+            return []
+        cp, at = _joined([c.cp for c in t]), _joined([c.at for c in t])
+        idx = np.flatnonzero(np.isin(cp, wanted) & (at >= since))
+        if idx.size == 0:
+            return []
+        idx = idx[np.argsort(cp[idx], kind="stable")]
+        return list(
+            map(
+                Contact,
+                cp[idx].tolist(),
+                _joined([c.subject for c in t])[idx].tolist(),
+                at[idx].tolist(),
+                _joined([c.kind for c in t])[idx].tolist(),
+                utf8_at(self._tail_ids(), idx),
+            )
+        )
 
     def nbytes(self) -> int:
         """Memory held by the index."""

@@ -130,3 +130,27 @@ def test_contacts_are_every_indexed_contact_of_the_keys_since(
     want = sorted((c, a, e) for c, a, e in made if c in wanted and a >= since)
     got = sorted((c.cp, c.at, c.event_id) for c in index.contacts(wanted, since))
     assert got == want
+
+
+def test_a_scan_of_the_tail_answers_as_the_sorted_tail() -> None:
+    """Look-ups scan the tail instead of sorting it: the contacts of several counterparties at
+    once, in the order of the chunk the tail becomes (by counterparty, then as they came)."""
+    rng = np.random.default_rng(5)
+    for trial in range(20):
+        scanned, sealed = ContactIndex(30 * 86_400), ContactIndex(30 * 86_400)
+        for index in (scanned, sealed):
+            index.tail_max = 10_000  # every batch stays in the tail
+        for batch in range(int(rng.integers(1, 8))):
+            n = int(rng.integers(0, 9))
+            cp = rng.integers(0, 12, n).tolist()
+            at = (1_000 + 10 * batch + rng.integers(0, 5, n)).tolist()
+            _add(scanned, cp, at, 10 * batch)
+            _add(sealed, cp, at, 10 * batch)
+        sealed._seal()  # the tail as the one chunk it becomes
+        assert not sealed._tail and len(sealed._chunks) == 1 and not scanned._chunks
+        wanted = rng.integers(0, 13, int(rng.integers(1, 6))).tolist()
+        since = 1_000 + int(rng.integers(0, 60))
+        got = scanned.contacts(wanted, since)
+        assert got == sealed.contacts(wanted, since)
+        assert scanned._tail_chunk is None  # not sorted for the look-up
+        assert [c.cp for c in got] == sorted(c.cp for c in got), trial
