@@ -431,6 +431,67 @@ def _intern_rows(
 
 
 @kernel
+def _intern_strings(
+    data: U8,
+    offsets: Offsets,
+    valid: B,
+    table: I64,
+    ids: I64,
+    mask: int,
+    shift: np.uint64,
+    store: U8,
+    stored_at: I64,
+    stored_heads: U64,
+    stored: int,
+    hashes: U64,
+    keys: I64,
+    home: I64,
+    heads: U64,
+    source: I64,
+    out: I64,
+    stop: I64,
+) -> int:
+    """:func:`_intern_rows` of strings as they come: their hashes (:func:`hash_span`, into
+    ``hashes``, which ``keys`` views as ``int64``), home slots and head words computed first,
+    in the same call (each a separate NumPy or compiled step cost more than its work for a
+    live call's few hundred values)."""
+    for i in range(offsets.size - 1):
+        a, b = offsets[i], offsets[i + 1]
+        if not valid[i]:
+            b = a  # a null hashes as "" (never looked up: its id is -1)
+        h = hash_span(data, a, b)
+        hashes[i] = h
+        home[i] = (h * _GOLDEN) >> shift
+        m = min(b - a, 16)
+        low = np.uint64(0)
+        high = np.uint64(0)
+        for k in range(min(m, 8)):
+            low |= np.uint64(data[a + k]) << np.uint64(8 * k)
+        for k in range(8, m):
+            high |= np.uint64(data[a + k]) << np.uint64(8 * (k - 8))
+        heads[2 * i] = low
+        heads[2 * i + 1] = high
+    return _intern_rows(
+        keys,
+        home,
+        valid,
+        data,
+        offsets,
+        heads,
+        table,
+        ids,
+        mask,
+        store,
+        stored_at,
+        stored_heads,
+        stored,
+        out,
+        source,
+        stop,
+    )
+
+
+@kernel
 def _count_rows(table: I64, values: I64, home: I64, keys: I64, mask: int, out: I64) -> int:
     """Row by row: one more for the row's key (added with 0 first when absent), then read;
     the number of keys added."""
@@ -820,11 +881,14 @@ class Interner:
     def _intern_hashed(self, array: pa.Array) -> I64:
         """Ids through the hash map, row by row in one compiled pass (new values stored as
         they come); from a row whose hash another string holds on, through the dict."""
-        if len(array) <= HELD_MAX and self._hasher is hash_strings and not array.null_count:
+        ours = self._hasher is hash_strings
+        if ours and len(array) <= HELD_MAX and not array.null_count:
             held = self._held(array)
             if held is not None:
                 return held
         n = len(array)
+        if ours:
+            return self._intern_strings(array)
         strings = Strings.of(array)
         hashes = np.ascontiguousarray(self._hasher(array)).view(np.int64)
         valid = np.ones(n, np.bool_) if strings.valid is None else strings.valid
@@ -857,6 +921,47 @@ class Interner:
         self._stored += added
         rest = int(stop[0])
         if rest < n:  # a 64-bit collision (or a test's weak hash): the dict decides
+            out[rest:] = self._intern_py(array.slice(rest).to_pylist())
+        return out
+
+    def _intern_strings(self, array: pa.Array) -> I64:
+        """:meth:`_intern_hashed` with this interner's own hash: hashes, home slots and head
+        words in the same compiled call as the look-ups and additions."""
+        n = len(array)
+        strings = Strings.of(array)
+        valid = np.ones(n, np.bool_) if strings.valid is None else strings.valid
+        m = self._by_hash
+        m.reserve(n)
+        self._room_for(n, int(strings.offsets[-1] - strings.offsets[0]))
+        scratch = np.empty(5 * n, np.uint64)
+        hashes = scratch[:n]
+        out = np.empty(n, np.int64)
+        stop = np.zeros(1, np.int64)
+        with np.errstate(over="ignore"):  # the plain form (FANZHA_JIT=0) wraps as NumPy does
+            added = _intern_strings(
+                strings.data,
+                strings.offsets,
+                valid,
+                m._keys,
+                m._values,
+                m._mask,
+                m._shift,
+                self._data,
+                self._offsets,
+                self._heads,
+                self._stored,
+                hashes,
+                hashes.view(np.int64),
+                scratch[n : 2 * n].view(np.int64),
+                scratch[2 * n : 4 * n],
+                scratch[4 * n :].view(np.int64),
+                out,
+                stop,
+            )
+        m._n += added
+        self._stored += added
+        rest = int(stop[0])
+        if rest < n:  # a 64-bit collision (or a free slot's hash): the dict decides
             out[rest:] = self._intern_py(array.slice(rest).to_pylist())
         return out
 

@@ -270,17 +270,29 @@ def test_interner_survives_hash_collisions(
         ]
 
 
-def _intern_all(batches: list[list[str | None]], bits: int, compiled: bool) -> tuple[Any, ...]:
-    """Ids of each batch through the hashed path (a weak hash: collisions), with the
-    interning loops compiled or plain; and the store and hash map left."""
-    saved = kernels._intern_rows, kernels._head_words
+_LOOPS = ("_intern_rows", "_head_words", "_intern_strings", "_find_rows", "hash_span")
+
+
+def _intern_all(
+    batches: list[list[str | None]], bits: int | None, compiled: bool
+) -> tuple[Any, ...]:
+    """Ids of each batch through the hashed path (a weak hash: collisions; None: the
+    interner's own, hashed in the interning call), with the interning loops compiled or
+    plain; and the store and hash map left."""
+    saved = {name: getattr(kernels, name) for name in _LOOPS}
     if not compiled:
-        kernels._intern_rows, kernels._head_words = (plain(k) for k in saved)
+        for name, loop in saved.items():
+            setattr(kernels, name, plain(loop))
     try:
-        it = Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain=0)
+        it = (
+            Interner(plain=0)
+            if bits is None
+            else Interner(lambda a: hash_strings(a) & np.uint64((1 << bits) - 1), plain=0)
+        )
         ids = [it.intern(pa.array(b, pa.string())).tolist() for b in batches]
     finally:
-        kernels._intern_rows, kernels._head_words = saved
+        for name, loop in saved.items():
+            setattr(kernels, name, loop)
     n = it.held_from
     return (
         ids,
@@ -294,14 +306,21 @@ def _intern_all(batches: list[list[str | None]], bits: int, compiled: bool) -> t
 @SETTINGS
 @given(
     st.lists(st.lists(st.one_of(st.none(), st.text(max_size=20)), max_size=40), max_size=4),
-    st.sampled_from([2, 5, 64]),
+    st.sampled_from([2, 5, 64, None]),
 )
-def test_interning_loops_compiled_equal_plain(batches: list[list[str | None]], bits: int) -> None:
+def test_interning_loops_compiled_equal_plain(
+    batches: list[list[str | None]], bits: int | None
+) -> None:
     """The interning loop and the head words, compiled and plain: the same ids, stored bytes,
     head words and hash map, collisions (the dict's turn) included; ids as a dict hands out."""
     compiled = _intern_all(batches, bits, True)
     assert compiled == _intern_all(batches, bits, False)
     assert compiled[0] == _dict_ids(batches)
+    stored = compiled[1][: len(compiled[3]) // 2]  # the values held as bytes: their heads
+    strings = Strings.of(pa.array(stored, pa.string()))
+    heads = np.empty(2 * len(stored), np.uint64)
+    kernels._head_words(strings.data, strings.offsets, heads)
+    assert compiled[3] == heads.tolist()
 
 
 @SETTINGS
