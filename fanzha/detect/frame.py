@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.kernels import I64, NONE, SMALL, Column, Interner, take_utf8
 from fanzha.detect.registry import Registry
-from fanzha.detect.text import SmsText, classify_texts
+from fanzha.detect.text import SmsText, classify_text, classify_texts
 
 
 class K(enum.IntEnum):
@@ -237,6 +237,11 @@ _URL_HOST_RE = r"(?i)(?:https?://|www\.)([a-z0-9\-\.]+\.[a-z]{2,})"
 #: a URL's host: after the scheme and credentials, up to the port, path, query or fragment
 _URL_HOST = re.compile(r"(?i)^(?:[a-z]+://)?(?:[^@/]*@)?(?P<h>[^/:?#]+)")
 _ACCOUNT_RE = r"(?:^|[^0-9])[0-9]{12,19}(?:[^0-9]|$)"
+#: The two patterns for Python's ``re`` (ASCII letters folded, as RE2 folds them: it also
+#: folds U+017F and U+212A to s and k, so texts holding those go through Arrow).
+_URL_HOST_PY = re.compile(_URL_HOST_RE.removeprefix("(?i)"), re.IGNORECASE | re.ASCII)
+_ACCOUNT_PY = re.compile(_ACCOUNT_RE)
+_FOLDS_TO_ASCII = frozenset("\u017f\u212a")
 
 
 _SCALARS: dict[str, pa.Scalar] = {}
@@ -581,6 +586,8 @@ class FrameBuilder:
 
     def _texts(self, texts: Values, _: I64) -> tuple[I64, I64, I64]:
         """Family, flags (link, account number) and the linked host (domain value id)."""
+        if texts.small and not any(_FOLDS_TO_ASCII.intersection(t) for t in texts.py if t):
+            return self._few_texts(texts.py)
         values = texts.arrow
         hosts = pc.extract_regex(values, _URL_HOST_RE.replace("([", "(?P<h>[", 1))
         host = pc.utf8_lower(pc.struct_field(hosts, [0]))
@@ -588,6 +595,20 @@ class FrameBuilder:
         acct = np.asarray(pc.match_substring_regex(values, _ACCOUNT_RE).to_numpy(False), np.bool_)
         flags = np.where(has_url, F_URL, 0) | np.where(acct, F_ACCOUNT_IN_TEXT, 0)
         return classify_texts(values), flags.astype(np.int64), self.domains.ids(host)
+
+    def _few_texts(self, texts: list[str]) -> tuple[I64, I64, I64]:
+        """:meth:`_texts` with Python's ``re`` (Arrow compiles each pattern on every call);
+        for texts without the two characters RE2's case-insensitive match folds to ASCII
+        letters, where the two engines agree."""
+        hosts, flags = [], []
+        for text in texts:
+            found = _URL_HOST_PY.search(text) if text else None
+            hosts.append(found.group(1).lower() if found else None)
+            account = bool(text) and _ACCOUNT_PY.search(text) is not None
+            flags.append((F_URL if found else 0) | (F_ACCOUNT_IN_TEXT if account else 0))
+        family = np.array([classify_text(t) for t in texts], np.int64)
+        host = self.domains.values.intern_list(hosts)
+        return family, np.array(flags, np.int64), host
 
     def _url_host(self, values: Values, _: I64) -> I64:
         if values.small and all(v.isascii() for v in values.py):

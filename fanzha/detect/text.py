@@ -8,6 +8,7 @@ who sent the message. Messages that *warn* about fraud (反诈提醒) are not co
 from __future__ import annotations
 
 import enum
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -85,9 +86,30 @@ PATTERNS: tuple[tuple[SmsText, str], ...] = (
 WARNING_NOTICE = r"反诈|谨防|都是诈骗|提醒您"
 
 
+#: The patterns for Python's ``re``, meaning what they mean to Arrow's RE2: ``\s`` is RE2's
+#: ASCII whitespace (Python's would take in U+3000 and the like).
+_COMPILED = tuple((int(f), re.compile(p.replace(r"\s", "[\t\n\f\r ]"))) for f, p in PATTERNS)
+_NOTICE = re.compile(WARNING_NOTICE)
+#: At most this many messages are classified with Python's ``re`` (Arrow compiles the eight
+#: patterns on every call: ~2.4 ms, whatever the number of messages).
+FEW_TEXTS = 128
+
+
+def classify_text(text: str | None) -> int:
+    """:func:`classify_texts` of one message, with Python's ``re``."""
+    if not text or _NOTICE.search(text):
+        return 0
+    for family, pattern in _COMPILED:
+        if pattern.search(text):
+            return family
+    return 0
+
+
 def classify_texts(texts: pa.Array) -> I64:
     """The :class:`SmsText` family of each message (0 for none)."""
     n = len(texts)
+    if 0 < n <= FEW_TEXTS:
+        return np.array([classify_text(t) for t in texts.to_pylist()], np.int64)
     out = np.zeros(n, np.int64)
     if n == 0:
         return out

@@ -20,6 +20,7 @@ from fanzha.detect.frame import (
 from fanzha.detect.intel_view import IntelView
 from fanzha.detect.kernels import SMALL
 from fanzha.detect.registry import Registry
+from fanzha.detect.text import classify_texts
 from fanzha.intel.index import IntelIndex
 from fanzha.intel.model import IndicatorKind
 
@@ -291,3 +292,55 @@ def test_a_new_base_changes_the_verdicts_and_nothing_else() -> None:
         assert after.subject.tolist() == before.subject.tolist()  # the same key ids
         assert after.cp.tolist() == before.cp.tolist()
         assert after.person.tolist() == before.person.tolist() == [0, 0]
+
+
+# ---------------------------------------------------------------------- texts, few and many
+
+FRAGMENTS = st.sampled_from(
+    [
+        "您的账户涉嫌洗钱",
+        "请转到安全账户",
+        "刷单返利",
+        "反诈提醒您",
+        "转一下钱",
+        "转3000块",
+        "账户: 6222020000000001",
+        "账户\u3000:6222020000000001",
+        "账户\v6222020000000001",
+        "户名",
+        "https://Pay.Evil-Site.CC/login",
+        "WWW.example.com",
+        "http://a.b",
+        "www.\u017fafe.com",
+        "http://\u212aey.cn",
+        "6222020000000001",
+        "62220200000000011234567",
+        "\n",
+        "\t",
+        " ",
+        "退款",
+        "我是你领导",
+        "内部群",
+        "x",
+    ]
+)
+TEXTS = st.lists(st.lists(FRAGMENTS, max_size=5).map("".join), min_size=1, max_size=12)
+
+
+def _families_hosts_flags(builder: FrameBuilder, texts: list[str]) -> list[tuple[object, ...]]:
+    family, flags, host = builder._texts(Values(py=texts), np.arange(len(texts)))
+    hosts = [builder.domains.values.value(h) if h >= 0 else None for h in host.tolist()]
+    return list(zip(family.tolist(), flags.tolist(), hosts, strict=True))
+
+
+@settings(max_examples=80, deadline=None)
+@given(TEXTS)
+def test_few_texts_are_read_as_arrow_reads_many(texts: list[str]) -> None:
+    """A few messages go through Python's ``re``, many through Arrow's RE2: the same family,
+    link, host and account flag for each (ASCII whitespace only, case folded as RE2 does)."""
+    few = _families_hosts_flags(FrameBuilder(Registry(), IntelView()), texts)
+    padding = [f"filler {i}" for i in range(SMALL + 1)]
+    many = _families_hosts_flags(FrameBuilder(Registry(), IntelView()), texts + padding)
+    assert few == many[: len(texts)]
+    assert classify_texts(pa.array(texts)).tolist() == [f for f, _, _ in few]
+    assert [f for f, _, _ in many[len(texts) :]] == [0] * len(padding)

@@ -16,7 +16,10 @@ import pyarrow as pa
 import pyarrow.csv as pv
 import pytest
 
-from fanzha.detect.text import SmsText, classify_texts
+from fanzha.detect.frame import _FOLDS_TO_ASCII, FrameBuilder, Values
+from fanzha.detect.intel_view import IntelView
+from fanzha.detect.registry import Registry
+from fanzha.detect.text import SmsText, classify_text, classify_texts
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fraud_texts_5"
 FILES = {
@@ -58,3 +61,28 @@ def test_fraud_texts_are_mostly_in_a_family(name: str) -> None:
     counts = np.bincount(families, minlength=len(SmsText))
     counts[SmsText.NONE] = 0
     assert counts[FILES[name]] == counts.max()
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_real_texts_one_by_one_as_in_bulk(name: str) -> None:
+    """Python's ``re`` (a live call's few messages) gives every real text the family Arrow's
+    RE2 gives it in bulk."""
+    texts = _texts(name)
+    one_by_one = [classify_text(t) for t in texts.to_pylist()]
+    assert one_by_one == classify_texts(texts).tolist()
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_real_texts_links_and_accounts_one_by_one_as_in_bulk(name: str) -> None:
+    """The link's host and the account-number flag of every real text: the same from
+    Python's ``re`` as from Arrow's RE2 in bulk."""
+    texts = [t for t in _texts(name).to_pylist() if t and not _FOLDS_TO_ASCII.intersection(t)]
+    few, bulk = FrameBuilder(Registry(), IntelView()), FrameBuilder(Registry(), IntelView())
+    f1, flags1, host1 = few._few_texts(texts)
+    f2, flags2, host2 = bulk._texts(Values(py=texts), np.arange(len(texts)))
+    assert f1.tolist() == f2.tolist() and flags1.tolist() == flags2.tolist()
+
+    def hosts(b: FrameBuilder, ids: np.ndarray) -> list[str | None]:
+        return [b.domains.values.value(i) if i >= 0 else None for i in ids.tolist()]
+
+    assert hosts(few, host1) == hosts(bulk, host2)
