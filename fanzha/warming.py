@@ -79,6 +79,9 @@ def _warm_engine() -> None:
     for n, start_s in ((5, 0), (LARGE, 100), (5, 1_000)):
         engine.process(_tables(n, start_s), (T0 // 1_000_000) + start_s + 2 * n)
     engine.flush()
+    index = engine.contacts
+    if index.chunks:  # made into chunks: a look-up of the ones met, as retro-correlation does
+        index.contacts(index.counterparties(0)[:3].tolist(), 0)
     Engine.restore(engine.snapshot(), engine.registry, engine.intel)
 
 

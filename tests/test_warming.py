@@ -21,6 +21,7 @@ from fanzha.jit import Kernel
 warming.warm_kernels()
 kernels = {}
 for name in ("fanzha.detect.kernels", "fanzha.detect.features", "fanzha.detect.registry",
+             "fanzha.detect.retro",
              "fanzha.intel.keyset",
              "fanzha.funds.kernels"):
     for attr, value in vars(importlib.import_module(name)).items():

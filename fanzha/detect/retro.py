@@ -18,20 +18,25 @@ infrastructure).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from fanzha.detect.kernels import I64, take_utf8, utf8_at
+from fanzha.detect.kernels import I64, NEVER, NONE, Column, take_utf8, utf8_at
+from fanzha.intel.keyset import Strings
+from fanzha.jit import kernel
 
 #: Merged chunks stay below this many contacts: a merge costs well under a millisecond, so a
 #: live worker never stalls on one (hourly batches of a city make bigger chunks by themselves).
 MERGE_MAX = 16_384
 #: The tail becomes a chunk once it holds this many contacts.
 TAIL_MAX = 2_048
+#: Each counterparty's first and last contact are kept (16 bytes an id, by id) while ids stay
+#: below this (frame keys are dense: 4 M in a city's day).
+BOUNDED_IDS = 1 << 24
 
 
 @dataclass
@@ -44,6 +49,24 @@ class Chunk:
     kind: npt.NDArray[np.int8]
     event_id: pa.Array
     max_at: int
+    min_at: int | None = field(default=None, compare=False)  # found when a look-up asks
+    _ids: Strings | None = field(default=None, repr=False, compare=False)  # viewed likewise
+
+    def event_ids(self, idx: I64) -> list[str]:
+        """The event ids at ``idx``, decoded from the chunk's buffers (viewed once)."""
+        if self._ids is None:
+            if self.event_id.null_count or not pa.types.is_string(self.event_id.type):
+                return utf8_at(self.event_id, idx)
+            self._ids = Strings.of(self.event_id)
+        starts, ends = self._ids.offsets[idx].tolist(), self._ids.offsets[idx + 1].tolist()
+        data = self._ids.data.data
+        return [str(data[a:b], "utf-8") for a, b in zip(starts, ends, strict=True)]
+
+    def lowest(self) -> int:
+        """The earliest ``at`` of the chunk."""
+        if self.min_at is None:
+            self.min_at = int(self.at.min()) if self.at.size else self.max_at
+        return self.min_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +104,11 @@ class ContactIndex:
         self._tail_n = 0
         self._tail_span = (0, 0)  # the tail's least and greatest ``at``
         self._tail_chunk: Chunk | None = None  # the tail as a chunk, made for a lookup
+        # Each counterparty's first and last indexed contact (bounds: a pruned chunk's
+        # contacts may be gone): a look-up searches only the chunks between them.
+        self._first = Column(np.int64, NEVER)
+        self._last = Column(np.int64, NONE)
+        self._bounded = True
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -93,6 +121,10 @@ class ContactIndex:
         self._tail, self._tail_n, self._tail_chunk = [], 0, None
         self._chunks = chunks
         self._oldest = min((c.max_at for c in chunks), default=0)
+        self._first, self._last = Column(np.int64, NEVER), Column(np.int64, NONE)
+        self._bounded = True
+        for c in chunks:
+            self._bound(c.cp.astype(np.int64), c.at)
 
     def parts(self) -> tuple[list[Chunk], Chunk | None]:
         """The chunks, and the tail as the chunk it will become (None: empty), as they are:
@@ -112,6 +144,7 @@ class ContactIndex:
             )
             self._tail, self._tail_n = [piece], tail.cp.size
             self._tail_span = (int(tail.at.min()), tail.max_at)
+            self._bound(piece.cp, piece.at)
 
     def __len__(self) -> int:
         return sum(c.cp.size for c in self._chunks) + self._tail_n
@@ -134,6 +167,7 @@ class ContactIndex:
                 low, high = int(at.min()), int(at.max())
         self._tail_span = (low, high)
         self._tail.append(_Piece(cp, subject, at, kind, take_utf8(event_id, rows)))
+        self._bound(cp, at)
         self._tail_n += cp.size
         self._tail_chunk = None
         if self._tail_n >= self.tail_max:
@@ -154,8 +188,20 @@ class ContactIndex:
                 kind=_joined([c.kind for c in t])[order].astype(np.int8),
                 event_id=take_utf8(self._tail_ids(), order),
                 max_at=self._tail_span[1],
+                min_at=self._tail_span[0],
             )
         return self._tail_chunk
+
+    def _bound(self, cp: I64, at: I64) -> None:
+        """Widen the counterparties' first and last contact times to take in these (kept
+        by id: none once an id passes ``BOUNDED_IDS``, and look-ups search every chunk)."""
+        if not self._bounded or cp.size == 0:
+            return
+        if int(cp.max()) >= BOUNDED_IDS:
+            self._bounded = False
+            return
+        self._first.min_so_far(cp, at)
+        self._last.max_so_far(cp, at, np.ones(cp.size, np.bool_))
 
     def _tail_ids(self) -> pa.Array:
         """The tail's event ids, in the order its contacts came."""
@@ -216,33 +262,46 @@ class ContactIndex:
         # Each key's first place and the next key's, in one search per chunk (a live call
         # looks up a few learnt counterparties in every chunk: the calls, not the work, cost);
         # the keys in the chunks' own type (int32) when they fit, so no chunk is copied.
+        # Only chunks that overlap the wanted counterparties' first to last contact.
+        first, last = since, NEVER
+        if self._bounded and int(wanted[-1]) < BOUNDED_IDS:
+            met = wanted[wanted < min(self._first.data.size, self._last.data.size)]
+            if met.size == 0:  # never indexed (ids past the columns never were)
+                return out + self._tail_contacts(wanted, since)
+            first = max(since, int(self._first.data[met].min()))
+            last = int(self._last.data[met].max())
+            if last < first:
+                return out + self._tail_contacts(wanted, since)
         both_keys = np.concatenate([wanted, wanted + 1])
         typed: dict[np.dtype[Any], npt.NDArray[Any]] = {}
+        searched, places = [], []
         for c in self._chunks:
-            if c.max_at < since:
+            if c.max_at < first or c.lowest() > last:
                 continue
             keys = typed.get(c.cp.dtype)
             if keys is None:
                 fits = both_keys[-1] <= np.iinfo(c.cp.dtype).max
                 keys = typed[c.cp.dtype] = both_keys.astype(c.cp.dtype) if fits else both_keys
-            both = np.searchsorted(c.cp, keys)
-            lo = both[:n]
-            size = both[n:] - lo
-            total = int(size.sum())
-            if total == 0:
-                continue
-            # positions lo[k] .. hi[k] - 1 of every key, in key order, in one array
-            start = np.cumsum(size) - size
-            idx = np.arange(total) + np.repeat(lo - start, size)
-            idx = idx[c.at[idx] >= since]
-            ids = utf8_at(c.event_id, idx)
+            searched.append(c)
+            places.append(np.searchsorted(c.cp, keys))
+        if not searched:
+            return out + self._tail_contacts(wanted, since)
+        # The chunks holding any of the keys, found for all chunks at once (nearly always
+        # none or one of ~20: the steps per chunk, not their work, cost a live call).
+        both = np.stack(places)
+        sizes = both[:, n:] - both[:, :n]
+        totals = sizes.sum(axis=1)
+        for j in np.flatnonzero(totals).tolist():
+            c = searched[j]
+            idx = np.empty(int(totals[j]), np.int64)
+            idx = idx[: _positions(both[j, :n], sizes[j], c.at, since, idx)]
             out += map(
                 Contact,
                 c.cp[idx].tolist(),
                 c.subject[idx].tolist(),
                 c.at[idx].tolist(),
                 c.kind[idx].tolist(),
-                map(str, ids),
+                c.event_ids(idx),
             )
         return out + self._tail_contacts(wanted, since)
 
@@ -278,6 +337,19 @@ class ContactIndex:
         )  # a tail piece counts its batch's events, not only its contacts
 
 
+@kernel
+def _positions(lo: I64, size: I64, at: I64, since: int, out: I64) -> int:
+    """Places ``lo[k]`` to ``lo[k] + size[k] - 1`` of each key in turn, those whose ``at`` is
+    ``since`` or later, into ``out``; how many."""
+    n = 0
+    for k in range(lo.size):
+        for p in range(lo[k], lo[k] + size[k]):
+            if at[p] >= since:
+                out[n] = p
+                n += 1
+    return n
+
+
 def _joined(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
@@ -304,4 +376,5 @@ def _merged(a: Chunk, b: Chunk) -> Chunk:
         kind=np.concatenate([a.kind, b.kind])[order],
         event_id=take_utf8(pa.concat_arrays([a.event_id, b.event_id]), order),
         max_at=max(a.max_at, b.max_at),
+        min_at=min(a.lowest(), b.lowest()),
     )

@@ -7,7 +7,9 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fanzha.detect import retro
 from fanzha.detect.retro import ContactIndex
+from fanzha.jit import plain
 
 
 def _add(index: ContactIndex, cp: list[int], at: list[int], first_id: int) -> None:
@@ -154,3 +156,70 @@ def test_a_scan_of_the_tail_answers_as_the_sorted_tail() -> None:
         assert got == sealed.contacts(wanted, since)
         assert scanned._tail_chunk is None  # not sorted for the look-up
         assert [c.cp for c in got] == sorted(c.cp for c in got), trial
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 30), st.integers(0, 5_000)), max_size=8), max_size=20
+    ),
+    st.sets(st.integers(0, 31), min_size=1, max_size=4),
+    st.integers(0, 5_000),
+    st.booleans(),
+)
+def test_look_ups_between_a_counterpartys_first_and_last_contact(
+    batches: list[list[tuple[int, int]]], wanted: set[int], since: int, restored: bool
+) -> None:
+    """Chunks far apart in time (merges span 100 s): a look-up reads only the chunks between
+    the wanted counterparties' first and last contact, and still finds every contact — in an
+    index loaded from another's chunks as well."""
+    index = ContactIndex(32 * 100)
+    index.tail_max = 4
+    made: list[tuple[int, int, str]] = []
+    first = 0
+    for batch in batches:
+        if batch:
+            cp, at = (list(x) for x in zip(*sorted(batch, key=lambda x: x[1]), strict=True))
+            _add(index, cp, at, first)
+            made += [(c, a, f"e{first + i}") for i, (c, a) in enumerate(zip(cp, at, strict=True))]
+            first += len(batch)
+    if restored:
+        again = ContactIndex(32 * 100)
+        again.load(*index.parts())
+        index = again
+    for c in index._chunks:
+        assert c.lowest() == int(c.at.min())
+    want = sorted((c, a, e) for c, a, e in made if c in wanted and a >= since)
+    got = sorted((c.cp, c.at, c.event_id) for c in index.contacts(wanted, since))
+    assert got == want
+
+
+def test_bounds_take_in_the_tail_and_the_edges() -> None:
+    """A counterparty met only in the tail (also in an index loaded from another's parts), and
+    a contact at exactly ``since`` that is its chunk's last, are found."""
+    index = ContactIndex(32 * 100)
+    index.tail_max = 2
+    _add(index, [1, 2], [0, 50], 0)  # a chunk over [0, 50]
+    _add(index, [3], [500], 2)  # the tail
+    assert len(index._chunks) == 1 and index._tail_n == 1
+    again = ContactIndex(32 * 100)
+    again.load(*index.parts())
+    for ix in (index, again):
+        assert [c.event_id for c in ix.contacts([3], 0)] == ["e2"]
+        assert [c.event_id for c in ix.contacts([2], 50)] == ["e1"]  # "e1": events reversed
+        assert [c.event_id for c in ix.contacts([1, 3], 0)] == ["e0", "e2"]
+        assert ix.contacts([1], 1) == [] and ix.contacts([7], 0) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 5)), max_size=6), st.integers(0, 9))
+def test_positions_compiled_and_plain(spans: list[tuple[int, int]], since: int) -> None:
+    """The places of each key's run, those at or after ``since``, in key order."""
+    at = np.arange(30, dtype=np.int64) % 10
+    lo = np.array([a for a, _ in spans], np.int64)
+    size = np.array([min(b, 30 - a) for a, b in spans], np.int64)
+    want = [p for a, b in zip(lo.tolist(), size.tolist(), strict=True) for p in range(a, a + b)]
+    want = [p for p in want if at[p] >= since]
+    for form in (retro._positions, plain(retro._positions)):
+        out = np.empty(int(size.sum()), np.int64)
+        assert out[: form(lo, size, at, since, out)].tolist() == want
