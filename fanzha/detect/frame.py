@@ -775,12 +775,21 @@ class FrameBuilder:
         by_id = self.holders.get("row", who, self._holder_row, -1)
         rows = np.where(by_id >= 0, by_id, by_phone)
         # The subject depends on two columns: keys row by row (reports are few).
-        if self.registry.n == 0:
-            known = pa.nulls(len(phone), pa.string())
+        if len(phone) <= SMALL:  # in Python (three Arrow calls cost ~0.5 ms in a live call)
+            listed = rows.tolist()
+            ids = iter(self.registry.ids_of([r for r in listed if r >= 0]))
+            names = [
+                next(ids) if r >= 0 else None if p is None else "phone:" + p
+                for r, p in zip(listed, _utf8(phone).to_pylist(), strict=True)
+            ]
+            key = self.keys.intern_list(names)
         else:
-            known = self.registry.id_number.take(pa.array(np.maximum(rows, 0)))
-        fallback = pc.binary_join_element_wise(_scalar("phone:"), phone.cast(pa.string()), _EMPTY)
-        key = self.keys.intern(pc.if_else(pa.array(rows >= 0), known, fallback))
+            if self.registry.n == 0:
+                known = pa.nulls(len(phone), pa.string())
+            else:
+                known = self.registry.id_number.take(pa.array(np.maximum(rows, 0)))
+            fallback = pc.binary_join_element_wise(_scalar("phone:"), _utf8(phone), _EMPTY)
+            key = self.keys.intern(pc.if_else(pa.array(rows >= 0), known, fallback))
         cols = self._base(_seconds(table.column("ts")), K.REPORT, None, rows, key)
         n = table.num_rows
         cols["cp"] = np.full(n, -1, np.int64)

@@ -344,3 +344,39 @@ def test_few_texts_are_read_as_arrow_reads_many(texts: list[str]) -> None:
     assert few == many[: len(texts)]
     assert classify_texts(pa.array(texts)).tolist() == [f for f, _, _ in few]
     assert [f for f, _, _ in many[len(texts) :]] == [0] * len(padding)
+
+
+REPORTERS = st.tuples(
+    st.one_of(st.none(), st.sampled_from([*RESIDENT_PHONES, "+8613800000003", "+8617000000009"])),
+    st.one_of(st.none(), st.sampled_from(["110101199001011234", "110101199002022345", "x"])),
+)
+
+
+def _reports(who: list[tuple[str | None, str | None]]) -> pa.Table:
+    n = len(who)
+    return pa.table(
+        {
+            "event_id": [f"r{i}" for i in range(n)],
+            "ts": pa.array(
+                [1_700_000_000_000_000 + i for i in range(n)], pa.timestamp("us", "UTC")
+            ),
+            "reporter_phone": pa.array([p for p, _ in who], pa.string()),
+            "reporter_id_number": pa.array([i for _, i in who], pa.string()),
+            "loss_fen": [100] * n,
+        }
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(REPORTERS, min_size=1, max_size=10))
+def test_a_few_reports_are_keyed_as_many_are(who: list[tuple[str | None, str | None]]) -> None:
+    """The reporter's subject key (the resident's ID number, by ID number or phone, else
+    ``phone:`` and the number) from a few reports as from many."""
+    padding = [("+8617100000000", None)] * (SMALL + 1)
+    keys = []
+    for rows in (who, who + padding):
+        builder = FrameBuilder(Registry(PERSONS), IntelView())
+        frame = builder.build("police_report", _reports(rows))
+        keys.append([builder.keys.value(k) if k >= 0 else None for k in frame.subject.tolist()])
+    assert keys[0] == keys[1][: len(who)]
+    assert keys[1][-1] == "phone:+8617100000000"
