@@ -462,6 +462,7 @@ def _intern_strings(
         h = hash_span(data, a, b)
         hashes[i] = h
         home[i] = (h * _GOLDEN) >> shift
+        # the head words as _head_words makes them, inline (a test checks the stored ones)
         m = min(b - a, 16)
         low = np.uint64(0)
         high = np.uint64(0)
