@@ -493,10 +493,10 @@ class LiveLoop:
     def _run(self) -> None:
         warm_kernels()  # the first batch or trace should not wait for the compiled loops
         # The state loaded (and readied for small calls) before traffic.
-        ahead = self.app.settings.live_residents_ahead
+        settings = self.app.settings
+        ahead = settings.live_residents_ahead
         _guarded("live start", lambda: self.detection.ready().prepare_live(residents=ahead))
         settle_heap()
-        settings = self.app.settings
         next_tick = time.monotonic()
         next_snapshot = next_tick + settings.live_snapshot_s
         while not self._stop.is_set():

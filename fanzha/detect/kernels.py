@@ -443,6 +443,7 @@ def _intern_strings(
     stored_at: I64,
     stored_heads: U64,
     stored: int,
+    own: bool,
     hashes: U64,
     keys: I64,
     home: I64,
@@ -451,16 +452,16 @@ def _intern_strings(
     out: I64,
     stop: I64,
 ) -> int:
-    """:func:`_intern_rows` of strings as they come: their hashes (:func:`hash_span`, into
-    ``hashes``, which ``keys`` views as ``int64``), home slots and head words computed first,
-    in the same call (each a separate NumPy or compiled step cost more than its work for a
-    live call's few hundred values)."""
+    """:func:`_intern_rows` of strings as they come: with ``own``, their hashes
+    (:func:`hash_span`, into ``hashes``, which ``keys`` views as ``int64``; else ``hashes``
+    holds them), home slots and head words computed first, in the same call (each a separate
+    NumPy or compiled step cost more than its work for a live call's few hundred values)."""
     for i in range(offsets.size - 1):
         a, b = offsets[i], offsets[i + 1]
-        if not valid[i]:
-            b = a  # a null hashes as "" (never looked up: its id is -1)
-        h = hash_span(data, a, b)
-        hashes[i] = h
+        if own:
+            # a null hashes as "" (never looked up: its id is -1)
+            hashes[i] = hash_span(data, a, b if valid[i] else a)
+        h = hashes[i]
         home[i] = (h * _GOLDEN) >> shift
         # the head words as _head_words makes them, inline (a test checks the stored ones)
         m = min(b - a, 16)
@@ -887,47 +888,12 @@ class Interner:
             held = self._held(array)
             if held is not None:
                 return held
-        n = len(array)
-        if ours:
-            return self._intern_strings(array)
-        strings = Strings.of(array)
-        hashes = np.ascontiguousarray(self._hasher(array)).view(np.int64)
-        valid = np.ones(n, np.bool_) if strings.valid is None else strings.valid
-        heads = np.empty(2 * n, np.uint64)
-        _head_words(strings.data, strings.offsets, heads)
-        m = self._by_hash
-        m.reserve(n)
-        self._room_for(n, int(strings.offsets[-1] - strings.offsets[0]))
-        out = np.empty(n, np.int64)
-        stop = np.zeros(1, np.int64)
-        added = _intern_rows(
-            hashes,
-            m._home(hashes),
-            valid,
-            strings.data,
-            strings.offsets,
-            heads,
-            m._keys,
-            m._values,
-            m._mask,
-            self._data,
-            self._offsets,
-            self._heads,
-            self._stored,
-            out,
-            np.empty(n, np.int64),
-            stop,
-        )
-        m._n += added
-        self._stored += added
-        rest = int(stop[0])
-        if rest < n:  # a 64-bit collision (or a test's weak hash): the dict decides
-            out[rest:] = self._intern_py(array.slice(rest).to_pylist())
-        return out
+        return self._intern_strings(array, None if ours else self._hasher(array))
 
-    def _intern_strings(self, array: pa.Array) -> I64:
-        """:meth:`_intern_hashed` with this interner's own hash: hashes, home slots and head
-        words in the same compiled call as the look-ups and additions."""
+    def _intern_strings(self, array: pa.Array, hashed: U64 | None) -> I64:
+        """:meth:`_intern_hashed`'s pass: home slots, head words and (``hashed`` None: this
+        interner's own hash) the hashes in the same compiled call as the look-ups and
+        additions."""
         n = len(array)
         strings = Strings.of(array)
         valid = np.ones(n, np.bool_) if strings.valid is None else strings.valid
@@ -936,6 +902,8 @@ class Interner:
         self._room_for(n, int(strings.offsets[-1] - strings.offsets[0]))
         scratch = np.empty(5 * n, np.uint64)
         hashes = scratch[:n]
+        if hashed is not None:
+            hashes[:] = hashed
         out = np.empty(n, np.int64)
         stop = np.zeros(1, np.int64)
         with np.errstate(over="ignore"):  # the plain form (FANZHA_JIT=0) wraps as NumPy does
@@ -951,6 +919,7 @@ class Interner:
                 self._offsets,
                 self._heads,
                 self._stored,
+                hashed is None,
                 hashes,
                 hashes.view(np.int64),
                 scratch[n : 2 * n].view(np.int64),
@@ -962,7 +931,7 @@ class Interner:
         m._n += added
         self._stored += added
         rest = int(stop[0])
-        if rest < n:  # a 64-bit collision (or a free slot's hash): the dict decides
+        if rest < n:  # a 64-bit collision (a test's weak hash, a free slot's): the dict decides
             out[rest:] = self._intern_py(array.slice(rest).to_pylist())
         return out
 
@@ -1128,18 +1097,23 @@ def take_utf8(array: pa.Array, idx: I64) -> pa.Array:
     return pa.Array.from_buffers(array.type, idx.size, buffers)
 
 
-def utf8_at(array: pa.Array, idx: I64) -> list[str]:
-    """The Python strings at ``idx`` of a ``string`` or ``large_string`` array without
-    nulls, decoded from its bytes (an Arrow take and ``to_pylist`` cost more for a few);
-    any other array through Arrow (a null as ``"None"``, as ``str`` of it would be)."""
-    large = pa.types.is_large_string(array.type)
-    if array.null_count or not (large or pa.types.is_string(array.type)):
-        return [str(v) for v in array.take(pa.array(idx, pa.int64())).to_pylist()]
-    strings = Strings.of(array)
+def strings_at(strings: Strings, idx: I64) -> list[str]:
+    """The Python strings at ``idx`` (none -1) of a string array's buffers, decoded straight
+    from its bytes (an Arrow take and ``to_pylist`` cost more for a few)."""
     starts = strings.offsets[idx].tolist()
     ends = strings.offsets[np.asarray(idx) + 1].tolist()
     data = strings.data.data  # the bytes, as a memoryview (slices of it decode at C speed)
     return [str(data[a:b], "utf-8") for a, b in zip(starts, ends, strict=True)]
+
+
+def utf8_at(array: pa.Array, idx: I64) -> list[str]:
+    """The Python strings at ``idx`` of a ``string`` or ``large_string`` array without
+    nulls (:func:`strings_at`); any other array through Arrow (a null as ``"None"``, as
+    ``str`` of it would be)."""
+    large = pa.types.is_large_string(array.type)
+    if array.null_count or not (large or pa.types.is_string(array.type)):
+        return [str(v) for v in array.take(pa.array(idx, pa.int64())).to_pylist()]
+    return strings_at(Strings.of(array), idx)
 
 
 def warm() -> None:

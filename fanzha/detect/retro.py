@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from fanzha.detect.kernels import I64, NEVER, NONE, Column, take_utf8, utf8_at
+from fanzha.detect.kernels import I64, NEVER, NONE, Column, strings_at, take_utf8, utf8_at
 from fanzha.intel.keyset import Strings
 from fanzha.jit import kernel
 
@@ -58,9 +58,7 @@ class Chunk:
             if self.event_id.null_count or not pa.types.is_string(self.event_id.type):
                 return utf8_at(self.event_id, idx)
             self._ids = Strings.of(self.event_id)
-        starts, ends = self._ids.offsets[idx].tolist(), self._ids.offsets[idx + 1].tolist()
-        data = self._ids.data.data
-        return [str(data[a:b], "utf-8") for a, b in zip(starts, ends, strict=True)]
+        return strings_at(self._ids, idx)
 
     def lowest(self) -> int:
         """The earliest ``at`` of the chunk."""
@@ -255,23 +253,26 @@ class ContactIndex:
     def contacts(self, cps: Iterable[int], since: int) -> list[Contact]:
         """Every indexed contact with one of ``cps`` at or after ``since``."""
         wanted = np.unique(np.fromiter(cps, np.int64))
-        out: list[Contact] = []
         if wanted.size == 0:
-            return out
-        n = wanted.size
-        # Each key's first place and the next key's, in one search per chunk (a live call
-        # looks up a few learnt counterparties in every chunk: the calls, not the work, cost);
-        # the keys in the chunks' own type (int32) when they fit, so no chunk is copied.
+            return []
+        return self._chunk_contacts(wanted, since) + self._tail_contacts(wanted, since)
+
+    def _chunk_contacts(self, wanted: I64, since: int) -> list[Contact]:
+        """:meth:`contacts` in the chunks (``wanted``: distinct, ascending)."""
         # Only chunks that overlap the wanted counterparties' first to last contact.
         first, last = since, NEVER
         if self._bounded and int(wanted[-1]) < BOUNDED_IDS:
             met = wanted[wanted < min(self._first.data.size, self._last.data.size)]
             if met.size == 0:  # never indexed (ids past the columns never were)
-                return out + self._tail_contacts(wanted, since)
+                return []
             first = max(since, int(self._first.data[met].min()))
             last = int(self._last.data[met].max())
             if last < first:
-                return out + self._tail_contacts(wanted, since)
+                return []
+        # Each key's first place and the next key's, in one search per chunk (a live call
+        # looks up a few learnt counterparties in every chunk: the calls, not the work, cost);
+        # the keys in the chunks' own type (int32) when they fit, so no chunk is copied.
+        n = wanted.size
         both_keys = np.concatenate([wanted, wanted + 1])
         typed: dict[np.dtype[Any], npt.NDArray[Any]] = {}
         searched, places = [], []
@@ -284,8 +285,9 @@ class ContactIndex:
                 keys = typed[c.cp.dtype] = both_keys.astype(c.cp.dtype) if fits else both_keys
             searched.append(c)
             places.append(np.searchsorted(c.cp, keys))
+        out: list[Contact] = []
         if not searched:
-            return out + self._tail_contacts(wanted, since)
+            return out
         # The chunks holding any of the keys, found for all chunks at once (nearly always
         # none or one of ~20: the steps per chunk, not their work, cost a live call).
         both = np.stack(places)
@@ -303,7 +305,7 @@ class ContactIndex:
                 c.kind[idx].tolist(),
                 c.event_ids(idx),
             )
-        return out + self._tail_contacts(wanted, since)
+        return out
 
     def _tail_contacts(self, wanted: I64, since: int) -> list[Contact]:
         """:meth:`contacts` in the tail, found by a scan of it rather than by sorting it
@@ -334,7 +336,7 @@ class ContactIndex:
         return sum(
             c.cp.nbytes + c.subject.nbytes + c.at.nbytes + c.kind.nbytes + c.event_id.nbytes
             for c in parts
-        )  # a tail piece counts its batch's events, not only its contacts
+        )
 
 
 @kernel

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanzha.detect.kernels import I64
+from fanzha.detect.kernels import I64, SMALL
 from fanzha.model.enums import FraudType
 
 
@@ -90,9 +90,6 @@ WARNING_NOTICE = r"反诈|谨防|都是诈骗|提醒您"
 #: ASCII whitespace (Python's would take in U+3000 and the like).
 _COMPILED = tuple((int(f), re.compile(p.replace(r"\s", "[\t\n\f\r ]"))) for f, p in PATTERNS)
 _NOTICE = re.compile(WARNING_NOTICE)
-#: At most this many messages are classified with Python's ``re`` (Arrow compiles the eight
-#: patterns on every call: ~2.4 ms, whatever the number of messages).
-FEW_TEXTS = 128
 
 
 def classify_text(text: str | None) -> int:
@@ -106,9 +103,10 @@ def classify_text(text: str | None) -> int:
 
 
 def classify_texts(texts: pa.Array) -> I64:
-    """The :class:`SmsText` family of each message (0 for none)."""
+    """The :class:`SmsText` family of each message (0 for none): a few (``SMALL``) with
+    Python's ``re``, as Arrow compiles the eight patterns on every call (~2.4 ms)."""
     n = len(texts)
-    if 0 < n <= FEW_TEXTS:
+    if 0 < n <= SMALL:
         return np.array([classify_text(t) for t in texts.to_pylist()], np.int64)
     out = np.zeros(n, np.int64)
     if n == 0:
